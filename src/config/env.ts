@@ -1,0 +1,74 @@
+import { configError } from '../errors';
+import { parseIp, type IpAddress } from '../model/ip';
+
+/** Where configuration comes from: the environment, overridden by flags of the same meaning. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * One setting's raw value: the flag when given, else the variable, else undefined.
+ * `name` is what error messages call it (the variable, or `--flag` when that is where it came from).
+ */
+export interface RawSetting {
+  readonly name: string;
+  readonly value: string | undefined;
+}
+
+export function pick(env: Env, variable: string, flag?: { name: string; value: string | undefined }): RawSetting {
+  if (flag && flag.value !== undefined) return { name: flag.name, value: flag.value };
+  const v = env[variable];
+  return { name: variable, value: v === undefined || v.trim() === '' ? undefined : v.trim() };
+}
+
+export function parseIntegerInRange(s: RawSetting, min: number, max: number, fallback: number): number {
+  if (s.value === undefined) return fallback;
+  if (!/^\d+$/.test(s.value)) throw configError(s.name, s.value, `must be a whole number from ${min} to ${max}`);
+  const n = Number(s.value);
+  if (n < min || n > max) throw configError(s.name, s.value, `must be from ${min} to ${max}`);
+  return n;
+}
+
+export function parseChoice<T extends string>(s: RawSetting, choices: readonly T[], fallback: T): T {
+  if (s.value === undefined) return fallback;
+  const v = s.value.toLowerCase();
+  const found = choices.find((c) => c === v);
+  if (!found) throw configError(s.name, s.value, `must be one of ${choices.join(', ')}`);
+  return found;
+}
+
+/** A comma-separated list of IP addresses; every entry must parse. */
+export function parseIpList(s: RawSetting): IpAddress[] {
+  if (s.value === undefined) return [];
+  return s.value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const ip = parseIp(part);
+      if (!ip) throw configError(s.name, s.value, `"${part}" is not an IP address`);
+      return ip;
+    });
+}
+
+export interface EgressAddresses {
+  /** The IPv4 egress address (SNAT source, vxlan0 MAC, VTEP); undefined on an IPv6-only pod. */
+  readonly ipv4?: IpAddress;
+  readonly ipv6?: IpAddress;
+}
+
+/**
+ * The pod's egress addresses from EGRESS_POD_IPS (comma list, as the downward API's
+ * status.podIPs renders) or EGRESS_POD_IP. The first address of each family wins.
+ */
+export function parseEgressAddresses(env: Env, flag?: { name: string; value: string | undefined }): EgressAddresses {
+  const many = pick(env, 'EGRESS_POD_IPS', flag);
+  const one = pick(env, 'EGRESS_POD_IP');
+  const source = many.value !== undefined ? many : one;
+  if (source.value === undefined) {
+    throw configError('EGRESS_POD_IP', undefined, 'is required (the pod IP from the downward API, status.podIP)');
+  }
+  const ips = parseIpList(source);
+  const ipv4 = ips.find((ip) => ip.family === 4);
+  const ipv6 = ips.find((ip) => ip.family === 6);
+  if (!ipv4 && !ipv6) throw configError(source.name, source.value, 'names no IP address');
+  return { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) };
+}

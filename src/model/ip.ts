@@ -1,0 +1,122 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+export type Family = 4 | 6;
+
+/** An IP address in canonical text form (IPv6 compressed, lower case). */
+export interface IpAddress {
+  readonly family: Family;
+  readonly text: string;
+  readonly bytes: Uint8Array;
+}
+
+/** A network prefix; `address` is the network address (host bits cleared). */
+export interface Cidr {
+  readonly family: Family;
+  readonly address: IpAddress;
+  readonly prefixLength: number;
+  /** Canonical "address/len", e.g. "100.64.1.0/26". */
+  readonly text: string;
+}
+
+/** Parses an IPv4 or IPv6 address; undefined when it is not one. */
+export function parseIp(input: string): IpAddress | undefined {
+  const s = input.trim();
+  if (isIPv4(s)) return ipFromBytes(Uint8Array.from(s.split('.').map(Number)));
+  if (isIPv6(s) && !s.includes('%')) return ipFromBytes(ipv6Bytes(s));
+  return undefined;
+}
+
+/** Parses "addr/len" (a bare address counts as a host prefix); undefined when malformed. */
+export function parseCidr(input: string): Cidr | undefined {
+  const s = input.trim();
+  const slash = s.indexOf('/');
+  const addrText = slash < 0 ? s : s.slice(0, slash);
+  const addr = parseIp(addrText);
+  if (!addr) return undefined;
+  const max = addr.family === 4 ? 32 : 128;
+  let len = max;
+  if (slash >= 0) {
+    const lenText = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(lenText)) return undefined;
+    len = Number(lenText);
+    if (len > max) return undefined;
+  }
+  return cidrOf(addr, len);
+}
+
+export function cidrOf(addr: IpAddress, prefixLength: number): Cidr {
+  const bytes = Uint8Array.from(addr.bytes);
+  for (let bit = prefixLength; bit < bytes.length * 8; bit++) {
+    const i = bit >> 3;
+    bytes[i] = (bytes[i] ?? 0) & ~(0x80 >> (bit & 7));
+  }
+  const address = ipFromBytes(bytes);
+  return { family: address.family, address, prefixLength, text: `${address.text}/${prefixLength}` };
+}
+
+/** True when `addr` lies inside `cidr`. */
+export function cidrContains(cidr: Cidr, addr: IpAddress): boolean {
+  if (cidr.family !== addr.family) return false;
+  return cidrOf(addr, cidr.prefixLength).address.text === cidr.address.text;
+}
+
+export function ipFromBytes(bytes: Uint8Array): IpAddress {
+  if (bytes.length === 4) {
+    return { family: 4, text: Array.from(bytes).join('.'), bytes: Uint8Array.from(bytes) };
+  }
+  if (bytes.length === 16) {
+    return { family: 6, text: formatIpv6(bytes), bytes: Uint8Array.from(bytes) };
+  }
+  throw new RangeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+}
+
+function ipv6Bytes(s: string): Uint8Array {
+  // node:net has already validated the syntax; expand "::" and an embedded IPv4 tail.
+  let text = s.toLowerCase();
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    const v4 = tail.split('.').map(Number);
+    const hi = (((v4[0] ?? 0) << 8) | (v4[1] ?? 0)).toString(16);
+    const lo = (((v4[2] ?? 0) << 8) | (v4[3] ?? 0)).toString(16);
+    text = `${text.slice(0, lastColon + 1)}${hi}:${lo}`;
+  }
+  const [head = '', rest] = text.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = rest === undefined || rest === '' ? [] : rest.split(':');
+  const zeros = rest === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
+  const groups = [...headGroups, ...Array<string>(zeros).fill('0'), ...tailGroups];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[i * 2] = v >> 8;
+    out[i * 2 + 1] = v & 0xff;
+  });
+  return out;
+}
+
+function formatIpv6(bytes: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  // RFC 5952: compress the longest run (>= 2) of zero groups, the first one on a tie.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  const left = hex.slice(0, bestStart).join(':');
+  const right = hex.slice(bestStart + bestLen).join(':');
+  return `${left}::${right}`;
+}
