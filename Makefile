@@ -1,0 +1,29 @@
+# Run `make help` for the targets. `make test` and `make demo` set up a fresh machine themselves.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+.PHONY: help setup build lint test unit demo image clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+setup: ## install Debian and npm packages that are missing, then build
+	bash scripts/setup.sh
+
+build: ## compile TypeScript into dist/
+	npm run --silent build
+
+lint: ## type-check everything (strict) without emitting
+	npm run --silent lint
+
+test: ## set up, build, and run all tests (unit + kernel; needs root)
+	bash scripts/test.sh
+
+unit: build ## run only the unit tests (no root needed)
+	node --test --test-reporter=tap $$(find dist/test/unit -name '*.test.js' | sort)
+
+demo: ## the whole gateway in network namespaces: init, start, traffic, tcpdump, readiness (needs root)
+	bash scripts/demo.sh
+
+clean: ## remove build output
+	rm -rf dist .build

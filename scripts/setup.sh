@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs to build, test and demo the gateway:
+# Debian packages for the kernel lab (only those missing), then npm packages and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command-or-file to look for  ->  Debian package that provides it
+declare -A wanted=(
+  [ip]=iproute2
+  [iptables-legacy-restore]=iptables
+  [nft]=nftables
+  [tcpdump]=tcpdump
+  [iperf3]=iperf3
+  [capsh]=libcap2-bin
+  [go]=golang-go
+  [/usr/share/gocode/src/github.com/Masterminds/sprig]=golang-github-masterminds-sprig-dev
+)
+missing=()
+for what in "${!wanted[@]}"; do
+  if [[ $what == /* ]]; then [[ -e $what ]] && continue
+  else command -v "$what" >/dev/null 2>&1 && continue
+  fi
+  missing+=("${wanted[$what]}")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or install them yourself)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci is the reproducible install; skip it when node_modules already matches the lock file.
+if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node_modules/.lock-stamp 2>/dev/null; then
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.lock-stamp
+fi
+npm run --silent build
