@@ -1,0 +1,274 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Clock, TimerHandle } from '../model/clock';
+import { systemClock } from '../model/clock';
+import type { SyncConnectionState, SyncEvent } from '../model/felix';
+import type { Logger } from '../observability/logger';
+import { silentLogger } from '../observability/logger';
+import { ErrorCodes, GatewayError, describeCause } from '../errors';
+import type { BackoffPolicy } from './backoff';
+import { Backoff, DEFAULT_BACKOFF } from './backoff';
+import { decodeReceived } from './decode';
+import type { ReceivedMessage, SyncRequestWire } from './proto';
+import { L3_ROUTES_SUBSCRIPTION, SYNC_METHOD_PATH, loadPolicySyncProto } from './proto';
+
+/**
+ * The PolicySync stream supervisor: keeps one Sync stream to Felix open over the pod's Unix socket,
+ * decodes what arrives, and hands it on in order. It never touches the kernel; what to do with the
+ * events is the consumer's business. On any failure (socket missing, refused, stream ended or broken)
+ * it redials after a capped, jittered backoff, which resets only once a stream reaches in_sync, so a
+ * Felix that accepts and then drops us at once is still retried ever more slowly.
+ */
+
+export interface PolicySyncOptions {
+  /** Felix's socket in the pod, e.g. /var/run/nodeagent/socket. */
+  readonly socketPath: string;
+  /** Sent in the SyncRequest: true when the gateway has an IPv6 address. */
+  readonly supportsIPv6RouteUpdates: boolean;
+  readonly clock?: Clock;
+  /** In [0, 1); drives the backoff jitter. */
+  readonly random?: () => number;
+  readonly backoff?: BackoffPolicy;
+  readonly logger?: Logger;
+}
+
+export interface StreamInfo {
+  /** 1 for the first stream of this client, 2 after the first reconnect that got through, ... */
+  readonly stream: number;
+}
+
+export interface StateChange {
+  readonly state: SyncConnectionState;
+  /** Why the stream went away (for 'disconnected'). */
+  readonly reason?: string;
+  /** When the next attempt is due (for 'disconnected'). */
+  readonly retryInMs?: number;
+}
+
+export interface PolicySyncHandlers {
+  /**
+   * A new stream has started. Everything it sends up to its in_sync is a complete snapshot that
+   * replaces whatever earlier streams said: start a fresh one now. Called before the stream's first event.
+   */
+  onStreamStart?(info: StreamInfo): void;
+  /** Every message, decoded, in arrival order; 'ignored' and 'malformed' ones too (to count them). */
+  onEvent(event: SyncEvent, info: StreamInfo): void;
+  /** Each change of connection state, including the final 'stopped'. */
+  onState?(change: StateChange): void;
+}
+
+export type EventCounts = Record<SyncEvent['kind'], number>;
+
+export interface PolicySyncStats {
+  readonly state: SyncConnectionState;
+  /** The current stream has delivered its in_sync. */
+  readonly inSync: boolean;
+  /** Dial attempts, the first one included. */
+  readonly attempts: number;
+  /** Dial attempts after the first. */
+  readonly reconnects: number;
+  /** Streams that got as far as headers or a message. */
+  readonly streams: number;
+  readonly messages: Readonly<EventCounts>;
+  /** Clock time of the last in_sync, if any. */
+  readonly lastInSyncAt?: number;
+}
+
+/** Channel options: a private subchannel pool, so that closing our channel really closes the socket. */
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.use_local_subchannel_pool': 1,
+  'grpc.enable_retries': 0,
+};
+
+function zeroCounts(): EventCounts {
+  return { in_sync: 0, route_update: 0, route_remove: 0, vtep_update: 0, vtep_remove: 0, ignored: 0, malformed: 0 };
+}
+
+interface Attempt {
+  readonly client: grpc.Client;
+  readonly call: grpc.ClientReadableStream<ReceivedMessage>;
+  started: boolean;
+  failure?: string;
+}
+
+export class PolicySyncClient {
+  private readonly clock: Clock;
+  private readonly backoff: Backoff;
+  private readonly log: Logger;
+  private readonly counts = zeroCounts();
+  private state: SyncConnectionState = 'disconnected';
+  private inSync = false;
+  private attempts = 0;
+  private streams = 0;
+  private lastInSyncAt: number | undefined;
+  private current: Attempt | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private running = false;
+  private stopped = false;
+  private resolveRun: (() => void) | undefined;
+
+  constructor(
+    private readonly options: PolicySyncOptions,
+    private readonly handlers: PolicySyncHandlers,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF, options.random ?? Math.random);
+    this.log = (options.logger ?? silentLogger()).child({ component: 'policysync' });
+  }
+
+  /**
+   * Runs until `signal` aborts; the promise settles once the stream, channel and retry timer are gone.
+   * A client runs once.
+   */
+  run(signal: AbortSignal): Promise<void> {
+    if (this.running) throw new GatewayError(ErrorCodes.INTERNAL, 'PolicySyncClient.run called twice');
+    this.running = true;
+    // Load before the first dial so that a broken .proto fails the caller, not a later timer callback.
+    loadPolicySyncProto();
+    return new Promise<void>((resolve) => {
+      this.resolveRun = resolve;
+      if (signal.aborted) {
+        this.stop();
+        return;
+      }
+      signal.addEventListener('abort', () => this.stop(), { once: true });
+      this.dial();
+    });
+  }
+
+  stats(): PolicySyncStats {
+    return {
+      state: this.state,
+      inSync: this.inSync,
+      attempts: this.attempts,
+      reconnects: Math.max(0, this.attempts - 1),
+      streams: this.streams,
+      messages: { ...this.counts },
+      ...(this.lastInSyncAt !== undefined ? { lastInSyncAt: this.lastInSyncAt } : {}),
+    };
+  }
+
+  private dial(): void {
+    this.retryTimer = undefined;
+    if (this.stopped) return;
+    this.attempts++;
+    this.setState({ state: 'connecting' });
+    const proto = loadPolicySyncProto();
+    const request: SyncRequestWire = {
+      subscription_type: L3_ROUTES_SUBSCRIPTION,
+      supports_ipv6_route_updates: this.options.supportsIPv6RouteUpdates,
+    };
+    const client = new grpc.Client(`unix:${this.options.socketPath}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const call = client.makeServerStreamRequest<SyncRequestWire, ReceivedMessage>(
+      SYNC_METHOD_PATH,
+      proto.sync.requestSerialize,
+      proto.receive,
+      request,
+    );
+    const attempt: Attempt = { client, call, started: false };
+    this.current = attempt;
+    call.on('metadata', () => this.onStarted(attempt));
+    call.on('data', (received: ReceivedMessage) => this.onMessage(attempt, received));
+    // grpc-js emits 'error' (non-OK status) right after queueing the end of the stream; messages
+    // still queued are delivered before 'end', so the stream is only finished on 'end'/'close'.
+    call.on('error', (err: grpc.ServiceError) => {
+      attempt.failure ??= describeStatus(err.code, err.details || err.message);
+    });
+    call.on('status', (status: grpc.StatusObject) => {
+      if (status.code !== grpc.status.OK) attempt.failure ??= describeStatus(status.code, status.details);
+    });
+    call.on('end', () => this.onFinished(attempt));
+    call.on('close', () => this.onFinished(attempt));
+  }
+
+  private onStarted(attempt: Attempt): void {
+    if (attempt !== this.current || attempt.started || this.stopped) return;
+    attempt.started = true;
+    this.streams++;
+    this.inSync = false;
+    this.log.info({ event: 'stream_started', stream: this.streams, socket: this.options.socketPath }, 'PolicySync stream started');
+    this.setState({ state: 'connected' });
+    this.callHandler('onStreamStart', () => this.handlers.onStreamStart?.({ stream: this.streams }));
+  }
+
+  private onMessage(attempt: Attempt, received: ReceivedMessage): void {
+    if (attempt !== this.current || this.stopped) return;
+    this.onStarted(attempt);
+    const event = decodeReceived(received);
+    this.counts[event.kind]++;
+    if (event.kind === 'in_sync') {
+      this.inSync = true;
+      this.lastInSyncAt = this.clock.now();
+      this.backoff.reset();
+      this.log.info({ event: 'in_sync', stream: this.streams, seq: event.seq }, 'PolicySync snapshot complete');
+    } else if (event.kind === 'malformed') {
+      const err = new GatewayError(ErrorCodes.MESSAGE_MALFORMED, `skipping ${event.payload} seq ${event.seq}: ${event.reason}`);
+      this.log.warn({ event: 'message_malformed', seq: event.seq, payload: event.payload, err }, err.message);
+    } else if (event.kind === 'ignored') {
+      this.log.debug({ event: 'message_ignored', seq: event.seq, payload: event.payload }, 'payload not used by l3-routes');
+    }
+    const stream = this.streams;
+    this.callHandler('onEvent', () => this.handlers.onEvent(event, { stream }));
+  }
+
+  private onFinished(attempt: Attempt): void {
+    if (attempt !== this.current) return;
+    this.current = undefined;
+    this.release(attempt);
+    this.inSync = false;
+    if (this.stopped) return;
+    const reason = attempt.failure ?? 'stream ended by Felix';
+    const retryInMs = this.backoff.next();
+    const err = new GatewayError(ErrorCodes.POLICYSYNC_FAILED, `PolicySync stream on ${this.options.socketPath}: ${reason}`);
+    this.log.warn({ event: 'stream_lost', started: attempt.started, retryInMs, err }, err.message);
+    this.setState({ state: 'disconnected', reason, retryInMs });
+    if (this.stopped) return; // a state handler may have aborted us
+    this.retryTimer = this.clock.setTimeout(() => this.dial(), retryInMs);
+  }
+
+  private stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
+    const attempt = this.current;
+    this.current = undefined;
+    if (attempt) {
+      attempt.call.cancel();
+      this.release(attempt);
+    }
+    this.inSync = false;
+    this.setState({ state: 'stopped' });
+    this.log.info({ event: 'stopped' }, 'PolicySync client stopped');
+    this.resolveRun?.();
+  }
+
+  /** Closes the channel; the call keeps a listener for late 'error' events, which would otherwise throw. */
+  private release(attempt: Attempt): void {
+    attempt.call.removeAllListeners();
+    attempt.call.on('error', () => undefined);
+    attempt.client.close();
+  }
+
+  private setState(change: StateChange): void {
+    if (change.state === this.state && change.state !== 'disconnected') return;
+    this.state = change.state;
+    this.callHandler('onState', () => this.handlers.onState?.(change));
+  }
+
+  /** A throwing handler is a bug in the consumer; it must not take the stream down with it. */
+  private callHandler(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (cause) {
+      const err = new GatewayError(ErrorCodes.INTERNAL, `PolicySync ${name} handler threw: ${describeCause(cause)}`, { cause });
+      this.log.error({ event: 'handler_failed', err }, err.message);
+    }
+  }
+}
+
+function describeStatus(code: number, details: string): string {
+  const name = grpc.status[code] ?? String(code);
+  // grpc-js appends an empty "Resolution note:" to connection failures; it says nothing.
+  const text = (details ?? '').replace(/\s*Resolution note:\s*$/, '').trim();
+  return text ? `${name}: ${text}` : name;
+}

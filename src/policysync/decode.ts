@@ -1,0 +1,169 @@
+import type { FelixRoute, FelixVtep, IpPoolType, RouteKind, SyncEvent } from '../model/felix';
+import type { Cidr, Family, IpAddress } from '../model/ip';
+import { parseCidr, parseIp } from '../model/ip';
+import { formatMac, parseMac } from '../model/mac';
+import type { ReceivedMessage, RouteUpdateWire, ToDataplaneWire, VtepUpdateWire } from './proto';
+
+/**
+ * ToDataplane (as proto-loader decodes it) → SyncEvent. Pure: every check a message must pass before
+ * the dataplane may act on it lives here, so a bad message is named, counted and skipped, never half
+ * applied.
+ */
+
+/** OSS `type` (field 1): one value per route. */
+const OSS_ROUTE_TYPES: readonly RouteKind[] = [
+  'cidr_info',
+  'remote_workload',
+  'remote_host',
+  'local_workload',
+  'local_host',
+  'remote_tunnel',
+  'local_tunnel',
+];
+
+/** Enterprise `types` (field 12): a bitmap. */
+const ENTERPRISE_ROUTE_BITS: ReadonlyArray<readonly [number, RouteKind]> = [
+  [1, 'remote_workload'],
+  [2, 'remote_host'],
+  [4, 'local_workload'],
+  [8, 'local_host'],
+  [16, 'remote_tunnel'],
+  [32, 'local_tunnel'],
+];
+
+const IP_POOL_TYPES: readonly IpPoolType[] = ['none', 'no_encap', 'vxlan', 'ipip'];
+
+/** Kinds whose route is only usable with the node that holds it (it is where return traffic goes). */
+const KINDS_NEEDING_NODE: ReadonlySet<RouteKind> = new Set(['remote_workload', 'remote_host', 'remote_tunnel']);
+
+class Malformed extends Error {}
+
+/** Decodes what the client's deserializer produced (see proto.ts `receive`). */
+export function decodeReceived(received: ReceivedMessage): SyncEvent {
+  if (!received.ok) return { kind: 'malformed', seq: '0', payload: 'unknown', reason: received.reason };
+  return decodeToDataplane(received.message, received.unknownFields);
+}
+
+/**
+ * @param unknownFields top-level field numbers protobufjs skipped, used only to name an ignored payload.
+ */
+export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly number[] = []): SyncEvent {
+  const seq = msg.sequence_number ?? '0';
+  const payload = msg.payload;
+  try {
+    switch (payload) {
+      case 'in_sync':
+        return { kind: 'in_sync', seq };
+      case 'route_update':
+        return { kind: 'route_update', seq, route: decodeRouteUpdate(msg.route_update ?? {}) };
+      case 'route_remove':
+        return { kind: 'route_remove', seq, dst: requireCidr('dst', msg.route_remove?.dst) };
+      case 'vtep_update':
+        return { kind: 'vtep_update', seq, vtep: decodeVtepUpdate(msg.vtep_update ?? {}) };
+      case 'vtep_remove':
+        return { kind: 'vtep_remove', seq, node: requireName('node', msg.vtep_remove?.node) };
+      case undefined:
+        return {
+          kind: 'ignored',
+          seq,
+          payload: unknownFields.length > 0 ? unknownFields.map((n) => `field ${n}`).join(',') : 'none',
+        };
+      default:
+        // Only reachable if the .proto gains a payload this switch does not know yet.
+        return { kind: 'ignored', seq, payload: String(payload) };
+    }
+  } catch (err) {
+    if (err instanceof Malformed) return { kind: 'malformed', seq, payload: payload ?? 'none', reason: err.message };
+    throw err;
+  }
+}
+
+export function decodeRouteUpdate(r: RouteUpdateWire): FelixRoute {
+  const dst = requireCidr('dst', r.dst);
+  const kinds = routeKinds(r.type ?? 0, r.types ?? 0);
+  const ipPoolType = IP_POOL_TYPES[r.ip_pool_type ?? 0];
+  if (ipPoolType === undefined) throw new Malformed(`unknown ip_pool_type ${String(r.ip_pool_type)}`);
+  const dstNodeName = r.dst_node_name ?? '';
+  const needsNode = [...kinds].filter((k) => KINDS_NEEDING_NODE.has(k));
+  if (needsNode.length > 0 && dstNodeName.trim() === '') {
+    throw new Malformed(`${needsNode.join('+')} route for ${dst.text} has an empty dst_node_name`);
+  }
+  const dstNodeIp = optionalIp('dst_node_ip', r.dst_node_ip, dst.family, `dst ${dst.text}`);
+  const tunnel = r.tunnel_type ?? {};
+  return {
+    dst,
+    kinds,
+    ipPoolType,
+    dstNodeName,
+    ...(dstNodeIp ? { dstNodeIp } : {}),
+    sameSubnet: r.same_subnet === true,
+    natOutgoing: r.nat_outgoing === true,
+    localWorkload: r.local_workload === true,
+    borrowed: r.borrowed === true,
+    tunnel: { ipip: tunnel.ipip === true, vxlan: tunnel.vxlan === true, wireguard: tunnel.wireguard === true },
+  };
+}
+
+/**
+ * OSS Felix fills `type`; Enterprise fills the `types` bitmap. When `types` has bits, it wins (it
+ * carries every kind at once). Undeclared bits next to known ones are dropped, so a newer Felix adding
+ * a kind does not cost us the kinds we know; a value with no known kind at all is malformed.
+ */
+export function routeKinds(type: number, types: number): ReadonlySet<RouteKind> {
+  if (types !== 0) {
+    const kinds = new Set<RouteKind>();
+    for (const [bit, kind] of ENTERPRISE_ROUTE_BITS) if ((types & bit) !== 0) kinds.add(kind);
+    if (kinds.size === 0) throw new Malformed(`unknown route types bitmap ${types}`);
+    return kinds;
+  }
+  const kind = Number.isInteger(type) ? OSS_ROUTE_TYPES[type] : undefined;
+  if (kind === undefined) throw new Malformed(`unknown route type ${type}`);
+  return new Set([kind]);
+}
+
+export function decodeVtepUpdate(v: VtepUpdateWire): FelixVtep {
+  const node = requireName('node', v.node);
+  const mac = optionalMac('mac', v.mac);
+  const macV6 = optionalMac('mac_v6', v.mac_v6);
+  const ipv4Addr = optionalIp('ipv4_addr', v.ipv4_addr, 4, 'an IPv4 field');
+  const parentDeviceIp = optionalIp('parent_device_ip', v.parent_device_ip, 4, 'an IPv4 field');
+  const ipv6Addr = optionalIp('ipv6_addr', v.ipv6_addr, 6, 'an IPv6 field');
+  const parentDeviceIpv6 = optionalIp('parent_device_ipv6', v.parent_device_ipv6, 6, 'an IPv6 field');
+  return {
+    node,
+    ...(mac ? { mac } : {}),
+    ...(ipv4Addr ? { ipv4Addr } : {}),
+    ...(parentDeviceIp ? { parentDeviceIp } : {}),
+    ...(macV6 ? { macV6 } : {}),
+    ...(ipv6Addr ? { ipv6Addr } : {}),
+    ...(parentDeviceIpv6 ? { parentDeviceIpv6 } : {}),
+  };
+}
+
+function requireCidr(field: string, text: string | undefined): Cidr {
+  if (!text) throw new Malformed(`${field} is empty`);
+  const cidr = parseCidr(text);
+  if (!cidr) throw new Malformed(`${field} ${JSON.stringify(text)} is not a CIDR`);
+  return cidr;
+}
+
+function requireName(field: string, text: string | undefined): string {
+  if (!text || text.trim() === '') throw new Malformed(`${field} is empty`);
+  return text;
+}
+
+/** Empty means "not given"; anything else must be an address of the expected family. */
+function optionalIp(field: string, text: string | undefined, family: Family, against: string): IpAddress | undefined {
+  if (!text) return undefined;
+  const ip = parseIp(text);
+  if (!ip) throw new Malformed(`${field} ${JSON.stringify(text)} is not an IP address`);
+  if (ip.family !== family) throw new Malformed(`${field} ${ip.text} is IPv${ip.family}, but ${against} is IPv${family}`);
+  return ip;
+}
+
+function optionalMac(field: string, text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  const bytes = parseMac(text);
+  if (!bytes) throw new Malformed(`${field} ${JSON.stringify(text)} is not a MAC address`);
+  return formatMac(bytes);
+}

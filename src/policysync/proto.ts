@@ -1,0 +1,141 @@
+import { join } from 'node:path';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
+import { packageRoot } from '../package-root';
+import { scanTopLevelFields } from './wire';
+
+/**
+ * The PolicySync service as plain JavaScript objects: how proto/felixbackend.proto is loaded, and the
+ * shapes its messages take once decoded. Names are the .proto's own (keepCase), so the wire form and the
+ * code read the same.
+ */
+
+/** Options for proto-loader: uint64 as decimal strings (no precision loss), enums as numbers (an
+ * undeclared enum value stays visible instead of turning into undefined), defaults filled in, and a
+ * virtual `payload` property naming which oneof member is set. */
+export const PROTO_LOAD_OPTIONS = {
+  keepCase: true,
+  longs: String,
+  enums: Number,
+  defaults: true,
+  oneofs: true,
+} as const;
+
+export const SYNC_METHOD_PATH = '/felix.PolicySync/Sync';
+export const L3_ROUTES_SUBSCRIPTION = 'l3-routes';
+
+/** Field numbers of ToDataplane that this project declares; any other is a payload we skip. */
+export const TO_DATAPLANE_FIELDS = {
+  in_sync: 1,
+  sequence_number: 15,
+  route_update: 23,
+  route_remove: 24,
+  vtep_update: 25,
+  vtep_remove: 26,
+} as const;
+
+const KNOWN_TO_DATAPLANE_FIELDS: ReadonlySet<number> = new Set(Object.values(TO_DATAPLANE_FIELDS));
+
+export interface SyncRequestWire {
+  supports_drop_action_override?: boolean;
+  supports_dataplane_stats?: boolean;
+  subscription_type?: string;
+  supports_ipv6_route_updates?: boolean;
+}
+
+export interface TunnelTypeWire {
+  ipip?: boolean;
+  vxlan?: boolean;
+  wireguard?: boolean;
+}
+
+export interface RouteUpdateWire {
+  type?: number;
+  ip_pool_type?: number;
+  dst?: string;
+  dst_node_name?: string;
+  dst_node_ip?: string;
+  same_subnet?: boolean;
+  nat_outgoing?: boolean;
+  local_workload?: boolean;
+  tunnel_type?: TunnelTypeWire | null;
+  borrowed?: boolean;
+  types?: number;
+}
+
+export interface RouteRemoveWire {
+  dst?: string;
+}
+
+export interface VtepUpdateWire {
+  node?: string;
+  mac?: string;
+  ipv4_addr?: string;
+  parent_device_ip?: string;
+  mac_v6?: string;
+  ipv6_addr?: string;
+  parent_device_ipv6?: string;
+}
+
+export interface VtepRemoveWire {
+  node?: string;
+}
+
+export type PayloadName = 'in_sync' | 'route_update' | 'route_remove' | 'vtep_update' | 'vtep_remove';
+
+/** A decoded ToDataplane. `payload` is undefined when no declared payload was set. */
+export interface ToDataplaneWire {
+  sequence_number?: string;
+  payload?: PayloadName;
+  in_sync?: Record<string, never> | null;
+  route_update?: RouteUpdateWire | null;
+  route_remove?: RouteRemoveWire | null;
+  vtep_update?: VtepUpdateWire | null;
+  vtep_remove?: VtepRemoveWire | null;
+}
+
+/**
+ * What the client's deserializer hands on: the decoded message plus the numbers of top-level fields
+ * we do not declare (so an 'ignored' event can say which payload it was), or the reason the bytes
+ * did not decode at all (so one bad message becomes a 'malformed' event instead of failing the call).
+ */
+export type ReceivedMessage =
+  | { readonly ok: true; readonly message: ToDataplaneWire; readonly unknownFields: readonly number[] }
+  | { readonly ok: false; readonly reason: string };
+
+export interface PolicySyncProto {
+  readonly sync: MethodDefinition<SyncRequestWire, ToDataplaneWire>;
+  /** Like `sync.responseDeserialize`, but never throws. */
+  readonly receive: (bytes: Buffer) => ReceivedMessage;
+}
+
+let cached: PolicySyncProto | undefined;
+
+/** Loads proto/felixbackend.proto from the package root (once per process). */
+export function loadPolicySyncProto(): PolicySyncProto {
+  if (cached) return cached;
+  const file = join(packageRoot(), 'proto', 'felixbackend.proto');
+  const definition = loadSync(file, PROTO_LOAD_OPTIONS);
+  const service = definition['felix.PolicySync'] as Record<string, unknown> | undefined;
+  const sync = service?.['Sync'] as MethodDefinition<SyncRequestWire, ToDataplaneWire> | undefined;
+  if (!sync || sync.path !== SYNC_METHOD_PATH || !sync.responseStream) {
+    throw new Error(`${file} does not declare ${SYNC_METHOD_PATH} as a server-streaming method`);
+  }
+  const receive = (bytes: Buffer): ReceivedMessage => {
+    let message: ToDataplaneWire;
+    try {
+      message = sync.responseDeserialize(bytes);
+    } catch (err) {
+      return { ok: false, reason: `undecodable ToDataplane (${bytes.length} bytes): ${(err as Error).message}` };
+    }
+    const unknownFields = message.payload ? [] : unknownTopLevelFields(bytes);
+    return { ok: true, message, unknownFields };
+  };
+  return (cached = { sync, receive });
+}
+
+function unknownTopLevelFields(bytes: Buffer): number[] {
+  const scanned = scanTopLevelFields(bytes);
+  if (!scanned) return [];
+  return [...new Set(scanned.filter((n) => !KNOWN_TO_DATAPLANE_FIELDS.has(n)))];
+}

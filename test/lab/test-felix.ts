@@ -1,0 +1,338 @@
+/**
+ * A test Felix: a PolicySync server on a Unix socket, speaking proto/felixbackend.proto, for unit tests,
+ * kernel tests and the demo. It plays the parts of Felix that an l3-routes subscriber sees: a snapshot
+ * then in_sync on every new stream (closing the previous stream, as Felix does when a pod reconnects),
+ * live updates, and the awkward cases (malformed messages, payloads we do not declare, undecodable
+ * bytes, dropped streams, a restart on the same path).
+ *
+ * As a library: `const felix = await TestFelix.start(socketPath, { snapshot })`, then `send*`, `endStreams`,
+ * `destroyStreams`, `stop`, `start`, and `requests` / `streamsConnected` to see what the client did.
+ *
+ * As a program:
+ *   node dist/test/lab/test-felix.js --socket PATH [--routes FILE.json]
+ * FILE.json is `{ "routes": [RouteUpdate...], "vteps": [VXLANTunnelEndpointUpdate...] }` with the
+ * .proto's field names (`type` may be a name, e.g. "REMOTE_WORKLOAD", or a number). Every client gets
+ * that snapshot, then in_sync. Signals: SIGHUP re-reads FILE.json and sends the differences to open
+ * streams (updates for new or changed entries, removals for gone ones); SIGUSR1 ends open streams (the
+ * client reconnects and gets a fresh snapshot); SIGTERM/SIGINT stop the server and exit. It prints one
+ * JSON object per line on stdout: {"event":"listening"}, {"event":"stream","stream":N,"request":{...}},
+ * {"event":"reloaded","routes":N,"vteps":N}, {"event":"streams_ended","count":N}.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type {
+  RouteUpdateWire,
+  SyncRequestWire,
+  ToDataplaneWire,
+  VtepUpdateWire,
+} from '../../src/policysync/proto';
+import { loadPolicySyncProto, TO_DATAPLANE_FIELDS } from '../../src/policysync/proto';
+import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
+
+export interface Snapshot {
+  readonly routes?: readonly RouteUpdateWire[];
+  readonly vteps?: readonly VtepUpdateWire[];
+}
+
+export interface TestFelixOptions {
+  readonly snapshot?: Snapshot;
+  /** Send in_sync after the snapshot on each new stream (default true). */
+  readonly autoInSync?: boolean;
+  /** End older open streams when a new one starts, as Felix does for one pod (default true). */
+  readonly closeOlderStreams?: boolean;
+}
+
+/** What the awkward cases look like on the wire. */
+export type MalformedCase = 'bad_cidr' | 'bad_ip' | 'family_mismatch' | 'empty_node_name' | 'unknown_route_type' | 'undecodable';
+
+/** Outgoing messages are objects for the .proto, or raw bytes for what it does not declare. */
+type Outgoing = ToDataplaneWire | Buffer;
+
+interface OpenStream {
+  readonly id: number;
+  readonly call: grpc.ServerWritableStream<SyncRequestWire, Outgoing>;
+  seq: number;
+}
+
+export class TestFelix {
+  /** Every SyncRequest received, in order. */
+  readonly requests: SyncRequestWire[] = [];
+  private snapshot: Snapshot;
+  private readonly autoInSync: boolean;
+  private readonly closeOlderStreams: boolean;
+  private server: grpc.Server | undefined;
+  private readonly open = new Map<number, OpenStream>();
+  private streamCount = 0;
+  private readonly events = new EventEmitter();
+
+  private constructor(
+    readonly socketPath: string,
+    options: TestFelixOptions,
+  ) {
+    this.snapshot = options.snapshot ?? {};
+    this.autoInSync = options.autoInSync ?? true;
+    this.closeOlderStreams = options.closeOlderStreams ?? true;
+  }
+
+  static async start(socketPath: string, options: TestFelixOptions = {}): Promise<TestFelix> {
+    const felix = new TestFelix(socketPath, options);
+    await felix.start();
+    return felix;
+  }
+
+  /** Streams accepted since construction, over restarts. */
+  get streamsConnected(): number {
+    return this.streamCount;
+  }
+
+  get openStreams(): number {
+    return this.open.size;
+  }
+
+  get listening(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** (Re)starts listening on the same path; a stale socket file is removed first. */
+  async start(): Promise<void> {
+    if (this.server) return;
+    if (existsSync(this.socketPath)) rmSync(this.socketPath);
+    const sync = loadPolicySyncProto().sync;
+    const method: grpc.MethodDefinition<SyncRequestWire, Outgoing> = {
+      path: sync.path,
+      requestStream: false,
+      responseStream: true,
+      requestSerialize: sync.requestSerialize,
+      requestDeserialize: sync.requestDeserialize,
+      responseSerialize: (value: Outgoing) => (Buffer.isBuffer(value) ? value : sync.responseSerialize(value)),
+      responseDeserialize: (bytes: Buffer) => bytes,
+    };
+    const server = new grpc.Server();
+    server.addService({ Sync: method } as grpc.ServiceDefinition, {
+      Sync: (call: grpc.ServerWritableStream<SyncRequestWire, Outgoing>) => this.accept(call),
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(`unix:${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
+    this.server = server;
+  }
+
+  /** Stops at once: open streams break (the client sees an error), the socket goes away. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.open.clear();
+    server.forceShutdown();
+    // grpc-js unbinds asynchronously; make sure the path is free for a restart.
+    if (existsSync(this.socketPath)) rmSync(this.socketPath, { force: true });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Replaces the snapshot that new streams get (open streams are not told; see `sendDiff`). */
+  setSnapshot(snapshot: Snapshot): void {
+    this.snapshot = snapshot;
+  }
+
+  getSnapshot(): Snapshot {
+    return this.snapshot;
+  }
+
+  /** Resolves once `count` streams in all have been accepted. */
+  waitForStreams(count: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.streamCount >= count) {
+          this.events.off('stream', check);
+          resolve();
+        }
+      };
+      this.events.on('stream', check);
+      check();
+    });
+  }
+
+  onStream(listener: (id: number, request: SyncRequestWire) => void): void {
+    this.events.on('stream', listener);
+  }
+
+  sendInSync(): void {
+    this.broadcast({ in_sync: {} });
+  }
+
+  sendRouteUpdate(route: RouteUpdateWire): void {
+    this.broadcast({ route_update: route });
+  }
+
+  sendRouteRemove(dst: string): void {
+    this.broadcast({ route_remove: { dst } });
+  }
+
+  sendVtepUpdate(vtep: VtepUpdateWire): void {
+    this.broadcast({ vtep_update: vtep });
+  }
+
+  sendVtepRemove(node: string): void {
+    this.broadcast({ vtep_remove: { node } });
+  }
+
+  /** A payload the .proto does not declare (e.g. 13, a ConfigUpdate in real Felix), as an empty message. */
+  sendUnknownPayload(fieldNumber: number, body: Uint8Array = new Uint8Array()): void {
+    for (const s of this.open.values()) {
+      s.seq++;
+      this.write(s, Buffer.concat([encodeBytesField(fieldNumber, body), encodeVarintField(TO_DATAPLANE_FIELDS.sequence_number, s.seq)]));
+    }
+  }
+
+  sendMalformed(which: MalformedCase): void {
+    const base: RouteUpdateWire = {
+      type: 1,
+      dst: '100.64.9.0/26',
+      dst_node_name: 'node-bad',
+      dst_node_ip: '198.51.100.99',
+    };
+    switch (which) {
+      case 'bad_cidr':
+        return this.sendRouteUpdate({ ...base, dst: '100.64.9.0/33' });
+      case 'bad_ip':
+        return this.sendRouteUpdate({ ...base, dst_node_ip: '198.51.100.999' });
+      case 'family_mismatch':
+        return this.sendRouteUpdate({ ...base, dst_node_ip: '2001:db8::99' });
+      case 'empty_node_name':
+        return this.sendRouteUpdate({ ...base, dst_node_name: '' });
+      case 'unknown_route_type':
+        return this.sendRouteUpdate({ ...base, type: 42 });
+      case 'undecodable':
+        // A length prefix running past the end of the message: protobufjs cannot decode it.
+        for (const s of this.open.values()) this.write(s, Buffer.from([0xba, 0x01, 0x7f, 0x01]));
+        return;
+    }
+  }
+
+  /**
+   * Tells open streams what changed between the snapshot they got and `next` (updates for new or
+   * changed entries, removals for gone ones), then makes `next` the snapshot for new streams.
+   */
+  sendDiff(next: Snapshot): void {
+    const before = this.snapshot;
+    this.snapshot = next;
+    const oldRoutes = new Map((before.routes ?? []).map((r) => [r.dst ?? '', r]));
+    const newRoutes = new Map((next.routes ?? []).map((r) => [r.dst ?? '', r]));
+    const oldVteps = new Map((before.vteps ?? []).map((v) => [v.node ?? '', v]));
+    const newVteps = new Map((next.vteps ?? []).map((v) => [v.node ?? '', v]));
+    for (const [node, v] of newVteps) if (JSON.stringify(oldVteps.get(node)) !== JSON.stringify(v)) this.sendVtepUpdate(v);
+    for (const [dst, r] of newRoutes) if (JSON.stringify(oldRoutes.get(dst)) !== JSON.stringify(r)) this.sendRouteUpdate(r);
+    for (const dst of oldRoutes.keys()) if (!newRoutes.has(dst)) this.sendRouteRemove(dst);
+    for (const node of oldVteps.keys()) if (!newVteps.has(node)) this.sendVtepRemove(node);
+  }
+
+  /** Ends open streams cleanly (status OK); returns how many. */
+  endStreams(): number {
+    const n = this.open.size;
+    for (const s of [...this.open.values()]) {
+      this.open.delete(s.id);
+      s.call.end();
+    }
+    return n;
+  }
+
+  /** Breaks open streams with an error status, as a crashing Felix would look; returns how many. */
+  destroyStreams(): number {
+    const n = this.open.size;
+    for (const s of [...this.open.values()]) {
+      this.open.delete(s.id);
+      s.call.destroy(Object.assign(new Error('test Felix dropped the stream'), { code: grpc.status.UNAVAILABLE }));
+    }
+    return n;
+  }
+
+  private accept(call: grpc.ServerWritableStream<SyncRequestWire, Outgoing>): void {
+    if (this.closeOlderStreams) this.endStreams();
+    const id = ++this.streamCount;
+    const stream: OpenStream = { id, call, seq: 0 };
+    this.open.set(id, stream);
+    this.requests.push({ ...call.request });
+    const forget = (): void => {
+      this.open.delete(id);
+    };
+    call.on('cancelled', forget);
+    call.on('error', forget);
+    call.on('close', forget);
+    call.sendMetadata(new grpc.Metadata());
+    for (const v of this.snapshot.vteps ?? []) this.writeMessage(stream, { vtep_update: v });
+    for (const r of this.snapshot.routes ?? []) this.writeMessage(stream, { route_update: r });
+    if (this.autoInSync) this.writeMessage(stream, { in_sync: {} });
+    this.events.emit('stream', id, call.request);
+  }
+
+  private broadcast(message: ToDataplaneWire): void {
+    for (const s of this.open.values()) this.writeMessage(s, message);
+  }
+
+  private writeMessage(s: OpenStream, message: ToDataplaneWire): void {
+    s.seq++;
+    this.write(s, { ...message, sequence_number: String(s.seq) });
+  }
+
+  private write(s: OpenStream, out: Outgoing): void {
+    if (s.call.cancelled || s.call.destroyed) return;
+    s.call.write(out);
+  }
+}
+
+// ---- the program -----------------------------------------------------------------------------------
+
+function readSnapshot(file: string | undefined): Snapshot {
+  if (!file) return {};
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  return { routes: parsed.routes ?? [], vteps: parsed.vteps ?? [] };
+}
+
+function say(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const arg = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const socketPath = arg('--socket');
+  const routesFile = arg('--routes');
+  if (!socketPath) {
+    process.stderr.write('usage: test-felix --socket PATH [--routes FILE.json]\n');
+    process.exitCode = 2;
+    return;
+  }
+  const felix = await TestFelix.start(socketPath, { snapshot: readSnapshot(routesFile) });
+  felix.onStream((stream, request) => say({ event: 'stream', stream, request }));
+  process.on('SIGHUP', () => {
+    try {
+      const next = readSnapshot(routesFile);
+      felix.sendDiff(next);
+      say({ event: 'reloaded', routes: next.routes?.length ?? 0, vteps: next.vteps?.length ?? 0 });
+    } catch (err) {
+      say({ event: 'reload_failed', error: (err as Error).message });
+    }
+  });
+  process.on('SIGUSR1', () => say({ event: 'streams_ended', count: felix.endStreams() }));
+  const shutdown = (): void => {
+    void felix.stop().then(() => {
+      say({ event: 'stopped' });
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  say({ event: 'listening', socket: socketPath });
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`test-felix: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}
