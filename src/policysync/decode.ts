@@ -167,3 +167,50 @@ function optionalMac(field: string, text: string | undefined): string | undefine
   if (!bytes) throw new Malformed(`${field} ${JSON.stringify(text)} is not a MAC address`);
   return formatMac(bytes);
 }
+
+/** One line per event, stable, for logs and for tests that compare text dumps. */
+export function formatSyncEvent(event: SyncEvent): string {
+  switch (event.kind) {
+    case 'in_sync':
+      return `in_sync seq=${event.seq}`;
+    case 'route_update': {
+      const r = event.route;
+      const flags = [
+        r.sameSubnet && 'same_subnet',
+        r.natOutgoing && 'nat_outgoing',
+        r.localWorkload && 'local_workload',
+        r.borrowed && 'borrowed',
+      ].filter((f): f is string => typeof f === 'string');
+      const tunnel = (['ipip', 'vxlan', 'wireguard'] as const).filter((t) => r.tunnel[t]);
+      return [
+        `route_update seq=${event.seq} ${r.dst.text}`,
+        `kinds=${[...r.kinds].sort().join('+')}`,
+        `pool=${r.ipPoolType}`,
+        `node=${r.dstNodeName || '-'}`,
+        `node_ip=${r.dstNodeIp?.text ?? '-'}`,
+        ...(flags.length > 0 ? [`flags=${flags.join(',')}`] : []),
+        ...(tunnel.length > 0 ? [`tunnel=${tunnel.join(',')}`] : []),
+      ].join(' ');
+    }
+    case 'route_remove':
+      return `route_remove seq=${event.seq} ${event.dst.text}`;
+    case 'vtep_update': {
+      const v = event.vtep;
+      const parts = [
+        ['mac', v.mac],
+        ['ipv4', v.ipv4Addr?.text],
+        ['parent', v.parentDeviceIp?.text],
+        ['mac_v6', v.macV6],
+        ['ipv6', v.ipv6Addr?.text],
+        ['parent_v6', v.parentDeviceIpv6?.text],
+      ].filter(([, value]) => value !== undefined);
+      return [`vtep_update seq=${event.seq} node=${v.node}`, ...parts.map(([k, value]) => `${k}=${value}`)].join(' ');
+    }
+    case 'vtep_remove':
+      return `vtep_remove seq=${event.seq} node=${event.node}`;
+    case 'ignored':
+      return `ignored seq=${event.seq} payload=${event.payload}`;
+    case 'malformed':
+      return `malformed seq=${event.seq} payload=${event.payload}: ${event.reason}`;
+  }
+}
