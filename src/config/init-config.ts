@@ -1,0 +1,110 @@
+import type pino from 'pino';
+import { configError } from '../errors';
+import type { IpAddress } from '../model/ip';
+import { logLevelFor, LOG_SEVERITIES } from '../observability/logger';
+import { parseChoice, parseEgressAddresses, parseIntegerInRange, pick, type Env } from './env';
+
+/** Flags of `egress-gateway init`; each overrides the environment variable of the same meaning. */
+export interface InitFlags {
+  podIp?: string;
+  vni?: string;
+  vxlanPort?: string;
+  iptablesBackend?: string;
+  dataplane?: string;
+  interface?: string;
+  logSeverity?: string;
+  dryRun?: boolean;
+}
+
+export type Dataplane = 'iptables' | 'nftables';
+/** Which iptables binaries to drive; `undefined` in the config means "detect". */
+export type IptablesVariant = 'legacy' | 'nft';
+
+export interface InitConfig {
+  /** The IPv4 egress address: SNAT source, vxlan0's local address and MAC. */
+  readonly egressIp: IpAddress;
+  /** Kept for the dual-stack issue; nothing uses it yet. */
+  readonly egressIpv6?: IpAddress;
+  readonly vni: number;
+  readonly vxlanPort: number;
+  readonly dataplane: Dataplane;
+  /** Only meaningful for the iptables dataplane; undefined = detect from what the kernel holds. */
+  readonly iptablesVariant?: IptablesVariant;
+  /** The pod's underlay interface (eth0), parent of vxlan0 and where SNAT applies. */
+  readonly underlay: string;
+  readonly logLevel: pino.Level;
+  readonly dryRun: boolean;
+}
+
+export const INIT_DEFAULTS = {
+  vni: 4097,
+  vxlanPort: 4790,
+  dataplane: 'iptables',
+  underlay: 'eth0',
+  logLevel: 'info',
+} as const;
+
+/** VXLAN network identifiers are 24 bits; 0 is reserved by convention. */
+const maxVni = 16_777_215;
+
+/**
+ * Reads EGRESS_POD_IP(S), EGRESS_VXLAN_VNI, EGRESS_VXLAN_PORT, IPTABLES_BACKEND, DATAPLANE and
+ * LOG_SEVERITY, with flags taking precedence. Pure: every error is thrown before anything touches
+ * the kernel, and names the variable (or flag) and the value it had.
+ */
+export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
+  const addrs = parseEgressAddresses(env, { name: '--pod-ip', value: flags.podIp });
+  if (!addrs.ipv4) {
+    // Name the setting the addresses came from, in the order parseEgressAddresses reads them.
+    const many = pick(env, 'EGRESS_POD_IPS', { name: '--pod-ip', value: flags.podIp });
+    const source = many.value !== undefined ? many : pick(env, 'EGRESS_POD_IP');
+    throw configError(source.name, source.value, 'has no IPv4 address; IPv6-only gateways are not supported yet');
+  }
+  const vni = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_VNI', { name: '--vni', value: flags.vni }), 1, maxVni, INIT_DEFAULTS.vni);
+  const vxlanPort = parseIntegerInRange(
+    pick(env, 'EGRESS_VXLAN_PORT', { name: '--vxlan-port', value: flags.vxlanPort }),
+    1,
+    65535,
+    INIT_DEFAULTS.vxlanPort,
+  );
+  const dataplane = parseChoice<Dataplane>(
+    pick(env, 'DATAPLANE', { name: '--dataplane', value: flags.dataplane }),
+    ['iptables', 'nftables'],
+    INIT_DEFAULTS.dataplane,
+  );
+  const backendSetting = pick(env, 'IPTABLES_BACKEND', { name: '--iptables-backend', value: flags.iptablesBackend });
+  // Checked even under DATAPLANE=nftables: a typo should not hide until someone switches back.
+  const iptablesVariant =
+    backendSetting.value === undefined ? undefined : parseChoice<IptablesVariant>(backendSetting, ['legacy', 'nft'], 'nft');
+  const underlay = parseInterfaceName(flags.interface);
+  const severity = pick(env, 'LOG_SEVERITY', { name: '--log-severity', value: flags.logSeverity });
+  let logLevel: pino.Level = INIT_DEFAULTS.logLevel;
+  if (severity.value !== undefined) {
+    const level = logLevelFor(severity.value);
+    if (!level) throw configError(severity.name, severity.value, `must be one of ${LOG_SEVERITIES.join(', ')}`);
+    logLevel = level;
+  }
+  return Object.freeze({
+    egressIp: addrs.ipv4,
+    ...(addrs.ipv6 ? { egressIpv6: addrs.ipv6 } : {}),
+    vni,
+    vxlanPort,
+    dataplane,
+    ...(iptablesVariant ? { iptablesVariant } : {}),
+    underlay,
+    logLevel,
+    dryRun: flags.dryRun === true,
+  });
+}
+
+/**
+ * Interface names end up inside ruleset text, so only what Linux allows and nothing that could
+ * change the meaning of a rule: at most 15 characters of letters, digits, '_', '-', '.'.
+ */
+function parseInterfaceName(flag: string | undefined): string {
+  if (flag === undefined) return INIT_DEFAULTS.underlay;
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(flag) || flag === '.' || flag === '..') {
+    throw configError('--interface', flag, 'must be an interface name: 1 to 15 letters, digits, "_", "-" or "."');
+  }
+  return flag;
+}

@@ -1,0 +1,81 @@
+import { GatewayError, ErrorCodes, describeCause, isGatewayError } from '../errors';
+import type { LinkState, Links, Netfilter, Sysctl, VxlanSpec } from '../kernel/ports';
+import type { Logger } from '../observability/logger';
+import { rulesetFor, type InitPlan, type SysctlSetting } from './plan';
+
+export interface InitPorts {
+  readonly links: Links;
+  readonly sysctl: Sysctl;
+  readonly netfilter: Netfilter;
+}
+
+export interface InitOutcome {
+  readonly link: LinkState;
+  /** Sysctl keys whose value had to change (empty on a second run). */
+  readonly changedSysctls: readonly string[];
+  readonly ruleset: string;
+}
+
+/*
+ * The ensure* steps are idempotent on their own, so the daemon can call them again to re-assert
+ * what init set up.
+ */
+
+/** Creates or repairs the VXLAN device; leaves a matching one alone. */
+export async function ensureVxlan(links: Links, spec: VxlanSpec): Promise<LinkState> {
+  return links.ensureVxlan(spec);
+}
+
+/** Writes only the settings that differ; returns the keys it wrote. */
+export async function ensureSysctls(sysctl: Sysctl, settings: readonly SysctlSetting[]): Promise<string[]> {
+  const changed: string[] = [];
+  for (const s of settings) {
+    if ((await sysctl.get(s.key)) === s.value) continue;
+    await sysctl.set(s.key, s.value);
+    changed.push(s.key);
+  }
+  return changed;
+}
+
+/** Rewrites the owned chains/table whole, in one transaction. */
+export async function ensureRuleset(netfilter: Netfilter, ruleset: string): Promise<void> {
+  await netfilter.apply(ruleset);
+}
+
+const STEPS = ['vxlan device', 'sysctls', 'netfilter ruleset'] as const;
+
+/**
+ * Applies the plan: vxlan0 first (its MTU sets the MSS clamp, and its rp_filter needs it to
+ * exist), then sysctls, then the ruleset. A failure names the step, what was already done and
+ * what was not attempted, and keeps the failing step's error code.
+ */
+export async function applyInit(plan: InitPlan, ports: InitPorts, logger: Logger): Promise<InitOutcome> {
+  if (ports.netfilter.backend !== plan.backend) {
+    throw new GatewayError(ErrorCodes.INTERNAL, `plan is for ${plan.backend} but the netfilter adapter is ${ports.netfilter.backend}`);
+  }
+  let step = 0;
+  try {
+    const link = await ensureVxlan(ports.links, plan.vxlan);
+    logger.info({ component: 'init', event: 'vxlan_ready', link: link.name, mtu: link.mtu, mac: link.mac }, 'vxlan device ready');
+    step = 1;
+    const changedSysctls = await ensureSysctls(ports.sysctl, plan.sysctls);
+    logger.info({ component: 'init', event: 'sysctls_ready', changed: changedSysctls }, 'sysctls set');
+    step = 2;
+    const ruleset = rulesetFor(plan, link.mtu);
+    await ensureRuleset(ports.netfilter, ruleset);
+    logger.info({ component: 'init', event: 'ruleset_applied', backend: plan.backend }, 'netfilter ruleset applied');
+    return { link, changedSysctls, ruleset };
+  } catch (err) {
+    throw stepError(step, err);
+  }
+}
+
+function stepError(step: number, err: unknown): GatewayError {
+  const done = STEPS.slice(0, step);
+  const notTried = STEPS.slice(step + 1);
+  const code = isGatewayError(err) ? err.code : ErrorCodes.INTERNAL;
+  const parts = [`init step ${step + 1} of ${STEPS.length} (${STEPS[step]}) failed: ${isGatewayError(err) ? err.message : describeCause(err)}`];
+  if (done.length) parts.push(`already applied: ${done.join(', ')}`);
+  if (notTried.length) parts.push(`not attempted: ${notTried.join(', ')}`);
+  return new GatewayError(code, parts.join('; '), { cause: err });
+}

@@ -1,0 +1,104 @@
+import { ErrorCodes, kernelError } from '../../errors';
+import { parseMac, formatMac } from '../../model/mac';
+import type { LinkState, Links, VxlanSpec } from '../ports';
+
+/** The kernel's default: a VXLAN device gets its parent's MTU minus the encapsulation overhead. */
+const VXLAN_OVERHEAD = 50;
+
+/**
+ * A stateful stand-in for the kernel's link table with the same ensureVxlan contract as the
+ * netlink adapter. `log` lists every change it made, so a test can show a second run changes nothing.
+ */
+export class FakeLinks implements Links {
+  readonly log: string[] = [];
+  private readonly links = new Map<string, LinkState>();
+  private nextIndex = 1;
+  private failure: { op: 'create' | 'delete' | 'set'; errno: string } | undefined;
+
+  /** Adds a device as if something else had made it (eth0, a stale vxlan0). */
+  addLink(link: Omit<LinkState, 'index'> & { index?: number }): LinkState {
+    const state: LinkState = { ...link, index: link.index ?? this.nextIndex };
+    this.nextIndex = Math.max(this.nextIndex, state.index) + 1;
+    this.links.set(state.name, state);
+    return state;
+  }
+
+  has(name: string): boolean {
+    return this.links.has(name);
+  }
+
+  /** The next operation of that kind fails with this errno, as the kernel would reject it. */
+  failNext(op: 'create' | 'delete' | 'set', errno: string): void {
+    this.failure = { op, errno };
+  }
+
+  async get(name: string): Promise<LinkState | undefined> {
+    return this.links.get(name);
+  }
+
+  async ensureVxlan(spec: VxlanSpec): Promise<LinkState> {
+    const doing = `ensuring vxlan device ${spec.name} (id ${spec.vni}, dstport ${spec.port}, dev ${spec.parent})`;
+    const parent = this.links.get(spec.parent);
+    if (!parent) throw kernelError(doing, new Error(`parent interface ${spec.parent} does not exist`));
+    const mac = parseMac(spec.mac);
+    if (!mac) throw kernelError(doing, new Error(`${spec.mac} is not a MAC address`), ErrorCodes.INTERNAL);
+    let current = this.links.get(spec.name);
+    const v = current?.vxlan;
+    const same =
+      current?.kind === 'vxlan' &&
+      v !== undefined &&
+      v.vni === spec.vni &&
+      v.port === spec.port &&
+      v.parentIndex === parent.index &&
+      (spec.local === undefined || v.local === spec.local);
+    if (current && !same) {
+      this.fail('delete', `${doing}: deleting the ${current.kind || 'link'} of that name with other parameters`);
+      this.links.delete(spec.name);
+      this.log.push(`delete ${spec.name}`);
+      current = undefined;
+    }
+    if (!current) {
+      this.fail('create', `${doing}: creating it`);
+      current = this.addLink({
+        name: spec.name,
+        kind: 'vxlan',
+        up: false,
+        mtu: spec.mtu ?? parent.mtu - VXLAN_OVERHEAD,
+        mac: formatMac(mac),
+        vxlan: { vni: spec.vni, port: spec.port, parentIndex: parent.index, ...(spec.local !== undefined ? { local: spec.local } : {}) },
+      });
+      this.log.push(`create ${spec.name}`);
+    }
+    const wanted: LinkState = { ...current, mac: formatMac(mac), mtu: spec.mtu ?? current.mtu, up: true };
+    if (wanted.mac !== current.mac || wanted.mtu !== current.mtu || wanted.up !== current.up) {
+      this.fail('set', `${doing}: setting address/mtu/up`);
+      this.links.set(spec.name, wanted);
+      this.log.push(`set ${spec.name}${wanted.mac !== current.mac ? ` address ${wanted.mac}` : ''}${wanted.mtu !== current.mtu ? ` mtu ${wanted.mtu}` : ''}${!current.up ? ' up' : ''}`);
+    }
+    return wanted;
+  }
+
+  /** One line per device, by index, in the spirit of `ip -d link`. */
+  dump(): string {
+    const byIndex = new Map([...this.links.values()].map((l) => [l.index, l.name]));
+    return [...this.links.values()]
+      .sort((a, b) => a.index - b.index)
+      .map((l) => {
+        const v = l.vxlan;
+        const vx = v
+          ? ` vxlan id ${v.vni} dstport ${v.port} dev ${v.parentIndex !== undefined ? (byIndex.get(v.parentIndex) ?? `#${v.parentIndex}`) : '-'} local ${v.local ?? '-'}`
+          : '';
+        return `${l.index}: ${l.name} ${l.kind || 'device'} ${l.up ? 'up' : 'down'} mtu ${l.mtu} address ${l.mac}${vx}\n`;
+      })
+      .join('');
+  }
+
+  private fail(op: 'create' | 'delete' | 'set', doing: string): void {
+    if (this.failure?.op !== op) return;
+    const errno = this.failure.errno;
+    this.failure = undefined;
+    const cause: NodeJS.ErrnoException = new Error(`rejected by the kernel: ${errno}`);
+    cause.code = errno;
+    throw kernelError(doing, cause, errno === 'EOPNOTSUPP' ? ErrorCodes.BACKEND_UNAVAILABLE : ErrorCodes.KERNEL_OP_FAILED);
+  }
+}

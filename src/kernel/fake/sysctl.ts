@@ -1,0 +1,61 @@
+import { kernelError } from '../../errors';
+import { sysctlKeyPath } from '../sysctl';
+import type { Sysctl } from '../ports';
+
+/**
+ * Sysctls as a map. Per-interface keys (net/ipv4/conf/<dev>/...) exist only while the device
+ * does, and until written they read as the "default" entry, as a new device inherits it.
+ */
+export class FakeSysctl implements Sysctl {
+  readonly log: string[] = [];
+  private readonly values = new Map<string, string>();
+
+  constructor(
+    private readonly deviceExists: (name: string) => boolean = () => false,
+    initial: Record<string, string> = FakeSysctl.freshNamespace,
+  ) {
+    for (const [k, v] of Object.entries(initial)) this.values.set(sysctlKeyPath(k), v);
+  }
+
+  /** What a new network namespace holds for the keys init cares about. */
+  static readonly freshNamespace: Readonly<Record<string, string>> = {
+    'net/ipv4/ip_forward': '0',
+    'net/ipv4/conf/all/rp_filter': '0',
+    'net/ipv4/conf/default/rp_filter': '0',
+  };
+
+  async get(key: string): Promise<string> {
+    const path = sysctlKeyPath(key);
+    this.check(path, `reading sysctl ${path}`);
+    const own = this.values.get(path);
+    if (own !== undefined) return own;
+    const inherited = this.values.get(path.replace(/^net\/ipv4\/conf\/[^/]+\//, 'net/ipv4/conf/default/'));
+    if (inherited === undefined) throw kernelError(`reading sysctl ${path}`, enoent());
+    return inherited;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    const path = sysctlKeyPath(key);
+    this.check(path, `setting sysctl ${path} to ${value}`);
+    this.values.set(path, value);
+    this.log.push(`${path} = ${value}`);
+  }
+
+  dump(): string {
+    return [...this.values.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${k} = ${v}\n`)
+      .join('');
+  }
+
+  private check(path: string, doing: string): void {
+    const dev = /^net\/ipv4\/conf\/([^/]+)\//.exec(path)?.[1];
+    if (dev !== undefined && dev !== 'all' && dev !== 'default' && !this.deviceExists(dev)) throw kernelError(doing, enoent());
+  }
+}
+
+function enoent(): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error('no such file or directory');
+  e.code = 'ENOENT';
+  return e;
+}
