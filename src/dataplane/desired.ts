@@ -1,0 +1,179 @@
+import type { FelixRoute, FelixVtep } from '../model/felix';
+import { cidrContains, cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
+import { clientVtepMac } from '../model/mac';
+import { fdbKind, neighbourKind, routeKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from './entries';
+
+/**
+ * The return path as a pure function of what Felix told us: no I/O, no clock, and no dependence on
+ * the order in which routes arrived (inputs are sorted before anything is decided), so any replay
+ * of the same set of updates yields the same kernel state.
+ *
+ * For each client block on another node (REMOTE_WORKLOAD) with node N at address A:
+ *   route     <block> via A dev vxlan0 onlink
+ *   neighbour A lladdr mac(N) dev vxlan0            (permanent; mac(N) = clientVtepMac(N))
+ *   fdb       mac(N) dev vxlan0 dst D               (permanent)
+ * where D, the outer destination of the VXLAN packet, is chosen by the overlay rule:
+ *
+ * Overlay rule. Pods on an overlay cluster cannot send packets with their own source address
+ * across the fabric (cloud networks drop them); only the node's tunnel device can. So when node N
+ *   (1) has a known tunnel address T, from its VTEP (vtep_update ipv4_addr / ipv6_addr) or, failing
+ *       that, from a REMOTE_TUNNEL host route naming N (VXLAN before IPIP before other tunnels, then
+ *       the lowest address), and
+ *   (2) at least one of N's client blocks lies in an encapsulated pool (ip_pool_type VXLAN or IPIP,
+ *       or tunnel_type vxlan/ipip set),
+ * then D = T, and the gateway adds `T/32 dev eth0` (via the pod's default gateway, onlink, when one
+ * is configured) so that the VXLAN packet to T goes out of the pod to the host, which tunnels it to N.
+ * Without that route T, which lies inside one of N's blocks, would match the block route and the
+ * VXLAN packet would loop into vxlan0. Otherwise D = A: the fabric carries pod-sourced packets.
+ *
+ * The gateway's own LOCAL_WORKLOAD route (its dst holds the gateway's IP) is reported as `self`;
+ * it is not a return route. IPv6 routes (dst and node address both IPv6) are programmed only when
+ * family 6 is enabled; until dual-stack is wired they are reported as skipped, never an error.
+ */
+export interface ReturnPathOptions {
+  /** The gateway pod's own address (EGRESS_POD_IP). */
+  readonly gatewayIp: IpAddress;
+  /** The gateway's VXLAN device. */
+  readonly vxlanDevice: string;
+  /** The pod's underlay device, towards the host. */
+  readonly underlayDevice: string;
+  /** Next hop on the underlay (Calico: 169.254.1.1); absent → a scope-link route relying on proxy ARP. */
+  readonly underlayGateway?: IpAddress;
+  /** Address families to program; default IPv4 only. */
+  readonly families?: ReadonlySet<Family>;
+}
+
+export interface DesiredState {
+  /** Sorted by key; tunnel (underlay) routes included. */
+  readonly routes: readonly RouteEntry[];
+  readonly neighbours: readonly NeighbourEntry[];
+  readonly fdb: readonly FdbEntry[];
+  /** The gateway's own LOCAL_WORKLOAD route, when Felix sent one. */
+  readonly self?: { readonly dst: Cidr; readonly node: string };
+  /** Routes Felix sent that are not programmed, and why (for logs and status). */
+  readonly skipped: readonly { readonly dst: string; readonly reason: string }[];
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function isEncapsulated(r: FelixRoute): boolean {
+  return r.ipPoolType === 'vxlan' || r.ipPoolType === 'ipip' || r.tunnel.vxlan || r.tunnel.ipip;
+}
+
+function tunnelRank(r: FelixRoute): number {
+  if (r.tunnel.vxlan || r.ipPoolType === 'vxlan') return 0;
+  if (r.tunnel.ipip || r.ipPoolType === 'ipip') return 1;
+  return 2;
+}
+
+/** Tunnel address of each node, per family, by the rule above. */
+function tunnelAddresses(routes: readonly FelixRoute[], vteps: readonly FelixVtep[]): Map<string, IpAddress> {
+  const out = new Map<string, IpAddress>();
+  const key = (node: string, family: Family): string => `${family} ${node}`;
+  const candidates = routes
+    .filter((r) => r.kinds.has('remote_tunnel') && r.dstNodeName !== '' && r.dst.prefixLength === (r.dst.family === 4 ? 32 : 128))
+    .sort((a, b) => tunnelRank(a) - tunnelRank(b) || byText(a.dst.text, b.dst.text));
+  for (const r of candidates) {
+    const k = key(r.dstNodeName, r.dst.family);
+    if (!out.has(k)) out.set(k, r.dst.address);
+  }
+  // The VTEP names the VXLAN tunnel address directly: it wins over what routes suggest.
+  for (const v of vteps) {
+    if (v.ipv4Addr) out.set(key(v.node, 4), v.ipv4Addr);
+    if (v.ipv6Addr) out.set(key(v.node, 6), v.ipv6Addr);
+  }
+  return out;
+}
+
+export function desiredReturnPath(
+  routesIn: Iterable<FelixRoute>,
+  vtepsIn: Iterable<FelixVtep>,
+  opts: ReturnPathOptions,
+): DesiredState {
+  const families = opts.families ?? new Set<Family>([4]);
+  const routes = [...routesIn].sort((a, b) => byText(a.dst.text, b.dst.text));
+  const vteps = [...vtepsIn].sort((a, b) => byText(a.node, b.node));
+  const skipped: { dst: string; reason: string }[] = [];
+
+  let self: DesiredState['self'];
+  for (const r of routes) {
+    if (!r.kinds.has('local_workload') || !cidrContains(r.dst, opts.gatewayIp)) continue;
+    // The most specific route naming the gateway describes it best (a /32 over its block).
+    if (!self || r.dst.prefixLength > self.dst.prefixLength) self = { dst: r.dst, node: r.dstNodeName };
+  }
+
+  type Client = { route: FelixRoute; nodeIp: IpAddress };
+  const clients: Client[] = [];
+  for (const r of routes) {
+    if (!r.kinds.has('remote_workload')) continue;
+    const nodeIp = r.dstNodeIp;
+    const skip = (reason: string): void => void skipped.push({ dst: r.dst.text, reason });
+    if (!nodeIp) skip('remote workload route names no node address');
+    else if (r.dstNodeName === '') skip('remote workload route names no node');
+    else if (nodeIp.family !== r.dst.family) skip(`mixed families: dst is IPv${r.dst.family}, node address ${nodeIp.text} is IPv${nodeIp.family}`);
+    else if (!families.has(r.dst.family)) skip(`IPv${r.dst.family} return routes are not enabled`);
+    else if (cidrContains(r.dst, opts.gatewayIp)) skip(`dst holds the gateway's own address ${opts.gatewayIp.text}`);
+    else clients.push({ route: r, nodeIp });
+  }
+
+  const tunnels = tunnelAddresses(routes, vteps);
+  const encapsulatedNodes = new Set(clients.filter((c) => isEncapsulated(c.route)).map((c) => c.route.dstNodeName));
+
+  const routeMap = new Map<string, RouteEntry>();
+  const neighMap = new Map<string, NeighbourEntry>();
+  const fdbMap = new Map<string, FdbEntry>();
+
+  // Underlay routes first, so that a client /32 that happens to equal a tunnel address loses.
+  const nodes = [...new Set(clients.map((c) => `${c.nodeIp.family} ${c.route.dstNodeName}`))].sort(byText);
+  const vxlanDst = new Map<string, IpAddress>();
+  for (const nodeKey of nodes) {
+    const node = nodeKey.slice(nodeKey.indexOf(' ') + 1);
+    const tunnel = tunnels.get(nodeKey);
+    if (!tunnel || !encapsulatedNodes.has(node)) continue;
+    vxlanDst.set(nodeKey, tunnel);
+    const onGateway = opts.underlayGateway && opts.underlayGateway.family === tunnel.family ? opts.underlayGateway : undefined;
+    const entry: RouteEntry = {
+      dst: cidrOf(tunnel, tunnel.family === 4 ? 32 : 128),
+      ...(onGateway ? { gateway: onGateway } : {}),
+      dev: opts.underlayDevice,
+      onlink: onGateway !== undefined,
+    };
+    routeMap.set(routeKind.key(entry), entry);
+  }
+
+  // Clients sorted by node name then dst, so a clash (two nodes claiming one address) is settled
+  // the same way whatever the arrival order.
+  clients.sort((a, b) => byText(a.route.dstNodeName, b.route.dstNodeName) || byText(a.route.dst.text, b.route.dst.text));
+  const neighbourOwner = new Map<string, string>();
+  for (const { route: r, nodeIp } of clients) {
+    const route: RouteEntry = { dst: r.dst, gateway: nodeIp, dev: opts.vxlanDevice, onlink: true };
+    const rk = routeKind.key(route);
+    if (routeMap.has(rk)) {
+      skipped.push({ dst: r.dst.text, reason: `dst is the tunnel address of a client node, routed via ${opts.underlayDevice}` });
+      continue;
+    }
+    const mac = clientVtepMac(r.dstNodeName);
+    const neighbour: NeighbourEntry = { ip: nodeIp, mac, dev: opts.vxlanDevice };
+    const nk = neighbourKind.key(neighbour);
+    const owner = neighbourOwner.get(nk);
+    if (owner !== undefined && owner !== r.dstNodeName) {
+      skipped.push({ dst: r.dst.text, reason: `node address ${nodeIp.text} of ${r.dstNodeName} is already used by node ${owner}` });
+      continue;
+    }
+    neighbourOwner.set(nk, r.dstNodeName);
+    routeMap.set(rk, route);
+    neighMap.set(nk, neighbour);
+    const fdb: FdbEntry = { mac, dst: vxlanDst.get(`${nodeIp.family} ${r.dstNodeName}`) ?? nodeIp, dev: opts.vxlanDevice };
+    // One forwarding entry per MAC: with both families enabled, the IPv4 underlay (sorted first) keeps it.
+    if (!fdbMap.has(fdbKind.key(fdb)) || fdb.dst.family === 4) fdbMap.set(fdbKind.key(fdb), fdb);
+  }
+
+  const sorted = <T>(m: Map<string, T>): T[] => [...m.entries()].sort((a, b) => byText(a[0], b[0])).map(([, v]) => v);
+  return {
+    routes: sorted(routeMap),
+    neighbours: sorted(neighMap),
+    fdb: sorted(fdbMap),
+    ...(self ? { self } : {}),
+    skipped,
+  };
+}

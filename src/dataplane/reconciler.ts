@@ -1,0 +1,412 @@
+import { ErrorCodes, GatewayError, kernelError } from '../errors';
+import type { ReturnPathKernel } from '../kernel/return-path';
+import type { SyncEvent } from '../model/felix';
+import { systemClock, type Clock, type TimerHandle } from '../model/clock';
+import type { Logger } from '../observability/logger';
+import { desiredReturnPath, type DesiredState, type ReturnPathOptions } from './desired';
+import { diffReturnPath, planOperations, type ReturnPathEntries, type ReturnPathPlan } from './diff';
+import {
+  describeEntry,
+  fdbKind,
+  neighbourKind,
+  routeKind,
+  type EntryClass,
+  type EntryKind,
+  type FdbEntry,
+  type NeighbourEntry,
+  type RouteEntry,
+} from './entries';
+import { RouteStore } from './route-store';
+
+/**
+ * Keeps the kernel's return path equal to what Felix's routes call for.
+ *
+ * Events only change the in-memory route store and call `trigger`; a debounced pass does the work,
+ * so a burst of updates costs one pass. A pass computes the desired state, diffs it against what
+ * the kernel holds, and applies adds before deletes. Error policy: every entry is tried; failures
+ * are collected (never stopping at the first), reported together, and the next pass — soon, with
+ * backoff — is a full resync that re-reads the kernel. Passes that follow a clean one diff against
+ * what that pass left (no kernel read); a periodic full resync repairs drift made by others.
+ *
+ * Nothing is written before the first in_sync, and nothing is written between a stream's end and
+ * the next stream's in_sync: established flows keep working on the state the kernel already has.
+ */
+
+export interface ReconcilerOptions {
+  readonly kernel: ReturnPathKernel;
+  readonly returnPath: ReturnPathOptions;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Wall-clock milliseconds for `at` in results; default Date.now. */
+  readonly wallClock?: () => number;
+  /** Quiet time that gathers a burst of updates into one pass; default 50 ms. */
+  readonly debounceMs?: number;
+  /** Period of the full resync that repairs drift; default 30 s. */
+  readonly resyncIntervalMs?: number;
+  /** First retry after a failed pass; doubles up to retryMaxMs. Defaults 500 ms and 30 s. */
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
+  /** Called after every pass, for metrics and readiness. */
+  readonly onReconciled?: (result: ReconcileResult) => void;
+}
+
+/** All the per-entry failures of one pass. */
+export class ReconcileError extends GatewayError {
+  readonly errors: readonly GatewayError[];
+  constructor(errors: readonly GatewayError[], attempted: number) {
+    const first = errors[0]?.message ?? 'unknown failure';
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+    super(ErrorCodes.KERNEL_OP_FAILED, `reconciling the return path: ${errors.length} of ${attempted} kernel operations failed: ${first}${more}`);
+    this.name = 'ReconcileError';
+    this.errors = errors;
+  }
+}
+
+export interface EntryCounts {
+  readonly routes: number;
+  readonly neighbours: number;
+  readonly fdb: number;
+}
+
+export interface ReconcileResult {
+  readonly ok: boolean;
+  /** True when the kernel was read (first pass, periodic resync, after a failure). */
+  readonly full: boolean;
+  readonly reason: string;
+  /** Wall-clock milliseconds when the pass ended. */
+  readonly at: number;
+  readonly durationMs: number;
+  /** Kernel writes attempted (0 when the kernel already held the desired state). */
+  readonly operations: number;
+  readonly error?: ReconcileError;
+}
+
+export interface ReconcilerStatus {
+  /** The current stream has reached in_sync. */
+  readonly inSync: boolean;
+  readonly lastReconcile?: {
+    readonly ok: boolean;
+    readonly at: number;
+    readonly durationMs: number;
+    readonly full: boolean;
+    readonly operations: number;
+    readonly error?: string;
+  };
+  readonly counts: { readonly desired: EntryCounts; readonly programmed: EntryCounts };
+  /** The gateway's own LOCAL_WORKLOAD route, when Felix sent one. */
+  readonly self?: { readonly dst: string; readonly node: string };
+  /** Routes received but not programmed (see DesiredState.skipped). */
+  readonly skipped: number;
+}
+
+/** What the gateway believes the kernel holds, by key (a key may hold several entries in the kernel). */
+class Programmed {
+  readonly routes = new Map<string, RouteEntry[]>();
+  readonly neighbours = new Map<string, NeighbourEntry[]>();
+  readonly fdb = new Map<string, FdbEntry[]>();
+
+  static of(e: ReturnPathEntries): Programmed {
+    const p = new Programmed();
+    const load = <T>(map: Map<string, T[]>, kind: EntryKind<T>, xs: readonly T[]): void => {
+      for (const x of xs) {
+        const list = map.get(kind.key(x));
+        if (list) list.push(x);
+        else map.set(kind.key(x), [x]);
+      }
+    };
+    load(p.routes, routeKind, e.routes);
+    load(p.neighbours, neighbourKind, e.neighbours);
+    load(p.fdb, fdbKind, e.fdb);
+    return p;
+  }
+
+  entries(): ReturnPathEntries {
+    return { routes: [...this.routes.values()].flat(), neighbours: [...this.neighbours.values()].flat(), fdb: [...this.fdb.values()].flat() };
+  }
+
+  counts(): EntryCounts {
+    const n = <T>(m: Map<string, T[]>): number => [...m.values()].reduce((a, l) => a + l.length, 0);
+    return { routes: n(this.routes), neighbours: n(this.neighbours), fdb: n(this.fdb) };
+  }
+}
+
+function record<T>(map: Map<string, T[]>, kind: EntryKind<T>, op: 'upsert' | 'remove', entry: T): void {
+  const key = kind.key(entry);
+  if (op === 'upsert') {
+    map.set(key, [entry]);
+    return;
+  }
+  const text = kind.format(entry);
+  const rest = (map.get(key) ?? []).filter((e) => kind.format(e) !== text);
+  if (rest.length > 0) map.set(key, rest);
+  else map.delete(key);
+}
+
+export class ReturnPathReconciler {
+  private readonly store = new RouteStore();
+  private readonly kernel: ReturnPathKernel;
+  private readonly clock: Clock;
+  private readonly wallClock: () => number;
+  private readonly debounceMs: number;
+  private readonly resyncIntervalMs: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+
+  private started = false;
+  private needFull = true;
+  private failures = 0;
+  private programmed: Programmed | undefined;
+  private last: ReconcileResult | undefined;
+  private desiredCache: { version: number; state: DesiredState } | undefined;
+
+  private passTimer: { handle: TimerHandle; due: number } | undefined;
+  private resyncTimer: TimerHandle | undefined;
+  private running: Promise<ReconcileResult> | undefined;
+  private rerun = false;
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.kernel = opts.kernel;
+    this.clock = opts.clock ?? systemClock;
+    this.wallClock = opts.wallClock ?? Date.now;
+    this.debounceMs = opts.debounceMs ?? 50;
+    this.resyncIntervalMs = opts.resyncIntervalMs ?? 30_000;
+    this.retryInitialMs = opts.retryInitialMs ?? 500;
+    this.retryMaxMs = opts.retryMaxMs ?? 30_000;
+  }
+
+  /** A new PolicySync stream begins: its snapshot, up to in_sync, will replace the current routes. */
+  streamStarted(): void {
+    this.store.streamStarted();
+  }
+
+  /** The stream ended: the kernel is left exactly as it is until the next stream's in_sync. */
+  streamEnded(): void {
+    this.store.streamEnded();
+  }
+
+  apply(event: SyncEvent): void {
+    const change = this.store.apply(event);
+    if (change === 'in_sync') {
+      // A new snapshot: compare with the kernel itself, and delete what the snapshot did not name.
+      this.needFull = true;
+      this.trigger('in_sync', 0);
+    } else if (change === 'changed') {
+      this.trigger('update', this.debounceMs);
+    }
+  }
+
+  /** Begins reconciling (passes already due run now); call once. */
+  start(): void {
+    this.started = true;
+    if (this.store.inSync) this.trigger('start', 0);
+  }
+
+  /** Stops timers and waits for a running pass to finish. The kernel state is left in place. */
+  async stop(): Promise<void> {
+    this.started = false;
+    this.passTimer?.handle.cancel();
+    this.passTimer = undefined;
+    this.resyncTimer?.cancel();
+    this.resyncTimer = undefined;
+    if (this.running) await this.running.catch(() => undefined);
+  }
+
+  /** Resolves once no pass is running (timers may still be pending). */
+  async whenIdle(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+  }
+
+  /**
+   * Runs a pass now (after any running one); undefined when not in sync, so nothing may be written.
+   * For the daemon's init step and for tests; the debounced trigger is the usual way in.
+   */
+  async reconcileNow(reason = 'requested'): Promise<ReconcileResult | undefined> {
+    await this.whenIdle();
+    if (!this.store.inSync) return undefined;
+    return this.runPass(reason);
+  }
+
+  desired(): DesiredState {
+    if (!this.desiredCache || this.desiredCache.version !== this.store.version) {
+      this.desiredCache = {
+        version: this.store.version,
+        state: desiredReturnPath(this.store.routes(), this.store.vteps(), this.opts.returnPath),
+      };
+    }
+    return this.desiredCache.state;
+  }
+
+  status(): ReconcilerStatus {
+    const d = this.desired();
+    const last = this.last;
+    return {
+      inSync: this.store.inSync,
+      ...(last
+        ? {
+            lastReconcile: {
+              ok: last.ok,
+              at: last.at,
+              durationMs: last.durationMs,
+              full: last.full,
+              operations: last.operations,
+              ...(last.error ? { error: last.error.message } : {}),
+            },
+          }
+        : {}),
+      counts: {
+        desired: { routes: d.routes.length, neighbours: d.neighbours.length, fdb: d.fdb.length },
+        programmed: this.programmed?.counts() ?? { routes: 0, neighbours: 0, fdb: 0 },
+      },
+      ...(d.self ? { self: { dst: d.self.dst.text, node: d.self.node } } : {}),
+      skipped: d.skipped.length,
+    };
+  }
+
+  private trigger(reason: string, delayMs: number): void {
+    if (!this.started || !this.store.inSync) return; // start() or the next in_sync will trigger
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    const due = this.clock.now() + delayMs;
+    // Debounce with a fixed window: a later event joins the pass already scheduled, never delays it.
+    if (this.passTimer && this.passTimer.due <= due) return;
+    this.passTimer?.handle.cancel();
+    const handle = this.clock.setTimeout(() => {
+      this.passTimer = undefined;
+      if (!this.started || !this.store.inSync) return;
+      void this.runPass(reason).catch(() => undefined);
+    }, delayMs);
+    this.passTimer = { handle, due };
+  }
+
+  private runPass(reason: string): Promise<ReconcileResult> {
+    const p = this.pass(reason).finally(() => {
+      this.running = undefined;
+      this.afterPass();
+    });
+    this.running = p;
+    return p;
+  }
+
+  private afterPass(): void {
+    if (!this.started) return;
+    if (this.last && !this.last.ok) {
+      const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.max(0, this.failures - 1));
+      this.trigger('retry', delay);
+    } else if (this.rerun) {
+      this.rerun = false;
+      this.trigger('update', this.debounceMs);
+    }
+  }
+
+  private scheduleResync(): void {
+    this.resyncTimer?.cancel();
+    if (!this.started) return;
+    this.resyncTimer = this.clock.setTimeout(() => {
+      this.resyncTimer = undefined;
+      this.needFull = true;
+      this.trigger('resync', 0);
+    }, this.resyncIntervalMs);
+  }
+
+  private async pass(reason: string): Promise<ReconcileResult> {
+    const startedAt = this.clock.now();
+    const full = this.needFull || !this.programmed;
+    this.rerun = false;
+    const desired = this.desired();
+    let have: Programmed;
+    const errors: GatewayError[] = [];
+    let attempted = 0;
+    try {
+      have = full ? Programmed.of(await this.readKernel()) : (this.programmed as Programmed);
+    } catch (err) {
+      errors.push(err instanceof GatewayError ? err : kernelError('reading the return path from the kernel', err));
+      return this.finish(reason, full, startedAt, 0, errors, errors.length);
+    }
+    const plan = diffReturnPath(have.entries(), desired);
+    attempted = planOperations(plan);
+    await this.applyPlan(plan, have, errors);
+    this.programmed = have;
+    return this.finish(reason, full, startedAt, attempted, errors, attempted);
+  }
+
+  private finish(reason: string, full: boolean, startedAt: number, operations: number, errors: GatewayError[], attempted: number): ReconcileResult {
+    const ok = errors.length === 0;
+    const result: ReconcileResult = {
+      ok,
+      full,
+      reason,
+      at: this.wallClock(),
+      durationMs: this.clock.now() - startedAt,
+      operations,
+      ...(ok ? {} : { error: new ReconcileError(errors, Math.max(1, attempted)) }),
+    };
+    if (ok) {
+      this.failures = 0;
+      this.needFull = false;
+      if (full) this.scheduleResync();
+    } else {
+      this.failures++;
+      this.needFull = true; // what the kernel holds is no longer known: read it next time
+    }
+    this.last = result;
+    const log = this.opts.logger;
+    if (log) {
+      const fields = { component: 'reconciler', event: 'reconciled', reason, full, operations, durationMs: result.durationMs };
+      if (ok) log[operations > 0 ? 'info' : 'debug'](fields, 'return path reconciled');
+      else log.warn({ ...fields, err: result.error, failures: result.error?.errors.length }, 'return path reconcile failed; retrying with a full resync');
+    }
+    this.opts.onReconciled?.(result);
+    return result;
+  }
+
+  private async readKernel(): Promise<ReturnPathEntries> {
+    const dev = this.opts.returnPath.vxlanDevice;
+    const [routes, neighbours, fdb] = await Promise.all([
+      this.kernel.routes.list(),
+      this.kernel.neighbours.list(dev),
+      this.kernel.fdb.list(dev),
+    ]);
+    return { routes, neighbours, fdb };
+  }
+
+  /**
+   * Adds before deletes, and lower layers first on the way up: FDB, neighbours, underlay routes,
+   * then the block routes that use them; on the way down, the reverse. Within a step all entries go
+   * at once (the netlink session packs them into few datagrams and bounds what is in flight).
+   */
+  private async applyPlan(plan: ReturnPathPlan, have: Programmed, errors: GatewayError[]): Promise<void> {
+    const vxlan = this.opts.returnPath.vxlanDevice;
+    const onVxlan = (r: RouteEntry): boolean => r.dev === vxlan;
+    const k = this.kernel;
+
+    const step = async <T>(
+      cls: EntryClass,
+      kind: EntryKind<T>,
+      map: Map<string, T[]>,
+      op: 'upsert' | 'remove',
+      items: readonly { entry: T; existing?: T }[],
+      run: (entry: T, existing?: T) => Promise<void>,
+    ): Promise<void> => {
+      const results = await Promise.allSettled(items.map((i) => run(i.entry, i.existing)));
+      results.forEach((r, idx) => {
+        const item = items[idx];
+        if (!item) return;
+        if (r.status === 'fulfilled') record(map, kind, op, item.entry);
+        else errors.push(kernelError(`${op === 'upsert' ? 'programming' : 'removing'} ${describeEntry(cls, item.entry as never)}`, r.reason));
+      });
+    };
+    const asItems = <T>(xs: readonly T[]): { entry: T }[] => xs.map((entry) => ({ entry }));
+
+    await step('fdb', fdbKind, have.fdb, 'upsert', plan.fdb.upserts, (e) => k.fdb.upsert(e));
+    await step('neighbour', neighbourKind, have.neighbours, 'upsert', plan.neighbours.upserts, (e) => k.neighbours.upsert(e));
+    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => !onVxlan(u.entry)), (e, x) => k.routes.upsert(e, x));
+    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => onVxlan(u.entry)), (e, x) => k.routes.upsert(e, x));
+
+    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter(onVxlan)), (e) => k.routes.remove(e));
+    await step('neighbour', neighbourKind, have.neighbours, 'remove', asItems(plan.neighbours.removals), (e) => k.neighbours.remove(e));
+    await step('fdb', fdbKind, have.fdb, 'remove', asItems(plan.fdb.removals), (e) => k.fdb.remove(e));
+    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter((r) => !onVxlan(r))), (e) => k.routes.remove(e));
+  }
+}

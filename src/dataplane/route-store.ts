@@ -1,0 +1,94 @@
+import type { FelixRoute, FelixVtep, SyncEvent } from '../model/felix';
+
+/**
+ * What Felix has told us, with the stream's snapshot semantics:
+ * - on a new stream, updates are collected into a fresh snapshot, and the route set in use does not
+ *   change until that stream's in_sync; then the snapshot replaces it whole (entries it did not name
+ *   are gone);
+ * - after in_sync, updates change the route set in use directly;
+ * - while a stream is down (or before the first in_sync) the set in use stays exactly as it was.
+ */
+export type StoreChange = 'changed' | 'unchanged' | 'buffered' | 'in_sync';
+
+interface Tables {
+  readonly routes: Map<string, FelixRoute>;
+  readonly vteps: Map<string, FelixVtep>;
+}
+
+const emptyTables = (): Tables => ({ routes: new Map(), vteps: new Map() });
+
+export class RouteStore {
+  private current: Tables = emptyTables();
+  /** The snapshot being received; undefined once in sync. */
+  private snapshot: Tables | undefined = emptyTables();
+  private syncedOnce = false;
+  /** Bumped whenever the set in use changes, so derived state can be cached. */
+  version = 0;
+
+  /** A new stream begins: a fresh snapshot is collected; the set in use stays until its in_sync. */
+  streamStarted(): void {
+    this.snapshot = emptyTables();
+  }
+
+  /** The stream ended: nothing changes; the next stream starts a new snapshot. */
+  streamEnded(): void {
+    this.snapshot = emptyTables();
+  }
+
+  /** True after in_sync on the current stream. */
+  get inSync(): boolean {
+    return this.snapshot === undefined;
+  }
+
+  /** True once any stream has reached in_sync (the set in use came from Felix at least once). */
+  get everInSync(): boolean {
+    return this.syncedOnce;
+  }
+
+  apply(event: SyncEvent): StoreChange {
+    const target = this.snapshot ?? this.current;
+    const live = this.snapshot === undefined;
+    let changed = false;
+    switch (event.kind) {
+      case 'in_sync':
+        if (!this.snapshot) return 'unchanged'; // a second in_sync on one stream means nothing new
+        this.current = this.snapshot;
+        this.snapshot = undefined;
+        this.syncedOnce = true;
+        this.version++;
+        return 'in_sync';
+      case 'route_update':
+        target.routes.set(event.route.dst.text, event.route);
+        changed = true;
+        break;
+      case 'route_remove':
+        changed = target.routes.delete(event.dst.text);
+        break;
+      case 'vtep_update':
+        target.vteps.set(event.vtep.node, event.vtep);
+        changed = true;
+        break;
+      case 'vtep_remove':
+        changed = target.vteps.delete(event.node);
+        break;
+      case 'ignored':
+      case 'malformed':
+        return 'unchanged';
+    }
+    if (!live) return 'buffered';
+    if (changed) this.version++;
+    return changed ? 'changed' : 'unchanged';
+  }
+
+  routes(): Iterable<FelixRoute> {
+    return this.current.routes.values();
+  }
+
+  vteps(): Iterable<FelixVtep> {
+    return this.current.vteps.values();
+  }
+
+  get routeCount(): number {
+    return this.current.routes.size;
+  }
+}

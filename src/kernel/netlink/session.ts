@@ -1,0 +1,254 @@
+import { getSystemErrorName } from 'node:util';
+import { parseMessages, Protocol, RawNetlinkSocket } from 'netlink';
+
+/**
+ * One rtnetlink socket with a bounded number of requests in flight, several requests packed into
+ * one datagram, and replies routed back to their request by sequence number.
+ *
+ * Why bounded: every request asks for an ACK, and the kernel drops ACKs (the socket then reports
+ * ENOBUFS) when more arrive than the receive buffer holds; an unbounded stream of requests would
+ * lose replies and wait forever. Why batched: one sendmsg per route costs a system call and a wakeup
+ * each; the kernel processes every message of a datagram in turn and ACKs each one separately, so
+ * errors stay per message.
+ */
+
+const NLMSG_HDRLEN = 16;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_MULTI = 0x2;
+const NLM_F_ACK = 0x4;
+const NLM_F_DUMP = 0x300;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+
+export const NlFlags = {
+  REPLACE: 0x100,
+  EXCL: 0x200,
+  CREATE: 0x400,
+  APPEND: 0x800,
+} as const;
+
+export interface NetlinkSessionOptions {
+  /** Requests sent and not yet answered; default 64. */
+  readonly maxInFlight?: number;
+  /** Upper bound of one datagram; default 32 KiB. */
+  readonly maxDatagramBytes?: number;
+  /** A request unanswered for this long fails with ETIMEDOUT; default 10 s. */
+  readonly timeoutMs?: number;
+  /** Receive buffer asked of the kernel (capped by net.core.rmem_max); default 1 MiB. */
+  readonly recvBufferSize?: number;
+}
+
+/** A netlink failure, shaped like a Node system error: `code` is the errno name ("EEXIST"). */
+export class NetlinkError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  constructor(errno: number, what: string) {
+    const code = errnoName(errno);
+    super(`${code} (${what})`);
+    this.name = 'NetlinkError';
+    this.code = code;
+    this.errno = errno;
+  }
+}
+
+function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `errno ${Math.abs(errno)}`;
+  }
+}
+
+/** One message of a dump reply: its type and payload (family header and attributes). */
+export interface NetlinkReply {
+  readonly type: number;
+  readonly data: Buffer;
+}
+
+interface Pending {
+  readonly seq: number;
+  readonly wire: Buffer;
+  readonly dump: boolean;
+  readonly parts: NetlinkReply[];
+  readonly what: string;
+  resolve(parts: NetlinkReply[]): void;
+  reject(err: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
+/** The transport the session needs; the real one is the `netlink` package's raw socket. */
+export interface DatagramSocket {
+  send(datagram: Buffer, callback: (err?: Error) => void): void;
+  onMessage(handler: (datagram: Buffer) => void): void;
+  onError(handler: (err: Error) => void): void;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+function rawRouteSocket(recvBufferSize: number): DatagramSocket {
+  const raw = new RawNetlinkSocket(Protocol.ROUTE, { recvBufferSize, sendBufferSize: recvBufferSize });
+  return {
+    send: (d, cb) => raw.send(d, { port: 0 }, (err) => cb(err)),
+    onMessage: (h) => void raw.on('message', (msg) => h(msg)),
+    onError: (h) => void raw.on('error', (err) => h(err)),
+    ref: () => raw.ref(),
+    unref: () => raw.unref(),
+    close: () => raw.close(),
+  };
+}
+
+export class NetlinkSession {
+  private readonly maxInFlight: number;
+  private readonly maxDatagramBytes: number;
+  private readonly timeoutMs: number;
+  private readonly socket: DatagramSocket;
+  private readonly queue: Pending[] = [];
+  private readonly inFlight = new Map<number, Pending>();
+  private seq = Math.floor(Math.random() * 0x7fffffff) + 1;
+  private flushScheduled = false;
+  private dumping = false;
+  private closed = false;
+  /** Datagrams sent, for tests and the benchmark. */
+  datagramsSent = 0;
+
+  constructor(options: NetlinkSessionOptions = {}, socket?: DatagramSocket) {
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 64);
+    this.maxDatagramBytes = Math.max(1024, options.maxDatagramBytes ?? 32 * 1024);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.socket = socket ?? rawRouteSocket(options.recvBufferSize ?? 1 << 20);
+    this.socket.onMessage((d) => this.receive(d));
+    // A receive error (ENOBUFS: replies were dropped) means any in-flight reply may never come.
+    this.socket.onError((err) => this.failInFlight(err));
+    this.socket.unref();
+  }
+
+  /** Sends one request and waits for its ACK; rejects with a NetlinkError on a negative ACK. */
+  async request(type: number, flags: number, payload: readonly Uint8Array[], what: string): Promise<void> {
+    await this.enqueue(type, flags | NLM_F_REQUEST | NLM_F_ACK, payload, false, what);
+  }
+
+  /** Sends a dump request and collects every message of the reply. */
+  dump(type: number, payload: readonly Uint8Array[], what: string): Promise<NetlinkReply[]> {
+    return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP, payload, true, what);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new Error('netlink session closed');
+    for (const p of this.queue.splice(0)) p.reject(err);
+    this.failInFlight(err);
+    this.socket.close();
+  }
+
+  private enqueue(type: number, flags: number, payload: readonly Uint8Array[], dump: boolean, what: string): Promise<NetlinkReply[]> {
+    if (this.closed) return Promise.reject(new Error(`${what}: netlink session closed`));
+    const seq = this.nextSeq();
+    const body = Buffer.concat(payload.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+    const length = NLMSG_HDRLEN + body.length;
+    const wire = Buffer.alloc(align4(length));
+    wire.writeUInt32LE(length, 0);
+    wire.writeUInt16LE(type, 4);
+    wire.writeUInt16LE(flags, 6);
+    wire.writeUInt32LE(seq, 8);
+    wire.writeUInt32LE(0, 12);
+    body.copy(wire, NLMSG_HDRLEN);
+    return new Promise<NetlinkReply[]>((resolve, reject) => {
+      this.queue.push({ seq, wire, dump, parts: [], what, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  private nextSeq(): number {
+    this.seq = this.seq >= 0xfffffffe ? 1 : this.seq + 1;
+    return this.seq;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate, not a microtask: callers that each await something first still share a datagram.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && this.inFlight.size < this.maxInFlight && !this.dumping) {
+      const batch: Pending[] = [];
+      let bytes = 0;
+      for (;;) {
+        const next = this.queue[0];
+        if (!next) break;
+        // The kernel runs one dump at a time per socket: a dump travels alone and waits for its end.
+        if (next.dump && batch.length > 0) break;
+        if (batch.length > 0 && bytes + next.wire.length > this.maxDatagramBytes) break;
+        if (this.inFlight.size + batch.length >= this.maxInFlight) break;
+        this.queue.shift();
+        batch.push(next);
+        bytes += next.wire.length;
+        if (next.dump) break;
+      }
+      if (batch.length === 0) break;
+      if (batch[0]?.dump) this.dumping = true;
+      this.send(batch);
+    }
+  }
+
+  private send(batch: Pending[]): void {
+    for (const p of batch) {
+      this.inFlight.set(p.seq, p);
+      p.timer = setTimeout(() => this.settle(p, new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${p.what}`)), this.timeoutMs);
+      p.timer.unref();
+    }
+    this.socket.ref();
+    this.datagramsSent++;
+    this.socket.send(Buffer.concat(batch.map((p) => p.wire)), (err) => {
+      if (err) for (const p of batch) this.settle(p, err);
+    });
+  }
+
+  private receive(datagram: Buffer): void {
+    let messages;
+    try {
+      messages = parseMessages(datagram);
+    } catch {
+      return; // a garbled datagram carries nothing we can attribute; the timeout reports it
+    }
+    for (const m of messages) {
+      const p = this.inFlight.get(m.seq);
+      if (!p) continue; // a late reply to a request that already timed out
+      if (m.type === NLMSG_ERROR) {
+        const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : -5; /* EIO */
+        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, p.what));
+      } else if (m.type === NLMSG_DONE) {
+        const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : 0;
+        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, p.what));
+      } else if (p.dump) {
+        p.parts.push({ type: m.type, data: Buffer.from(m.data) });
+        if (!(m.flags & NLM_F_MULTI)) this.settle(p, undefined);
+      }
+    }
+  }
+
+  private settle(p: Pending, err: Error | undefined): void {
+    if (this.inFlight.get(p.seq) !== p) return;
+    this.inFlight.delete(p.seq);
+    if (p.timer) clearTimeout(p.timer);
+    if (p.dump) this.dumping = false;
+    if (err) p.reject(err);
+    else p.resolve(p.parts);
+    if (this.inFlight.size === 0) this.socket.unref();
+    if (this.queue.length > 0) this.scheduleFlush();
+  }
+
+  private failInFlight(err: Error): void {
+    for (const p of [...this.inFlight.values()]) this.settle(p, err);
+  }
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
