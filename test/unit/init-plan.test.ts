@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseInitConfig } from '../../src/config/init-config';
+import { ErrorCodes, isGatewayError } from '../../src/errors';
+import { FakeLinks } from '../../src/kernel/fake/links';
+import { FakeIptables, FakeNftables } from '../../src/kernel/fake/netfilter';
+import { FakeSysctl } from '../../src/kernel/fake/sysctl';
+import type { NetfilterBackend } from '../../src/kernel/ports';
+import { silentLogger } from '../../src/observability/logger';
+import { applyInit } from '../../src/init/apply';
+import { runInitCommand, type InitDeps } from '../../src/init/command';
+import { planInit, rulesetFor } from '../../src/init/plan';
+
+const config = parseInitConfig({ EGRESS_POD_IP: '100.64.2.7' });
+
+const IPTABLES_GOLDEN = `*nat
+:EGW-POSTROUTING - [0:0]
+-A EGW-POSTROUTING -o eth0 ! -s 100.64.2.7/32 -j SNAT --to-source 100.64.2.7 --random-fully
+-I POSTROUTING -j EGW-POSTROUTING
+COMMIT
+*mangle
+:EGW-FORWARD - [0:0]
+-A EGW-FORWARD -o eth0 -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss --mss 1411:65535 -j TCPMSS --set-mss 1410
+-I FORWARD -j EGW-FORWARD
+COMMIT
+`;
+
+const NFT_GOLDEN = `table inet egress_gateway
+delete table inet egress_gateway
+table inet egress_gateway {
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\toifname "eth0" ip saddr != 100.64.2.7 snat ip to 100.64.2.7 fully-random
+\t}
+\tchain forward {
+\t\ttype filter hook forward priority mangle; policy accept;
+\t\toifname "eth0" tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t}
+}
+`;
+
+/** A fresh pod namespace: eth0 (a veth, MTU 1500) and nothing else of ours. */
+function freshKernel(backend: NetfilterBackend): { links: FakeLinks; sysctl: FakeSysctl; netfilter: FakeIptables | FakeNftables } {
+  const links = new FakeLinks();
+  links.addLink({ name: 'lo', kind: '', up: true, mtu: 65536, mac: '00:00:00:00:00:00' });
+  links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '0e:00:00:00:00:01' });
+  const sysctl = new FakeSysctl((dev) => links.has(dev));
+  const netfilter = backend === 'nftables' ? new FakeNftables() : new FakeIptables(backend);
+  return { links, sysctl, netfilter };
+}
+
+function dumpAll(k: ReturnType<typeof freshKernel>): string {
+  return `## links\n${k.links.dump()}## sysctl\n${k.sysctl.dump()}## netfilter\n${k.netfilter.dump()}`;
+}
+
+describe('init plan', () => {
+  it('plans vxlan0 from the egress IP and the sysctls in order', () => {
+    const plan = planInit(config, 'iptables-nft');
+    assert.deepEqual(plan.vxlan, { name: 'vxlan0', vni: 4097, port: 4790, parent: 'eth0', mac: 'a2:2a:64:40:02:07', local: '100.64.2.7' });
+    assert.deepEqual(
+      plan.sysctls.map((s) => `${s.key}=${s.value}`),
+      ['net/ipv4/ip_forward=1', 'net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/vxlan0/rp_filter=0'],
+    );
+  });
+
+  it('renders the iptables ruleset (golden), same text for both iptables variants', () => {
+    assert.equal(rulesetFor(planInit(config, 'iptables-nft'), 1450), IPTABLES_GOLDEN);
+    assert.equal(rulesetFor(planInit(config, 'iptables-legacy'), 1450), IPTABLES_GOLDEN);
+  });
+
+  it('renders the nftables ruleset (golden)', () => {
+    assert.equal(rulesetFor(planInit(config, 'nftables'), 1450), NFT_GOLDEN);
+  });
+
+  it('clamps the MSS to the MTU minus 40 and follows the interface flag', () => {
+    const cfg = parseInitConfig({ EGRESS_POD_IP: '198.51.100.20' }, { interface: 'ens5' });
+    const text = rulesetFor(planInit(cfg, 'iptables-legacy'), 8950);
+    assert.match(text, /-A EGW-FORWARD -o ens5 .* --mss 8911:65535 -j TCPMSS --set-mss 8910\n/);
+    assert.match(text, /-A EGW-POSTROUTING -o ens5 ! -s 198.51.100.20\/32 -j SNAT --to-source 198.51.100.20 --random-fully\n/);
+    assert.throws(() => rulesetFor(planInit(cfg, 'nftables'), 40), RangeError);
+  });
+});
+
+describe('applyInit against the fakes', () => {
+  const cases: Array<{ backend: NetfilterBackend; netfilter: string }> = [
+    {
+      backend: 'iptables-nft',
+      netfilter: `*mangle
+:PREROUTING ACCEPT
+:INPUT ACCEPT
+:FORWARD ACCEPT
+:OUTPUT ACCEPT
+:POSTROUTING ACCEPT
+:EGW-FORWARD -
+-A FORWARD -j EGW-FORWARD
+-A EGW-FORWARD -o eth0 -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss --mss 1411:65535 -j TCPMSS --set-mss 1410
+COMMIT
+*nat
+:PREROUTING ACCEPT
+:INPUT ACCEPT
+:OUTPUT ACCEPT
+:POSTROUTING ACCEPT
+:EGW-POSTROUTING -
+-A POSTROUTING -j EGW-POSTROUTING
+-A POSTROUTING -s 203.0.113.0/24 -j MASQUERADE
+-A EGW-POSTROUTING -o eth0 ! -s 100.64.2.7/32 -j SNAT --to-source 100.64.2.7 --random-fully
+COMMIT
+`,
+    },
+    {
+      backend: 'nftables',
+      netfilter: `table inet egress_gateway {
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\toifname "eth0" ip saddr != 100.64.2.7 snat ip to 100.64.2.7 fully-random
+\t}
+\tchain forward {
+\t\ttype filter hook forward priority mangle; policy accept;
+\t\toifname "eth0" tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t}
+}
+table ip foreign {
+\tchain post {
+\t\ttype nat hook postrouting priority 100;
+\t\tip saddr 203.0.113.0/24 masquerade
+\t}
+}
+`,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.backend}: builds the namespace, keeps foreign rules, and a second run changes nothing`, async () => {
+      const k = freshKernel(c.backend);
+      if (k.netfilter instanceof FakeIptables) k.netfilter.seedRule('nat', 'POSTROUTING', '-s 203.0.113.0/24 -j MASQUERADE');
+      else k.netfilter.seedTable('ip foreign', ['chain post {', 'type nat hook postrouting priority 100;', 'ip saddr 203.0.113.0/24 masquerade', '}']);
+      const plan = planInit(config, c.backend);
+      const first = await applyInit(plan, k, silentLogger());
+      assert.equal(first.link.mtu, 1450);
+      // A fresh namespace already has rp_filter 0 everywhere (vxlan0 inherits "default").
+      assert.deepEqual(first.changedSysctls, ['net/ipv4/ip_forward']);
+      const want = `## links
+1: lo device up mtu 65536 address 00:00:00:00:00:00
+2: eth0 veth up mtu 1500 address 0e:00:00:00:00:01
+3: vxlan0 vxlan up mtu 1450 address a2:2a:64:40:02:07 vxlan id 4097 dstport 4790 dev eth0 local 100.64.2.7
+## sysctl
+net/ipv4/conf/all/rp_filter = 0
+net/ipv4/conf/default/rp_filter = 0
+net/ipv4/ip_forward = 1
+## netfilter
+${c.netfilter}`;
+      assert.equal(dumpAll(k), want);
+      assert.deepEqual(k.links.log, ['create vxlan0', 'set vxlan0 up']);
+
+      const second = await applyInit(plan, k, silentLogger());
+      assert.equal(dumpAll(k), want, 'second run leaves the same state');
+      assert.deepEqual(k.links.log, ['create vxlan0', 'set vxlan0 up'], 'no link change on the second run');
+      assert.deepEqual(second.changedSysctls, []);
+      assert.equal(k.netfilter.applies, 2, 'the owned ruleset is rewritten whole each run');
+    });
+  }
+
+  it('replaces a vxlan0 with other parameters and repairs a wrong MAC and a down device', async () => {
+    const k = freshKernel('iptables-legacy');
+    k.links.addLink({ name: 'vxlan0', kind: 'vxlan', up: false, mtu: 1450, mac: 'a2:2a:00:00:00:01', vxlan: { vni: 9, port: 4790, parentIndex: 2 } });
+    await applyInit(planInit(config, 'iptables-legacy'), k, silentLogger());
+    assert.deepEqual(k.links.log, ['delete vxlan0', 'create vxlan0', 'set vxlan0 up']);
+    assert.match(k.links.dump(), /^4: vxlan0 vxlan up mtu 1450 address a2:2a:64:40:02:07 vxlan id 4097 /m);
+
+    const same = freshKernel('iptables-legacy');
+    same.links.addLink({ name: 'vxlan0', kind: 'vxlan', up: false, mtu: 1450, mac: 'a2:2a:00:00:00:01', vxlan: { vni: 4097, port: 4790, parentIndex: 2, local: '100.64.2.7' } });
+    await applyInit(planInit(config, 'iptables-legacy'), same, silentLogger());
+    assert.deepEqual(same.links.log, ['set vxlan0 address a2:2a:64:40:02:07 up']);
+  });
+
+  it('a failing step is named, with what was done and what was not attempted; nothing of the ruleset applies', async () => {
+    const k = freshKernel('iptables-nft');
+    (k.netfilter as FakeIptables).rejectNext("iptables-restore: line 3 failed: Couldn't load target `SNAT'");
+    await assert.rejects(applyInit(planInit(config, 'iptables-nft'), k, silentLogger()), (err: unknown) => {
+      assert.ok(isGatewayError(err, ErrorCodes.NETFILTER_APPLY_FAILED));
+      assert.equal(
+        err.message,
+        "init step 3 of 3 (netfilter ruleset) failed: applying the ruleset with iptables-nft-restore --noflush: exit status 1, nothing applied: iptables-restore: line 3 failed: Couldn't load target `SNAT'; already applied: vxlan device, sysctls",
+      );
+      return true;
+    });
+    assert.equal(k.netfilter.dump(), '');
+
+    const noParent = freshKernel('nftables');
+    const cfg = parseInitConfig({ EGRESS_POD_IP: '100.64.2.7' }, { interface: 'ens9' });
+    await assert.rejects(applyInit(planInit(cfg, 'nftables'), noParent, silentLogger()), (err: unknown) => {
+      assert.ok(isGatewayError(err, ErrorCodes.KERNEL_OP_FAILED));
+      assert.match(err.message, /^init step 1 of 3 \(vxlan device\) failed: ensuring vxlan device vxlan0 .*parent interface ens9 does not exist; not attempted: sysctls, netfilter ruleset$/);
+      return true;
+    });
+    assert.equal(noParent.sysctl.log.length, 0);
+
+    const noVxlan = freshKernel('nftables');
+    noVxlan.links.failNext('create', 'EOPNOTSUPP');
+    await assert.rejects(applyInit(planInit(config, 'nftables'), noVxlan, silentLogger()), (err: unknown) => {
+      assert.ok(isGatewayError(err, ErrorCodes.BACKEND_UNAVAILABLE));
+      assert.match(err.message, /creating it: rejected by the kernel: EOPNOTSUPP; not attempted: sysctls, netfilter ruleset$/);
+      return true;
+    });
+  });
+
+  it('the fakes reject a payload naming a missing chain, atomically', async () => {
+    const fake = new FakeIptables('iptables-legacy');
+    await assert.rejects(fake.apply('*nat\n:EGW-X - [0:0]\n-A EGW-X -j ACCEPT\n-A NOPE -j EGW-X\nCOMMIT\n'), /line 4 failed: chain NOPE does not exist/);
+    assert.equal(fake.dump(), '');
+    const nft = new FakeNftables();
+    await assert.rejects(nft.apply('delete table inet egress_gateway\n'), /No such file or directory/);
+  });
+});
+
+describe('runInitCommand with fake dependencies', () => {
+  function deps(backend: NetfilterBackend, detected: 'legacy' | 'nft' = 'nft') {
+    const k = freshKernel(backend);
+    const printed: string[] = [];
+    const checked: string[] = [];
+    const d: InitDeps = {
+      links: k.links,
+      sysctl: k.sysctl,
+      netfilterFor: (b) => {
+        assert.equal(b, backend);
+        return Object.assign(k.netfilter, { checkAvailable: async () => void checked.push(b) });
+      },
+      detectIptablesVariant: async () => ({ variant: detected, why: 'test' }),
+      out: (t) => void printed.push(t),
+      logger: () => silentLogger(),
+    };
+    return { k, d, printed, checked };
+  }
+
+  it('--dry-run prints vxlan spec, sysctls and the whole ruleset, and changes nothing', async () => {
+    const { k, d, printed, checked } = deps('iptables-legacy', 'legacy');
+    const before = dumpAll(k);
+    await runInitCommand({ dryRun: true }, { EGRESS_POD_IP: '100.64.2.7' }, d);
+    assert.equal(dumpAll(k), before);
+    assert.deepEqual(checked, []);
+    assert.equal(
+      printed.join(''),
+      `# egress-gateway init --dry-run: nothing was changed
+vxlan: vxlan0 id 4097 dstport 4790 dev eth0 local 100.64.2.7 address a2:2a:64:40:02:07 nolearning up
+vxlan mtu: 1450 (eth0 mtu 1500 - 50); tcp mss clamp: 1410
+sysctl: net/ipv4/ip_forward = 1
+sysctl: net/ipv4/conf/all/rp_filter = 0
+sysctl: net/ipv4/conf/vxlan0/rp_filter = 0
+netfilter: iptables-legacy (iptables-legacy-restore --noflush)
+# ruleset:
+${IPTABLES_GOLDEN}`,
+    );
+  });
+
+  it('IPTABLES_BACKEND wins over detection; DATAPLANE=nftables ignores both', async () => {
+    const a = deps('iptables-nft', 'legacy');
+    await runInitCommand({}, { EGRESS_POD_IP: '100.64.2.7', IPTABLES_BACKEND: 'nft' }, a.d);
+    assert.deepEqual(a.checked, ['iptables-nft']);
+    const b = deps('nftables', 'legacy');
+    await runInitCommand({}, { EGRESS_POD_IP: '100.64.2.7', DATAPLANE: 'nftables', IPTABLES_BACKEND: 'legacy' }, b.d);
+    assert.deepEqual(b.checked, ['nftables']);
+    assert.match(b.k.netfilter.dump(), /^table inet egress_gateway \{/);
+  });
+
+  it('a config error is thrown before anything is read or changed', async () => {
+    const { k, d, checked } = deps('iptables-nft');
+    const before = dumpAll(k);
+    await assert.rejects(runInitCommand({}, { EGRESS_POD_IP: '100.64.2.7', EGRESS_VXLAN_PORT: '70000' }, d), (err: unknown) =>
+      isGatewayError(err, ErrorCodes.CONFIG_INVALID),
+    );
+    assert.equal(dumpAll(k), before);
+    assert.deepEqual(checked, []);
+  });
+});
