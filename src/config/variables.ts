@@ -1,0 +1,171 @@
+/**
+ * Every environment variable the gateway reads, per command, in one place. It is the source for the
+ * README's table and for the tests that hold the seed manifest and the Helm chart to what the code reads:
+ * when a parser starts or stops reading a variable, change this list in the same commit.
+ */
+
+export type CommandName = 'init' | 'start';
+
+export interface VariableSpec {
+  readonly name: string;
+  /** The commands that read it. */
+  readonly commands: readonly CommandName[];
+  /** The value used when the variable is unset or empty, as a user would write it; undefined = no default. */
+  readonly default: string | undefined;
+  /** The command-line flag that overrides it, when there is one. */
+  readonly flag?: string;
+  readonly meaning: string;
+}
+
+export const DEFAULT_SOCKET_PATH = '/var/run/nodeagent/socket';
+export const DEFAULT_HEALTH_PORT = 8080;
+/** What the kubelet and Felix poll; a constant of the health server, not a setting. */
+export const READINESS_PATH = '/readiness';
+export const LIVENESS_PATH = '/liveness';
+
+export const VARIABLES: readonly VariableSpec[] = [
+  {
+    name: 'EGRESS_POD_IP',
+    commands: ['init', 'start'],
+    default: undefined,
+    flag: '--pod-ip',
+    meaning: 'The pod IP (downward API status.podIP): the SNAT source, the vxlan0 address and MAC. Required unless EGRESS_POD_IPS is set.',
+  },
+  {
+    name: 'EGRESS_POD_IPS',
+    commands: ['init', 'start'],
+    default: undefined,
+    flag: '--pod-ip',
+    meaning: 'All pod IPs, comma separated (downward API status.podIPs); wins over EGRESS_POD_IP. The first address of each family is used.',
+  },
+  {
+    name: 'EGRESS_VXLAN_VNI',
+    commands: ['init'],
+    default: '4097',
+    flag: '--vni',
+    meaning: 'VXLAN network identifier of vxlan0 (1 to 16777215); must match what Felix uses for egress gateways.',
+  },
+  {
+    name: 'EGRESS_VXLAN_PORT',
+    commands: ['init'],
+    default: '4790',
+    flag: '--vxlan-port',
+    meaning: 'UDP port of vxlan0 (1 to 65535).',
+  },
+  {
+    name: 'DATAPLANE',
+    commands: ['init'],
+    default: 'iptables',
+    flag: '--dataplane',
+    meaning: 'How SNAT and MSS clamping are programmed: iptables or nftables.',
+  },
+  {
+    name: 'IPTABLES_BACKEND',
+    commands: ['init'],
+    default: undefined,
+    flag: '--iptables-backend',
+    meaning: 'legacy or nft, when DATAPLANE=iptables; detected when unset.',
+  },
+  {
+    name: 'DAEMON_SOCKET_PATH',
+    commands: ['start'],
+    default: DEFAULT_SOCKET_PATH,
+    flag: '--socket-path',
+    meaning: "Felix's PolicySync socket; the default is where the policysync CSI volume puts it when mounted at /var/run.",
+  },
+  {
+    name: 'HEALTH_PORT',
+    commands: ['start'],
+    default: String(DEFAULT_HEALTH_PORT),
+    flag: '--health-port',
+    meaning: 'Port of the health server (/readiness, /liveness, /metrics); 0 disables it. Felix polls it through the container port named "health".',
+  },
+  {
+    name: 'HEALTH_HOST',
+    commands: ['start'],
+    default: undefined,
+    flag: '--health-host',
+    meaning: 'Address the health server listens on; the egress IP when unset.',
+  },
+  {
+    name: 'HEALTH_TIMEOUT_DATASTORE',
+    commands: ['start'],
+    default: '90s',
+    meaning: 'How long the PolicySync stream may be down before the gateway reports not ready (Go duration).',
+  },
+  {
+    name: 'ICMP_PROBE_IPS',
+    commands: ['start'],
+    default: '',
+    meaning: 'Addresses to ping, comma separated; empty = no ICMP check. Ready while at least one answers.',
+  },
+  {
+    name: 'ICMP_PROBE_INTERVAL',
+    commands: ['start'],
+    default: '5s',
+    meaning: 'How often each ICMP target is pinged (Go duration).',
+  },
+  {
+    name: 'ICMP_PROBE_TIMEOUT',
+    commands: ['start'],
+    default: '15s',
+    meaning: 'How long without any ICMP answer before the check fails (Go duration, not shorter than the interval).',
+  },
+  {
+    name: 'HTTP_PROBE_URLS',
+    commands: ['start'],
+    default: '',
+    meaning: 'URLs to GET, comma separated; empty = no HTTP check. Any HTTP status counts as an answer.',
+  },
+  {
+    name: 'HTTP_PROBE_INTERVAL',
+    commands: ['start'],
+    default: '10s',
+    meaning: 'How often each URL is requested (Go duration).',
+  },
+  {
+    name: 'HTTP_PROBE_TIMEOUT',
+    commands: ['start'],
+    default: '10s',
+    meaning: 'How long without any HTTP answer before the check fails (Go duration, not shorter than the interval).',
+  },
+  {
+    name: 'DRAIN_DELAY',
+    commands: ['start'],
+    default: '10s',
+    meaning: 'On SIGTERM, how long readiness answers 503 before the daemon stops, so clients move away first (Go duration). Keep the pod grace period longer.',
+  },
+  {
+    name: 'RESYNC_INTERVAL',
+    commands: ['start'],
+    default: '30s',
+    flag: '--resync-interval',
+    meaning: 'Period of the full kernel resync that repairs drift (Go duration).',
+  },
+  {
+    name: 'LOG_SEVERITY',
+    commands: ['init', 'start'],
+    default: 'info',
+    flag: '--log-severity',
+    meaning: 'debug, info, warning, error, fatal or panic (Calico\'s names).',
+  },
+];
+
+export function variablesFor(command: CommandName): readonly VariableSpec[] {
+  return VARIABLES.filter((v) => v.commands.includes(command));
+}
+
+export function findVariable(name: string): VariableSpec | undefined {
+  return VARIABLES.find((v) => v.name === name);
+}
+
+/** The README's environment table (Markdown), generated so that it cannot drift from the list. */
+export function variablesMarkdownTable(): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
+  const rows = VARIABLES.map((v) => {
+    const def = v.default === undefined ? '—' : v.default === '' ? '(empty)' : `\`${v.default}\``;
+    const flag = v.flag ? `\`${v.flag}\`` : '—';
+    return `| \`${v.name}\` | ${v.commands.join(', ')} | ${def} | ${flag} | ${cell(v.meaning)} |`;
+  });
+  return ['| variable | read by | default | flag | meaning |', '|---|---|---|---|---|', ...rows].join('\n') + '\n';
+}
