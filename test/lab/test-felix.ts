@@ -126,6 +126,7 @@ export class TestFelix {
     if (!server) return;
     this.server = undefined;
     this.open.clear();
+    this.events.emit('open_changed');
     server.forceShutdown();
     // grpc-js unbinds asynchronously; make sure the path is free for a restart.
     if (existsSync(this.socketPath)) rmSync(this.socketPath, { force: true });
@@ -151,6 +152,20 @@ export class TestFelix {
         }
       };
       this.events.on('stream', check);
+      check();
+    });
+  }
+
+  /** Resolves once exactly `count` streams are open (e.g. 0 after the client cancelled). */
+  waitForOpenStreams(count: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.open.size === count) {
+          this.events.off('open_changed', check);
+          resolve();
+        }
+      };
+      this.events.on('open_changed', check);
       check();
     });
   }
@@ -236,16 +251,20 @@ export class TestFelix {
       this.open.delete(s.id);
       s.call.end();
     }
+    if (n > 0) this.events.emit('open_changed');
     return n;
   }
 
-  /** Breaks open streams with an error status, as a crashing Felix would look; returns how many. */
+  /** Ends open streams with an error status (UNAVAILABLE); returns how many. */
   destroyStreams(): number {
     const n = this.open.size;
     for (const s of [...this.open.values()]) {
       this.open.delete(s.id);
-      s.call.destroy(Object.assign(new Error('test Felix dropped the stream'), { code: grpc.status.UNAVAILABLE }));
+      // grpc-js turns an 'error' on a server stream into the call's final status (destroy() would not
+      // send one, leaving the client waiting); for an abrupt cut, see stop().
+      s.call.emit('error', Object.assign(new Error('test Felix dropped the stream'), { code: grpc.status.UNAVAILABLE }));
     }
+    if (n > 0) this.events.emit('open_changed');
     return n;
   }
 
@@ -256,7 +275,7 @@ export class TestFelix {
     this.open.set(id, stream);
     this.requests.push({ ...call.request });
     const forget = (): void => {
-      this.open.delete(id);
+      if (this.open.delete(id)) this.events.emit('open_changed');
     };
     call.on('cancelled', forget);
     call.on('error', forget);
@@ -266,6 +285,7 @@ export class TestFelix {
     for (const r of this.snapshot.routes ?? []) this.writeMessage(stream, { route_update: r });
     if (this.autoInSync) this.writeMessage(stream, { in_sync: {} });
     this.events.emit('stream', id, call.request);
+    this.events.emit('open_changed');
   }
 
   private broadcast(message: ToDataplaneWire): void {
