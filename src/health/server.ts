@@ -1,0 +1,216 @@
+import { STATUS_CODES } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Registry } from 'prom-client';
+import { GatewayError, ErrorCodes, describeCause } from '../errors';
+import type { Clock } from '../model/clock';
+import type { Logger } from '../observability/logger';
+import type { CheckName, CheckReport, ProbeTargetInputs, ReadinessReport } from './readiness';
+
+/**
+ * The health port: /readiness (client nodes and the kubelet route traffic by it), /liveness,
+ * /metrics. Built without listening so tests drive it with app.inject(). Hardened because it
+ * listens on the egress IP: GET/HEAD only, no bodies, short timeouts, no internals in errors.
+ */
+
+export interface LivenessStatus {
+  readonly alive: boolean;
+  readonly reason?: string;
+}
+
+export interface HttpLimits {
+  /** Largest request body accepted (none is needed); larger declared bodies get 413. */
+  readonly bodyLimit: number;
+  /** Whole request (headers and body) must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** Headers must arrive within this (at most requestTimeoutMs). */
+  readonly headersTimeoutMs: number;
+  /** An idle socket is closed after this. */
+  readonly connectionTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  /** How often Node checks for requests past their timeouts. */
+  readonly timeoutCheckIntervalMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  bodyLimit: 1024,
+  requestTimeoutMs: 10_000,
+  headersTimeoutMs: 5_000,
+  connectionTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  timeoutCheckIntervalMs: 1_000,
+};
+
+export interface HealthAppDeps {
+  /** Usually the ReadinessTracker. */
+  readonly readiness: { report(): ReadinessReport };
+  /** The registry of createMetrics(); GatewayMetrics fits. */
+  readonly metrics: { readonly registry: Registry };
+  /** The clock the readiness times are on, to show them as wall-clock times. */
+  readonly clock: Clock;
+  /** Alive while the stream supervisor runs; answering at all proves the event loop turns. Default: alive. */
+  readonly liveness?: () => LivenessStatus;
+  readonly logger?: Logger;
+  /** Wall-clock milliseconds (default Date.now), for the times in the /readiness body. */
+  readonly wallNow?: () => number;
+  readonly limits?: Partial<HttpLimits>;
+}
+
+const PATHS = new Set(['/readiness', '/liveness', '/metrics']);
+const ALLOW = 'GET, HEAD';
+
+export function buildHealthApp(deps: HealthAppDeps): FastifyInstance {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...deps.limits };
+  const wallNow = deps.wallNow ?? Date.now;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: limits.bodyLimit,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+      maxHeaderSize: 8192,
+    },
+    maxRequestsPerSocket: 100,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+
+  // Before any body is read: refuse declared bodies that are too large, and every method but GET/HEAD.
+  app.addHook('onRequest', async (req, reply) => {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (!Number.isFinite(declared) || declared > limits.bodyLimit) {
+      return sendError(reply, 413);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const path = req.url.split('?')[0] ?? '';
+      if (PATHS.has(path)) {
+        reply.header('allow', ALLOW);
+        return sendError(reply, 405);
+      }
+      return sendError(reply, 404);
+    }
+    return undefined;
+  });
+
+  app.setNotFoundHandler((_req, reply) => sendError(reply, 404));
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message?: string }, req, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status >= 500) {
+      deps.logger?.error(
+        { component: 'health', event: 'health_request_failed', path: req.url, err },
+        `health request ${req.method} ${req.url} failed: ${describeCause(err)}`,
+      );
+    }
+    return sendError(reply, status);
+  });
+
+  app.get('/readiness', async (_req, reply) => {
+    const report = deps.readiness.report();
+    const now = deps.clock.now();
+    const wall = wallNow();
+    const toIso = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(wall - (now - t)).toISOString());
+    reply.header('cache-control', 'no-store');
+    return reply.code(report.ready ? 200 : 503).send(renderReadiness(report, toIso));
+  });
+
+  app.get('/liveness', async (_req, reply) => {
+    let status: LivenessStatus;
+    try {
+      status = deps.liveness ? deps.liveness() : { alive: true };
+    } catch (err) {
+      status = { alive: false, reason: `liveness check failed: ${describeCause(err)}` };
+    }
+    reply.header('cache-control', 'no-store');
+    return reply.code(status.alive ? 200 : 503).send(status.alive ? { alive: true } : { alive: false, reason: status.reason ?? 'not alive' });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    // Refresh the readiness gauges, so a scrape never shows a window that has run out.
+    deps.readiness.report();
+    const text = await deps.metrics.registry.metrics();
+    reply.header('cache-control', 'no-store');
+    return reply.type(deps.metrics.registry.contentType).send(text);
+  });
+
+  return app;
+}
+
+function sendError(reply: FastifyReply, status: number): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send({ error: (STATUS_CODES[status] ?? 'Error').toLowerCase() });
+}
+
+type RenderedTarget = { target: string; lastSuccess?: string; latencyMs?: number; lastError?: string; lastErrorTime?: string };
+type RenderedCheck = { ok: boolean; reason: string; lastSuccess?: string; lastError?: string; lastErrorTime?: string; targets?: RenderedTarget[] };
+
+/** The /readiness body: overall state, the failing checks, and per check why, when it last held and last failed. */
+export function renderReadiness(
+  report: ReadinessReport,
+  toIso: (t: number | undefined) => string | undefined,
+): { ready: boolean; failing: readonly CheckName[]; checks: Partial<Record<CheckName, RenderedCheck>> } {
+  const checks: Partial<Record<CheckName, RenderedCheck>> = {};
+  for (const [name, check] of Object.entries(report.checks) as [CheckName, CheckReport][]) {
+    checks[name] = {
+      ok: check.ok,
+      reason: check.reason,
+      ...defined('lastSuccess', toIso(check.lastSuccessAt)),
+      ...defined('lastError', check.lastError),
+      ...defined('lastErrorTime', toIso(check.lastErrorAt)),
+      ...(check.targets ? { targets: check.targets.map((t) => renderTarget(t, toIso)) } : {}),
+    };
+  }
+  return { ready: report.ready, failing: report.failing, checks };
+}
+
+function renderTarget(t: ProbeTargetInputs, toIso: (t: number | undefined) => string | undefined): RenderedTarget {
+  return {
+    target: t.target,
+    ...defined('lastSuccess', toIso(t.lastSuccessAt)),
+    ...defined('latencyMs', t.lastLatencyMs === undefined ? undefined : Math.round(t.lastLatencyMs * 1000) / 1000),
+    ...defined('lastError', t.lastError),
+    ...defined('lastErrorTime', toIso(t.lastErrorAt)),
+  };
+}
+
+function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+export interface HealthServerOptions {
+  /** 0: no server. */
+  readonly port: number;
+  readonly host: string;
+}
+
+export interface HealthServer {
+  readonly app: FastifyInstance;
+  /** The port actually bound. */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the app and listens on host:port; resolves undefined when the port is 0 (HEALTH_PORT=0
+ * disables the server). A bind failure is a HEALTH_SERVER_FAILED error naming the address.
+ */
+export async function startHealthServer(options: HealthServerOptions, deps: HealthAppDeps): Promise<HealthServer | undefined> {
+  if (options.port === 0) return undefined;
+  const app = buildHealthApp(deps);
+  try {
+    await app.listen({ port: options.port, host: options.host });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    const where = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
+    throw new GatewayError(ErrorCodes.HEALTH_SERVER_FAILED, `listening for health checks on ${where}: ${describeCause(err)}`, { cause: err });
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  deps.logger?.info({ component: 'health', event: 'health_server_listening', host: options.host, port }, `health server listening on port ${port}`);
+  return { app, port, close: () => app.close() };
+}
