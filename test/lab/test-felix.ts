@@ -238,8 +238,17 @@ export class TestFelix {
     const newRoutes = new Map((next.routes ?? []).map((r) => [r.dst ?? '', r]));
     const oldVteps = new Map((before.vteps ?? []).map((v) => [v.node ?? '', v]));
     const newVteps = new Map((next.vteps ?? []).map((v) => [v.node ?? '', v]));
-    for (const [node, v] of newVteps) if (JSON.stringify(oldVteps.get(node)) !== JSON.stringify(v)) this.sendVtepUpdate(v);
-    for (const [dst, r] of newRoutes) if (JSON.stringify(oldRoutes.get(dst)) !== JSON.stringify(r)) this.sendRouteUpdate(r);
+    // Compared as wire bytes, so that "REMOTE_WORKLOAD" and 1 count as the same value.
+    const sync = loadPolicySyncProto().sync;
+    const same = (a: ToDataplaneWire, b: ToDataplaneWire): boolean => sync.responseSerialize(a).equals(sync.responseSerialize(b));
+    for (const [node, v] of newVteps) {
+      const old = oldVteps.get(node);
+      if (!old || !same({ vtep_update: old }, { vtep_update: v })) this.sendVtepUpdate(v);
+    }
+    for (const [dst, r] of newRoutes) {
+      const old = oldRoutes.get(dst);
+      if (!old || !same({ route_update: old }, { route_update: r })) this.sendRouteUpdate(r);
+    }
     for (const dst of oldRoutes.keys()) if (!newRoutes.has(dst)) this.sendRouteRemove(dst);
     for (const node of oldVteps.keys()) if (!newVteps.has(node)) this.sendVtepRemove(node);
   }

@@ -377,3 +377,70 @@ test('after abort nothing is left running: a process using the client and the te
   assert.equal(exit, 0, `stdout: ${out}\nstderr: ${err}`);
   assert.equal(out.trim(), JSON.stringify(['stopped', 'stopped', 1]));
 });
+
+test('the test Felix program: serves a routes file, sends the difference on SIGHUP, ends streams on SIGUSR1', TIMEOUT, async (t) => {
+  const socket = tempSocket(t);
+  const routesFile = `${socket}.json`;
+  writeFileSync(routesFile, JSON.stringify({ routes: [{ ...r1, type: 'REMOTE_WORKLOAD' }, r2] }));
+  const program = spawn(process.execPath, [join(__dirname, '..', 'lab', 'test-felix.js'), '--socket', socket, '--routes', routesFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => program.on('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (program.exitCode === null && program.signalCode === null) program.kill('SIGKILL');
+  });
+  const said: Array<Record<string, unknown>> = [];
+  const heard = new Set<() => void>();
+  let buffered = '';
+  program.stdout.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      said.push(JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>);
+      buffered = buffered.slice(nl + 1);
+      for (const h of [...heard]) h();
+    }
+  });
+  const hear = (event: string, n = 1): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (said.filter((s) => s['event'] === event).length >= n) {
+          heard.delete(check);
+          resolve();
+        }
+      };
+      heard.add(check);
+      check();
+    });
+
+  await hear('listening');
+  const rec = new Recorder();
+  startClient(t, socket, rec);
+  await rec.until(() => rec.count('in_sync') === 1);
+  writeFileSync(routesFile, JSON.stringify({ routes: [r1, r3] }));
+  program.kill('SIGHUP');
+  await rec.until(() => rec.count('route_remove') === 1);
+  program.kill('SIGUSR1');
+  await rec.until(() => rec.count('in_sync') === 2);
+
+  assert.deepEqual(rec.lines, [
+    'stream 1',
+    `route_update seq=1 100.64.1.0/26 ${R1}`,
+    `route_update seq=2 2001:db8:1::/122 ${R2}`,
+    'in_sync seq=3',
+    `route_update seq=4 100.64.3.0/26 ${R3}`,
+    'route_remove seq=5 2001:db8:1::/122',
+    'stream 2',
+    `route_update seq=1 100.64.1.0/26 ${R1}`,
+    `route_update seq=2 100.64.3.0/26 ${R3}`,
+    'in_sync seq=3',
+  ]);
+  await hear('stream', 2);
+  program.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.deepEqual(
+    said.map((s) => s['event']),
+    ['listening', 'stream', 'reloaded', 'streams_ended', 'stream', 'stopped'],
+  );
+  assert.equal((said[1]?.['request'] as Record<string, unknown>)['subscription_type'], 'l3-routes');
+});
