@@ -157,14 +157,21 @@ export class PolicySyncClient {
       subscription_type: L3_ROUTES_SUBSCRIPTION,
       supports_ipv6_route_updates: this.options.supportsIPv6RouteUpdates,
     };
-    const client = new grpc.Client(`unix:${this.options.socketPath}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-    const call = client.makeServerStreamRequest<SyncRequestWire, ReceivedMessage>(
-      SYNC_METHOD_PATH,
-      proto.sync.requestSerialize,
-      proto.receive,
-      request,
-    );
-    const attempt: Attempt = { client, call, started: false };
+    let attempt: Attempt;
+    try {
+      const client = new grpc.Client(`unix:${this.options.socketPath}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      const call = client.makeServerStreamRequest<SyncRequestWire, ReceivedMessage>(
+        SYNC_METHOD_PATH,
+        proto.sync.requestSerialize,
+        proto.receive,
+        request,
+      );
+      attempt = { client, call, started: false };
+    } catch (err) {
+      // We run from a timer here: a throw would take the whole daemon down, so it is one more failure.
+      this.retryLater(`cannot dial: ${describeCause(err)}`, false);
+      return;
+    }
     this.current = attempt;
     call.on('metadata', () => this.onStarted(attempt));
     call.on('data', (received: ReceivedMessage) => this.onMessage(attempt, received));
@@ -216,10 +223,13 @@ export class PolicySyncClient {
     this.release(attempt);
     this.inSync = false;
     if (this.stopped) return;
-    const reason = attempt.failure ?? 'stream ended by Felix';
+    this.retryLater(attempt.failure ?? 'stream ended by Felix', attempt.started);
+  }
+
+  private retryLater(reason: string, started: boolean): void {
     const retryInMs = this.backoff.next();
     const err = new GatewayError(ErrorCodes.POLICYSYNC_FAILED, `PolicySync stream on ${this.options.socketPath}: ${reason}`);
-    this.log.warn({ event: 'stream_lost', started: attempt.started, retryInMs, err }, err.message);
+    this.log.warn({ event: 'stream_lost', started, retryInMs, err }, err.message);
     this.setState({ state: 'disconnected', reason, retryInMs });
     if (this.stopped) return; // a state handler may have aborted us
     this.retryTimer = this.clock.setTimeout(() => this.dial(), retryInMs);
