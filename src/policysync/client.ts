@@ -173,6 +173,7 @@ export class PolicySyncClient {
       return;
     }
     this.current = attempt;
+    const call = attempt.call;
     call.on('metadata', () => this.onStarted(attempt));
     call.on('data', (received: ReceivedMessage) => this.onMessage(attempt, received));
     // grpc-js emits 'error' (non-OK status) right after queueing the end of the stream; messages
