@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VARIABLES, findVariable, variablesFor, variablesMarkdownTable } from '../../src/config/variables';
+
+test('each variable is listed once, for at least one command', () => {
+  const names = VARIABLES.map((v) => v.name);
+  assert.deepEqual([...new Set(names)], names);
+  for (const v of VARIABLES) assert.ok(v.commands.length > 0, v.name);
+});
+
+test('variablesFor splits the list by command', () => {
+  const init = variablesFor('init').map((v) => v.name);
+  const start = variablesFor('start').map((v) => v.name);
+  assert.ok(init.includes('EGRESS_VXLAN_VNI') && !start.includes('EGRESS_VXLAN_VNI'));
+  assert.ok(start.includes('DAEMON_SOCKET_PATH') && !init.includes('DAEMON_SOCKET_PATH'));
+  assert.ok(init.includes('EGRESS_POD_IP') && start.includes('EGRESS_POD_IP'));
+  assert.equal(findVariable('NOT_A_VARIABLE'), undefined);
+});
+
+test('the Markdown table has one row per variable, pipes escaped', () => {
+  const lines = variablesMarkdownTable().trimEnd().split('\n');
+  assert.equal(lines.length, VARIABLES.length + 2);
+  assert.equal(lines[2], '| `EGRESS_POD_IP` | init, start | — | `--pod-ip` | The pod IP (downward API status.podIP): the SNAT source, the vxlan0 address and MAC. Required unless EGRESS_POD_IPS is set. |');
+  assert.ok(lines.some((l) => l.startsWith('| `ICMP_PROBE_IPS` | start | (empty) | — |')));
+  for (const l of lines.slice(2)) assert.equal(l.split(/(?<!\\)\|/).length, 7, l);
+});
