@@ -23,7 +23,11 @@ export interface HealthChecks {
   readonly tracker: ReadinessTracker;
   /** The configured probes (none, ICMP, HTTP, or both). */
   readonly runners: readonly ProbeRunner[];
-  /** Starts the probes; the first attempts go out at once. */
+  /**
+   * Opens the ICMP socket for each configured family (throws a KERNEL_OP_FAILED error without
+   * CAP_NET_RAW, so the daemon fails at start rather than staying not-ready for no visible reason),
+   * then starts the probes; the first attempts go out at once.
+   */
   start(): void;
   /** Stops the probes and timers and closes the ICMP socket. */
   stop(): void;
@@ -76,7 +80,10 @@ export function createHealthChecks(deps: HealthChecksDeps): HealthChecks {
   return {
     tracker,
     runners,
-    start: () => runners.forEach((r) => r.start()),
+    start: () => {
+      if (socket) for (const family of new Set(config.icmp.targets.map((ip) => ip.family))) socket.open(family);
+      runners.forEach((r) => r.start());
+    },
     stop: () => {
       runners.forEach((r) => r.stop());
       socket?.close();

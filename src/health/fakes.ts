@@ -23,6 +23,15 @@ export class FakeIcmpNetwork implements IcmpSocket {
 
   constructor(private readonly clock: Clock) {}
 
+  /** Families that fail to open, like a raw socket without CAP_NET_RAW. */
+  readonly refuseOpen = new Set<Family>();
+  readonly opened = new Set<Family>();
+
+  open(family: Family): void {
+    if (this.refuseOpen.has(family)) throw new Error(`opening a raw ICMPv${family} socket: Operation not permitted`);
+    this.opened.add(family);
+  }
+
   setHost(address: string, behaviour: HostBehaviour): void {
     this.hosts.set(address, behaviour);
   }

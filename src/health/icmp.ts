@@ -69,6 +69,8 @@ export function internetChecksum(data: Uint8Array): number {
 
 /** The port: sends ICMP packets and hands over every ICMP packet the host receives. */
 export interface IcmpSocket {
+  /** Opens the socket for `family` now, so a missing CAP_NET_RAW shows at start; throws when it cannot. */
+  open(family: Family): void;
   /** Resolves when the kernel took the packet; rejects when it refused (e.g. no route). */
   send(target: IpAddress, packet: Buffer): Promise<void>;
   /** `packet` is only valid during the call. */

@@ -1,4 +1,4 @@
-import { describeCause } from '../errors';
+import { describeCause, isGatewayError } from '../errors';
 import type { Clock, TimerHandle } from '../model/clock';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics, ProbeKind } from '../observability/metrics';
@@ -111,7 +111,7 @@ export class ProbeRunner {
     }
     attempt.then(
       () => this.settle(slot, token, true),
-      (err: unknown) => this.settle(slot, token, false, describeCause(err)),
+      (err: unknown) => this.settle(slot, token, false, isGatewayError(err) ? err.message : describeCause(err)),
     );
   }
 

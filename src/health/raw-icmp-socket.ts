@@ -31,6 +31,10 @@ export class RawIcmpSocket implements IcmpSocket {
     });
   }
 
+  open(family: Family): void {
+    this.socketFor(family);
+  }
+
   onPacket(listener: (family: Family, source: string, packet: Buffer) => void): void {
     this.listeners.push(listener);
   }

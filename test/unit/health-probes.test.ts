@@ -178,3 +178,23 @@ test('createHealthChecks: only configured kinds take part; results reach the tra
   checks.stop();
   assert.equal(clock.pendingTimers(), 0);
 });
+
+test('createHealthChecks: start opens the ICMP socket of each configured family and fails loudly when it cannot', () => {
+  const clock = new FakeClock();
+  const net = new FakeIcmpNetwork(clock);
+  const config = {
+    datastoreTimeoutMs: 90_000,
+    icmp: { targets: [ip('198.51.100.1'), ip('2001:db8::1')], intervalMs: 100, timeoutMs: 300 },
+    http: { targets: [], intervalMs: 100, timeoutMs: 100 },
+  };
+  const ok = createHealthChecks({ config, clock, icmpSocket: net });
+  ok.start();
+  assert.deepEqual([...net.opened].sort(), [4, 6]);
+  ok.stop();
+
+  const denied = new FakeIcmpNetwork(clock);
+  denied.refuseOpen.add(6);
+  const checks = createHealthChecks({ config, clock, icmpSocket: denied });
+  assert.throws(() => checks.start(), /ICMPv6 socket: Operation not permitted/);
+  assert.equal(clock.pendingTimers(), 0, 'no probe started');
+});
