@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { runCommand } from '../../src/kernel/exec';
+import { RETURN_PATH_ROUTE_PROTOCOL } from '../../src/kernel/return-path';
+import type { RouteSpec, Step, StepResult } from './helpers/netlink-driver';
+
+/**
+ * The return-path netlink adapters and reconciler against a real kernel, in a namespace that holds
+ * a veth `eth0` (its peer in a second namespace) and a `vxlan0`, as the gateway pod would. Every
+ * kernel operation is read back with iproute2.
+ */
+
+const DRIVER = join(__dirname, 'helpers', 'netlink-driver.js');
+const PROTO = String(RETURN_PATH_ROUTE_PROTOCOL);
+const M1 = '66:f9:37:c3:7e:94'; // clientVtepMac('node1')
+const M3 = '66:a4:6f:e0:c4:da'; // clientVtepMac('node3')
+
+async function sh(args: string[]): Promise<string> {
+  const r = await runCommand(args[0] as string, args.slice(1));
+  if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** Lines of iproute2 output, trailing blanks trimmed, sorted. */
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '')
+    .sort();
+}
+
+/** A fresh gateway-like namespace, removed when the test ends (also when it fails). */
+async function gatewayNamespace(t: TestContext): Promise<string> {
+  const ns = `h3rp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const peer = `${ns}-peer`;
+  t.after(async () => {
+    await runCommand('ip', ['netns', 'del', ns]);
+    await runCommand('ip', ['netns', 'del', peer]);
+  });
+  await sh(['ip', 'netns', 'add', ns]);
+  await sh(['ip', 'netns', 'add', peer]);
+  // No IPv6 in here: its automatic routes and neighbours would be noise in the netlink monitor.
+  await sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  await sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  await sh(['ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer]);
+  await sh(['ip', '-n', ns, 'addr', 'add', '198.51.100.12/24', 'dev', 'eth0']);
+  await sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+  await sh(['ip', '-n', peer, 'link', 'set', 'eth0', 'up']);
+  await sh(['ip', '-n', ns, 'link', 'add', 'vxlan0', 'type', 'vxlan', 'id', '4097', 'dstport', '4790', 'dev', 'eth0']);
+  await sh(['ip', '-n', ns, 'link', 'set', 'vxlan0', 'up']);
+  return ns;
+}
+
+/** Runs steps in a fresh process inside the namespace (each run: a restarted daemon). */
+async function drive(ns: string, steps: Step[]): Promise<StepResult[]> {
+  const r = await runCommand('ip', ['netns', 'exec', ns, process.execPath, DRIVER], { input: JSON.stringify(steps), timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`driver exited ${r.code}: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as StepResult[];
+}
+
+async function readBack(ns: string): Promise<{ routes: string[]; neigh: string[]; fdb: string[] }> {
+  return {
+    routes: lines(await sh(['ip', '-n', ns, 'route', 'show', 'proto', PROTO])),
+    neigh: lines(await sh(['ip', '-n', ns, 'neigh', 'show', 'dev', 'vxlan0'])),
+    fdb: lines(await sh(['ip', 'netns', 'exec', ns, 'bridge', 'fdb', 'show', 'dev', 'vxlan0'])),
+  };
+}
+
+test('netlink adapters create, replace, list and remove routes, neighbours and FDB entries', async (t) => {
+  const ns = await gatewayNamespace(t);
+  const blockRoute = { dst: '100.64.1.0/26', gateway: '198.51.100.11', dev: 'vxlan0', onlink: true };
+  const tunnelRoute = { dst: '100.64.1.1/32', dev: 'eth0', onlink: false };
+  const neighbour = { ip: '198.51.100.11', mac: M1, dev: 'vxlan0' };
+  const fdb = { mac: M1, dst: '198.51.100.11', dev: 'vxlan0' };
+
+  const [a, b, c, d, listed] = await drive(ns, [
+    { op: 'upsert', fdb },
+    { op: 'upsert', neighbour },
+    { op: 'upsert', route: tunnelRoute },
+    { op: 'upsert', route: blockRoute },
+    { op: 'list' },
+  ]);
+  assert.deepEqual([a?.ok, b?.ok, c?.ok, d?.ok], [true, true, true, true], JSON.stringify([a, b, c, d]));
+  assert.deepEqual(listed?.listed, [
+    `fdb ${M1} dev vxlan0 dst 198.51.100.11 self permanent`,
+    `neigh 198.51.100.11 dev vxlan0 lladdr ${M1} PERMANENT`,
+    'route 100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink',
+    'route 100.64.1.1/32 dev eth0 scope link',
+  ]);
+  assert.deepEqual(await readBack(ns), {
+    routes: ['100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink', '100.64.1.1 dev eth0 scope link'],
+    neigh: [`198.51.100.11 lladdr ${M1} PERMANENT`],
+    fdb: [`${M1} dst 198.51.100.11 self permanent`],
+  });
+
+  // Creating again is refused (the kernel holds it); replacing changes it in place.
+  const [again, replaced, fdbMoved] = await drive(ns, [
+    { op: 'upsert', route: blockRoute },
+    { op: 'upsert', route: { ...blockRoute, gateway: '198.51.100.21' }, replace: true },
+    { op: 'upsert', fdb: { ...fdb, dst: '198.51.100.21' } },
+  ]);
+  assert.equal(again?.code, 'EEXIST');
+  assert.equal(replaced?.ok, true, replaced?.error);
+  assert.equal(fdbMoved?.ok, true, fdbMoved?.error);
+  const after = await readBack(ns);
+  assert.deepEqual(after.routes, ['100.64.1.0/26 via 198.51.100.21 dev vxlan0 onlink', '100.64.1.1 dev eth0 scope link']);
+  assert.deepEqual(after.fdb, [`${M1} dst 198.51.100.21 self permanent`]);
+
+  // A route of another protocol with the same destination is neither replaced nor removed.
+  await sh(['ip', '-n', ns, 'route', 'add', '100.64.5.0/26', 'via', '198.51.100.1', 'dev', 'eth0']);
+  const [foreignAdd, foreignDel] = await drive(ns, [
+    { op: 'upsert', route: { dst: '100.64.5.0/26', gateway: '198.51.100.15', dev: 'vxlan0', onlink: true } },
+    { op: 'remove', route: { dst: '100.64.5.0/26', gateway: '198.51.100.1', dev: 'eth0', onlink: false } },
+  ]);
+  assert.equal(foreignAdd?.code, 'EEXIST');
+  assert.equal(foreignDel?.ok, true, 'removing what we do not hold is a no-op');
+  assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', '100.64.5.0/26'])), ['100.64.5.0/26 via 198.51.100.1 dev eth0']);
+
+  const removed = await drive(ns, [
+    { op: 'remove', route: { ...blockRoute, gateway: '198.51.100.21' } },
+    { op: 'remove', route: tunnelRoute },
+    { op: 'remove', neighbour },
+    { op: 'remove', fdb: { ...fdb, dst: '198.51.100.21' } },
+    { op: 'remove', neighbour }, // already gone: still fine
+    { op: 'list' },
+  ]);
+  assert.deepEqual(removed.map((r) => r.ok), [true, true, true, true, true, true], JSON.stringify(removed));
+  assert.deepEqual(removed[5]?.listed, []);
+  assert.deepEqual(await readBack(ns), { routes: [], neigh: [], fdb: [] });
+});
+
+/** `ip monitor` in the namespace; `between` returns the events seen between two marker routes. */
+async function monitor(t: TestContext, ns: string): Promise<{ between(fn: () => Promise<void>): Promise<string[]> }> {
+  const child = spawn('ip', ['netns', 'exec', ns, 'ip', 'monitor', 'route', 'neigh'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  t.after(() => {
+    child.kill('SIGTERM');
+  });
+  let n = 0;
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  /**
+   * Adds marker routes until the monitor prints one: the first may be added before the monitor has
+   * subscribed; once one shows, everything after it will be reported too.
+   */
+  const mark = async (): Promise<string> => {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const marker = `203.0.113.${++n}`;
+      await sh(['ip', '-n', ns, 'route', 'add', `${marker}/32`, 'dev', 'eth0']);
+      for (let i = 0; i < 10 && !out.includes(`${marker} `); i++) await sleep(25);
+      if (out.includes(`${marker} `)) return marker;
+    }
+    assert.fail(`ip monitor reported none of the marker routes: ${out}`);
+  };
+  return {
+    async between(fn) {
+      const start = await mark();
+      await fn();
+      const end = await mark();
+      const all = out.split('\n');
+      const from = all.findIndex((l) => l.startsWith(`${start} `));
+      const to = all.findIndex((l) => l.startsWith(`${end} `));
+      return all.slice(from + 1, to).filter((l) => l.trim() !== '');
+    },
+  };
+}
+
+const CLIENTS: RouteSpec[] = [
+  { dst: '100.64.1.0/26', kinds: ['remote_workload'], node: 'node1', nodeIp: '198.51.100.11', pool: 'vxlan' },
+  { dst: '100.64.1.1/32', kinds: ['remote_tunnel'], node: 'node1', nodeIp: '198.51.100.11', pool: 'vxlan' },
+  { dst: '100.64.3.0/26', kinds: ['remote_workload'], node: 'node3', nodeIp: '198.51.100.13' },
+  { dst: '100.64.3.64/26', kinds: ['remote_workload'], node: 'node3', nodeIp: '198.51.100.13' },
+  { dst: '100.64.2.0/26', kinds: ['local_workload'], node: 'node2', nodeIp: '198.51.100.12' },
+];
+
+test('reconcile programs the return path, leaves foreign entries alone, and a restart changes nothing', async (t) => {
+  const ns = await gatewayNamespace(t);
+  // Foreign: a static route, a learned (non-permanent) neighbour on vxlan0, a route of another table.
+  await sh(['ip', '-n', ns, 'route', 'add', '100.64.9.0/24', 'via', '198.51.100.1', 'dev', 'eth0']);
+  await sh(['ip', '-n', ns, 'neigh', 'add', '198.51.100.50', 'lladdr', '66:00:00:00:00:50', 'dev', 'vxlan0', 'nud', 'stale']);
+  await sh(['ip', '-n', ns, 'route', 'add', '100.64.3.0/26', 'via', '198.51.100.1', 'dev', 'eth0', 'table', '100', 'proto', PROTO]);
+  // Left behind by an earlier run: ours, and no longer wanted.
+  await sh(['ip', '-n', ns, 'route', 'add', '100.64.8.0/26', 'via', '198.51.100.18', 'dev', 'vxlan0', 'onlink', 'proto', PROTO]);
+  await sh(['ip', '-n', ns, 'neigh', 'add', '198.51.100.18', 'lladdr', '66:00:00:00:00:18', 'dev', 'vxlan0', 'nud', 'permanent']);
+
+  const [first] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS }]);
+  assert.equal(first?.ok, true, first?.error);
+  assert.equal(first?.full, true);
+  assert.equal(first?.operations, 10, 'four routes, two neighbours, two FDB entries added; a stale route and neighbour removed');
+  const want = {
+    routes: [
+      '100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink',
+      '100.64.1.1 dev eth0 scope link',
+      '100.64.3.0/26 via 198.51.100.13 dev vxlan0 onlink',
+      '100.64.3.64/26 via 198.51.100.13 dev vxlan0 onlink',
+    ],
+    neigh: [`198.51.100.11 lladdr ${M1} PERMANENT`, `198.51.100.13 lladdr ${M3} PERMANENT`, '198.51.100.50 lladdr 66:00:00:00:00:50 STALE'],
+    fdb: [`${M3} dst 198.51.100.13 self permanent`, `${M1} dst 100.64.1.1 self permanent`],
+  };
+  assert.deepEqual(await readBack(ns), want);
+  assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', '100.64.9.0/24'])), ['100.64.9.0/24 via 198.51.100.1 dev eth0']);
+  assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', 'table', '100'])), ['100.64.3.0/26 via 198.51.100.1 dev eth0 proto 69']);
+
+  // A restarted daemon on a kernel that already holds the right state: no netlink change at all.
+  const mon = await monitor(t, ns);
+  let second: StepResult | undefined;
+  const events = await mon.between(async () => {
+    [second] = await drive(ns, [{ op: 'reconcile', routes: [...CLIENTS].reverse() }]);
+  });
+  assert.equal(second?.ok, true, second?.error);
+  assert.equal(second?.operations, 0);
+  assert.deepEqual(events, [], 'the kernel saw no route or neighbour change');
+  assert.deepEqual(await readBack(ns), want);
+
+  // A node goes away: only its entries change.
+  let third: StepResult | undefined;
+  const changes = await mon.between(async () => {
+    [third] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS.filter((c) => c.node !== 'node3') }]);
+  });
+  assert.equal(third?.ok, true, third?.error);
+  assert.equal(third?.operations, 4);
+  // The kernel reports a deleted neighbour in more than one message; what matters is that every
+  // event is about node3 and none about node1's entries, which were left as they were.
+  assert.ok(changes.length >= 3, changes.join('\n'));
+  assert.ok(changes.every((l) => l.includes('198.51.100.13') || l.includes('100.64.3.')), changes.join('\n'));
+  assert.ok(changes.some((l) => l.startsWith('Deleted 100.64.3.0/26 via 198.51.100.13 dev vxlan0')), changes.join('\n'));
+  assert.deepEqual(await readBack(ns), {
+    routes: ['100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink', '100.64.1.1 dev eth0 scope link'],
+    neigh: [`198.51.100.11 lladdr ${M1} PERMANENT`, '198.51.100.50 lladdr 66:00:00:00:00:50 STALE'],
+    fdb: [`${M1} dst 100.64.1.1 self permanent`],
+  });
+});
+
+test('a failing entry is reported with what was being done, and the others are still programmed', async (t) => {
+  const ns = await gatewayNamespace(t);
+  // A foreign route holds one client block: that entry fails with EEXIST, the rest goes in.
+  await sh(['ip', '-n', ns, 'route', 'add', '100.64.3.0/26', 'via', '198.51.100.1', 'dev', 'eth0']);
+  const [r] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS }]);
+  assert.equal(r?.ok, false);
+  assert.equal(r?.error, 'programming route 100.64.3.0/26 via 198.51.100.13 dev vxlan0: EEXIST (RTM_NEWROUTE 100.64.3.0/26)');
+  const back = await readBack(ns);
+  assert.deepEqual(back.routes, ['100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink', '100.64.1.1 dev eth0 scope link', '100.64.3.64/26 via 198.51.100.13 dev vxlan0 onlink']);
+  assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', '100.64.3.0/26'])), ['100.64.3.0/26 via 198.51.100.1 dev eth0']);
+});
