@@ -20,14 +20,21 @@ export function runCommand(
     const child = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
-      timeout: options.timeoutMs ?? 30_000,
     });
+    // Our own timer, not spawn's `timeout` option: that one is not cleared when the program
+    // cannot be started, and would keep the process alive for the whole timeout after ENOENT.
+    const timer = setTimeout(() => child.kill('SIGTERM'), options.timeoutMs ?? 30_000);
+    timer.unref();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       resolve({
         code: code ?? (signal ? 128 : 1),
         stdout: Buffer.concat(out).toString('utf8'),
