@@ -1,5 +1,5 @@
 import type { FelixRoute, FelixVtep } from '../model/felix';
-import { cidrContains, cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
+import { cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
 import { fdbKind, neighbourKind, routeKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from './entries';
 
@@ -56,6 +56,18 @@ export interface DesiredState {
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** cidrContains without allocating: it runs once per route, and there may be 10k of them. */
+function holds(c: Cidr, a: IpAddress): boolean {
+  if (c.family !== a.family) return false;
+  const net = c.address.bytes;
+  let bits = c.prefixLength;
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if (((net[i] ?? 0) & mask) !== ((a.bytes[i] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
 function isEncapsulated(r: FelixRoute): boolean {
   return r.ipPoolType === 'vxlan' || r.ipPoolType === 'ipip' || r.tunnel.vxlan || r.tunnel.ipip;
 }
@@ -97,7 +109,7 @@ export function desiredReturnPath(
 
   let self: DesiredState['self'];
   for (const r of routes) {
-    if (!r.kinds.has('local_workload') || !cidrContains(r.dst, opts.gatewayIp)) continue;
+    if (!r.kinds.has('local_workload') || !holds(r.dst, opts.gatewayIp)) continue;
     // The most specific route naming the gateway describes it best (a /32 over its block).
     if (!self || r.dst.prefixLength > self.dst.prefixLength) self = { dst: r.dst, node: r.dstNodeName };
   }
@@ -112,7 +124,7 @@ export function desiredReturnPath(
     else if (r.dstNodeName === '') skip('remote workload route names no node');
     else if (nodeIp.family !== r.dst.family) skip(`mixed families: dst is IPv${r.dst.family}, node address ${nodeIp.text} is IPv${nodeIp.family}`);
     else if (!families.has(r.dst.family)) skip(`IPv${r.dst.family} return routes are not enabled`);
-    else if (cidrContains(r.dst, opts.gatewayIp)) skip(`dst holds the gateway's own address ${opts.gatewayIp.text}`);
+    else if (holds(r.dst, opts.gatewayIp)) skip(`dst holds the gateway's own address ${opts.gatewayIp.text}`);
     else clients.push({ route: r, nodeIp });
   }
 
@@ -145,6 +157,13 @@ export function desiredReturnPath(
   // the same way whatever the arrival order.
   clients.sort((a, b) => byText(a.route.dstNodeName, b.route.dstNodeName) || byText(a.route.dst.text, b.route.dst.text));
   const neighbourOwner = new Map<string, string>();
+  // One SHA-1 per node, not per block: a node holds many blocks.
+  const macs = new Map<string, string>();
+  const macOf = (node: string): string => {
+    let mac = macs.get(node);
+    if (mac === undefined) macs.set(node, (mac = clientVtepMac(node)));
+    return mac;
+  };
   for (const { route: r, nodeIp } of clients) {
     const route: RouteEntry = { dst: r.dst, gateway: nodeIp, dev: opts.vxlanDevice, onlink: true };
     const rk = routeKind.key(route);
@@ -152,7 +171,7 @@ export function desiredReturnPath(
       skipped.push({ dst: r.dst.text, reason: `dst is the tunnel address of a client node, routed via ${opts.underlayDevice}` });
       continue;
     }
-    const mac = clientVtepMac(r.dstNodeName);
+    const mac = macOf(r.dstNodeName);
     const neighbour: NeighbourEntry = { ip: nodeIp, mac, dev: opts.vxlanDevice };
     const nk = neighbourKind.key(neighbour);
     const owner = neighbourOwner.get(nk);

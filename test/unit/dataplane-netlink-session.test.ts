@@ -48,12 +48,16 @@ class FakeNetlinkSocket implements DatagramSocket {
     callback();
   }
 
-  /** Answers every request seen so far, in one datagram; `errnoFor` picks negative ACKs. */
+  /**
+   * Processes every request seen so far as the kernel does: a failed message always gets an error
+   * reply, a successful one an ACK only when it asked for one. `errnoFor` picks the failures.
+   */
   answerAll(errnoFor: (s: Seen) => number = () => 0): number {
     const batch = this.unanswered;
     this.unanswered = [];
-    if (batch.length > 0) this.deliver(Buffer.concat(batch.map((s) => ack(s.seq, errnoFor(s)))));
-    return batch.length;
+    const replies = batch.filter((s) => errnoFor(s) !== 0 || s.flags & 0x4).map((s) => ack(s.seq, errnoFor(s)));
+    if (replies.length > 0) this.deliver(Buffer.concat(replies));
+    return replies.length;
   }
 
   reply(datagram: Buffer): void {
@@ -88,7 +92,7 @@ test('requests are packed into datagrams and never more than maxInFlight are una
   const session = new NetlinkSession({ maxInFlight: 64 }, sock);
   let done = 0;
   const all = Array.from({ length: 200 }, (_, i) =>
-    session.request(24, 0x400, [Buffer.alloc(28, i & 0xff)], `request ${i}`).then(() => void done++),
+    session.request(24, 0x400, Buffer.alloc(28, i & 0xff), `request ${i}`).then(() => void done++),
   );
   for (let round = 0; done < 200 && round < 20; round++) {
     await tick();
@@ -103,14 +107,20 @@ test('requests are packed into datagrams and never more than maxInFlight are una
     [64, 64, 64, 8],
     'four datagrams for 200 requests',
   );
-  for (const d of sock.datagrams) for (const s of d) assert.equal(s.flags, 0x400 | 0x1 | 0x4, 'REQUEST|ACK added to the caller flags');
+  for (const d of sock.datagrams) {
+    // Only the last message of a datagram asks for an ACK; its reply vouches for the others.
+    assert.deepEqual(
+      d.map((s) => s.flags),
+      d.map((_, i) => 0x400 | 0x1 | (i === d.length - 1 ? 0x4 : 0)),
+    );
+  }
   session.close();
 });
 
 test('a negative ACK fails only its own request, with the errno name as code', async () => {
   const sock = new FakeNetlinkSocket();
   const session = new NetlinkSession({}, sock);
-  const results = Array.from({ length: 5 }, (_, i) => session.request(24, 0, [Buffer.alloc(8)], `RTM_NEWROUTE #${i}`).then(() => 'ok', (e: unknown) => e));
+  const results = Array.from({ length: 5 }, (_, i) => session.request(24, 0, Buffer.alloc(8), `RTM_NEWROUTE #${i}`).then(() => 'ok', (e: unknown) => e));
   await tick();
   const third = sock.datagrams[0]?.[2]?.seq;
   sock.answerAll((s) => (s.seq === third ? -17 /* EEXIST */ : 0));
@@ -123,12 +133,24 @@ test('a negative ACK fails only its own request, with the errno name as code', a
   session.close();
 });
 
+test('when the last message of a datagram fails, the earlier ones are known to have succeeded', async () => {
+  const sock = new FakeNetlinkSocket();
+  const session = new NetlinkSession({}, sock);
+  const results = Array.from({ length: 3 }, (_, i) => session.request(24, 0, Buffer.alloc(8), `RTM_NEWROUTE #${i}`).then(() => 'ok', (e: unknown) => (e as NetlinkError).code));
+  await tick();
+  assert.equal(sock.datagrams.length, 1);
+  const last = sock.datagrams[0]?.[2]?.seq;
+  assert.equal(sock.answerAll((s) => (s.seq === last ? -101 /* ENETUNREACH */ : 0)), 1, 'one reply for the whole datagram');
+  assert.deepEqual(await Promise.all(results), ['ok', 'ok', 'ENETUNREACH']);
+  session.close();
+});
+
 test('a dump travels alone, collects a multipart reply over several datagrams, and ends at DONE', async () => {
   const sock = new FakeNetlinkSocket();
   const session = new NetlinkSession({}, sock);
-  const write = session.request(24, 0, [Buffer.alloc(8)], 'write');
-  const dump = session.dump(26, [Buffer.alloc(12)], 'dump');
-  const later = session.request(24, 0, [Buffer.alloc(8)], 'write after dump');
+  const write = session.request(24, 0, Buffer.alloc(8), 'write');
+  const dump = session.dump(26, Buffer.alloc(12), 'dump');
+  const later = session.request(24, 0, Buffer.alloc(8), 'write after dump');
   await tick();
   assert.deepEqual(sock.datagrams.map((d) => d.map((s) => s.type)), [[24], [26]], 'the dump goes in a datagram of its own');
   const [writeReq, dumpReq] = sock.takeUnanswered();
@@ -154,13 +176,13 @@ test('a dump travels alone, collects a multipart reply over several datagrams, a
 test('a receive error (replies lost) fails what is in flight instead of waiting forever', async () => {
   const sock = new FakeNetlinkSocket();
   const session = new NetlinkSession({}, sock);
-  const pending = session.request(24, 0, [Buffer.alloc(8)], 'RTM_NEWROUTE');
+  const pending = session.request(24, 0, Buffer.alloc(8), 'RTM_NEWROUTE');
   await tick();
   const err = Object.assign(new Error('ENOBUFS'), { code: 'ENOBUFS' });
   sock.raise(err);
   await assert.rejects(pending, (e: unknown) => e === err);
   // The session keeps working afterwards.
-  const next = session.request(24, 0, [Buffer.alloc(8)], 'RTM_NEWROUTE again');
+  const next = session.request(24, 0, Buffer.alloc(8), 'RTM_NEWROUTE again');
   await tick();
   sock.answerAll();
   await next;

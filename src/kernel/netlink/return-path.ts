@@ -1,4 +1,4 @@
-import { AttrStream, rt } from 'netlink';
+import { rt } from 'netlink';
 import type { FdbEntry, NeighbourEntry, RouteEntry } from '../../dataplane/entries';
 import { cidrOf, ipFromBytes, type Family, type IpAddress } from '../../model/ip';
 import { formatMac, parseMac } from '../../model/mac';
@@ -6,9 +6,10 @@ import { MAIN_TABLE, RETURN_PATH_ROUTE_PROTOCOL, type Fdb, type Neighbours, type
 import { NetlinkError, NetlinkSession, NlFlags } from './session';
 
 /**
- * The return-path ports over rtnetlink. Fixed headers (rtmsg, ndmsg) are written here, byte by byte,
- * because the `netlink` package maps some of their fields to names and drops others (RTNH_F_ONLINK
- * lives in rtm_flags, which it does not name); attributes go through the package's codecs.
+ * The return-path ports over rtnetlink. Requests are written here, byte by byte, into one buffer
+ * each: the `netlink` package maps some header fields to names and drops others (RTNH_F_ONLINK lives
+ * in rtm_flags, which it does not name), and its attribute streams cost several small buffers per
+ * message, which matters at 10k routes. Replies are decoded with the package's codecs.
  */
 
 const RTM_GETLINK = 18;
@@ -66,11 +67,33 @@ function ndmsg(f: { family: number; ifindex: number; state: number; flags: numbe
   return b;
 }
 
-function payload(header: Buffer, attrs: Parameters<AttrStream['emit']>[0]): Uint8Array[] {
-  const s = new AttrStream();
-  s.emit(header);
-  s.emit(attrs);
-  return s.bufs;
+const RTA_DST = 1;
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RTA_TABLE = 15;
+const NDA_DST = 1;
+const NDA_LLADDR = 2;
+
+/** A fixed header followed by attributes (type, value), each padded to 4 bytes, in one buffer. */
+function message(header: Buffer, attrs: readonly (readonly [number, Uint8Array])[]): Buffer {
+  let size = header.length;
+  for (const [, v] of attrs) size += (4 + v.length + 3) & ~3;
+  const out = Buffer.alloc(size);
+  header.copy(out, 0);
+  let off = header.length;
+  for (const [type, v] of attrs) {
+    out.writeUInt16LE(4 + v.length, off);
+    out.writeUInt16LE(type, off + 2);
+    out.set(v, off + 4);
+    off += (4 + v.length + 3) & ~3;
+  }
+  return out;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n, 0);
+  return b;
 }
 
 function macBuffer(mac: string): Buffer {
@@ -87,7 +110,7 @@ export class LinkIndex {
   constructor(private readonly session: NetlinkSession) {}
 
   async refresh(): Promise<void> {
-    const replies = await this.session.dump(RTM_GETLINK, [Buffer.alloc(16)], 'RTM_GETLINK dump');
+    const replies = await this.session.dump(RTM_GETLINK, Buffer.alloc(16), 'RTM_GETLINK dump');
     const byName = new Map<string, number>();
     const byIndex = new Map<number, string>();
     for (const r of replies) {
@@ -136,7 +159,7 @@ export class NetlinkRoutes implements Routes {
 
   async list(): Promise<RouteEntry[]> {
     await this.links.refresh();
-    const replies = await this.session.dump(RTM_GETROUTE, [rtmsg({ family: AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 })], 'RTM_GETROUTE dump');
+    const replies = await this.session.dump(RTM_GETROUTE, rtmsg({ family: AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 }), 'RTM_GETROUTE dump');
     const out: RouteEntry[] = [];
     for (const r of replies) {
       if (r.type !== RTM_NEWROUTE || r.data.length < 12) continue;
@@ -174,9 +197,13 @@ export class NetlinkRoutes implements Routes {
       type: RTN_UNICAST,
       flags: route.onlink ? RTNH_F_ONLINK : 0,
     });
-    const attrs: rt.RouteAttrs = { dst: Buffer.from(route.dst.address.bytes), oif, table: MAIN_TABLE };
-    if (route.gateway) attrs.gateway = Buffer.from(route.gateway.bytes);
-    await this.session.request(RTM_NEWROUTE, flags, payload(header, rt.formatRouteAttrs(attrs)), `RTM_NEWROUTE ${route.dst.text}`);
+    const attrs: [number, Uint8Array][] = [
+      [RTA_TABLE, u32(MAIN_TABLE)],
+      [RTA_DST, route.dst.address.bytes],
+      [RTA_OIF, u32(oif)],
+    ];
+    if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
+    await this.session.request(RTM_NEWROUTE, flags, message(header, attrs), `RTM_NEWROUTE ${route.dst.text}`);
   }
 
   async remove(route: RouteEntry): Promise<void> {
@@ -190,16 +217,19 @@ export class NetlinkRoutes implements Routes {
       type: 0,
       flags: 0,
     });
-    const attrs: rt.RouteAttrs = { dst: Buffer.from(route.dst.address.bytes), table: MAIN_TABLE };
+    const attrs: [number, Uint8Array][] = [
+      [RTA_TABLE, u32(MAIN_TABLE)],
+      [RTA_DST, route.dst.address.bytes],
+    ];
     let oif: number | undefined;
     try {
       oif = await this.links.indexOf(route.dev);
     } catch {
       oif = undefined; // device gone: match on dst and protocol alone
     }
-    if (oif !== undefined) attrs.oif = oif;
-    if (route.gateway) attrs.gateway = Buffer.from(route.gateway.bytes);
-    await removal(this.session.request(RTM_DELROUTE, 0, payload(header, rt.formatRouteAttrs(attrs)), `RTM_DELROUTE ${route.dst.text}`), ['ESRCH', 'ENOENT']);
+    if (oif !== undefined) attrs.push([RTA_OIF, u32(oif)]);
+    if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
+    await removal(this.session.request(RTM_DELROUTE, 0, message(header, attrs), `RTM_DELROUTE ${route.dst.text}`), ['ESRCH', 'ENOENT']);
   }
 }
 
@@ -213,7 +243,7 @@ interface NdEntry {
 }
 
 async function dumpNeighbours(session: NetlinkSession, family: number): Promise<NdEntry[]> {
-  const replies = await session.dump(RTM_GETNEIGH, [ndmsg({ family, ifindex: 0, state: 0, flags: 0 })], `RTM_GETNEIGH dump (family ${family})`);
+  const replies = await session.dump(RTM_GETNEIGH, ndmsg({ family, ifindex: 0, state: 0, flags: 0 }), `RTM_GETNEIGH dump (family ${family})`);
   const out: NdEntry[] = [];
   for (const r of replies) {
     if (r.type !== RTM_NEWNEIGH || r.data.length < 12) continue;
@@ -257,9 +287,12 @@ export class NetlinkNeighbours implements Neighbours {
   async upsert(n: NeighbourEntry): Promise<void> {
     const ifindex = await this.links.indexOf(n.dev);
     const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: NUD_PERMANENT, flags: 0 });
-    const attrs: rt.NeighborAttrs = { dst: Buffer.from(n.ip.bytes), lladdr: macBuffer(n.mac) };
+    const attrs: [number, Uint8Array][] = [
+      [NDA_DST, n.ip.bytes],
+      [NDA_LLADDR, macBuffer(n.mac)],
+    ];
     // Replace: a learned (non-permanent) entry for the same address must become ours.
-    await this.session.request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, payload(header, rt.formatNeighborAttrs(attrs)), `RTM_NEWNEIGH ${n.ip.text}`);
+    await this.session.request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, message(header, attrs), `RTM_NEWNEIGH ${n.ip.text}`);
   }
 
   async remove(n: NeighbourEntry): Promise<void> {
@@ -270,8 +303,7 @@ export class NetlinkNeighbours implements Neighbours {
       return; // the device went, and its neighbours with it
     }
     const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: 0, flags: 0 });
-    const attrs: rt.NeighborAttrs = { dst: Buffer.from(n.ip.bytes) };
-    await removal(this.session.request(RTM_DELNEIGH, 0, payload(header, rt.formatNeighborAttrs(attrs)), `RTM_DELNEIGH ${n.ip.text}`), ['ENOENT', 'ESRCH']);
+    await removal(this.session.request(RTM_DELNEIGH, 0, message(header, [[NDA_DST, n.ip.bytes]]), `RTM_DELNEIGH ${n.ip.text}`), ['ENOENT', 'ESRCH']);
   }
 }
 
@@ -302,9 +334,12 @@ export class NetlinkFdb implements Fdb {
   async upsert(f: FdbEntry): Promise<void> {
     const ifindex = await this.links.indexOf(f.dev);
     const header = ndmsg({ family: AF_BRIDGE, ifindex, state: NUD_PERMANENT, flags: NTF_SELF });
-    const attrs: rt.NeighborAttrs = { lladdr: macBuffer(f.mac), dst: Buffer.from(f.dst.bytes) };
+    const attrs: [number, Uint8Array][] = [
+      [NDA_LLADDR, macBuffer(f.mac)],
+      [NDA_DST, f.dst.bytes],
+    ];
     // On a VXLAN device, REPLACE rewrites the remote of an existing entry for this MAC.
-    await this.session.request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, payload(header, rt.formatNeighborAttrs(attrs)), `RTM_NEWNEIGH fdb ${f.mac}`);
+    await this.session.request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, message(header, attrs), `RTM_NEWNEIGH fdb ${f.mac}`);
   }
 
   async remove(f: FdbEntry): Promise<void> {
@@ -315,8 +350,11 @@ export class NetlinkFdb implements Fdb {
       return;
     }
     const header = ndmsg({ family: AF_BRIDGE, ifindex, state: 0, flags: NTF_SELF });
-    const attrs: rt.NeighborAttrs = { lladdr: macBuffer(f.mac), dst: Buffer.from(f.dst.bytes) };
-    await removal(this.session.request(RTM_DELNEIGH, 0, payload(header, rt.formatNeighborAttrs(attrs)), `RTM_DELNEIGH fdb ${f.mac}`), ['ENOENT', 'ESRCH']);
+    const attrs: [number, Uint8Array][] = [
+      [NDA_LLADDR, macBuffer(f.mac)],
+      [NDA_DST, f.dst.bytes],
+    ];
+    await removal(this.session.request(RTM_DELNEIGH, 0, message(header, attrs), `RTM_DELNEIGH fdb ${f.mac}`), ['ENOENT', 'ESRCH']);
   }
 }
 

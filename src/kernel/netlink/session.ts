@@ -5,11 +5,13 @@ import { parseMessages, Protocol, RawNetlinkSocket } from 'netlink';
  * One rtnetlink socket with a bounded number of requests in flight, several requests packed into
  * one datagram, and replies routed back to their request by sequence number.
  *
- * Why bounded: every request asks for an ACK, and the kernel drops ACKs (the socket then reports
- * ENOBUFS) when more arrive than the receive buffer holds; an unbounded stream of requests would
- * lose replies and wait forever. Why batched: one sendmsg per route costs a system call and a wakeup
- * each; the kernel processes every message of a datagram in turn and ACKs each one separately, so
- * errors stay per message.
+ * Why batched: one sendmsg and one ACK per route cost a system call and a wakeup each. The kernel
+ * processes the messages of a datagram in order, one after the other, and always reports a failed
+ * message with an NLMSG_ERROR carrying its sequence number, ACK flag or not. So only the last
+ * message of a datagram asks for an ACK: when its reply arrives, every earlier message of that
+ * datagram has been processed, and those without an error of their own succeeded.
+ * Why bounded: replies the receive buffer cannot hold are dropped (the socket reports ENOBUFS);
+ * at most maxInFlight messages await a reply, so at most that many error replies can be queued.
  */
 
 const NLMSG_HDRLEN = 16;
@@ -28,7 +30,11 @@ export const NlFlags = {
 } as const;
 
 export interface NetlinkSessionOptions {
-  /** Requests sent and not yet answered; default 64. */
+  /**
+   * Requests sent and not yet answered; default 256. Only failures and the last message of each
+   * datagram get replies, each well under 1 KiB of receive buffer, and Linux grants at least
+   * 2 × 208 KiB by default: 256 error replies always fit.
+   */
   readonly maxInFlight?: number;
   /** Upper bound of one datagram; default 32 KiB. */
   readonly maxDatagramBytes?: number;
@@ -73,6 +79,14 @@ interface Pending {
   readonly what: string;
   resolve(parts: NetlinkReply[]): void;
   reject(err: Error): void;
+  /** The datagram it was sent in, in order; the last one carries the ACK request. */
+  batch?: Datagram;
+}
+
+interface Datagram {
+  readonly members: Pending[];
+  /** Members not settled yet. */
+  open: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -113,7 +127,7 @@ export class NetlinkSession {
   datagramsSent = 0;
 
   constructor(options: NetlinkSessionOptions = {}, socket?: DatagramSocket) {
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 64);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 256);
     this.maxDatagramBytes = Math.max(1024, options.maxDatagramBytes ?? 32 * 1024);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.socket = socket ?? rawRouteSocket(options.recvBufferSize ?? 1 << 20);
@@ -124,12 +138,12 @@ export class NetlinkSession {
   }
 
   /** Sends one request and waits for its ACK; rejects with a NetlinkError on a negative ACK. */
-  async request(type: number, flags: number, payload: readonly Uint8Array[], what: string): Promise<void> {
+  async request(type: number, flags: number, payload: Uint8Array, what: string): Promise<void> {
     await this.enqueue(type, flags | NLM_F_REQUEST | NLM_F_ACK, payload, false, what);
   }
 
   /** Sends a dump request and collects every message of the reply. */
-  dump(type: number, payload: readonly Uint8Array[], what: string): Promise<NetlinkReply[]> {
+  dump(type: number, payload: Uint8Array, what: string): Promise<NetlinkReply[]> {
     return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP, payload, true, what);
   }
 
@@ -142,18 +156,17 @@ export class NetlinkSession {
     this.socket.close();
   }
 
-  private enqueue(type: number, flags: number, payload: readonly Uint8Array[], dump: boolean, what: string): Promise<NetlinkReply[]> {
+  private enqueue(type: number, flags: number, payload: Uint8Array, dump: boolean, what: string): Promise<NetlinkReply[]> {
     if (this.closed) return Promise.reject(new Error(`${what}: netlink session closed`));
     const seq = this.nextSeq();
-    const body = Buffer.concat(payload.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
-    const length = NLMSG_HDRLEN + body.length;
+    const length = NLMSG_HDRLEN + payload.length;
     const wire = Buffer.alloc(align4(length));
     wire.writeUInt32LE(length, 0);
     wire.writeUInt16LE(type, 4);
     wire.writeUInt16LE(flags, 6);
     wire.writeUInt32LE(seq, 8);
     wire.writeUInt32LE(0, 12);
-    body.copy(wire, NLMSG_HDRLEN);
+    wire.set(payload, NLMSG_HDRLEN);
     return new Promise<NetlinkReply[]>((resolve, reject) => {
       this.queue.push({ seq, wire, dump, parts: [], what, resolve, reject });
       this.scheduleFlush();
@@ -197,16 +210,22 @@ export class NetlinkSession {
     }
   }
 
-  private send(batch: Pending[]): void {
-    for (const p of batch) {
+  private send(members: Pending[]): void {
+    const datagram: Datagram = { members, open: members.length };
+    members.forEach((p, i) => {
+      // Only the last message asks for an ACK (see the top of this file); a dump never does.
+      if (!p.dump && i < members.length - 1) p.wire.writeUInt16LE(p.wire.readUInt16LE(6) & ~NLM_F_ACK, 6);
+      p.batch = datagram;
       this.inFlight.set(p.seq, p);
-      p.timer = setTimeout(() => this.settle(p, new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${p.what}`)), this.timeoutMs);
-      p.timer.unref();
-    }
+    });
+    datagram.timer = setTimeout(() => {
+      for (const p of members) this.settle(p, new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${p.what}`));
+    }, this.timeoutMs);
+    datagram.timer.unref();
     this.socket.ref();
     this.datagramsSent++;
-    this.socket.send(Buffer.concat(batch.map((p) => p.wire)), (err) => {
-      if (err) for (const p of batch) this.settle(p, err);
+    this.socket.send(Buffer.concat(members.map((p) => p.wire)), (err) => {
+      if (err) for (const p of members) this.settle(p, err);
     });
   }
 
@@ -223,6 +242,10 @@ export class NetlinkSession {
       if (m.type === NLMSG_ERROR) {
         const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : -5; /* EIO */
         this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, p.what));
+        // The reply to the last message of a datagram: everything before it is done, and what
+        // reported no error succeeded.
+        const members = p.batch?.members;
+        if (members && members[members.length - 1] === p) for (const q of members) this.settle(q, undefined);
       } else if (m.type === NLMSG_DONE) {
         const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : 0;
         this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, p.what));
@@ -236,7 +259,8 @@ export class NetlinkSession {
   private settle(p: Pending, err: Error | undefined): void {
     if (this.inFlight.get(p.seq) !== p) return;
     this.inFlight.delete(p.seq);
-    if (p.timer) clearTimeout(p.timer);
+    const batch = p.batch;
+    if (batch && --batch.open === 0 && batch.timer) clearTimeout(batch.timer);
     if (p.dump) this.dumping = false;
     if (err) p.reject(err);
     else p.resolve(p.parts);
