@@ -1,13 +1,207 @@
-// Placeholder until the daemon lands (issue 3); replaced by its real implementation.
-import { GatewayError, ErrorCodes } from './errors';
-export interface StartFlags {
-  socketPath?: string;
-  podIp?: string;
-  healthPort?: string;
-  healthHost?: string;
-  resyncInterval?: string;
-  logSeverity?: string;
+import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
+import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
+import { createHealthChecks, type HealthChecks } from './health/checks';
+import { startHealthServer, type HealthServer } from './health/server';
+import { NetlinkReturnPath } from './kernel/netlink/return-path';
+import { NetlinkSession } from './kernel/netlink/session';
+import type { ReturnPathKernel } from './kernel/return-path';
+import { Lifecycle } from './lifecycle';
+import { systemClock, type Clock } from './model/clock';
+import type { Family } from './model/ip';
+import { createLogger, type Logger } from './observability/logger';
+import { createMetrics, type GatewayMetrics } from './observability/metrics';
+import { PolicySyncClient } from './policysync/client';
+import { VERSION } from './version';
+
+export type { StartFlags } from './config/daemon-config';
+
+/** What the daemon talks to; the real ones by default, fakes in tests. */
+export interface DaemonDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly kernel?: ReturnPathKernel & { close?(): void };
 }
-export async function runStartCommand(_flags: StartFlags, _env: NodeJS.ProcessEnv): Promise<number> {
-  throw new GatewayError(ErrorCodes.INTERNAL, 'start is not built yet');
+
+/**
+ * `egress-gateway start`: the PolicySync stream feeds the return-path reconciler; stream state,
+ * reconcile results and probe results feed readiness; the health server reports it.
+ * Components start in this order and stop in reverse (server first, kernel session last).
+ */
+export class Daemon {
+  readonly metrics: GatewayMetrics;
+  readonly health: HealthChecks;
+  readonly reconciler: ReturnPathReconciler;
+  private readonly lifecycle: Lifecycle;
+  private readonly client: PolicySyncClient;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private server: HealthServer | undefined;
+  private supervisor: Promise<void> | undefined;
+  private supervisorAlive = false;
+
+  constructor(readonly config: DaemonConfig, deps: DaemonDeps = {}) {
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger ?? createLogger(config.logLevel);
+    this.lifecycle = new Lifecycle(this.log);
+    this.metrics = createMetrics();
+
+    const gatewayIp = config.egressIpv4 ?? config.egressIpv6;
+    if (!gatewayIp) throw new Error('unreachable: the config always holds an egress address');
+    const families = new Set<Family>();
+    if (config.egressIpv4) families.add(4);
+    if (config.egressIpv6) families.add(6);
+
+    this.health = createHealthChecks({ config: config.health, clock: this.clock, logger: this.log, metrics: this.metrics });
+    const kernel = deps.kernel ?? new NetlinkReturnPath(new NetlinkSession());
+    this.reconciler = new ReturnPathReconciler({
+      kernel,
+      returnPath: { gatewayIp, vxlanDevice: config.vxlanDevice, underlayDevice: config.underlayDevice, families },
+      clock: this.clock,
+      logger: this.log,
+      resyncIntervalMs: config.resyncIntervalMs,
+      onReconciled: (result) => this.onReconciled(result),
+    });
+    this.client = new PolicySyncClient(
+      {
+        socketPath: config.socketPath,
+        supportsIPv6RouteUpdates: config.egressIpv6 !== undefined,
+        clock: this.clock,
+        logger: this.log,
+      },
+      {
+        onStreamStart: () => this.reconciler.streamStarted(),
+        onEvent: (event) => {
+          this.metrics.policySyncMessages.inc({ kind: event.kind });
+          if (event.kind === 'malformed') this.metrics.policySyncMalformed.inc();
+          this.reconciler.apply(event);
+          if (event.kind === 'in_sync') this.health.tracker.syncInSync();
+        },
+        onState: (change) => {
+          switch (change.state) {
+            case 'connecting':
+              this.health.tracker.syncConnecting();
+              break;
+            case 'connected':
+              this.health.tracker.syncConnected();
+              break;
+            case 'disconnected':
+              this.reconciler.streamEnded();
+              this.health.tracker.syncDisconnected(change.reason);
+              break;
+            case 'stopped':
+              this.health.tracker.syncStopped();
+              break;
+          }
+        },
+      },
+    );
+
+    this.lifecycle
+      .add({ name: 'kernel', stop: () => kernel.close?.() })
+      .add({ name: 'probes', start: () => this.health.start(), stop: () => this.health.stop() })
+      .add({ name: 'reconciler', start: () => this.reconciler.start(), stop: () => this.reconciler.stop() })
+      .add({
+        name: 'policysync',
+        start: (signal) => {
+          this.supervisorAlive = true;
+          this.supervisor = this.client.run(signal).finally(() => {
+            this.supervisorAlive = false;
+          });
+        },
+        stop: () => this.supervisor,
+      })
+      .add({
+        name: 'health-server',
+        start: async () => {
+          this.server = await startHealthServer(
+            { port: config.health.port, host: config.health.host },
+            {
+              readiness: this.health.tracker,
+              metrics: this.metrics,
+              clock: this.clock,
+              logger: this.log,
+              liveness: () => ({ alive: this.supervisorAlive, ...(this.supervisorAlive ? {} : { reason: 'the PolicySync supervisor is not running' }) }),
+            },
+          );
+        },
+        stop: () => this.server?.close(),
+      });
+  }
+
+  /** The port the health server is bound to; undefined when HEALTH_PORT=0 disabled it. */
+  get healthPort(): number | undefined {
+    return this.server?.port;
+  }
+
+  async start(): Promise<void> {
+    this.log.info(
+      {
+        component: 'daemon',
+        event: 'starting',
+        version: VERSION,
+        socket: this.config.socketPath,
+        egressIp: (this.config.egressIpv4 ?? this.config.egressIpv6)?.text,
+      },
+      'egress gateway starting',
+    );
+    await this.lifecycle.start();
+  }
+
+  /**
+   * The drain, in three steps: readiness turns 503 at once, so the kubelet and the client nodes'
+   * Felix stop sending new flows here; forwarding keeps working for the drain delay while they
+   * notice; then everything stops. Kernel state is left in place: the pod's namespace goes with the pod.
+   */
+  async drain(delayMs = this.config.health.drainDelayMs, signal?: AbortSignal): Promise<void> {
+    this.health.tracker.startDrain();
+    this.log.info({ component: 'daemon', event: 'draining', delayMs }, `draining: readiness is 503, stopping in ${delayMs} ms`);
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(resolve, delayMs);
+      signal?.addEventListener('abort', () => {
+        timer.cancel();
+        resolve();
+      });
+    });
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.lifecycle.stop();
+    this.log.info({ component: 'daemon', event: 'stopped' }, 'egress gateway stopped');
+  }
+
+  private onReconciled(result: ReconcileResult): void {
+    this.health.tracker.reconcileResult(result.ok, result.error, result.durationMs);
+    const programmed = this.reconciler.status().counts.programmed;
+    this.metrics.programmed.set({ kind: 'route' }, programmed.routes);
+    this.metrics.programmed.set({ kind: 'neighbour' }, programmed.neighbours);
+    this.metrics.programmed.set({ kind: 'fdb' }, programmed.fdb);
+  }
+}
+
+/**
+ * The `start` command: parse (errors here exit 2 before anything runs), start, then wait for
+ * SIGTERM/SIGINT. The first signal drains and exits 0; a second one exits at once.
+ */
+export async function runStartCommand(flags: StartFlags, env: NodeJS.ProcessEnv): Promise<number> {
+  const config = parseDaemonConfig(env, flags);
+  const daemon = new Daemon(config);
+  await daemon.start();
+  return new Promise<number>((resolve) => {
+    let draining = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (draining) {
+        process.stderr.write(`egress-gateway: ${signal} again, exiting without waiting for the drain\n`);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }
+      draining = true;
+      void daemon.drain().then(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }

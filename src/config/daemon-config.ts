@@ -1,0 +1,60 @@
+import { configError } from '../errors';
+import type { IpAddress } from '../model/ip';
+import { logLevelFor, LOG_SEVERITIES } from '../observability/logger';
+import { parseDurationSetting } from './duration';
+import { parseEgressAddresses, pick, type Env } from './env';
+import { parseHealthConfig, type HealthConfig } from './health-config';
+import { DEFAULT_SOCKET_PATH } from './variables';
+
+/** Flags of `egress-gateway start`; each overrides the variable of the same meaning. */
+export interface StartFlags {
+  readonly socketPath?: string;
+  readonly podIp?: string;
+  readonly healthPort?: string;
+  readonly healthHost?: string;
+  readonly resyncInterval?: string;
+  readonly logSeverity?: string;
+}
+
+/** Everything `start` needs, validated and frozen before anything runs. */
+export interface DaemonConfig {
+  readonly socketPath: string;
+  readonly egressIpv4?: IpAddress;
+  readonly egressIpv6?: IpAddress;
+  /** The VXLAN device init created; return routes go out through it. */
+  readonly vxlanDevice: string;
+  /** The pod's underlay device (tunnel-address routes leave through it). */
+  readonly underlayDevice: string;
+  readonly resyncIntervalMs: number;
+  readonly logLevel: NonNullable<ReturnType<typeof logLevelFor>>;
+  readonly health: HealthConfig;
+}
+
+export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
+
+export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfig {
+  const addrs = parseEgressAddresses(env, { name: '--pod-ip', value: flags.podIp });
+  const socket = pick(env, 'DAEMON_SOCKET_PATH', { name: '--socket-path', value: flags.socketPath });
+  const socketPath = socket.value ?? DEFAULT_SOCKET_PATH;
+  if (!socketPath.startsWith('/')) throw configError(socket.name, socket.value, 'must be an absolute path');
+  const resyncIntervalMs = parseDurationSetting(
+    pick(env, 'RESYNC_INTERVAL', { name: '--resync-interval', value: flags.resyncInterval }),
+    DEFAULT_RESYNC_INTERVAL_MS,
+    { minMs: 1_000, maxMs: 24 * 3_600_000 },
+  );
+  const severity = pick(env, 'LOG_SEVERITY', { name: '--log-severity', value: flags.logSeverity });
+  const logLevel = severity.value === undefined ? 'info' : logLevelFor(severity.value);
+  if (!logLevel) throw configError(severity.name, severity.value, `must be one of ${LOG_SEVERITIES.join(', ')}`);
+  const egress = addrs.ipv4 ?? addrs.ipv6;
+  const health = parseHealthConfig(env, { healthPort: flags.healthPort, healthHost: flags.healthHost }, egress?.text);
+  return Object.freeze({
+    socketPath,
+    ...(addrs.ipv4 ? { egressIpv4: addrs.ipv4 } : {}),
+    ...(addrs.ipv6 ? { egressIpv6: addrs.ipv6 } : {}),
+    vxlanDevice: 'vxlan0',
+    underlayDevice: 'eth0',
+    resyncIntervalMs,
+    logLevel,
+    health,
+  });
+}
