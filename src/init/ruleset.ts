@@ -56,7 +56,7 @@ export function renderIptablesRuleset(input: RulesetInput): string {
   return [
     '*nat',
     `:${OWNED.natChain} - [0:0]`,
-    `-A ${OWNED.natChain} -o ${underlay} ! -s ${egressIp.text}/32 -j SNAT --to-source ${egressIp.text} --random-fully`,
+    `-A ${OWNED.natChain} ! -s ${egressIp.text}/32 -o ${underlay} -j SNAT --to-source ${egressIp.text} --random-fully`,
     `-I POSTROUTING -j ${OWNED.natChain}`,
     'COMMIT',
     '*mangle',

@@ -15,7 +15,7 @@ const config = parseInitConfig({ EGRESS_POD_IP: '100.64.2.7' });
 
 const IPTABLES_GOLDEN = `*nat
 :EGW-POSTROUTING - [0:0]
--A EGW-POSTROUTING -o eth0 ! -s 100.64.2.7/32 -j SNAT --to-source 100.64.2.7 --random-fully
+-A EGW-POSTROUTING ! -s 100.64.2.7/32 -o eth0 -j SNAT --to-source 100.64.2.7 --random-fully
 -I POSTROUTING -j EGW-POSTROUTING
 COMMIT
 *mangle
@@ -76,7 +76,7 @@ describe('init plan', () => {
     const cfg = parseInitConfig({ EGRESS_POD_IP: '198.51.100.20' }, { interface: 'ens5' });
     const text = rulesetFor(planInit(cfg, 'iptables-legacy'), 8950);
     assert.match(text, /-A EGW-FORWARD -o ens5 .* --mss 8911:65535 -j TCPMSS --set-mss 8910\n/);
-    assert.match(text, /-A EGW-POSTROUTING -o ens5 ! -s 198.51.100.20\/32 -j SNAT --to-source 198.51.100.20 --random-fully\n/);
+    assert.match(text, /-A EGW-POSTROUTING ! -s 198.51.100.20\/32 -o ens5 -j SNAT --to-source 198.51.100.20 --random-fully\n/);
     assert.throws(() => rulesetFor(planInit(cfg, 'nftables'), 40), RangeError);
   });
 });
@@ -103,7 +103,7 @@ COMMIT
 :EGW-POSTROUTING -
 -A POSTROUTING -j EGW-POSTROUTING
 -A POSTROUTING -s 203.0.113.0/24 -j MASQUERADE
--A EGW-POSTROUTING -o eth0 ! -s 100.64.2.7/32 -j SNAT --to-source 100.64.2.7 --random-fully
+-A EGW-POSTROUTING ! -s 100.64.2.7/32 -o eth0 -j SNAT --to-source 100.64.2.7 --random-fully
 COMMIT
 `,
     },

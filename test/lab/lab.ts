@@ -1,0 +1,416 @@
+/**
+ * The cluster of /work/shared/LAB.md in network namespaces, for kernel tests and the demo:
+ *
+ *           fabric (bridge br0, 198.51.100.0/24)
+ *    ┌───────────────┬──────────────────┬────────────┐
+ *  node1 .11        node2 .12          ext .13
+ *    │ cali-c         │ cali-g
+ *  cpod 100.64.1.5  gwpod 100.64.2.7 (EGRESS_POD_IP)
+ *
+ * node1 plays Felix's part for the client pod (egress.calico, policy rule, table 250, neighbour
+ * and FDB entry for the gateway). node2 has no route back to the client pods: a reply only gets
+ * back over the VXLAN return path on the gateway (set by the daemon, or by setReturnPathByHand).
+ *
+ * Namespace names are unique per lab (`egw-<pid>-<n>-<role>`), and every lab is torn down by
+ * teardown(), by withLab() whatever happens, and as a last resort when the process exits.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import type { TestContext } from 'node:test';
+import { runCommand, type CommandResult } from '../../src/kernel/exec';
+import { packageRoot } from '../../src/package-root';
+
+export type { CommandResult } from '../../src/kernel/exec';
+
+export interface LabNames {
+  readonly fabric: string;
+  readonly node1: string;
+  readonly node2: string;
+  readonly ext: string;
+  readonly cpod: string;
+  readonly gwpod: string;
+}
+
+export interface LabAddrs {
+  readonly node1: string;
+  readonly node2: string;
+  readonly ext: string;
+  readonly cpod: string;
+  readonly gwpod: string;
+}
+
+export interface ExecOptions {
+  readonly input?: string;
+  /** Resolve with a non-zero exit status instead of rejecting. */
+  readonly allowFail?: boolean;
+  /** Added to a minimal environment (PATH only), so the caller's variables never leak in. */
+  readonly env?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+export interface Capture {
+  /** Resolves with the output so far once a line matches (rejects after timeoutMs, default 5000). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Stops tcpdump (SIGINT, so it prints what it holds) and resolves with everything it printed. */
+  stop(): Promise<string>;
+}
+
+export interface Lab {
+  readonly names: LabNames;
+  readonly addrs: LabAddrs;
+  /** VXLAN settings both ends use, and the MACs of the two VTEPs. */
+  readonly vxlan: { readonly vni: number; readonly port: number; readonly clientVtepMac: string; readonly gatewayMac: string };
+  /** The client pods' block that the return path routes over vxlan0. */
+  readonly clientBlock: string;
+  /** How the gateway is started: [node, script]; bin/egress-gateway when running from dist/. */
+  readonly gatewayCommand: readonly string[];
+  exec(ns: string, argv: readonly string[], opts?: ExecOptions): Promise<CommandResult>;
+  /** A long-running process in `ns`, stdout/stderr piped; killed at teardown. */
+  spawn(ns: string, argv: readonly string[], opts?: { env?: Record<string, string> }): ChildProcess;
+  /** Runs `egress-gateway <args>` in the gateway pod's namespace with exactly `env`; never rejects on exit status. */
+  gateway(args: readonly string[], env: Record<string, string>): Promise<CommandResult>;
+  spawnGateway(args: readonly string[], env: Record<string, string>): ChildProcess;
+  /** `tcpdump -lni iface filter...` in `ns`, resolved once tcpdump listens. */
+  capture(ns: string, iface: string, filter: readonly string[]): Promise<Capture>;
+  /** The route, neighbour and FDB entry on gwpod's vxlan0 that the daemon programs later. */
+  setReturnPathByHand(): Promise<void>;
+  /** `node tcp-tool.js ...` argv, to pass to exec or spawn. */
+  tcpTool(...args: string[]): string[];
+  /**
+   * What the kernel holds in `ns`, as text without counters or timestamps: links, addresses,
+   * routes, both iptables variants, the nft ruleset and the IPv4 forwarding/rp_filter sysctls.
+   */
+  kernelState(ns: string): Promise<string>;
+  teardown(): Promise<void>;
+}
+
+const ADDRS: LabAddrs = {
+  node1: '198.51.100.11',
+  node2: '198.51.100.12',
+  ext: '198.51.100.13',
+  cpod: '100.64.1.5',
+  gwpod: '100.64.2.7',
+};
+const VNI = 4097;
+const VXLAN_PORT = 4790;
+/** a2:2a: + 198.51.100.11, the client node's VTEP (LAB.md). */
+const CLIENT_VTEP_MAC = 'a2:2a:c6:33:64:0b';
+/** a2:2a: + 100.64.2.7, what the gateway's init gives vxlan0. */
+const GATEWAY_MAC = 'a2:2a:64:40:02:07';
+const POLICY_TABLE = '250';
+
+let labCounter = 0;
+/** Namespaces of labs not yet torn down, removed synchronously if the process exits first. */
+const liveNamespaces = new Set<string>();
+/** Processes started by labs and still running, killed by pid if the process exits first. */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+  for (const ns of liveNamespaces) spawnSync(IP, ['netns', 'del', ns], { stdio: 'ignore' });
+});
+
+/** iproute2 by absolute path: the environment given to a command may replace PATH. */
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
+
+function minimalEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...extra };
+}
+
+async function run(argv: readonly string[], opts: ExecOptions = {}): Promise<CommandResult> {
+  const [file = '', ...args] = argv;
+  const res = await runCommand(file, args, {
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+    env: minimalEnv(opts.env),
+    timeoutMs: opts.timeoutMs ?? 30_000,
+  });
+  if (res.code !== 0 && !opts.allowFail) {
+    throw new Error(`lab: \`${argv.join(' ')}\` exited ${res.code}: ${res.stderr.trim() || res.stdout.trim()}`);
+  }
+  return res;
+}
+
+/** The CLI entry: bin/egress-gateway for the real build, the launcher next to this file otherwise. */
+function gatewayScript(): string {
+  const root = packageRoot();
+  if (__dirname.startsWith(join(root, 'dist') + sep)) return join(root, 'bin', 'egress-gateway');
+  return join(__dirname, 'run-cli.js');
+}
+
+export async function createLab(): Promise<Lab> {
+  const prefix = `egw-${process.pid}-${++labCounter}-`;
+  const names: LabNames = {
+    fabric: `${prefix}fabric`,
+    node1: `${prefix}node1`,
+    node2: `${prefix}node2`,
+    ext: `${prefix}ext`,
+    cpod: `${prefix}cpod`,
+    gwpod: `${prefix}gwpod`,
+  };
+  const children = new Set<ChildProcess>();
+  const created: string[] = [];
+  let tornDown = false;
+
+  const exec = (ns: string, argv: readonly string[], opts?: ExecOptions): Promise<CommandResult> =>
+    run([IP, 'netns', 'exec', ns, ...argv], opts);
+  const ip = (ns: string, ...args: string[]): Promise<CommandResult> => run([IP, '-n', ns, ...args]);
+  const sysctl = (ns: string, key: string, value: string): Promise<CommandResult> => exec(ns, ['sysctl', '-qw', `${key}=${value}`]);
+
+  const spawnIn = (ns: string, argv: readonly string[], opts: { env?: Record<string, string> } = {}): ChildProcess => {
+    if (tornDown) throw new Error('lab: spawn after teardown');
+    // `ip netns exec` execs the program, so the child's pid is the program's and signals reach it.
+    const child = spawn(IP, ['netns', 'exec', ns, ...argv], { env: minimalEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    liveChildren.add(child);
+    child.once('close', () => {
+      children.delete(child);
+      liveChildren.delete(child);
+    });
+    return child;
+  };
+
+  const teardown = async (): Promise<void> => {
+    if (tornDown) return;
+    tornDown = true;
+    await Promise.all([...children].map((c) => stopChild(c, 'SIGTERM')));
+    for (const ns of [...created].reverse()) {
+      // Anything still running in the namespace was started through this lab; end it by pid.
+      const pids = await run([IP, 'netns', 'pids', ns], { allowFail: true });
+      for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+      await run([IP, 'netns', 'del', ns], { allowFail: true });
+      liveNamespaces.delete(ns);
+    }
+  };
+
+  const script = gatewayScript();
+  const lab: Lab = {
+    names,
+    addrs: ADDRS,
+    vxlan: { vni: VNI, port: VXLAN_PORT, clientVtepMac: CLIENT_VTEP_MAC, gatewayMac: GATEWAY_MAC },
+    clientBlock: '100.64.1.0/26',
+    gatewayCommand: [process.execPath, script],
+    exec,
+    spawn: spawnIn,
+    gateway: (args, env) => exec(names.gwpod, [process.execPath, script, ...args], { env, allowFail: true, timeoutMs: 60_000 }),
+    spawnGateway: (args, env) => spawnIn(names.gwpod, [process.execPath, script, ...args], { env }),
+    capture: (ns, iface, filter) => startCapture(spawnIn(ns, ['tcpdump', '-l', '-n', '--immediate-mode', '-i', iface, ...filter])),
+    tcpTool: (...args) => [process.execPath, join(__dirname, 'tcp-tool.js'), ...args],
+    async setReturnPathByHand() {
+      const gw = names.gwpod;
+      await ip(gw, 'route', 'replace', lab.clientBlock, 'via', ADDRS.node1, 'dev', 'vxlan0', 'onlink');
+      await ip(gw, 'neigh', 'replace', ADDRS.node1, 'lladdr', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'nud', 'permanent');
+      await exec(gw, ['bridge', 'fdb', 'replace', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'dst', ADDRS.node1, 'self', 'permanent']);
+    },
+    async kernelState(ns) {
+      const parts: string[] = [];
+      const section = async (title: string, argv: string[]): Promise<void> => {
+        const res = await exec(ns, argv, { allowFail: true });
+        parts.push(`## ${title}\n${normalize(res.stdout)}${res.code !== 0 ? `(exit ${res.code})\n` : ''}`);
+      };
+      await section('ip -d link', ['ip', '-d', 'link', 'show']);
+      await section('ip addr', ['ip', '-4', 'addr', 'show']);
+      // IPv4 only: IPv6 link-local routes appear asynchronously after a link comes up.
+      await section('ip -4 route', ['ip', '-4', 'route', 'show', 'table', 'all']);
+      await section('ip neigh (permanent)', ['ip', 'neigh', 'show', 'nud', 'permanent']);
+      await section('iptables-legacy-save', ['iptables-legacy-save']);
+      await section('iptables-nft-save', ['iptables-nft-save']);
+      await section('nft list ruleset', ['nft', 'list', 'ruleset']);
+      await section('sysctl', ['sysctl', '-a', '-r', '^net\\.ipv4\\.(ip_forward|conf\\..*\\.(rp_filter|forwarding|proxy_arp))$']);
+      return parts.join('');
+    },
+    teardown,
+  };
+
+  try {
+    for (const ns of Object.values(names)) {
+      await run([IP, 'netns', 'add', ns]);
+      created.push(ns);
+      liveNamespaces.add(ns);
+      await ip(ns, 'link', 'set', 'lo', 'up');
+    }
+    await build(lab, ip, sysctl);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return lab;
+}
+
+async function build(
+  lab: Lab,
+  ip: (ns: string, ...args: string[]) => Promise<CommandResult>,
+  sysctl: (ns: string, key: string, value: string) => Promise<CommandResult>,
+): Promise<void> {
+  const { names: n, addrs: a } = lab;
+  await ip(n.fabric, 'link', 'add', 'br0', 'type', 'bridge');
+  await ip(n.fabric, 'link', 'set', 'br0', 'up');
+  // br_netfilter is on in every namespace with a bridge; the fabric is a plain switch.
+  for (const key of ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables', 'net.bridge.bridge-nf-call-arptables']) {
+    await lab.exec(n.fabric, ['sysctl', '-qw', `${key}=0`], { allowFail: true });
+  }
+  const hosts: Array<[string, string, string]> = [
+    [n.node1, a.node1, 'p-node1'],
+    [n.node2, a.node2, 'p-node2'],
+    [n.ext, a.ext, 'p-ext'],
+  ];
+  for (const [ns, addr, port] of hosts) {
+    await ip(ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', n.fabric);
+    await ip(n.fabric, 'link', 'set', port, 'master', 'br0', 'up');
+    await ip(ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+    await ip(ns, 'link', 'set', 'eth0', 'up');
+  }
+  // Nodes: forwarding, and a default route (proxy ARP for 169.254.1.1 only answers with one).
+  for (const ns of [n.node1, n.node2]) {
+    await sysctl(ns, 'net.ipv4.ip_forward', '1');
+    await ip(ns, 'route', 'add', 'default', 'via', a.ext);
+  }
+  await ip(n.node1, 'route', 'add', '100.64.2.0/24', 'via', a.node2);
+  await ip(n.ext, 'route', 'add', '100.64.2.0/24', 'via', a.node2);
+
+  // Pods the Calico way: a /32 on eth0, default via 169.254.1.1, proxy ARP on the node side.
+  const pods: Array<[string, string, string, string]> = [
+    [n.node1, 'cali-c', n.cpod, a.cpod],
+    [n.node2, 'cali-g', n.gwpod, a.gwpod],
+  ];
+  for (const [node, veth, pod, addr] of pods) {
+    await ip(node, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod);
+    await ip(pod, 'addr', 'add', `${addr}/32`, 'dev', 'eth0');
+    await ip(pod, 'link', 'set', 'eth0', 'up');
+    await ip(pod, 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link');
+    await ip(pod, 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
+    await ip(node, 'link', 'set', veth, 'up');
+    await sysctl(node, `net.ipv4.conf.${veth}.proxy_arp`, '1');
+    await ip(node, 'route', 'add', `${addr}/32`, 'dev', veth);
+  }
+
+  // Felix's part on the client node: the client pod's traffic goes to the gateway over VXLAN.
+  await ip(
+    n.node1, 'link', 'add', 'egress.calico', 'address', lab.vxlan.clientVtepMac, 'type', 'vxlan',
+    'id', String(lab.vxlan.vni), 'dstport', String(lab.vxlan.port), 'dev', 'eth0',
+  );
+  await ip(n.node1, 'link', 'set', 'egress.calico', 'up');
+  // Replies arrive decapsulated on egress.calico from outside addresses routed via eth0.
+  await sysctl(n.node1, 'net.ipv4.conf.all.rp_filter', '0');
+  await sysctl(n.node1, 'net.ipv4.conf.egress/calico.rp_filter', '0');
+  await ip(n.node1, 'rule', 'add', 'from', a.cpod, 'iif', 'cali-c', 'lookup', POLICY_TABLE);
+  await ip(n.node1, 'route', 'add', 'default', 'via', a.gwpod, 'dev', 'egress.calico', 'onlink', 'table', POLICY_TABLE);
+  await ip(n.node1, 'neigh', 'add', a.gwpod, 'lladdr', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'nud', 'permanent');
+  await lab.exec(n.node1, ['bridge', 'fdb', 'add', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'dst', a.gwpod, 'self', 'permanent']);
+}
+
+/** Counters, timestamps and ids that change with traffic or time, so two dumps compare equal. */
+function normalize(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^# (Generated|Completed|Warning)/.test(l))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[-]').replace(/counter packets \d+ bytes \d+/g, 'counter'))
+    .join('\n');
+}
+
+function startCapture(child: ChildProcess): Promise<Capture> {
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.on('data', (c: string) => (out += c));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const capture: Capture = {
+    waitFor: (pattern, timeoutMs = 5000) =>
+      new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          if (!pattern.test(out)) return false;
+          cleanup();
+          resolve(out);
+          return true;
+        };
+        const onData = (): void => void check();
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`lab capture: no ${pattern} within ${timeoutMs} ms; got:\n${out}`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          child.stdout?.off('data', onData);
+        };
+        if (!check()) child.stdout?.on('data', onData);
+      }),
+    stop: async () => {
+      await stopChild(child, 'SIGINT');
+      await closed;
+      return out;
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`lab capture: tcpdump did not start listening: ${err}`)), 10_000);
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      void stopChild(child, 'SIGKILL').then(() => reject(e));
+    };
+    child.stderr?.on('data', (c: string) => {
+      err += c;
+      if (/listening on/.test(err)) {
+        clearTimeout(timer);
+        resolve(capture);
+      }
+    });
+    child.once('close', (code) => fail(new Error(`lab capture: tcpdump exited ${code}: ${err}`)));
+  });
+}
+
+/** Signals a child and waits for it to exit, escalating to SIGKILL after 3 s. */
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await closed;
+  clearTimeout(timer);
+}
+
+/** Reads a spawned child's stdout until a line matches; rejects on exit or after timeoutMs. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (c: Buffer | string): void => {
+      out += c.toString();
+      if (pattern.test(out)) done(() => resolve(out));
+    };
+    const onClose = (code: number | null): void => done(() => reject(new Error(`exited ${code} before printing ${pattern}; printed:\n${out}`)));
+    const timer = setTimeout(() => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; printed:\n${out}`))), timeoutMs);
+    const done = (fn: () => void): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('close', onClose);
+      fn();
+    };
+    child.stdout?.on('data', onData);
+    child.once('close', onClose);
+  });
+}
+
+/**
+ * Runs `fn` with a fresh lab and always tears it down. On failure, the kernel state of the gateway
+ * and client node goes to the test's diagnostics before the error is rethrown.
+ */
+export async function withLab<T>(t: Pick<TestContext, 'diagnostic'> | undefined, fn: (lab: Lab) => Promise<T>): Promise<T> {
+  const lab = await createLab();
+  try {
+    return await fn(lab);
+  } catch (err) {
+    if (t) {
+      for (const ns of [lab.names.gwpod, lab.names.node1]) {
+        const state = await lab.kernelState(ns).catch((e: unknown) => String(e));
+        t.diagnostic(`${ns}:\n${state}`);
+      }
+    }
+    throw err;
+  } finally {
+    await lab.teardown();
+  }
+}
