@@ -151,7 +151,10 @@ function toLinkState(index: number, up: boolean, attrs: { ifname?: string; mtu?:
   };
 }
 
-/** One netlink attribute: 16-bit length and type (host byte order), payload, padding to 4. */
+/**
+ * One netlink attribute: 16-bit length and type in host byte order (written little-endian: every
+ * platform the image is built for, amd64 and arm64, is), payload, padding to 4.
+ */
 export function attr(type: number, payload: Uint8Array): Buffer {
   const len = 4 + payload.length;
   const out = Buffer.alloc((len + 3) & ~3);
