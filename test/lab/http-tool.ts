@@ -1,9 +1,20 @@
 /**
- * A tiny HTTP client for the lab (no curl is installed), run inside a namespace with
- * `ip netns exec NS node http-tool.js get <url> [timeoutMs]`: prints the status on the first line
- * and the body after it; exits 0 on any HTTP answer, 1 when none came (refused, timeout).
+ * A tiny HTTP tool for the lab (no curl is installed), run inside a namespace:
+ *   node http-tool.js get <url> [timeoutMs]   prints the status on the first line and the body after
+ *                                             it; exits 0 on any HTTP answer, 1 when none came
+ *   node http-tool.js serve <port> <status>   answers every request with <status>; prints
+ *                                             "listening <port>" once it listens
  */
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+
+function serve(port: number, status: number): void {
+  const server = createServer((_req, res) => {
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(`status ${status}\n`);
+  });
+  server.listen(port, '0.0.0.0', () => process.stdout.write(`listening ${port}\n`));
+  process.on('SIGTERM', () => process.exit(0));
+}
 
 function get(url: string, timeoutMs: number): void {
   const req = request(url, { method: 'GET', timeout: timeoutMs }, (res) => {
@@ -22,9 +33,10 @@ function get(url: string, timeoutMs: number): void {
   req.end();
 }
 
-const [verb, url, ms] = process.argv.slice(2);
-if (verb !== 'get' || !url) {
-  process.stderr.write('usage: http-tool get <url> [timeoutMs]\n');
+const [verb, arg, extra] = process.argv.slice(2);
+if (verb === 'get' && arg) get(arg, Number(extra ?? 3000));
+else if (verb === 'serve' && arg) serve(Number(arg), Number(extra ?? 200));
+else {
+  process.stderr.write('usage: http-tool get <url> [timeoutMs] | http-tool serve <port> [status]\n');
   process.exit(2);
 }
-get(url, Number(ms ?? 3000));
