@@ -106,7 +106,9 @@ describe('daemon: the return path follows Felix', () => {
 
         const chat = lab.spawn(lab.names.cpod, [process.execPath, join(__dirname, '../lab/tcp-chat.js'), lab.addrs.ext, PORT, '6000', '200']);
         await waitForOutput(chat, /echo 1\b/);
-        const monitor = lab.spawn(lab.names.gwpod, ['ip', 'monitor', 'route', 'neigh']);
+        // IPv4 only: vxlan0's IPv6 link-local address may still be settling, which is not our doing.
+        const monitor = lab.spawn(lab.names.gwpod, ['ip', '-4', 'monitor', 'route', 'neigh']);
+        const fdbMonitor = lab.spawn(lab.names.gwpod, ['bridge', 'monitor', 'fdb']);
         await new Promise((r) => setTimeout(r, 200));
 
         await gw.kill();
@@ -123,8 +125,10 @@ describe('daemon: the return path follows Felix', () => {
         });
         assert.equal(chatOut.code, 0, `the long-lived connection broke:\n${chatOut.out}`);
         monitor.kill('SIGTERM');
+        fdbMonitor.kill('SIGTERM');
         let monitored = '';
         for await (const chunk of monitor.stdout ?? []) monitored += String(chunk);
+        for await (const chunk of fdbMonitor.stdout ?? []) monitored += String(chunk);
         assert.equal(monitored.split('\n').filter((l) => l.includes('vxlan0')).join('\n'), '', 'the restart changed nothing on vxlan0');
         assert.equal(await gw.returnPath(), expectedReturnPath(lab));
       } finally {

@@ -7,13 +7,12 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clientVtepMac } from '../../src/model/mac';
 import type { RouteUpdateWire } from '../../src/policysync/proto';
-import type { Lab } from './lab';
+import { CLIENT_NODE_NAME, type Lab } from './lab';
+
+export { CLIENT_NODE_NAME };
 import { TestFelix, type Snapshot } from './test-felix';
 
-/** Felix's name for the client pod's node; its VTEP MAC is derived from it. */
-export const CLIENT_NODE_NAME = 'node1';
 const REMOTE_WORKLOAD = 1;
 const LOCAL_WORKLOAD = 3;
 const POOL_VXLAN = 2;
@@ -52,19 +51,10 @@ export function gatewayBlockRoute(lab: Lab): RouteUpdateWire {
   return { type: LOCAL_WORKLOAD, ip_pool_type: POOL_VXLAN, dst: '100.64.2.0/26', dst_node_name: 'node2', dst_node_ip: lab.addrs.node2, local_workload: true };
 }
 
-/**
- * Runs init in the gateway pod, gives node1's egress.calico the VTEP MAC Felix would (0x66 + SHA-1 of
- * the node name, which is what the gateway's neighbour entry points at), and starts a test Felix.
- */
+/** Runs init in the gateway pod and starts a test Felix with `snapshot`. */
 export async function prepareGateway(lab: Lab, snapshot: Snapshot, felixOptions: { autoInSync?: boolean } = {}): Promise<GatewayRun> {
   const init = await lab.gateway(['init'], { EGRESS_POD_IP: lab.addrs.gwpod });
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}${init.stdout}`);
-  // Changing a device's address flushes its neighbours: put node1's entries for the gateway back.
-  const n1 = lab.names.node1;
-  await lab.exec(n1, ['ip', 'link', 'set', 'dev', 'egress.calico', 'address', clientVtepMac(CLIENT_NODE_NAME)]);
-  await lab.exec(n1, ['ip', 'neigh', 'replace', lab.addrs.gwpod, 'lladdr', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'nud', 'permanent']);
-  await lab.exec(n1, ['bridge', 'fdb', 'replace', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'dst', lab.addrs.gwpod, 'self', 'permanent']);
-
   const dir = mkdtempSync(join(tmpdir(), 'egw-felix-'));
   const socketPath = join(dir, 'socket');
   const felix = await TestFelix.start(socketPath, { snapshot, ...felixOptions });

@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { TestContext } from 'node:test';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
+import { clientVtepMac } from '../../src/model/mac';
 import { packageRoot } from '../../src/package-root';
 
 export type { CommandResult } from '../../src/kernel/exec';
@@ -94,8 +95,9 @@ const ADDRS: LabAddrs = {
 };
 const VNI = 4097;
 const VXLAN_PORT = 4790;
-/** a2:2a: + 198.51.100.11, the client node's VTEP (LAB.md). */
-const CLIENT_VTEP_MAC = 'a2:2a:c6:33:64:0b';
+/** Felix's name for the client pod's node, and its VTEP MAC as Felix derives it (0x66 + SHA-1 of the name). */
+export const CLIENT_NODE_NAME = 'node1';
+const CLIENT_VTEP_MAC = clientVtepMac(CLIENT_NODE_NAME);
 /** a2:2a: + 100.64.2.7, what the gateway's init gives vxlan0. */
 const GATEWAY_MAC = 'a2:2a:64:40:02:07';
 const POLICY_TABLE = '250';
