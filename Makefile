@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 
 .PHONY: help setup build lint test unit demo image clean
+IMAGE ?= egress-gateway:dev
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -24,6 +25,9 @@ unit: build ## run only the unit tests (no root needed)
 
 demo: ## the whole gateway in network namespaces: init, start, traffic, tcpdump, readiness (needs root)
 	bash scripts/demo.sh
+
+image: ## build the container image where Docker runs (IMAGE=name:tag)
+	docker build -t $(IMAGE) .
 
 clean: ## remove build output
 	rm -rf dist .build
