@@ -17,6 +17,10 @@ export const ErrorCodes = {
   MESSAGE_MALFORMED: 'MESSAGE_MALFORMED',
   /** The HTTP health server could not start. */
   HEALTH_SERVER_FAILED: 'HEALTH_SERVER_FAILED',
+  /** The local status socket could not be served (the daemon runs on without it). */
+  STATUS_SERVER_FAILED: 'STATUS_SERVER_FAILED',
+  /** `egress-gateway status` got no usable answer from the daemon's status socket. Exit status 3. */
+  DAEMON_UNREACHABLE: 'DAEMON_UNREACHABLE',
   /** A bug: an invariant did not hold. */
   INTERNAL: 'INTERNAL',
 } as const;
@@ -60,7 +64,8 @@ export function isGatewayError(err: unknown, code?: ErrorCode): err is GatewayEr
   return err instanceof GatewayError && (code === undefined || err.code === code);
 }
 
-/** Exit statuses, decided only here: 2 for bad input, 1 for everything else. */
+/** Exit statuses, decided only here: 2 for bad input, 3 when `status` cannot reach the daemon, 1 for everything else. */
 export function exitStatusFor(err: unknown): number {
+  if (isGatewayError(err, ErrorCodes.DAEMON_UNREACHABLE)) return 3;
   return isGatewayError(err, ErrorCodes.CONFIG_INVALID) ? 2 : 1;
 }

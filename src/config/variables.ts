@@ -4,7 +4,7 @@
  * when a parser starts or stops reading a variable, change this list in the same commit.
  */
 
-export type CommandName = 'init' | 'start';
+export type CommandName = 'init' | 'start' | 'status';
 
 export interface VariableSpec {
   readonly name: string;
@@ -19,6 +19,11 @@ export interface VariableSpec {
 
 export const DEFAULT_SOCKET_PATH = '/var/run/nodeagent/socket';
 export const DEFAULT_HEALTH_PORT = 8080;
+/**
+ * Under /tmp, not /var/run: Calico's manifests mount Felix's policysync volume at /var/run, and the status
+ * socket must stay private to this container. docs/status.md covers read-only root filesystems.
+ */
+export const DEFAULT_STATUS_SOCKET = '/tmp/egress-gateway/status.sock';
 /** What the kubelet and Felix poll; a constant of the health server, not a setting. */
 export const READINESS_PATH = '/readiness';
 export const LIVENESS_PATH = '/liveness';
@@ -141,6 +146,13 @@ export const VARIABLES: readonly VariableSpec[] = [
     default: '30s',
     flag: '--resync-interval',
     meaning: 'Period of the full kernel resync that repairs drift (Go duration).',
+  },
+  {
+    name: 'STATUS_SOCKET',
+    commands: ['start', 'status'],
+    default: DEFAULT_STATUS_SOCKET,
+    flag: '--status-socket',
+    meaning: 'Unix socket (mode 0600) where the daemon serves `egress-gateway status`; `status` reads the same variable (or its --socket flag). Its folder must be writable (docs/status.md).',
   },
   {
     name: 'LOG_SEVERITY',
