@@ -5,6 +5,7 @@ import { parseDurationSetting } from './duration';
 import { parseEgressAddresses, pick, type Env } from './env';
 import { parseHealthConfig, type HealthConfig } from './health-config';
 import { DEFAULT_SOCKET_PATH } from './variables';
+import { parseStatusSocket } from '../status/config';
 
 /** Flags of `egress-gateway start`; each overrides the variable of the same meaning. */
 export interface StartFlags {
@@ -14,6 +15,7 @@ export interface StartFlags {
   readonly healthHost?: string;
   readonly resyncInterval?: string;
   readonly logSeverity?: string;
+  readonly statusSocket?: string;
 }
 
 /** Everything `start` needs, validated and frozen before anything runs. */
@@ -28,6 +30,8 @@ export interface DaemonConfig {
   readonly resyncIntervalMs: number;
   readonly logLevel: NonNullable<ReturnType<typeof logLevelFor>>;
   readonly health: HealthConfig;
+  /** The local Unix socket `egress-gateway status` reads (STATUS_SOCKET). */
+  readonly statusSocket: string;
 }
 
 export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
@@ -47,6 +51,7 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
   if (!logLevel) throw configError(severity.name, severity.value, `must be one of ${LOG_SEVERITIES.join(', ')}`);
   const egress = addrs.ipv4 ?? addrs.ipv6;
   const health = parseHealthConfig(env, { healthPort: flags.healthPort, healthHost: flags.healthHost }, egress?.text);
+  const statusSocket = parseStatusSocket(env, { name: '--status-socket', value: flags.statusSocket });
   return Object.freeze({
     socketPath,
     ...(addrs.ipv4 ? { egressIpv4: addrs.ipv4 } : {}),
@@ -56,5 +61,6 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     resyncIntervalMs,
     logLevel,
     health,
+    statusSocket,
   });
 }
