@@ -1,5 +1,10 @@
 import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
+import { VxlanGuard } from './dataplane/vxlan-guard';
+import type { GatewayError } from './errors';
+import { vxlanSpecFor } from './init/plan';
+import { NetlinkLinks } from './kernel/links';
+import type { Links } from './kernel/ports';
 import { createHealthChecks, type HealthChecks } from './health/checks';
 import { startHealthServer, type HealthServer } from './health/server';
 import { NetlinkReturnPath } from './kernel/netlink/return-path';
@@ -20,6 +25,10 @@ export interface DaemonDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly kernel?: ReturnPathKernel & { close?(): void };
+  /** For the vxlan0 guard. With a fake `kernel` and no `links`, the guard is off (a test never touches real links). */
+  readonly links?: Links & { close?(): void };
+  /** Time between vxlan0 checks (default 2 s). */
+  readonly vxlanCheckIntervalMs?: number;
 }
 
 /**
@@ -38,6 +47,9 @@ export class Daemon {
   private server: HealthServer | undefined;
   private supervisor: Promise<void> | undefined;
   private supervisorAlive = false;
+  /** What the vxlan0 guard last found wrong; readiness stays 503 while it is set. */
+  private vxlanProblem: GatewayError | undefined;
+  readonly vxlanGuard: VxlanGuard | undefined;
 
   constructor(readonly config: DaemonConfig, deps: DaemonDeps = {}) {
     this.clock = deps.clock ?? systemClock;
@@ -96,10 +108,30 @@ export class Daemon {
       },
     );
 
+    const links = deps.links ?? (deps.kernel ? undefined : new NetlinkLinks());
+    if (links && config.egressIpv4) {
+      this.vxlanGuard = new VxlanGuard({
+        links,
+        spec: vxlanSpecFor({ vni: config.vxlanVni, vxlanPort: config.vxlanPort, underlay: config.underlayDevice, egressIp: config.egressIpv4 }),
+        clock: this.clock,
+        logger: this.log,
+        ...(deps.vxlanCheckIntervalMs !== undefined ? { intervalMs: deps.vxlanCheckIntervalMs } : {}),
+        onProblem: (problem) => {
+          this.vxlanProblem = problem;
+          // A repair is not enough: readiness holds off until the resync has put the return path back.
+          if (problem) this.health.tracker.reconcileResult(false, problem);
+        },
+        onRepaired: () => this.reconciler.requestResync('vxlan device repaired'),
+      });
+    }
+    const guard = this.vxlanGuard;
+
     this.lifecycle
       .add({ name: 'kernel', stop: () => kernel.close?.() })
+      .add({ name: 'links', stop: () => links?.close?.() })
       .add({ name: 'probes', start: () => this.health.start(), stop: () => this.health.stop() })
       .add({ name: 'reconciler', start: () => this.reconciler.start(), stop: () => this.reconciler.stop() })
+      .add({ name: 'vxlan-guard', start: () => guard?.start(), stop: () => guard?.stop() })
       .add({
         name: 'policysync',
         start: (signal) => {
@@ -171,7 +203,8 @@ export class Daemon {
   }
 
   private onReconciled(result: ReconcileResult): void {
-    this.health.tracker.reconcileResult(result.ok, result.error, result.durationMs);
+    const problem = this.vxlanProblem;
+    this.health.tracker.reconcileResult(result.ok && !problem, result.error ?? problem, result.durationMs);
     const programmed = this.reconciler.status().counts.programmed;
     this.metrics.programmed.set({ kind: 'route' }, programmed.routes);
     this.metrics.programmed.set({ kind: 'neighbour' }, programmed.neighbours);

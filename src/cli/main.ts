@@ -39,6 +39,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--health-port <port>', 'health server port, 0 disables it (env HEALTH_PORT, default 8080)'))
     .addOption(new Option('--health-host <address>', 'health server address (env HEALTH_HOST, default the egress IP)'))
     .addOption(new Option('--resync-interval <duration>', 'full kernel resync period (env RESYNC_INTERVAL, default 30s)'))
+    .addOption(new Option('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init (env EGRESS_VXLAN_VNI, default 4097)'))
+    .addOption(new Option('--vxlan-port <port>', 'VXLAN UDP port, as init (env EGRESS_VXLAN_PORT, default 4790)'))
     .addOption(new Option('--log-severity <level>', 'debug, info, warning, error, fatal, panic (env LOG_SEVERITY)'))
     .action(async (flags: StartFlags) => {
       process.exitCode = await runStartCommand(flags, process.env);

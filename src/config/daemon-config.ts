@@ -2,8 +2,9 @@ import { configError } from '../errors';
 import type { IpAddress } from '../model/ip';
 import { logLevelFor, LOG_SEVERITIES } from '../observability/logger';
 import { parseDurationSetting } from './duration';
-import { parseEgressAddresses, pick, type Env } from './env';
+import { parseEgressAddresses, parseIntegerInRange, pick, type Env } from './env';
 import { parseHealthConfig, type HealthConfig } from './health-config';
+import { INIT_DEFAULTS } from './init-config';
 import { DEFAULT_SOCKET_PATH } from './variables';
 import { parseStatusSocket } from '../status/config';
 
@@ -16,6 +17,8 @@ export interface StartFlags {
   readonly resyncInterval?: string;
   readonly logSeverity?: string;
   readonly statusSocket?: string;
+  readonly vni?: string;
+  readonly vxlanPort?: string;
 }
 
 /** Everything `start` needs, validated and frozen before anything runs. */
@@ -28,6 +31,9 @@ export interface DaemonConfig {
   /** The pod's underlay device (tunnel-address routes leave through it). */
   readonly underlayDevice: string;
   readonly resyncIntervalMs: number;
+  /** vxlan0's id and port, as init was given them: the daemon re-creates vxlan0 with them when it goes. */
+  readonly vxlanVni: number;
+  readonly vxlanPort: number;
   readonly logLevel: NonNullable<ReturnType<typeof logLevelFor>>;
   readonly health: HealthConfig;
   /** The local Unix socket `egress-gateway status` reads (STATUS_SOCKET). */
@@ -46,6 +52,8 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     DEFAULT_RESYNC_INTERVAL_MS,
     { minMs: 1_000, maxMs: 24 * 3_600_000 },
   );
+  const vxlanVni = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_VNI', { name: '--vni', value: flags.vni }), 1, 16_777_215, INIT_DEFAULTS.vni);
+  const vxlanPort = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_PORT', { name: '--vxlan-port', value: flags.vxlanPort }), 1, 65_535, INIT_DEFAULTS.vxlanPort);
   const severity = pick(env, 'LOG_SEVERITY', { name: '--log-severity', value: flags.logSeverity });
   const logLevel = severity.value === undefined ? 'info' : logLevelFor(severity.value);
   if (!logLevel) throw configError(severity.name, severity.value, `must be one of ${LOG_SEVERITIES.join(', ')}`);
@@ -59,6 +67,8 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     vxlanDevice: 'vxlan0',
     underlayDevice: 'eth0',
     resyncIntervalMs,
+    vxlanVni,
+    vxlanPort,
     logLevel,
     health,
     statusSocket,

@@ -45,14 +45,14 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'EGRESS_VXLAN_VNI',
-    commands: ['init'],
+    commands: ['init', 'start'],
     default: '4097',
     flag: '--vni',
     meaning: 'VXLAN network identifier of vxlan0 (1 to 16777215); must match what Felix uses for egress gateways.',
   },
   {
     name: 'EGRESS_VXLAN_PORT',
-    commands: ['init'],
+    commands: ['init', 'start'],
     default: '4790',
     flag: '--vxlan-port',
     meaning: 'UDP port of vxlan0 (1 to 65535).',

@@ -163,6 +163,7 @@ export class ReturnPathReconciler {
   private resyncTimer: TimerHandle | undefined;
   private running: Promise<ReconcileResult> | undefined;
   private rerun = false;
+  private fullAfterRunning = false;
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.kernel = opts.kernel;
@@ -193,6 +194,17 @@ export class ReturnPathReconciler {
     } else if (change === 'changed') {
       this.trigger('update', this.debounceMs);
     }
+  }
+
+  /**
+   * The kernel lost entries behind the reconciler's back (vxlan0 deleted and re-created takes its
+   * routes, neighbours and FDB entries with it): the next pass re-reads the kernel, and runs now.
+   */
+  requestResync(reason: string): void {
+    this.needFull = true;
+    // A pass already running read the kernel before the loss; make the one after it a full one too.
+    if (this.running) this.fullAfterRunning = true;
+    this.trigger(reason, 0);
   }
 
   /** Begins reconciling (passes already due run now); call once. */
@@ -290,6 +302,10 @@ export class ReturnPathReconciler {
   }
 
   private afterPass(): void {
+    if (this.fullAfterRunning) {
+      this.fullAfterRunning = false;
+      this.needFull = true;
+    }
     if (!this.started) return;
     if (this.last && !this.last.ok) {
       const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.max(0, this.failures - 1));

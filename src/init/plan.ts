@@ -30,16 +30,14 @@ export function backendFor(config: Pick<InitConfig, 'dataplane'>, variant: Iptab
   return variant === 'legacy' ? 'iptables-legacy' : 'iptables-nft';
 }
 
+/** vxlan0 as init creates it; the daemon re-creates it with the same spec when it goes missing. */
+export function vxlanSpecFor(c: Pick<InitConfig, 'vni' | 'vxlanPort' | 'underlay' | 'egressIp'>): VxlanSpec {
+  return { name: VXLAN_DEVICE, vni: c.vni, port: c.vxlanPort, parent: c.underlay, mac: gatewayVxlanMac(c.egressIp), local: c.egressIp.text };
+}
+
 export function planInit(config: InitConfig, backend: NetfilterBackend): InitPlan {
   return {
-    vxlan: {
-      name: VXLAN_DEVICE,
-      vni: config.vni,
-      port: config.vxlanPort,
-      parent: config.underlay,
-      mac: gatewayVxlanMac(config.egressIp),
-      local: config.egressIp.text,
-    },
+    vxlan: vxlanSpecFor(config),
     sysctls: [
       { key: 'net/ipv4/ip_forward', value: '1' },
       // Decapsulated packets arrive on vxlan0 from client pod addresses that the pod's routes

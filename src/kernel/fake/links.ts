@@ -27,6 +27,11 @@ export class FakeLinks implements Links {
     return this.links.has(name);
   }
 
+  /** Deletes a device as someone else would (`ip link del`); true when it existed. */
+  removeLink(name: string): boolean {
+    return this.links.delete(name);
+  }
+
   /** The next operation of that kind fails with this errno, as the kernel would reject it. */
   failNext(op: 'create' | 'delete' | 'set', errno: string): void {
     this.failure = { op, errno };
