@@ -1,6 +1,8 @@
 import { describeCause, kernelError, type GatewayError } from '../errors';
 import type { LinkState, Links, VxlanSpec } from '../kernel/ports';
 import type { Clock, TimerHandle } from '../model/clock';
+import type { Family, IpAddress } from '../model/ip';
+import { gatewayVxlanMac } from '../model/mac';
 import type { Logger } from '../observability/logger';
 
 /**
@@ -11,7 +13,8 @@ import type { Logger } from '../observability/logger';
  * `intervalMs` (a netlink GET: cheap, and no subscription to lose), and on a problem:
  *   1. reports it at once (readiness turns 503: the kernel no longer holds the return path);
  *   2. re-creates it with init's own `ensureVxlan` and the same spec (the daemon has NET_ADMIN);
- *   3. once it is back, asks for a full resync so the return path is programmed again.
+ *   3. re-applies init's settings for the device (its rp_filter), then asks for a full resync so
+ *      the return path is programmed again; readiness turns 200 once that pass succeeds.
  * A failed repair is logged once per distinct error and retried at the next check, never thrown:
  * a crash loop would take the forwarding of established flows down with it.
  */
@@ -27,9 +30,31 @@ export interface VxlanGuardOptions {
   onProblem(problem: GatewayError | undefined): void;
   /** The device was re-created or repaired: the return path on it must be programmed again. */
   onRepaired(): void;
+  /**
+   * Re-applies init's per-device settings (vxlan0's rp_filter) after a re-creation: a new device
+   * takes the namespace defaults, which may be strict reverse-path filtering.
+   */
+  reassertSettings?(): Promise<void>;
 }
 
 export const DEFAULT_VXLAN_CHECK_INTERVAL_MS = 2_000;
+
+/** The name client nodes' Felix expects the gateway's VXLAN device to answer as (init's VXLAN_DEVICE). */
+const VXLAN_DEVICE = 'vxlan0';
+
+/**
+ * vxlan0 exactly as `init` creates it (a unit test holds this to planInit's spec), so that a
+ * re-created device is indistinguishable from the one init made.
+ */
+export function vxlanSpecFor(c: { vni: number; vxlanPort: number; underlay: string; egressIp: IpAddress }): VxlanSpec {
+  return { name: VXLAN_DEVICE, vni: c.vni, port: c.vxlanPort, parent: c.underlay, mac: gatewayVxlanMac(c.egressIp), local: c.egressIp.text };
+}
+
+/** The settings that belong to vxlan0 itself (init sets them too), lost when the device is re-created. */
+export function vxlanSysctls(underlay: Family): Array<{ key: string; value: string }> {
+  // Decapsulated client packets would fail strict reverse-path filtering; IPv6 has no such sysctl.
+  return underlay === 4 ? [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }] : [];
+}
 
 /** What is wrong with `link` for `spec`, or undefined when it is what init made. */
 export function vxlanDefect(link: LinkState | undefined, spec: VxlanSpec): string | undefined {
@@ -53,6 +78,7 @@ export class VxlanGuard {
   private lastRepairError: string | undefined;
   /** The index of the device last seen healthy: a new index means it was re-created behind our back. */
   private healthyIndex: number | undefined;
+  private settingsPending = false;
 
   constructor(private readonly opts: VxlanGuardOptions) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_VXLAN_CHECK_INTERVAL_MS;
@@ -76,6 +102,11 @@ export class VxlanGuard {
       this.running = undefined;
     });
     return this.running;
+  }
+
+  /** The device as the guard keeps it. */
+  get spec(): VxlanSpec {
+    return this.opts.spec;
   }
 
   /** The current problem, for status output; undefined while the device is right. */
@@ -103,38 +134,54 @@ export class VxlanGuard {
       return;
     }
     const defect = vxlanDefect(link, spec);
-    if (!defect) {
-      const recreatedElsewhere = this.healthyIndex !== undefined && link && link.index !== this.healthyIndex;
-      this.healthyIndex = link?.index;
-      if (this.problem !== undefined || recreatedElsewhere) {
-        // Someone else (or an earlier repair of ours) put it back: its entries are gone either way.
-        log('info', 'vxlan_device_restored', { index: link?.index }, `${spec.name} is back; reprogramming the return path`);
-        this.problem = undefined;
-        this.lastRepairError = undefined;
-        this.opts.onProblem(undefined);
-        this.opts.onRepaired();
+    if (defect) {
+      if (this.problem !== defect) {
+        log('warn', 'vxlan_device_broken', { defect }, `${defect}: the return path is gone; re-creating it`);
       }
-      return;
+      this.report(kernelError(`checking ${spec.name}`, new Error(defect)), defect);
+      try {
+        link = await links.ensureVxlan(spec);
+      } catch (err) {
+        this.repairFailed(`re-creating ${spec.name}`, err);
+        return;
+      }
+      log('info', 'vxlan_device_repaired', { index: link.index, mtu: link.mtu }, `${spec.name} re-created`);
+      this.settingsPending = true;
+    } else if (this.healthyIndex !== undefined && link && link.index !== this.healthyIndex) {
+      // Someone else deleted and re-created it between two checks: its entries and settings are gone all the same.
+      log('warn', 'vxlan_device_replaced', { index: link.index }, `${spec.name} was re-created by someone else`);
+      this.settingsPending = true;
+      this.problem ??= 'replaced';
     }
-    if (this.problem !== defect) {
-      log('warn', 'vxlan_device_broken', { defect }, `${defect}: the return path is gone; re-creating it`);
+    if (this.settingsPending && this.opts.reassertSettings) {
+      try {
+        await this.opts.reassertSettings();
+      } catch (err) {
+        this.report(kernelError(`restoring the settings of ${spec.name}`, err), 'settings');
+        this.repairFailed(`restoring the settings of ${spec.name}`, err);
+        return;
+      }
     }
-    this.report(kernelError(`checking ${spec.name}`, new Error(defect)), defect);
-    try {
-      const repaired = await links.ensureVxlan(spec);
-      this.healthyIndex = repaired.index;
-      log('info', 'vxlan_device_repaired', { index: repaired.index, mtu: repaired.mtu }, `${spec.name} re-created; reprogramming the return path`);
+    this.settingsPending = false;
+    this.healthyIndex = link?.index;
+    if (this.problem !== undefined) {
+      log('info', 'vxlan_device_restored', { index: link?.index }, `${spec.name} is back; reprogramming the return path`);
       this.problem = undefined;
       this.lastRepairError = undefined;
       this.opts.onProblem(undefined);
       this.opts.onRepaired();
-    } catch (err) {
-      const why = describeCause(err);
-      if (why !== this.lastRepairError) {
-        log('warn', 'vxlan_repair_failed', { err }, `re-creating ${spec.name} failed, retrying in ${this.intervalMs} ms: ${why}`);
-      }
-      this.lastRepairError = why;
     }
+  }
+
+  private repairFailed(doing: string, err: unknown): void {
+    const why = describeCause(err);
+    if (why !== this.lastRepairError) {
+      this.opts.logger.warn(
+        { component: 'vxlan-guard', event: 'vxlan_repair_failed', device: this.opts.spec.name, err },
+        `${doing} failed, retrying in ${this.intervalMs} ms: ${why}`,
+      );
+    }
+    this.lastRepairError = why;
   }
 
   private report(err: GatewayError, key: string = err.message): void {

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parseDaemonConfig } from '../../src/config/daemon-config';
+import { parseInitConfig } from '../../src/config/init-config';
+import { vxlanSysctls } from '../../src/dataplane/vxlan-guard';
+import { planInit } from '../../src/init/plan';
 import { Daemon } from '../../src/daemon';
 import { FakeReturnPathKernel, type FakeErrno } from '../../src/kernel/fake-return-path';
 import { FakeLinks } from '../../src/kernel/fake/links';
@@ -164,4 +167,17 @@ test('vxlan0 set down or given the wrong address by someone else: repaired in pl
 test('with a fake kernel and no links given, the vxlan0 guard is off (a test never touches real links)', TIMEOUT, async (t) => {
   const h = await harness(t);
   assert.equal(h.daemon.vxlanGuard, undefined);
+});
+
+test('the guard keeps vxlan0 exactly as init makes it, from the same variables, and re-applies init’s device settings', () => {
+  for (const env of [{ EGRESS_POD_IP: GW }, { EGRESS_POD_IP: GW, EGRESS_VXLAN_VNI: '5001', EGRESS_VXLAN_PORT: '8472' }]) {
+    const plan = planInit(parseInitConfig(env), 'nftables');
+    const daemon = new Daemon(parseDaemonConfig({ ...env, HEALTH_PORT: '0' }), {
+      kernel: new FakeReturnPathKernel(),
+      links: new FakeLinks(),
+      logger: createLogger('fatal', { write: () => undefined }),
+    });
+    assert.deepEqual(daemon.vxlanGuard?.spec, plan.vxlan);
+    for (const setting of vxlanSysctls(4)) assert.ok(plan.sysctls.some((s) => s.key === setting.key && s.value === setting.value), setting.key);
+  }
 });
