@@ -24,7 +24,8 @@ export interface GatewayRun {
   daemon: ChildProcess | undefined;
   /** Everything the daemons of this run printed (JSON log lines). */
   readonly logs: string[];
-  startDaemon(extraEnv?: Record<string, string>): ChildProcess;
+  /** `prefix` runs before the gateway command, e.g. setpriv with only the capabilities the container gets. */
+  startDaemon(extraEnv?: Record<string, string>, prefix?: readonly string[]): ChildProcess;
   /** SIGKILL, and wait for the process to be gone. */
   kill(): Promise<void>;
   /** HTTP GET on the daemon's health port, from inside the gateway pod. */
@@ -65,14 +66,15 @@ export async function prepareGateway(lab: Lab, snapshot: Snapshot, felixOptions:
     socketPath,
     daemon: undefined,
     logs,
-    startDaemon(extraEnv = {}) {
-      const child = lab.spawnGateway(['start'], {
+    startDaemon(extraEnv = {}, prefix = []) {
+      const env = {
         EGRESS_POD_IP: lab.addrs.gwpod,
         DAEMON_SOCKET_PATH: socketPath,
         HEALTH_PORT: '8080',
         LOG_SEVERITY: 'debug',
         ...extraEnv,
-      });
+      };
+      const child = prefix.length > 0 ? lab.spawn(lab.names.gwpod, [...prefix, ...lab.gatewayCommand, 'start'], { env }) : lab.spawnGateway(['start'], env);
       let partial = '';
       child.stdout?.on('data', (c: Buffer) => {
         const lines = (partial + c.toString()).split('\n');

@@ -202,6 +202,11 @@ export class TestFelix {
     }
   }
 
+  /** Any bytes as one ToDataplane message (the gRPC framing stays valid): for the fuzzer. */
+  sendRaw(bytes: Uint8Array): void {
+    for (const s of this.open.values()) this.write(s, Buffer.from(bytes));
+  }
+
   sendMalformed(which: MalformedCase): void {
     const base: RouteUpdateWire = {
       type: 1,
