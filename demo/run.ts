@@ -219,6 +219,8 @@ async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promis
     HTTP_PROBE_INTERVAL: '10s',
     HTTP_PROBE_TIMEOUT: '30s',
     DRAIN_DELAY,
+    // Its own status socket: the default under /tmp is shared with any other daemon on the machine.
+    STATUS_SOCKET: join(held.tempDir, 'status.sock'),
   };
   report.block(
     `${Object.entries(startEnv).filter(([k]) => k !== 'PATH').map(([k, v]) => `${k}=${v}`).join(' ')} init/start-gateway.sh &`,
