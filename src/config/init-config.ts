@@ -21,9 +21,12 @@ export type Dataplane = 'iptables' | 'nftables';
 export type IptablesVariant = 'legacy' | 'nft';
 
 export interface InitConfig {
-  /** The IPv4 egress address: SNAT source, vxlan0's local address and MAC. */
+  /**
+   * The address vxlan0 is bound to and named after (its local address and MAC): the IPv4 egress
+   * address, or the IPv6 one on an IPv6-only pod. Also the SNAT source of its own family.
+   */
   readonly egressIp: IpAddress;
-  /** Kept for the dual-stack issue; nothing uses it yet. */
+  /** The IPv6 egress address: SNAT source for IPv6 (equal to egressIp on an IPv6-only pod). */
   readonly egressIpv6?: IpAddress;
   readonly vni: number;
   readonly vxlanPort: number;
@@ -54,12 +57,11 @@ const maxVni = 16_777_215;
  */
 export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
   const addrs = parseEgressAddresses(env, { name: '--pod-ip', value: flags.podIp });
-  if (!addrs.ipv4) {
-    // Name the setting the addresses came from, in the order parseEgressAddresses reads them.
-    const many = pick(env, 'EGRESS_POD_IPS', { name: '--pod-ip', value: flags.podIp });
-    const source = many.value !== undefined ? many : pick(env, 'EGRESS_POD_IP');
-    throw configError(source.name, source.value, 'has no IPv4 address; IPv6-only gateways are not supported yet');
-  }
+  // parseEgressAddresses guarantees one of them. IPv4 wins for vxlan0 when both exist: client
+  // nodes' Felix tunnels to the gateway's IPv4 address and derives its MAC from it, and IPv6
+  // traffic rides inside the same IPv4 tunnel (docs/dual-stack.md).
+  const vxlanIp = addrs.ipv4 ?? addrs.ipv6;
+  if (!vxlanIp) throw configError('EGRESS_POD_IP', undefined, 'names no IP address');
   const vni = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_VNI', { name: '--vni', value: flags.vni }), 1, maxVni, INIT_DEFAULTS.vni);
   const vxlanPort = parseIntegerInRange(
     pick(env, 'EGRESS_VXLAN_PORT', { name: '--vxlan-port', value: flags.vxlanPort }),
@@ -85,7 +87,7 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
     logLevel = level;
   }
   return Object.freeze({
-    egressIp: addrs.ipv4,
+    egressIp: vxlanIp,
     ...(addrs.ipv6 ? { egressIpv6: addrs.ipv6 } : {}),
     vni,
     vxlanPort,

@@ -1,7 +1,8 @@
 import { GatewayError, ErrorCodes, describeCause, isGatewayError } from '../errors';
 import type { LinkState, Links, Netfilter, Sysctl, VxlanSpec } from '../kernel/ports';
 import type { Logger } from '../observability/logger';
-import { rulesetFor, type InitPlan, type SysctlSetting } from './plan';
+import { rulesetsFor, type InitPlan, type SysctlSetting } from './plan';
+import type { RulesetPayload } from './ruleset';
 
 export interface InitPorts {
   readonly links: Links;
@@ -13,7 +14,8 @@ export interface InitOutcome {
   readonly link: LinkState;
   /** Sysctl keys whose value had to change (empty on a second run). */
   readonly changedSysctls: readonly string[];
-  readonly ruleset: string;
+  /** What was applied, in order (one payload per iptables family, or one inet nft payload). */
+  readonly rulesets: readonly RulesetPayload[];
 }
 
 /*
@@ -37,9 +39,13 @@ export async function ensureSysctls(sysctl: Sysctl, settings: readonly SysctlSet
   return changed;
 }
 
-/** Rewrites the owned chains/table whole, in one transaction. */
-export async function ensureRuleset(netfilter: Netfilter, ruleset: string): Promise<void> {
-  await netfilter.apply(ruleset);
+/**
+ * Rewrites the owned chains/table whole: one transaction per payload (IPv4 then IPv6 for
+ * iptables, a single inet transaction for nftables). Each is idempotent, so after a failure in the
+ * IPv6 one the next run repairs it without disturbing the IPv4 rules.
+ */
+export async function ensureRuleset(netfilter: Netfilter, rulesets: readonly RulesetPayload[]): Promise<void> {
+  for (const r of rulesets) await netfilter.apply(r.text, r.family);
 }
 
 const STEPS = ['vxlan device', 'sysctls', 'netfilter ruleset'] as const;
@@ -61,10 +67,13 @@ export async function applyInit(plan: InitPlan, ports: InitPorts, logger: Logger
     const changedSysctls = await ensureSysctls(ports.sysctl, plan.sysctls);
     logger.info({ component: 'init', event: 'sysctls_ready', changed: changedSysctls }, 'sysctls set');
     step = 2;
-    const ruleset = rulesetFor(plan, link.mtu);
-    await ensureRuleset(ports.netfilter, ruleset);
-    logger.info({ component: 'init', event: 'ruleset_applied', backend: plan.backend }, 'netfilter ruleset applied');
-    return { link, changedSysctls, ruleset };
+    const rulesets = rulesetsFor(plan, link.mtu);
+    await ensureRuleset(ports.netfilter, rulesets);
+    logger.info(
+      { component: 'init', event: 'ruleset_applied', backend: plan.backend, families: rulesets.map((r) => r.family) },
+      'netfilter ruleset applied',
+    );
+    return { link, changedSysctls, rulesets };
   } catch (err) {
     throw stepError(step, err);
   }

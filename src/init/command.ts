@@ -7,7 +7,7 @@ import type { Links, Netfilter, NetfilterBackend, Sysctl } from '../kernel/ports
 import { ProcSysctl } from '../kernel/sysctl';
 import { createLogger, type Logger } from '../observability/logger';
 import { applyInit } from './apply';
-import { VXLAN_DEVICE, VXLAN_OVERHEAD_BYTES, backendFor, describePlan, planInit, type InitPlan } from './plan';
+import { VXLAN_DEVICE, backendFor, describePlan, planInit, vxlanOverheadBytes, type InitPlan } from './plan';
 
 export type { InitFlags } from '../config/init-config';
 
@@ -15,7 +15,7 @@ export type { InitFlags } from '../config/init-config';
 export interface InitDeps {
   readonly links: Links & { close?(): void };
   readonly sysctl: Sysctl;
-  netfilterFor(backend: NetfilterBackend): Netfilter & { checkAvailable?(): Promise<void> };
+  netfilterFor(backend: NetfilterBackend): Netfilter & { checkAvailable?(families?: readonly ('ipv4' | 'ipv6')[]): Promise<void> };
   detectIptablesVariant(): Promise<VariantChoice>;
   /** Where --dry-run prints the plan. */
   out(text: string): void;
@@ -51,10 +51,18 @@ export async function runInitCommand(flags: InitFlags, env: Env, deps: InitDeps 
       deps.out(describePlan(plan, mtu, note));
       return;
     }
-    await netfilter.checkAvailable?.();
+    await netfilter.checkAvailable?.([...(plan.egress.ipv4 ? ['ipv4' as const] : []), ...(plan.egress.ipv6 ? ['ipv6' as const] : [])]);
     const outcome = await applyInit(plan, { links: deps.links, sysctl: deps.sysctl, netfilter }, logger);
     logger.info(
-      { component: 'init', event: 'init_done', backend, vxlan: outcome.link.name, mtu: outcome.link.mtu, egressIp: config.egressIp.text },
+      {
+        component: 'init',
+        event: 'init_done',
+        backend,
+        vxlan: outcome.link.name,
+        mtu: outcome.link.mtu,
+        egressIp: config.egressIp.text,
+        ...(config.egressIpv6 ? { egressIpv6: config.egressIpv6.text } : {}),
+      },
       'gateway network namespace is ready',
     );
   } finally {
@@ -74,7 +82,8 @@ async function expectedVxlanMtu(links: Links, plan: InitPlan): Promise<{ mtu: nu
   const existing = await links.get(VXLAN_DEVICE);
   if (existing && existing.kind === 'vxlan' && plan.vxlan.mtu === undefined) return { mtu: existing.mtu, note: `${VXLAN_DEVICE} exists` };
   if (plan.vxlan.mtu !== undefined) return { mtu: plan.vxlan.mtu, note: 'configured' };
+  const overhead = vxlanOverheadBytes(plan.egressIp.family);
   const parent = await links.get(plan.vxlan.parent);
-  if (parent) return { mtu: parent.mtu - VXLAN_OVERHEAD_BYTES, note: `${plan.vxlan.parent} mtu ${parent.mtu} - ${VXLAN_OVERHEAD_BYTES}` };
-  return { mtu: 1500 - VXLAN_OVERHEAD_BYTES, note: `${plan.vxlan.parent} not found here, assuming mtu 1500 - ${VXLAN_OVERHEAD_BYTES}` };
+  if (parent) return { mtu: parent.mtu - overhead, note: `${plan.vxlan.parent} mtu ${parent.mtu} - ${overhead}` };
+  return { mtu: 1500 - overhead, note: `${plan.vxlan.parent} not found here, assuming mtu 1500 - ${overhead}` };
 }

@@ -1,13 +1,20 @@
 import type { InitConfig, IptablesVariant } from '../config/init-config';
-import type { NetfilterBackend, VxlanSpec } from '../kernel/ports';
+import type { NetfilterBackend, RulesetFamily, VxlanSpec } from '../kernel/ports';
+import type { Family, IpAddress } from '../model/ip';
 import { gatewayVxlanMac } from '../model/mac';
-import { mssForMtu, renderRuleset } from './ruleset';
+import { mssForMtu, renderRuleset, type RulesetPayload } from './ruleset';
 
 /** The name client nodes' Felix expects the gateway's VXLAN device to answer as. */
 export const VXLAN_DEVICE = 'vxlan0';
 
 /** The kernel gives a VXLAN device its parent's MTU minus this (outer IPv4 + UDP + VXLAN + Ethernet). */
 export const VXLAN_OVERHEAD_BYTES = 50;
+/** The same over an IPv6 underlay (outer IPv6 header is 20 bytes longer): an IPv6-only pod's vxlan0. */
+export const VXLAN6_OVERHEAD_BYTES = 70;
+
+export function vxlanOverheadBytes(underlay: Family): number {
+  return underlay === 4 ? VXLAN_OVERHEAD_BYTES : VXLAN6_OVERHEAD_BYTES;
+}
 
 export interface SysctlSetting {
   /** Slashed form below /proc/sys, so interface names with dots stay unambiguous. */
@@ -21,7 +28,10 @@ export interface InitPlan {
   /** In order: ip_forward first, as writing it resets every interface's forwarding flag. */
   readonly sysctls: readonly SysctlSetting[];
   readonly backend: NetfilterBackend;
+  /** vxlan0's address (its underlay family): IPv4 when the pod has one. */
   readonly egressIp: InitConfig['egressIp'];
+  /** The egress address of each family the pod has; each gets SNAT and an MSS clamp. */
+  readonly egress: { readonly ipv4?: IpAddress; readonly ipv6?: IpAddress };
   readonly underlay: string;
 }
 
@@ -30,58 +40,119 @@ export function backendFor(config: Pick<InitConfig, 'dataplane'>, variant: Iptab
   return variant === 'legacy' ? 'iptables-legacy' : 'iptables-nft';
 }
 
-/** vxlan0 as init creates it; the daemon re-creates it with the same spec when it goes missing. */
+/**
+ * vxlan0 as init creates it; the daemon re-creates it with the same spec when it goes missing.
+ * `egressIp` is the underlay address: the IPv4 egress address, or the IPv6 one on an IPv6-only pod.
+ */
 export function vxlanSpecFor(c: Pick<InitConfig, 'vni' | 'vxlanPort' | 'underlay' | 'egressIp'>): VxlanSpec {
   return { name: VXLAN_DEVICE, vni: c.vni, port: c.vxlanPort, parent: c.underlay, mac: gatewayVxlanMac(c.egressIp), local: c.egressIp.text };
 }
 
+/**
+ * The settings that belong to vxlan0 itself, lost when the device is re-created, so the daemon
+ * re-asserts them after a repair. Decapsulated packets arrive on vxlan0 from client pod addresses
+ * that the pod's routes would send out of eth0; strict reverse-path filtering would drop them.
+ * IPv6 has no rp_filter, and a new device inherits forwarding from "default", which init's write
+ * to "all" also set.
+ */
+export function vxlanSysctls(): SysctlSetting[] {
+  return [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }];
+}
+
+/**
+ * Dual-stack (docs/dual-stack.md): one vxlan0 whose underlay is the IPv4 egress address when the
+ * pod has one (IPv6 client traffic rides inside the same IPv4 tunnel), else the IPv6 one. Each
+ * family the pod has gets forwarding, SNAT and an MSS clamp of its own.
+ */
 export function planInit(config: InitConfig, backend: NetfilterBackend): InitPlan {
+  const ipv4 = config.egressIp.family === 4 ? config.egressIp : undefined;
+  const ipv6 = config.egressIpv6 ?? (config.egressIp.family === 6 ? config.egressIp : undefined);
+  const sysctls: SysctlSetting[] = [];
+  if (ipv4) {
+    sysctls.push(
+      { key: 'net/ipv4/ip_forward', value: '1' },
+      // The effective rp_filter is the larger of "all" and the device's, so both must be 0.
+      { key: 'net/ipv4/conf/all/rp_filter', value: '0' },
+      ...vxlanSysctls(),
+    );
+  }
+  if (ipv6) {
+    // "all" sets every interface and the default for new ones. IPv6 has no rp_filter sysctl.
+    // With forwarding on, the kernel ignores router advertisements unless accept_ra is 2; we
+    // leave accept_ra alone: a pod's routes are static (the CNI's), and a gateway should not
+    // take its routes from whatever advertises on its link.
+    sysctls.push({ key: 'net/ipv6/conf/all/forwarding', value: '1' });
+  }
   return {
     vxlan: vxlanSpecFor(config),
-    sysctls: [
-      { key: 'net/ipv4/ip_forward', value: '1' },
-      // Decapsulated packets arrive on vxlan0 from client pod addresses that the pod's routes
-      // would send out of eth0; strict reverse-path filtering would drop them. The effective
-      // value is the larger of "all" and the device's, so both must be 0.
-      { key: 'net/ipv4/conf/all/rp_filter', value: '0' },
-      { key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' },
-    ],
+    sysctls,
     backend,
     egressIp: config.egressIp,
+    egress: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) },
     underlay: config.underlay,
   };
 }
 
-/** The full ruleset text once vxlan0's MTU is known (the MSS clamp depends on it). */
+/** The MSS clamp of each family, checked: vxlan0's MTU must leave room for a TCP segment. */
+function clamps(plan: InitPlan, vxlanMtu: number): { ipv4?: number; ipv6?: number } {
+  const out: { ipv4?: number; ipv6?: number } = {};
+  for (const [key, family] of [['ipv4', 4], ['ipv6', 6]] as const) {
+    if (!plan.egress[key]) continue;
+    const mss = mssForMtu(vxlanMtu, family);
+    if (!Number.isInteger(mss) || mss < 1) throw new RangeError(`vxlan0 MTU ${vxlanMtu} leaves no room for TCP over IPv${family}`);
+    out[key] = mss;
+  }
+  return out;
+}
+
+/** The ruleset payloads, in apply order, once vxlan0's MTU is known (the MSS clamps depend on it). */
+export function rulesetsFor(plan: InitPlan, vxlanMtu: number): RulesetPayload[] {
+  const mss = clamps(plan, vxlanMtu);
+  const { ipv4, ipv6 } = plan.egress;
+  return renderRuleset(plan.backend, {
+    underlay: plan.underlay,
+    ...(ipv4 && mss.ipv4 !== undefined ? { ipv4: { egressIp: ipv4, mss: mss.ipv4 } } : {}),
+    ...(ipv6 && mss.ipv6 !== undefined ? { ipv6: { egressIp: ipv6, mss: mss.ipv6 } } : {}),
+  });
+}
+
+/** All ruleset text in apply order, for reading (dry run, tests). */
 export function rulesetFor(plan: InitPlan, vxlanMtu: number): string {
-  const mss = mssForMtu(vxlanMtu);
-  if (!Number.isInteger(mss) || mss < 1) throw new RangeError(`vxlan0 MTU ${vxlanMtu} leaves no room for TCP`);
-  return renderRuleset(plan.backend, { egressIp: plan.egressIp, underlay: plan.underlay, mss });
+  return rulesetsFor(plan, vxlanMtu)
+    .map((p) => p.text)
+    .join('');
 }
 
 /** What `--dry-run` prints: everything that would be applied, in the order it would be. */
 export function describePlan(plan: InitPlan, vxlanMtu: number, mtuNote: string): string {
   const v = plan.vxlan;
+  const mss = clamps(plan, vxlanMtu);
+  // An IPv4-only pod keeps the one-number form; otherwise each clamp is labelled.
+  const mssText =
+    plan.egress.ipv6 === undefined
+      ? String(mss.ipv4)
+      : [mss.ipv4 !== undefined ? `${mss.ipv4} (IPv4)` : '', `${mss.ipv6} (IPv6)`].filter(Boolean).join(', ');
+  const payloads = rulesetsFor(plan, vxlanMtu);
   const lines = [
     '# egress-gateway init --dry-run: nothing was changed',
     `vxlan: ${v.name} id ${v.vni} dstport ${v.port} dev ${v.parent} local ${v.local ?? '-'} address ${v.mac} nolearning up`,
-    `vxlan mtu: ${vxlanMtu} (${mtuNote}); tcp mss clamp: ${mssForMtu(vxlanMtu)}`,
+    `vxlan mtu: ${vxlanMtu} (${mtuNote}); tcp mss clamp: ${mssText}`,
     ...plan.sysctls.map((s) => `sysctl: ${s.key} = ${s.value}`),
-    `netfilter: ${plan.backend} (${applyCommandFor(plan.backend)})`,
-    '# ruleset:',
-    rulesetFor(plan, vxlanMtu).trimEnd(),
+    `netfilter: ${plan.backend} (${payloads.map((p) => applyCommandFor(plan.backend, p.family)).join('; ')})`,
+    ...payloads.flatMap((p) => [p.family === 'ipv6' ? '# ruleset (IPv6):' : '# ruleset:', p.text.trimEnd()]),
     '',
   ];
   return lines.join('\n');
 }
 
-export function applyCommandFor(backend: NetfilterBackend): string {
+export function applyCommandFor(backend: NetfilterBackend, family?: RulesetFamily): string {
+  const ip = family === 'ipv6' ? 'ip6' : 'ip';
   switch (backend) {
     case 'nftables':
       return 'nft -f -';
     case 'iptables-legacy':
-      return 'iptables-legacy-restore --noflush';
+      return `${ip}tables-legacy-restore --noflush`;
     case 'iptables-nft':
-      return 'iptables-nft-restore --noflush';
+      return `${ip}tables-nft-restore --noflush`;
   }
 }

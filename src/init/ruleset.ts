@@ -1,5 +1,5 @@
-import type { NetfilterBackend } from '../kernel/ports';
-import type { IpAddress } from '../model/ip';
+import type { NetfilterBackend, RulesetFamily } from '../kernel/ports';
+import type { Family, IpAddress } from '../model/ip';
 
 /**
  * Names the gateway owns in netfilter. Everything the gateway writes lives under these names, so
@@ -11,52 +11,87 @@ export const OWNED = {
   natChain: 'EGW-POSTROUTING',
   /** iptables mangle chain holding the MSS clamp, jumped to from FORWARD. */
   mangleChain: 'EGW-FORWARD',
-  /** nftables: one table, `inet` so the dual-stack issue can add IPv6 rules to the same table. */
+  /** nftables: one `inet` table holds the rules of both families, rewritten in one transaction. */
   nftFamily: 'inet',
   nftTable: 'egress_gateway',
 } as const;
 
-export interface RulesetInput {
+/** What one address family egresses with. */
+export interface FamilyRules {
   /** SNAT source; traffic already carrying it is the pod's own and is left alone. */
   readonly egressIp: IpAddress;
-  /** Forwarded traffic leaving this interface is SNATed and has its SYNs clamped. */
-  readonly underlay: string;
   /** MSS that SYNs leaving the underlay are clamped down to. */
   readonly mss: number;
 }
 
+export interface RulesetInput {
+  /** Forwarded traffic leaving this interface is SNATed and has its SYNs clamped. */
+  readonly underlay: string;
+  readonly ipv4?: FamilyRules;
+  readonly ipv6?: FamilyRules;
+}
+
+/** One transaction's worth of ruleset text, and which tool applies it. */
+export interface RulesetPayload {
+  readonly family: RulesetFamily;
+  readonly text: string;
+}
+
 /**
- * IPv4 + TCP headers without options. A SYN's MSS must fit in vxlan0's MTU: replies come back to
- * the client through vxlan0 and would otherwise need fragmenting (or be dropped with DF set).
+ * IP + TCP headers without options, per family (IPv4 20 + 20, IPv6 40 + 20). A SYN's MSS must fit
+ * in vxlan0's MTU: replies come back to the client through vxlan0 and would otherwise need
+ * fragmenting (or be dropped: IPv6 routers never fragment, and IPv4 replies usually carry DF).
  */
 export const TCP_IP_HEADER_BYTES = 40;
+export const TCP_IPV6_HEADER_BYTES = 60;
 
-export function mssForMtu(mtu: number): number {
-  return mtu - TCP_IP_HEADER_BYTES;
-}
-
-/** The ruleset text for `backend`: what iptables-restore --noflush or `nft -f -` will be fed. */
-export function renderRuleset(backend: NetfilterBackend, input: RulesetInput): string {
-  return backend === 'nftables' ? renderNftRuleset(input) : renderIptablesRuleset(input);
+export function mssForMtu(mtu: number, family: Family = 4): number {
+  return mtu - (family === 4 ? TCP_IP_HEADER_BYTES : TCP_IPV6_HEADER_BYTES);
 }
 
 /**
- * iptables-restore --noflush input. Declaring an owned chain (`:NAME - [0:0]`) flushes it when it
- * exists, so each run rewrites the owned chains whole and leaves every other chain alone. The
- * `-I <built-in> -j <owned>` lines are jumps that must exist once: the adapter drops one that
- * iptables-save already lists (iptables-restore has no "insert unless present").
+ * IPv6 sources the SNAT leaves alone besides the egress address: link-local addresses are only
+ * valid on their link, so rewriting one to a global address would break the pod's own link-local
+ * traffic (a ping to the router, say). Forwarded client traffic never carries one.
+ */
+export const IPV6_LINK_LOCAL = 'fe80::/10';
+
+/**
+ * The ruleset for `backend`, in the order to apply it. iptables: one payload per family, IPv4
+ * first (iptables-restore, then ip6tables-restore: two transactions, each idempotent, so a failed
+ * IPv6 apply is repaired by the next run). nftables: one `inet` payload for both families.
+ */
+export function renderRuleset(backend: NetfilterBackend, input: RulesetInput): RulesetPayload[] {
+  if (!input.ipv4 && !input.ipv6) throw new RangeError('a ruleset needs an egress address of at least one family');
+  if (input.ipv4) assertFamily(input.ipv4.egressIp, 4);
+  if (input.ipv6) assertFamily(input.ipv6.egressIp, 6);
+  if (backend === 'nftables') return [{ family: 'inet', text: renderNftRuleset(input) }];
+  const out: RulesetPayload[] = [];
+  if (input.ipv4) out.push({ family: 'ipv4', text: renderIptablesRuleset(input.underlay, input.ipv4) });
+  if (input.ipv6) out.push({ family: 'ipv6', text: renderIptablesRuleset(input.underlay, input.ipv6) });
+  return out;
+}
+
+/**
+ * iptables-restore (or ip6tables-restore, by the egress address's family) --noflush input.
+ * Declaring an owned chain (`:NAME - [0:0]`) flushes it when it exists, so each run rewrites the
+ * owned chains whole and leaves every other chain alone. The `-I <built-in> -j <owned>` lines are
+ * jumps that must exist once: the adapter drops one that iptables-save already lists
+ * (iptables-restore has no "insert unless present").
  *
  * SNAT applies to traffic leaving the underlay whose source is not the egress IP: in POSTROUTING
  * the input interface is no longer known, and the only traffic that already carries the pod's
  * address is the pod's own, so excluding it limits the rule to forwarded traffic without a mark.
+ * The chain names are the same for both families: ip6tables has tables of its own.
  */
-export function renderIptablesRuleset(input: RulesetInput): string {
-  const { egressIp, underlay, mss } = input;
-  assertIpv4(egressIp);
+export function renderIptablesRuleset(underlay: string, rules: FamilyRules): string {
+  const { egressIp, mss } = rules;
+  const host = egressIp.family === 4 ? 32 : 128;
   return [
     '*nat',
     `:${OWNED.natChain} - [0:0]`,
-    `-A ${OWNED.natChain} ! -s ${egressIp.text}/32 -o ${underlay} -j SNAT --to-source ${egressIp.text} --random-fully`,
+    ...(egressIp.family === 6 ? [`-A ${OWNED.natChain} -s ${IPV6_LINK_LOCAL} -j RETURN`] : []),
+    `-A ${OWNED.natChain} ! -s ${egressIp.text}/${host} -o ${underlay} -j SNAT --to-source ${egressIp.text} --random-fully`,
     `-I POSTROUTING -j ${OWNED.natChain}`,
     'COMMIT',
     '*mangle',
@@ -72,30 +107,36 @@ export function renderIptablesRuleset(input: RulesetInput): string {
 /**
  * `nft -f -` input: create the table (a no-op when it exists) so that deleting it cannot fail,
  * delete it, and write it whole, all in one transaction, so a run is atomic and idempotent and
- * no other table is touched.
+ * no other table is touched. Both families share the inet table's chains; `ip`/`ip6` matches
+ * limit the SNAT rules to their family, and `meta nfproto` the MSS clamps, whose MSS differs.
  */
 export function renderNftRuleset(input: RulesetInput): string {
-  const { egressIp, underlay, mss } = input;
-  assertIpv4(egressIp);
+  const { underlay, ipv4, ipv6 } = input;
   const table = `${OWNED.nftFamily} ${OWNED.nftTable}`;
+  const clamp = (proto: string, mss: number): string =>
+    `\t\toifname "${underlay}" meta nfproto ${proto} tcp flags & (syn | rst) == syn tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`;
   return [
     `table ${table}`,
     `delete table ${table}`,
     `table ${table} {`,
     '\tchain postrouting {',
     '\t\ttype nat hook postrouting priority srcnat; policy accept;',
-    `\t\toifname "${underlay}" ip saddr != ${egressIp.text} snat ip to ${egressIp.text} fully-random`,
+    ...(ipv4 ? [`\t\toifname "${underlay}" ip saddr != ${ipv4.egressIp.text} snat ip to ${ipv4.egressIp.text} fully-random`] : []),
+    ...(ipv6
+      ? [`\t\toifname "${underlay}" ip6 saddr != { ${IPV6_LINK_LOCAL}, ${ipv6.egressIp.text} } snat ip6 to ${ipv6.egressIp.text} fully-random`]
+      : []),
     '\t}',
     '\tchain forward {',
     '\t\ttype filter hook forward priority mangle; policy accept;',
-    `\t\toifname "${underlay}" tcp flags & (syn | rst) == syn tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`,
+    ...(ipv4 ? [clamp('ipv4', ipv4.mss)] : []),
+    ...(ipv6 ? [clamp('ipv6', ipv6.mss)] : []),
     '\t}',
     '}',
     '',
   ].join('\n');
 }
 
-function assertIpv4(ip: IpAddress): void {
-  // IPv6 SNAT is the dual-stack issue's job; a v6 address here would render a wrong rule.
-  if (ip.family !== 4) throw new RangeError(`the IPv4 ruleset needs an IPv4 egress address, not ${ip.text}`);
+function assertFamily(ip: IpAddress, family: Family): void {
+  // A wrong-family address here would render a rule nft rejects, or one that matches nothing.
+  if (ip.family !== family) throw new RangeError(`the IPv${family} rules need an IPv${family} egress address, not ${ip.text}`);
 }

@@ -1,7 +1,7 @@
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import { ErrorCodes, kernelError } from '../errors';
 import { formatMac, parseMac } from '../model/mac';
-import { parseIp } from '../model/ip';
+import { ipFromBytes, parseIp } from '../model/ip';
 import type { LinkState, Links, VxlanSpec } from './ports';
 
 /*
@@ -15,6 +15,8 @@ const IFLA_VXLAN_LINK = 3;
 const IFLA_VXLAN_LOCAL = 4;
 const IFLA_VXLAN_LEARNING = 7;
 const IFLA_VXLAN_PORT = 15;
+/** An IPv6 local address makes the device send and receive VXLAN over IPv6 (an IPv6-only pod). */
+const IFLA_VXLAN_LOCAL6 = 17;
 /** Set on nested attributes by newer kernels; the type is in the low 14 bits. */
 const NLA_TYPE_MASK = 0x3fff;
 
@@ -113,8 +115,8 @@ function vxlanData(spec: VxlanSpec, parentIndex: number): Buffer {
   const parts = [attr(IFLA_VXLAN_ID, u32(spec.vni)), attr(IFLA_VXLAN_LINK, u32(parentIndex)), attr(IFLA_VXLAN_PORT, port)];
   if (spec.local !== undefined) {
     const local = parseIp(spec.local);
-    if (!local || local.family !== 4) throw kernelError(`creating ${spec.name}`, new Error(`local ${spec.local} is not an IPv4 address`), ErrorCodes.INTERNAL);
-    parts.push(attr(IFLA_VXLAN_LOCAL, Buffer.from(local.bytes)));
+    if (!local) throw kernelError(`creating ${spec.name}`, new Error(`local ${spec.local} is not an IP address`), ErrorCodes.INTERNAL);
+    parts.push(attr(local.family === 4 ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, Buffer.from(local.bytes)));
   }
   // The daemon programs every FDB entry; learning would let any inner source MAC repoint one.
   parts.push(attr(IFLA_VXLAN_LEARNING, Buffer.from([0])));
@@ -133,11 +135,14 @@ function toLinkState(index: number, up: boolean, attrs: { ifname?: string; mtu?:
     const port = d.get(IFLA_VXLAN_PORT);
     const link = d.get(IFLA_VXLAN_LINK);
     const local = d.get(IFLA_VXLAN_LOCAL);
+    const local6 = d.get(IFLA_VXLAN_LOCAL6);
+    const local6Ip = local6 && local6.length === 16 ? ipFromBytes(local6) : undefined;
     vxlan = {
       vni: id && id.length >= 4 ? id.readUInt32LE(0) : 0,
       port: port && port.length >= 2 ? port.readUInt16BE(0) : 0,
       ...(link && link.length >= 4 ? { parentIndex: link.readUInt32LE(0) } : {}),
       ...(local && local.length === 4 ? { local: Array.from(local).join('.') } : {}),
+      ...(local6Ip ? { local: local6Ip.text } : {}),
     };
   }
   return {

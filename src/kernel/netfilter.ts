@@ -1,6 +1,6 @@
 import { ErrorCodes, GatewayError, kernelError } from '../errors';
 import { runCommand, type CommandResult } from './exec';
-import type { Netfilter, NetfilterBackend } from './ports';
+import type { Netfilter, NetfilterBackend, RulesetFamily } from './ports';
 
 /** How adapters start programs; tests pass a scripted one. Argument vectors only, never a shell. */
 export type Runner = (file: string, args: readonly string[], options?: { input?: string }) => Promise<CommandResult>;
@@ -18,40 +18,54 @@ export type IptablesVariant = 'legacy' | 'nft';
  */
 export class IptablesRestoreNetfilter implements Netfilter {
   readonly backend: NetfilterBackend;
-  private readonly prefix: string;
+  private readonly variantSuffix: string;
 
   constructor(
     readonly variant: IptablesVariant,
     private readonly run: Runner = runCommand,
   ) {
     this.backend = variant === 'legacy' ? 'iptables-legacy' : 'iptables-nft';
-    this.prefix = `iptables-${variant}`;
+    this.variantSuffix = `tables-${variant}`;
   }
 
-  /** Fails with BACKEND_UNAVAILABLE when the tools are not installed; changes nothing. */
-  async checkAvailable(): Promise<void> {
-    await this.exec(`${this.prefix}-restore`, ['--version'], 'checking that the iptables backend is installed');
+  /** `iptables-nft` for IPv4, `ip6tables-nft` for IPv6 (likewise legacy): each family has its own tools and tables. */
+  private prefix(family: 'ipv4' | 'ipv6'): string {
+    return `${family === 'ipv6' ? 'ip6' : 'ip'}${this.variantSuffix}`;
   }
 
-  async apply(payload: string): Promise<void> {
+  /**
+   * Fails with BACKEND_UNAVAILABLE when the tools for the families are not installed; changes
+   * nothing. ip6tables ships in the same package as iptables, but an image could still lack it.
+   */
+  async checkAvailable(families: readonly ('ipv4' | 'ipv6')[] = ['ipv4']): Promise<void> {
+    for (const family of families) {
+      await this.exec(`${this.prefix(family)}-restore`, ['--version'], 'checking that the iptables backend is installed');
+    }
+  }
+
+  async apply(payload: string, family: RulesetFamily = 'ipv4'): Promise<void> {
+    if (family === 'inet') {
+      throw new GatewayError(ErrorCodes.INTERNAL, `an inet (nftables) ruleset cannot be applied with the ${this.backend} backend`);
+    }
+    const prefix = this.prefix(family);
     const saved = new Map<string, string>();
     for (const table of tablesOf(payload)) {
-      const res = await this.exec(`${this.prefix}-save`, ['-t', table], `reading iptables table ${table} before applying`);
+      const res = await this.exec(`${prefix}-save`, ['-t', table], `reading ${family} table ${table} before applying`);
       if (res.code !== 0) {
         throw new GatewayError(
           ErrorCodes.NETFILTER_APPLY_FAILED,
-          `reading iptables table ${table} with ${this.prefix}-save: exit status ${res.code}: ${res.stderr.trim()}`,
+          `reading ${family} table ${table} with ${prefix}-save: exit status ${res.code}: ${res.stderr.trim()}`,
         );
       }
       saved.set(table, res.stdout);
     }
     const input = dropPresentInserts(payload, saved);
     // -w: wait for the xtables lock instead of failing when kube-proxy or Calico holds it.
-    const res = await this.exec(`${this.prefix}-restore`, ['-w', '--noflush'], `applying the ruleset with ${this.prefix}-restore`, input);
+    const res = await this.exec(`${prefix}-restore`, ['-w', '--noflush'], `applying the ruleset with ${prefix}-restore`, input);
     if (res.code !== 0) {
       throw new GatewayError(
         ErrorCodes.NETFILTER_APPLY_FAILED,
-        `applying the ruleset with ${this.prefix}-restore --noflush: exit status ${res.code}, nothing applied: ${res.stderr.trim()}`,
+        `applying the ruleset with ${prefix}-restore --noflush: exit status ${res.code}, nothing applied: ${res.stderr.trim()}`,
       );
     }
   }
@@ -78,7 +92,10 @@ export class NftNetfilter implements Netfilter {
     await this.exec(['--version'], 'checking that nft is installed');
   }
 
-  async apply(payload: string): Promise<void> {
+  async apply(payload: string, family: RulesetFamily = 'inet'): Promise<void> {
+    if (family !== 'inet') {
+      throw new GatewayError(ErrorCodes.INTERNAL, `an ${family} iptables ruleset cannot be applied with the nftables backend`);
+    }
     const res = await this.exec(['-f', '-'], 'applying the ruleset with nft -f -', payload);
     if (res.code !== 0) {
       throw new GatewayError(

@@ -50,11 +50,21 @@ export interface Sysctl {
 export type NetfilterBackend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
 
 /**
+ * Which rules a payload holds: iptables text for IPv4 (iptables-restore) or IPv6
+ * (ip6tables-restore), or nft text for an `inet` table, which holds both families in one transaction.
+ */
+export type RulesetFamily = 'ipv4' | 'ipv6' | 'inet';
+
+/**
  * Applies a ruleset the gateway owns as one atomic transaction: either all of it takes effect or
  * none of it does. Rules the gateway does not own are never touched.
  */
 export interface Netfilter {
   readonly backend: NetfilterBackend;
-  /** `payload` is the full text of the owned chains/table (iptables-restore or nft -f syntax). */
-  apply(payload: string): Promise<void>;
+  /**
+   * `payload` is the full text of the owned chains/table (iptables-restore or nft -f syntax).
+   * `family` defaults to 'ipv4' for the iptables backends and 'inet' for nftables; a family the
+   * backend cannot apply (ipv6 to nft, inet to iptables) is rejected before anything runs.
+   */
+  apply(payload: string, family?: RulesetFamily): Promise<void>;
 }

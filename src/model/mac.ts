@@ -22,8 +22,12 @@ export function clientVtepMac(nodeName: string): string {
   return formatMac(Uint8Array.from([0x66, ...digest.subarray(0, 5)]));
 }
 
-/** The gateway's own vxlan0 MAC: a2:2a: followed by its IPv4 octets (what client nodes expect). */
+/**
+ * The gateway's own vxlan0 MAC: a2:2a: followed by its IPv4 octets (what client nodes expect).
+ * An IPv6-only gateway has no IPv4 address; it takes the last four bytes of its IPv6 address, the
+ * same rule applied to the part of the address that differs between pods of one pool. This is the
+ * project's choice, not a verified Felix behaviour: see docs/dual-stack.md.
+ */
 export function gatewayVxlanMac(egressIp: IpAddress): string {
-  if (egressIp.family !== 4) throw new RangeError('the vxlan0 MAC is derived from an IPv4 address');
-  return formatMac(Uint8Array.from([0xa2, 0x2a, ...egressIp.bytes]));
+  return formatMac(Uint8Array.from([0xa2, 0x2a, ...egressIp.bytes.subarray(egressIp.bytes.length - 4)]));
 }

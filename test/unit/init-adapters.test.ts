@@ -53,6 +53,26 @@ describe('IptablesRestoreNetfilter', () => {
   });
 });
 
+describe('IptablesRestoreNetfilter, IPv6', () => {
+  it('an ipv6 payload goes to ip6tables-<variant>-save/restore; checkAvailable checks each family; inet is refused', async () => {
+    const six = scripted({});
+    const nf = new IptablesRestoreNetfilter('legacy', six.run);
+    await nf.apply(payload, 'ipv6');
+    await nf.checkAvailable(['ipv4', 'ipv6']);
+    assert.deepEqual(six.calls, [
+      'ip6tables-legacy-save -t nat',
+      `ip6tables-legacy-restore -w --noflush\n${payload}`,
+      'iptables-legacy-restore --version',
+      'ip6tables-legacy-restore --version',
+    ]);
+    await assert.rejects(nf.apply('table inet x\n', 'inet'), (err: unknown) => isGatewayError(err, ErrorCodes.INTERNAL));
+    await assert.rejects(new NftNetfilter(six.run).apply(payload, 'ipv6'), (err: unknown) => isGatewayError(err, ErrorCodes.INTERNAL));
+    assert.equal(six.calls.length, 4, 'a refused family runs nothing');
+    const missing = scripted({ 'ip6tables-nft-restore': 'ENOENT' });
+    await assert.rejects(new IptablesRestoreNetfilter('nft', missing.run).checkAvailable(['ipv4', 'ipv6']), /ip6tables-nft-restore cannot be started/);
+  });
+});
+
 describe('NftNetfilter', () => {
   it('feeds the payload to nft -f - and reports its stderr', async () => {
     const ok = scripted({});

@@ -9,7 +9,7 @@ import type { NetfilterBackend } from '../../src/kernel/ports';
 import { silentLogger } from '../../src/observability/logger';
 import { applyInit } from '../../src/init/apply';
 import { runInitCommand, type InitDeps } from '../../src/init/command';
-import { planInit, rulesetFor } from '../../src/init/plan';
+import { planInit, rulesetFor, rulesetsFor } from '../../src/init/plan';
 
 const config = parseInitConfig({ EGRESS_POD_IP: '100.64.2.7' });
 
@@ -34,7 +34,7 @@ table inet egress_gateway {
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
 \t}
 }
 `;
@@ -116,7 +116,7 @@ COMMIT
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
 \t}
 }
 table ip foreign {
@@ -146,6 +146,8 @@ table ip foreign {
 net/ipv4/conf/all/rp_filter = 0
 net/ipv4/conf/default/rp_filter = 0
 net/ipv4/ip_forward = 1
+net/ipv6/conf/all/forwarding = 0
+net/ipv6/conf/default/forwarding = 0
 ## netfilter
 ${c.netfilter}`;
       assert.equal(dumpAll(k), want);
@@ -269,5 +271,176 @@ ${IPTABLES_GOLDEN}`,
     );
     assert.equal(dumpAll(k), before);
     assert.deepEqual(checked, []);
+  });
+});
+
+describe('init plan: dual-stack and IPv6-only', () => {
+  const dual = parseInitConfig({ EGRESS_POD_IPS: '2001:db8:64:2::7,100.64.2.7' });
+  const v6only = parseInitConfig({ EGRESS_POD_IPS: '2001:db8:64:2::7' });
+
+  const IP6TABLES_GOLDEN = (mss: number): string => `*nat
+:EGW-POSTROUTING - [0:0]
+-A EGW-POSTROUTING -s fe80::/10 -j RETURN
+-A EGW-POSTROUTING ! -s 2001:db8:64:2::7/128 -o eth0 -j SNAT --to-source 2001:db8:64:2::7 --random-fully
+-I POSTROUTING -j EGW-POSTROUTING
+COMMIT
+*mangle
+:EGW-FORWARD - [0:0]
+-A EGW-FORWARD -o eth0 -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss --mss ${mss + 1}:65535 -j TCPMSS --set-mss ${mss}
+-I FORWARD -j EGW-FORWARD
+COMMIT
+`;
+
+  const NFT_DUAL_GOLDEN = `table inet egress_gateway
+delete table inet egress_gateway
+table inet egress_gateway {
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\toifname "eth0" ip saddr != 100.64.2.7 snat ip to 100.64.2.7 fully-random
+\t\toifname "eth0" ip6 saddr != { fe80::/10, 2001:db8:64:2::7 } snat ip6 to 2001:db8:64:2::7 fully-random
+\t}
+\tchain forward {
+\t\ttype filter hook forward priority mangle; policy accept;
+\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size > 1390 tcp option maxseg size set 1390
+\t}
+}
+`;
+
+  it('dual-stack (either order): vxlan0 stays on IPv4, both forwarding sysctls, IPv4 then IPv6 ruleset', () => {
+    const plan = planInit(dual, 'iptables-legacy');
+    assert.deepEqual(plan.vxlan, { name: 'vxlan0', vni: 4097, port: 4790, parent: 'eth0', mac: 'a2:2a:64:40:02:07', local: '100.64.2.7' });
+    assert.deepEqual(
+      plan.sysctls.map((s) => `${s.key}=${s.value}`),
+      ['net/ipv4/ip_forward=1', 'net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/vxlan0/rp_filter=0', 'net/ipv6/conf/all/forwarding=1'],
+    );
+    assert.deepEqual(
+      rulesetsFor(plan, 1450).map((p) => [p.family, p.text]),
+      [
+        ['ipv4', IPTABLES_GOLDEN],
+        ['ipv6', IP6TABLES_GOLDEN(1390)],
+      ],
+    );
+    assert.deepEqual(rulesetsFor(planInit(dual, 'nftables'), 1450), [{ family: 'inet', text: NFT_DUAL_GOLDEN }]);
+  });
+
+  it('IPv6-only: vxlan0 on the IPv6 address (MAC from its last 4 bytes), IPv6 sysctl and rules only, MSS = MTU - 60', () => {
+    const plan = planInit(v6only, 'iptables-nft');
+    assert.deepEqual(plan.vxlan, { name: 'vxlan0', vni: 4097, port: 4790, parent: 'eth0', mac: 'a2:2a:00:00:00:07', local: '2001:db8:64:2::7' });
+    assert.deepEqual(plan.sysctls, [{ key: 'net/ipv6/conf/all/forwarding', value: '1' }]);
+    assert.deepEqual(rulesetsFor(plan, 1430), [{ family: 'ipv6', text: IP6TABLES_GOLDEN(1370) }]);
+    const nft = rulesetFor(planInit(v6only, 'nftables'), 1430);
+    assert.doesNotMatch(nft, /\bip saddr|nfproto ipv4/, 'no IPv4 rules without an IPv4 address');
+    assert.match(nft, /\t\toifname "eth0" meta nfproto ipv6 .* maxseg size set 1370\n/);
+    assert.throws(() => rulesetFor(plan, 60), /leaves no room for TCP over IPv6/);
+  });
+
+  it('applies to the fakes: ip6tables tables of their own, idempotent; a failing IPv6 apply names ip6tables and keeps IPv4', async () => {
+    const k = freshKernel('iptables-nft');
+    (k.netfilter as FakeIptables).seedRule('nat', 'POSTROUTING', '-s 2001:db8:ff::/64 -j MASQUERADE', 'ipv6');
+    const plan = planInit(dual, 'iptables-nft');
+    const first = await applyInit(plan, k, silentLogger());
+    assert.deepEqual(first.changedSysctls, ['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding']);
+    assert.deepEqual(first.rulesets.map((r) => r.family), ['ipv4', 'ipv6']);
+    const dumped = k.netfilter.dump();
+    assert.equal(
+      dumped.slice(dumped.indexOf('# ip6tables\n')),
+      `# ip6tables
+*mangle
+:PREROUTING ACCEPT
+:INPUT ACCEPT
+:FORWARD ACCEPT
+:OUTPUT ACCEPT
+:POSTROUTING ACCEPT
+:EGW-FORWARD -
+-A FORWARD -j EGW-FORWARD
+-A EGW-FORWARD -o eth0 -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss --mss 1391:65535 -j TCPMSS --set-mss 1390
+COMMIT
+*nat
+:PREROUTING ACCEPT
+:INPUT ACCEPT
+:OUTPUT ACCEPT
+:POSTROUTING ACCEPT
+:EGW-POSTROUTING -
+-A POSTROUTING -j EGW-POSTROUTING
+-A POSTROUTING -s 2001:db8:ff::/64 -j MASQUERADE
+-A EGW-POSTROUTING -s fe80::/10 -j RETURN
+-A EGW-POSTROUTING ! -s 2001:db8:64:2::7/128 -o eth0 -j SNAT --to-source 2001:db8:64:2::7 --random-fully
+COMMIT
+`,
+    );
+    const v4 = dumped.slice(0, dumped.indexOf('# ip6tables\n'));
+    assert.match(v4, /^-A EGW-POSTROUTING ! -s 100\.64\.2\.7\/32 -o eth0 -j SNAT/m, 'the IPv4 tables hold the IPv4 rules');
+    assert.match(v4, /--set-mss 1410\n/);
+    assert.doesNotMatch(v4, /2001:db8/, 'and nothing of IPv6');
+    const state = dumpAll(k);
+    await applyInit(plan, k, silentLogger());
+    assert.equal(dumpAll(k), state, 'second run leaves the same state');
+
+    const broken = freshKernel('iptables-legacy');
+    const applied: string[] = [];
+    const netfilter = broken.netfilter as FakeIptables;
+    const apply = netfilter.apply.bind(netfilter);
+    // Fail only the IPv6 transaction, as a missing ip6table_nat module would.
+    netfilter.apply = async (payload, family) => {
+      applied.push(family ?? 'ipv4');
+      if (family === 'ipv6') netfilter.rejectNext("ip6tables-restore: line 3 failed: Couldn't load target `SNAT'");
+      return apply(payload, family);
+    };
+    await assert.rejects(applyInit(planInit(dual, 'iptables-legacy'), broken, silentLogger()), (err: unknown) => {
+      assert.ok(isGatewayError(err, ErrorCodes.NETFILTER_APPLY_FAILED));
+      assert.match(err.message, /^init step 3 of 3 \(netfilter ruleset\) failed: applying the ruleset with ip6tables-legacy-restore --noflush: exit status 1/);
+      return true;
+    });
+    assert.deepEqual(applied, ['ipv4', 'ipv6']);
+    assert.doesNotMatch(netfilter.dump(), /# ip6tables/, 'nothing of the IPv6 ruleset applied');
+    assert.match(netfilter.dump(), /SNAT --to-source 100\.64\.2\.7/, 'the IPv4 ruleset stays applied');
+  });
+
+  it('IPv6-only against the fakes: vxlan0 MTU is eth0 - 70, only the IPv6 forwarding sysctl changes', async () => {
+    const k = freshKernel('nftables');
+    const out = await applyInit(planInit(v6only, 'nftables'), k, silentLogger());
+    assert.equal(out.link.mtu, 1430);
+    assert.deepEqual(out.changedSysctls, ['net/ipv6/conf/all/forwarding']);
+    assert.match(k.links.dump(), /^3: vxlan0 vxlan up mtu 1430 address a2:2a:00:00:00:07 vxlan id 4097 dstport 4790 dev eth0 local 2001:db8:64:2::7$/m);
+    assert.match(k.netfilter.dump(), /maxseg size set 1370/);
+  });
+
+  it('--dry-run of a dual-stack pod labels both clamps and both rulesets', async () => {
+    const k = freshKernel('iptables-nft');
+    const printed: string[] = [];
+    await runInitCommand({ dryRun: true }, { EGRESS_POD_IPS: '100.64.2.7,2001:db8:64:2::7', IPTABLES_BACKEND: 'nft' }, {
+      links: k.links,
+      sysctl: k.sysctl,
+      netfilterFor: () => k.netfilter,
+      detectIptablesVariant: async () => ({ variant: 'nft', why: 'test' }),
+      out: (t) => void printed.push(t),
+      logger: () => silentLogger(),
+    });
+    assert.equal(
+      printed.join(''),
+      `# egress-gateway init --dry-run: nothing was changed
+vxlan: vxlan0 id 4097 dstport 4790 dev eth0 local 100.64.2.7 address a2:2a:64:40:02:07 nolearning up
+vxlan mtu: 1450 (eth0 mtu 1500 - 50); tcp mss clamp: 1410 (IPv4), 1390 (IPv6)
+sysctl: net/ipv4/ip_forward = 1
+sysctl: net/ipv4/conf/all/rp_filter = 0
+sysctl: net/ipv4/conf/vxlan0/rp_filter = 0
+sysctl: net/ipv6/conf/all/forwarding = 1
+netfilter: iptables-nft (iptables-nft-restore --noflush; ip6tables-nft-restore --noflush)
+# ruleset:
+${IPTABLES_GOLDEN}# ruleset (IPv6):
+${IP6TABLES_GOLDEN(1390)}`,
+    );
+    const v6 = freshKernel('nftables');
+    const printed6: string[] = [];
+    await runInitCommand({ dryRun: true }, { EGRESS_POD_IPS: '2001:db8:64:2::7', DATAPLANE: 'nftables' }, {
+      links: v6.links,
+      sysctl: v6.sysctl,
+      netfilterFor: () => v6.netfilter,
+      detectIptablesVariant: async () => ({ variant: 'nft', why: 'test' }),
+      out: (t) => void printed6.push(t),
+      logger: () => silentLogger(),
+    });
+    assert.match(printed6.join(''), /^vxlan mtu: 1430 \(eth0 mtu 1500 - 70\); tcp mss clamp: 1370 \(IPv6\)$/m);
   });
 });

@@ -2,8 +2,12 @@ import { ErrorCodes, kernelError } from '../../errors';
 import { parseMac, formatMac } from '../../model/mac';
 import type { LinkState, Links, VxlanSpec } from '../ports';
 
-/** The kernel's default: a VXLAN device gets its parent's MTU minus the encapsulation overhead. */
+/**
+ * The kernel's default: a VXLAN device gets its parent's MTU minus the encapsulation overhead,
+ * 50 bytes over IPv4 and 70 over IPv6 (the device is IPv6 when its local address is).
+ */
 const VXLAN_OVERHEAD = 50;
+const VXLAN6_OVERHEAD = 70;
 
 /**
  * A stateful stand-in for the kernel's link table with the same ensureVxlan contract as the
@@ -68,7 +72,7 @@ export class FakeLinks implements Links {
         name: spec.name,
         kind: 'vxlan',
         up: false,
-        mtu: spec.mtu ?? parent.mtu - VXLAN_OVERHEAD,
+        mtu: spec.mtu ?? parent.mtu - (spec.local?.includes(':') ? VXLAN6_OVERHEAD : VXLAN_OVERHEAD),
         mac: formatMac(mac),
         vxlan: { vni: spec.vni, port: spec.port, parentIndex: parent.index, ...(spec.local !== undefined ? { local: spec.local } : {}) },
       });

@@ -1,6 +1,6 @@
 import { ErrorCodes, GatewayError } from '../../errors';
 import { dropPresentInserts } from '../netfilter';
-import type { Netfilter, NetfilterBackend } from '../ports';
+import type { Netfilter, NetfilterBackend, RulesetFamily } from '../ports';
 
 const BUILTIN_CHAINS: Readonly<Record<string, readonly string[]>> = {
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
@@ -19,17 +19,19 @@ interface Table {
  * iptables tables in memory, fed like `iptables-restore --noflush` through the same adapter rule
  * for jumps (an `-I` already present is dropped). A payload that does not parse, or names a chain
  * or target that does not exist, is rejected whole and changes nothing, as iptables-restore does.
+ * IPv4 and IPv6 (ip6tables) tables are separate, as in the kernel.
  */
 export class FakeIptables implements Netfilter {
   applies = 0;
   private tables = new Map<string, Table>();
+  private tables6 = new Map<string, Table>();
   private rejection: string | undefined;
 
   constructor(readonly backend: Extract<NetfilterBackend, 'iptables-legacy' | 'iptables-nft'> = 'iptables-nft') {}
 
   /** A rule someone else wrote, e.g. seedRule('nat', 'POSTROUTING', '-s 203.0.113.0/24 -j MASQUERADE'). */
-  seedRule(table: string, chain: string, spec: string): void {
-    const t = this.table(this.tables, table);
+  seedRule(table: string, chain: string, spec: string, family: 'ipv4' | 'ipv6' = 'ipv4'): void {
+    const t = this.table(family === 'ipv6' ? this.tables6 : this.tables, table);
     if (!t) throw new RangeError(`no table ${table}`);
     if (!t.chains.has(chain)) t.chains.set(chain, []);
     t.chains.get(chain)?.push(spec);
@@ -40,13 +42,15 @@ export class FakeIptables implements Netfilter {
     this.rejection = stderr;
   }
 
-  async apply(payload: string): Promise<void> {
+  async apply(payload: string, family: RulesetFamily = 'ipv4'): Promise<void> {
+    if (family === 'inet') throw new GatewayError(ErrorCodes.INTERNAL, `an inet (nftables) ruleset cannot be applied with the ${this.backend} backend`);
     if (this.rejection !== undefined) {
       const stderr = this.rejection;
       this.rejection = undefined;
-      throw this.failure(stderr);
+      throw this.failure(stderr, family);
     }
-    const next = new Map([...this.tables].map(([name, t]) => [name, { name, chains: new Map([...t.chains].map(([c, r]) => [c, [...r]])) }]));
+    const current = family === 'ipv6' ? this.tables6 : this.tables;
+    const next = new Map([...current].map(([name, t]) => [name, { name, chains: new Map([...t.chains].map(([c, r]) => [c, [...r]])) }]));
     const saved = new Map([...next.keys()].map((name) => [name, this.dumpTable(next, name)]));
     let table: Table | undefined;
     let lineNo = 0;
@@ -54,7 +58,7 @@ export class FakeIptables implements Netfilter {
       lineNo++;
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) continue;
-      const bad = (why: string): GatewayError => this.failure(`iptables-restore: line ${lineNo} failed: ${why}`);
+      const bad = (why: string): GatewayError => this.failure(`${family === 'ipv6' ? 'ip6' : 'ip'}tables-restore: line ${lineNo} failed: ${why}`, family);
       if (line.startsWith('*')) {
         table = this.table(next, line.slice(1));
         if (!table) throw bad(`table ${line.slice(1)} does not exist`);
@@ -87,16 +91,22 @@ export class FakeIptables implements Netfilter {
         rules.splice(i, 1);
       }
     }
-    this.tables = next;
+    if (family === 'ipv6') this.tables6 = next;
+    else this.tables = next;
     this.applies++;
   }
 
-  /** iptables-save without counters or comments, tables in name order. */
+  /**
+   * iptables-save without counters or comments, tables in name order; then, when any IPv6 table
+   * exists, `# ip6tables` and ip6tables-save the same way.
+   */
   dump(): string {
-    return [...this.tables.keys()]
-      .sort()
-      .map((name) => this.dumpTable(this.tables, name))
-      .join('');
+    const save = (tables: Map<string, Table>): string =>
+      [...tables.keys()]
+        .sort()
+        .map((name) => this.dumpTable(tables, name))
+        .join('');
+    return save(this.tables) + (this.tables6.size > 0 ? `# ip6tables\n${save(this.tables6)}` : '');
   }
 
   private dumpTable(tables: Map<string, Table>, name: string): string {
@@ -125,11 +135,9 @@ export class FakeIptables implements Netfilter {
     return t;
   }
 
-  private failure(stderr: string): GatewayError {
-    return new GatewayError(
-      ErrorCodes.NETFILTER_APPLY_FAILED,
-      `applying the ruleset with ${this.backend}-restore --noflush: exit status 1, nothing applied: ${stderr}`,
-    );
+  private failure(stderr: string, family: 'ipv4' | 'ipv6'): GatewayError {
+    const tool = family === 'ipv6' ? this.backend.replace(/^iptables/, 'ip6tables') : this.backend;
+    return new GatewayError(ErrorCodes.NETFILTER_APPLY_FAILED, `applying the ruleset with ${tool}-restore --noflush: exit status 1, nothing applied: ${stderr}`);
   }
 }
 
@@ -153,7 +161,8 @@ export class FakeNftables implements Netfilter {
     this.rejection = stderr;
   }
 
-  async apply(payload: string): Promise<void> {
+  async apply(payload: string, family: RulesetFamily = 'inet'): Promise<void> {
+    if (family !== 'inet') throw new GatewayError(ErrorCodes.INTERNAL, `an ${family} iptables ruleset cannot be applied with the nftables backend`);
     if (this.rejection !== undefined) {
       const stderr = this.rejection;
       this.rejection = undefined;

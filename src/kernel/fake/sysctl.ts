@@ -3,7 +3,7 @@ import { sysctlKeyPath } from '../sysctl';
 import type { Sysctl } from '../ports';
 
 /**
- * Sysctls as a map. Per-interface keys (net/ipv4/conf/<dev>/...) exist only while the device
+ * Sysctls as a map. Per-interface keys (net/ipv{4,6}/conf/<dev>/...) exist only while the device
  * does, and until written they read as the "default" entry, as a new device inherits it.
  */
 export class FakeSysctl implements Sysctl {
@@ -22,6 +22,8 @@ export class FakeSysctl implements Sysctl {
     'net/ipv4/ip_forward': '0',
     'net/ipv4/conf/all/rp_filter': '0',
     'net/ipv4/conf/default/rp_filter': '0',
+    'net/ipv6/conf/all/forwarding': '0',
+    'net/ipv6/conf/default/forwarding': '0',
   };
 
   async get(key: string): Promise<string> {
@@ -29,7 +31,7 @@ export class FakeSysctl implements Sysctl {
     this.check(path, `reading sysctl ${path}`);
     const own = this.values.get(path);
     if (own !== undefined) return own;
-    const inherited = this.values.get(path.replace(/^net\/ipv4\/conf\/[^/]+\//, 'net/ipv4/conf/default/'));
+    const inherited = this.values.get(path.replace(/^net\/(ipv[46])\/conf\/[^/]+\//, 'net/$1/conf/default/'));
     if (inherited === undefined) throw kernelError(`reading sysctl ${path}`, enoent());
     return inherited;
   }
@@ -49,7 +51,7 @@ export class FakeSysctl implements Sysctl {
   }
 
   private check(path: string, doing: string): void {
-    const dev = /^net\/ipv4\/conf\/([^/]+)\//.exec(path)?.[1];
+    const dev = /^net\/ipv[46]\/conf\/([^/]+)\//.exec(path)?.[1];
     if (dev !== undefined && dev !== 'all' && dev !== 'default' && !this.deviceExists(dev)) throw kernelError(doing, enoent());
   }
 }
