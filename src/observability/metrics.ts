@@ -38,6 +38,23 @@ export interface GatewayMetrics {
   readonly programmed: Gauge<'kind'>;
   readonly reconcileDuration: Histogram<'result'>;
   readonly reconcileErrors: Counter;
+  // SNAT audit (src/audit); these move only while AUDIT_LOG is on.
+  /** SNATed connections the kernel tracks now. */
+  readonly snatConnectionsActive: Gauge;
+  readonly snatConnectionsStarted: Counter<'protocol'>;
+  readonly snatConnectionsEnded: Counter<'protocol'>;
+  /** Distinct egress source ports in use per destination, for the busiest destinations only (top N). */
+  readonly snatSourcePorts: Gauge<'protocol' | 'destination'>;
+  /** The largest per-destination source-port count over all destinations (no label: always one series). */
+  readonly snatSourcePortsMax: Gauge;
+  /** Destinations with at least one SNATed connection. */
+  readonly snatDestinations: Gauge;
+  readonly auditLines: Counter<'event'>;
+  /** Audit lines not written: rate_limit, backpressure (the reader is slow) or write_error. */
+  readonly auditDropped: Counter<'reason'>;
+  /** Times the kernel dropped conntrack events because the receive buffer was full (ENOBUFS). */
+  readonly conntrackOverruns: Counter;
+  readonly conntrackMalformed: Counter;
 }
 
 export interface MetricsOptions {
@@ -117,6 +134,48 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     reconcileErrors: new Counter({
       name: `${p}reconcile_errors_total`,
       help: 'Kernel reconciles that failed',
+      registers,
+    }),
+    snatConnectionsActive: new Gauge({ name: `${p}snat_connections_active`, help: 'SNATed connections in the conntrack table', registers }),
+    snatConnectionsStarted: new Counter({
+      name: `${p}snat_connections_started_total`,
+      help: 'SNATed connections seen starting, by protocol',
+      labelNames: ['protocol'],
+      registers,
+    }),
+    snatConnectionsEnded: new Counter({
+      name: `${p}snat_connections_ended_total`,
+      help: 'SNATed connections seen ending, by protocol',
+      labelNames: ['protocol'],
+      registers,
+    }),
+    snatSourcePorts: new Gauge({
+      name: `${p}snat_source_ports_in_use`,
+      help: 'Distinct egress source ports in use towards a destination; only the busiest destinations are exported',
+      labelNames: ['protocol', 'destination'],
+      registers,
+    }),
+    snatSourcePortsMax: new Gauge({
+      name: `${p}snat_source_ports_in_use_max`,
+      help: 'The highest number of egress source ports in use towards any one destination',
+      registers,
+    }),
+    snatDestinations: new Gauge({ name: `${p}snat_destinations`, help: 'Destinations with SNATed connections', registers }),
+    auditLines: new Counter({ name: `${p}audit_log_lines_total`, help: 'Audit log lines written, by event', labelNames: ['event'], registers }),
+    auditDropped: new Counter({
+      name: `${p}audit_log_dropped_total`,
+      help: 'Audit log lines dropped, by reason (rate_limit, backpressure, write_error)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    conntrackOverruns: new Counter({
+      name: `${p}conntrack_event_overruns_total`,
+      help: 'Times conntrack events were lost because the netlink receive buffer was full',
+      registers,
+    }),
+    conntrackMalformed: new Counter({
+      name: `${p}conntrack_malformed_messages_total`,
+      help: 'Conntrack netlink messages that could not be decoded',
       registers,
     }),
   };
