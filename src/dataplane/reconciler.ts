@@ -1,5 +1,5 @@
 import { ErrorCodes, GatewayError, kernelError } from '../errors';
-import type { ReturnPathKernel } from '../kernel/return-path';
+import type { BatchErrors, ReturnPathKernel } from '../kernel/return-path';
 import type { SyncEvent } from '../model/felix';
 import { systemClock, type Clock, type TimerHandle } from '../model/clock';
 import type { Logger } from '../observability/logger';
@@ -397,32 +397,42 @@ export class ReturnPathReconciler {
     const onVxlan = (r: RouteEntry): boolean => r.dev === vxlan;
     const k = this.kernel;
 
+    // Each step hands a whole class to the port at once: one promise per step, not per entry (at
+    // 10k routes the promises and closures cost more than the encoding); errors still come back
+    // one per entry and are reported with that entry's description.
     const step = async <T>(
       cls: EntryClass,
       kind: EntryKind<T>,
       map: Map<string, T[]>,
       op: 'upsert' | 'remove',
       items: readonly { entry: T; existing?: T }[],
-      run: (entry: T, existing?: T) => Promise<void>,
+      run: (items: readonly { entry: T; existing?: T }[]) => Promise<BatchErrors>,
     ): Promise<void> => {
-      const results = await Promise.allSettled(items.map((i) => run(i.entry, i.existing)));
-      results.forEach((r, idx) => {
-        const item = items[idx];
-        if (!item) return;
-        if (r.status === 'fulfilled') record(map, kind, op, item.entry);
-        else errors.push(kernelError(`${op === 'upsert' ? 'programming' : 'removing'} ${describeEntry(cls, item.entry as never)}`, r.reason));
+      if (items.length === 0) return;
+      let results: BatchErrors;
+      try {
+        results = await run(items);
+      } catch (err) {
+        // An adapter that fails a whole batch: every entry of it failed for that reason.
+        results = items.map(() => (err instanceof Error ? err : new Error(String(err))));
+      }
+      items.forEach((item, idx) => {
+        const err = idx < results.length ? results[idx] : new Error('no result from the kernel adapter');
+        if (err === undefined) record(map, kind, op, item.entry);
+        else errors.push(kernelError(`${op === 'upsert' ? 'programming' : 'removing'} ${describeEntry(cls, item.entry as never)}`, err));
       });
     };
     const asItems = <T>(xs: readonly T[]): { entry: T }[] => xs.map((entry) => ({ entry }));
+    const entriesOf = <T>(items: readonly { entry: T }[]): T[] => items.map((i) => i.entry);
 
-    await step('fdb', fdbKind, have.fdb, 'upsert', plan.fdb.upserts, (e) => k.fdb.upsert(e));
-    await step('neighbour', neighbourKind, have.neighbours, 'upsert', plan.neighbours.upserts, (e) => k.neighbours.upsert(e));
-    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => !onVxlan(u.entry)), (e, x) => k.routes.upsert(e, x));
-    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => onVxlan(u.entry)), (e, x) => k.routes.upsert(e, x));
+    await step('fdb', fdbKind, have.fdb, 'upsert', plan.fdb.upserts, (xs) => k.fdb.upsertMany(xs));
+    await step('neighbour', neighbourKind, have.neighbours, 'upsert', plan.neighbours.upserts, (xs) => k.neighbours.upsertMany(xs));
+    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => !onVxlan(u.entry)), (xs) => k.routes.upsertMany(xs));
+    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => onVxlan(u.entry)), (xs) => k.routes.upsertMany(xs));
 
-    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter(onVxlan)), (e) => k.routes.remove(e));
-    await step('neighbour', neighbourKind, have.neighbours, 'remove', asItems(plan.neighbours.removals), (e) => k.neighbours.remove(e));
-    await step('fdb', fdbKind, have.fdb, 'remove', asItems(plan.fdb.removals), (e) => k.fdb.remove(e));
-    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter((r) => !onVxlan(r))), (e) => k.routes.remove(e));
+    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter(onVxlan)), (xs) => k.routes.removeMany(entriesOf(xs)));
+    await step('neighbour', neighbourKind, have.neighbours, 'remove', asItems(plan.neighbours.removals), (xs) => k.neighbours.removeMany(entriesOf(xs)));
+    await step('fdb', fdbKind, have.fdb, 'remove', asItems(plan.fdb.removals), (xs) => k.fdb.removeMany(entriesOf(xs)));
+    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter((r) => !onVxlan(r))), (xs) => k.routes.removeMany(entriesOf(xs)));
   }
 }

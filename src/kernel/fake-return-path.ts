@@ -10,7 +10,7 @@ import {
   type NeighbourEntry,
   type RouteEntry,
 } from '../dataplane/entries';
-import type { Fdb, Neighbours, ReturnPathKernel, Routes } from './return-path';
+import { eachOf, type Fdb, type Neighbours, type ReturnPathKernel, type Routes } from './return-path';
 
 /**
  * A stateful in-memory kernel for the return path. It keeps foreign entries too (routes of other
@@ -80,6 +80,8 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
       this.routeTable.splice(i, 1);
       this.writes.push(`del route ${text}`);
     },
+    upsertMany: (items) => eachOf(items, (i) => this.routes.upsert(i.entry, i.existing)),
+    removeMany: (routes) => eachOf(routes, (r) => this.routes.remove(r)),
   };
 
   readonly neighbours: Neighbours = {
@@ -104,6 +106,8 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
       this.neighTable.splice(i, 1);
       this.writes.push(`del neigh ${text}`);
     },
+    upsertMany: (items) => eachOf(items, (i) => this.neighbours.upsert(i.entry)),
+    removeMany: (ns) => eachOf(ns, (n) => this.neighbours.remove(n)),
   };
 
   readonly fdb: Fdb = {
@@ -128,6 +132,8 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
       this.fdbTable.splice(i, 1);
       this.writes.push(`del fdb ${text}`);
     },
+    upsertMany: (items) => eachOf(items, (i) => this.fdb.upsert(i.entry)),
+    removeMany: (fs) => eachOf(fs, (f) => this.fdb.remove(f)),
   };
 
   /** Makes the next `times` matching calls fail with `errno` (Infinity: until cleared). */

@@ -20,23 +20,60 @@ export const RETURN_PATH_ROUTE_PROTOCOL = 0x45;
 /** The main routing table (RT_TABLE_MAIN). */
 export const MAIN_TABLE = 254;
 
+/**
+ * What a batch call returns: one slot per item, in order, undefined when that item succeeded and
+ * its own error otherwise. A batch never fails as a whole, so one bad entry never hides the rest.
+ */
+export type BatchErrors = readonly (Error | undefined)[];
+
+/** An upsert: `existing` is what the kernel held under the same key, when anything (a replace, not a create). */
+export interface Upsert<T> {
+  readonly entry: T;
+  readonly existing?: T;
+}
+
+/**
+ * Each port has single-entry calls and batch calls with the same meaning; the reconciler uses the
+ * batch calls, which let an adapter write a whole class of entries at once (one promise, a few
+ * datagrams) instead of one promise per entry.
+ */
 export interface Routes {
   list(): Promise<RouteEntry[]>;
   /** `existing` is what the kernel held under the same key, when anything (a replace, not a create). */
   upsert(route: RouteEntry, existing?: RouteEntry): Promise<void>;
   remove(route: RouteEntry): Promise<void>;
+  upsertMany(items: readonly Upsert<RouteEntry>[]): Promise<BatchErrors>;
+  removeMany(routes: readonly RouteEntry[]): Promise<BatchErrors>;
 }
 
 export interface Neighbours {
   list(dev: string): Promise<NeighbourEntry[]>;
   upsert(neighbour: NeighbourEntry): Promise<void>;
   remove(neighbour: NeighbourEntry): Promise<void>;
+  upsertMany(items: readonly Upsert<NeighbourEntry>[]): Promise<BatchErrors>;
+  removeMany(neighbours: readonly NeighbourEntry[]): Promise<BatchErrors>;
 }
 
 export interface Fdb {
   list(dev: string): Promise<FdbEntry[]>;
   upsert(entry: FdbEntry): Promise<void>;
   remove(entry: FdbEntry): Promise<void>;
+  upsertMany(items: readonly Upsert<FdbEntry>[]): Promise<BatchErrors>;
+  removeMany(entries: readonly FdbEntry[]): Promise<BatchErrors>;
+}
+
+/** Batch calls made of single ones, for adapters with nothing to gain from batching (the fake). */
+export async function eachOf<T>(items: readonly T[], one: (item: T) => Promise<void>): Promise<BatchErrors> {
+  const out: (Error | undefined)[] = [];
+  for (const item of items) {
+    try {
+      await one(item);
+      out.push(undefined);
+    } catch (err) {
+      out.push(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  return out;
 }
 
 export interface ReturnPathKernel {

@@ -2,14 +2,26 @@ import { rt } from 'netlink';
 import type { FdbEntry, NeighbourEntry, RouteEntry } from '../../dataplane/entries';
 import { cidrOf, ipFromBytes, type Family, type IpAddress } from '../../model/ip';
 import { formatMac, parseMac } from '../../model/mac';
-import { MAIN_TABLE, RETURN_PATH_ROUTE_PROTOCOL, type Fdb, type Neighbours, type ReturnPathKernel, type Routes } from '../return-path';
-import { NetlinkError, NetlinkSession, NlFlags } from './session';
+import {
+  MAIN_TABLE,
+  RETURN_PATH_ROUTE_PROTOCOL,
+  type BatchErrors,
+  type Fdb,
+  type Neighbours,
+  type ReturnPathKernel,
+  type Routes,
+  type Upsert,
+} from '../return-path';
+import { encodeRequest, NetlinkError, NetlinkSession, NLMSG_HDRLEN, NlFlags } from './session';
 
 /**
- * The return-path ports over rtnetlink. Requests are written here, byte by byte, into one buffer
- * each: the `netlink` package maps some header fields to names and drops others (RTNH_F_ONLINK lives
- * in rtm_flags, which it does not name), and its attribute streams cost several small buffers per
- * message, which matters at 10k routes. Replies are decoded with the package's codecs.
+ * The return-path ports over rtnetlink. Requests are written here, byte by byte, straight into the
+ * buffer that goes on the wire (header, family header, attributes: one allocation per request):
+ * the `netlink` package maps some header fields to names and drops others (RTNH_F_ONLINK lives in
+ * rtm_flags, which it does not name), and its attribute streams cost several small buffers per
+ * message, which matters at 10k routes. Writes go to the session in batches (`*Many`), one promise
+ * per class of entries; the single-entry calls are batches of one. Replies are decoded with the
+ * package's codecs.
  */
 
 const RTM_GETLINK = 18;
@@ -74,32 +86,87 @@ const RTA_TABLE = 15;
 const NDA_DST = 1;
 const NDA_LLADDR = 2;
 
-/** A fixed header followed by attributes (type, value), each padded to 4 bytes, in one buffer. */
-function message(header: Buffer, attrs: readonly (readonly [number, Uint8Array])[]): Buffer {
-  let size = header.length;
-  for (const [, v] of attrs) size += (4 + v.length + 3) & ~3;
-  const out = Buffer.alloc(size);
-  header.copy(out, 0);
-  let off = header.length;
-  for (const [type, v] of attrs) {
-    out.writeUInt16LE(4 + v.length, off);
-    out.writeUInt16LE(type, off + 2);
-    out.set(v, off + 4);
-    off += (4 + v.length + 3) & ~3;
-  }
-  return out;
+/** Size of an attribute holding `n` bytes, padding included. */
+const attrSize = (n: number): number => (4 + n + 3) & ~3;
+
+/** Writes one attribute at `off` (padding bytes are already zero); returns the offset after it. */
+function putAttr(wire: Buffer, off: number, type: number, value: Uint8Array): number {
+  wire.writeUInt16LE(4 + value.length, off);
+  wire.writeUInt16LE(type, off + 2);
+  wire.set(value, off + 4);
+  return off + attrSize(value.length);
 }
 
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n, 0);
+function putU32Attr(wire: Buffer, off: number, type: number, n: number): number {
+  wire.writeUInt16LE(8, off);
+  wire.writeUInt16LE(type, off + 2);
+  wire.writeUInt32LE(n, off + 4);
+  return off + 8;
+}
+
+/** A request: nlmsghdr, then the family header, then attributes, in one buffer. */
+function request(type: number, flags: number, header: Buffer, attrs: readonly (readonly [number, Uint8Array | number])[]): Buffer {
+  let size = header.length;
+  for (const [, v] of attrs) size += typeof v === 'number' ? 8 : attrSize(v.length);
+  const wire = encodeRequest(type, flags, size);
+  header.copy(wire, NLMSG_HDRLEN);
+  let off = NLMSG_HDRLEN + header.length;
+  for (const [t, v] of attrs) off = typeof v === 'number' ? putU32Attr(wire, off, t, v) : putAttr(wire, off, t, v);
+  return wire;
+}
+
+/** MAC text → bytes, cached: a few hundred nodes' MACs recur across thousands of entries. */
+const macCache = new Map<string, Buffer>();
+function macBuffer(mac: string): Buffer {
+  let b = macCache.get(mac);
+  if (b) return b;
+  const bytes = parseMac(mac);
+  if (!bytes) throw new NetlinkError(22 /* EINVAL */, `bad MAC address ${JSON.stringify(mac)}`);
+  b = Buffer.from(bytes);
+  if (macCache.size > 65_536) macCache.clear();
+  macCache.set(mac, b);
   return b;
 }
 
-function macBuffer(mac: string): Buffer {
-  const bytes = parseMac(mac);
-  if (!bytes) throw new NetlinkError(22 /* EINVAL */, `bad MAC address ${JSON.stringify(mac)}`);
-  return Buffer.from(bytes);
+/** The error of a failed batch item, as a value: the batch goes on with the others. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Throws the error of a batch of one, for the single-entry calls. */
+function single(errors: BatchErrors): void {
+  const err = errors[0];
+  if (err) throw err;
+}
+
+/**
+ * Sends what could be encoded and merges the results: `wires[i]` is the request for item i, or the
+ * error that stopped it from being encoded (or undefined: nothing to send, done).
+ */
+async function sendBatch(
+  session: NetlinkSession,
+  wires: readonly (Buffer | Error | undefined)[],
+  describe: (i: number) => string,
+  goneCodes: readonly string[] = [],
+): Promise<BatchErrors> {
+  const out: (Error | undefined)[] = new Array<Error | undefined>(wires.length).fill(undefined);
+  const toSend: Buffer[] = [];
+  const at: number[] = [];
+  wires.forEach((w, i) => {
+    if (w instanceof Error) out[i] = w;
+    else if (w) {
+      toSend.push(w);
+      at.push(i);
+    }
+  });
+  const errors = await session.requestMany(toSend, (k) => describe(at[k] ?? -1));
+  errors.forEach((err, k) => {
+    // Removing what is already gone is done: its "not found" errno is success.
+    if (err instanceof NetlinkError && goneCodes.includes(err.code)) return;
+    const i = at[k];
+    if (i !== undefined) out[i] = err;
+  });
+  return out;
 }
 
 /** Device names ↔ indices. Refreshed on every listing, and when a name is not known (recreated device). */
@@ -140,14 +207,24 @@ export class LinkIndex {
   }
 }
 
-/** Swallows the "already gone" errno of a removal: removing what is not there is done. */
-async function removal(op: Promise<void>, goneCodes: readonly string[]): Promise<void> {
-  try {
-    await op;
-  } catch (err) {
-    if (err instanceof NetlinkError && goneCodes.includes(err.code)) return;
-    throw err;
+/** Device indices for the devices `entries` name; a device that does not exist maps to its error. */
+async function indicesOf(links: LinkIndex, devs: Iterable<string>): Promise<Map<string, number | Error>> {
+  const out = new Map<string, number | Error>();
+  for (const dev of devs) {
+    if (out.has(dev)) continue;
+    try {
+      out.set(dev, await links.indexOf(dev));
+    } catch (err) {
+      out.set(dev, asError(err));
+    }
   }
+  return out;
+}
+
+function devsOf<T extends { readonly dev: string }>(xs: readonly T[]): Set<string> {
+  const s = new Set<string>();
+  for (const x of xs) s.add(x.dev);
+  return s;
 }
 
 export class NetlinkRoutes implements Routes {
@@ -184,52 +261,65 @@ export class NetlinkRoutes implements Routes {
   }
 
   async upsert(route: RouteEntry, existing?: RouteEntry): Promise<void> {
-    const oif = await this.links.indexOf(route.dev);
-    // Create exclusively: a route we do not own with the same destination fails with EEXIST instead
-    // of being overwritten. Replace only when the kernel holds our own route under that key.
-    const flags = NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL);
-    const header = rtmsg({
-      family: familyCode(route.dst.family),
-      dstLen: route.dst.prefixLength,
-      table: MAIN_TABLE,
-      protocol: this.protocol,
-      scope: route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
-      type: RTN_UNICAST,
-      flags: route.onlink ? RTNH_F_ONLINK : 0,
-    });
-    const attrs: [number, Uint8Array][] = [
-      [RTA_TABLE, u32(MAIN_TABLE)],
-      [RTA_DST, route.dst.address.bytes],
-      [RTA_OIF, u32(oif)],
-    ];
-    if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
-    await this.session.request(RTM_NEWROUTE, flags, message(header, attrs), `RTM_NEWROUTE ${route.dst.text}`);
+    single(await this.upsertMany([existing ? { entry: route, existing } : { entry: route }]));
   }
 
   async remove(route: RouteEntry): Promise<void> {
-    const header = rtmsg({
-      family: familyCode(route.dst.family),
-      dstLen: route.dst.prefixLength,
-      table: MAIN_TABLE,
-      // The protocol makes the kernel match only our route, never a foreign one with the same dst.
-      protocol: this.protocol,
-      scope: RT_SCOPE_NOWHERE,
-      type: 0,
-      flags: 0,
+    single(await this.removeMany([route]));
+  }
+
+  async upsertMany(items: readonly Upsert<RouteEntry>[]): Promise<BatchErrors> {
+    const oifs = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
+    const wires = items.map(({ entry: route, existing }) => {
+      const oif = oifs.get(route.dev);
+      if (oif === undefined || oif instanceof Error) return oif ?? new NetlinkError(ENODEV, `no device named ${route.dev}`);
+      // Create exclusively: a route we do not own with the same destination fails with EEXIST instead
+      // of being overwritten. Replace only when the kernel holds our own route under that key.
+      const flags = NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL);
+      const header = rtmsg({
+        family: familyCode(route.dst.family),
+        dstLen: route.dst.prefixLength,
+        table: MAIN_TABLE,
+        protocol: this.protocol,
+        scope: route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
+        type: RTN_UNICAST,
+        flags: route.onlink ? RTNH_F_ONLINK : 0,
+      });
+      const attrs: [number, Uint8Array | number][] = [
+        [RTA_TABLE, MAIN_TABLE],
+        [RTA_DST, route.dst.address.bytes],
+        [RTA_OIF, oif],
+      ];
+      if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
+      return request(RTM_NEWROUTE, flags, header, attrs);
     });
-    const attrs: [number, Uint8Array][] = [
-      [RTA_TABLE, u32(MAIN_TABLE)],
-      [RTA_DST, route.dst.address.bytes],
-    ];
-    let oif: number | undefined;
-    try {
-      oif = await this.links.indexOf(route.dev);
-    } catch {
-      oif = undefined; // device gone: match on dst and protocol alone
-    }
-    if (oif !== undefined) attrs.push([RTA_OIF, u32(oif)]);
-    if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
-    await removal(this.session.request(RTM_DELROUTE, 0, message(header, attrs), `RTM_DELROUTE ${route.dst.text}`), ['ESRCH', 'ENOENT']);
+    return sendBatch(this.session, wires, (i) => `RTM_NEWROUTE ${items[i]?.entry.dst.text ?? '?'}`);
+  }
+
+  async removeMany(routes: readonly RouteEntry[]): Promise<BatchErrors> {
+    const oifs = await indicesOf(this.links, devsOf(routes));
+    const wires = routes.map((route) => {
+      const header = rtmsg({
+        family: familyCode(route.dst.family),
+        dstLen: route.dst.prefixLength,
+        table: MAIN_TABLE,
+        // The protocol makes the kernel match only our route, never a foreign one with the same dst.
+        protocol: this.protocol,
+        scope: RT_SCOPE_NOWHERE,
+        type: 0,
+        flags: 0,
+      });
+      const attrs: [number, Uint8Array | number][] = [
+        [RTA_TABLE, MAIN_TABLE],
+        [RTA_DST, route.dst.address.bytes],
+      ];
+      const oif = oifs.get(route.dev);
+      // Device gone: match on dst and protocol alone.
+      if (typeof oif === 'number') attrs.push([RTA_OIF, oif]);
+      if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
+      return request(RTM_DELROUTE, 0, header, attrs);
+    });
+    return sendBatch(this.session, wires, (i) => `RTM_DELROUTE ${routes[i]?.dst.text ?? '?'}`, ['ESRCH', 'ENOENT']);
   }
 }
 
@@ -285,25 +375,42 @@ export class NetlinkNeighbours implements Neighbours {
   }
 
   async upsert(n: NeighbourEntry): Promise<void> {
-    const ifindex = await this.links.indexOf(n.dev);
-    const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: NUD_PERMANENT, flags: 0 });
-    const attrs: [number, Uint8Array][] = [
-      [NDA_DST, n.ip.bytes],
-      [NDA_LLADDR, macBuffer(n.mac)],
-    ];
-    // Replace: a learned (non-permanent) entry for the same address must become ours.
-    await this.session.request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, message(header, attrs), `RTM_NEWNEIGH ${n.ip.text}`);
+    single(await this.upsertMany([{ entry: n }]));
   }
 
   async remove(n: NeighbourEntry): Promise<void> {
-    let ifindex: number;
-    try {
-      ifindex = await this.links.indexOf(n.dev);
-    } catch {
-      return; // the device went, and its neighbours with it
-    }
-    const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: 0, flags: 0 });
-    await removal(this.session.request(RTM_DELNEIGH, 0, message(header, [[NDA_DST, n.ip.bytes]]), `RTM_DELNEIGH ${n.ip.text}`), ['ENOENT', 'ESRCH']);
+    single(await this.removeMany([n]));
+  }
+
+  async upsertMany(items: readonly Upsert<NeighbourEntry>[]): Promise<BatchErrors> {
+    const indices = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
+    const wires = items.map(({ entry: n }) => {
+      const ifindex = indices.get(n.dev);
+      if (ifindex === undefined || ifindex instanceof Error) return ifindex ?? new NetlinkError(ENODEV, `no device named ${n.dev}`);
+      try {
+        const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: NUD_PERMANENT, flags: 0 });
+        // Replace: a learned (non-permanent) entry for the same address must become ours.
+        return request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, header, [
+          [NDA_DST, n.ip.bytes],
+          [NDA_LLADDR, macBuffer(n.mac)],
+        ]);
+      } catch (err) {
+        return asError(err);
+      }
+    });
+    return sendBatch(this.session, wires, (i) => `RTM_NEWNEIGH ${items[i]?.entry.ip.text ?? '?'}`);
+  }
+
+  async removeMany(ns: readonly NeighbourEntry[]): Promise<BatchErrors> {
+    const indices = await indicesOf(this.links, devsOf(ns));
+    const wires = ns.map((n) => {
+      const ifindex = indices.get(n.dev);
+      // The device went, and its neighbours with it: nothing to send, done.
+      if (typeof ifindex !== 'number') return undefined;
+      const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: 0, flags: 0 });
+      return request(RTM_DELNEIGH, 0, header, [[NDA_DST, n.ip.bytes]]);
+    });
+    return sendBatch(this.session, wires, (i) => `RTM_DELNEIGH ${ns[i]?.ip.text ?? '?'}`, ['ENOENT', 'ESRCH']);
   }
 }
 
@@ -332,29 +439,48 @@ export class NetlinkFdb implements Fdb {
   }
 
   async upsert(f: FdbEntry): Promise<void> {
-    const ifindex = await this.links.indexOf(f.dev);
-    const header = ndmsg({ family: AF_BRIDGE, ifindex, state: NUD_PERMANENT, flags: NTF_SELF });
-    const attrs: [number, Uint8Array][] = [
-      [NDA_LLADDR, macBuffer(f.mac)],
-      [NDA_DST, f.dst.bytes],
-    ];
-    // On a VXLAN device, REPLACE rewrites the remote of an existing entry for this MAC.
-    await this.session.request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, message(header, attrs), `RTM_NEWNEIGH fdb ${f.mac}`);
+    single(await this.upsertMany([{ entry: f }]));
   }
 
   async remove(f: FdbEntry): Promise<void> {
-    let ifindex: number;
-    try {
-      ifindex = await this.links.indexOf(f.dev);
-    } catch {
-      return;
-    }
-    const header = ndmsg({ family: AF_BRIDGE, ifindex, state: 0, flags: NTF_SELF });
-    const attrs: [number, Uint8Array][] = [
-      [NDA_LLADDR, macBuffer(f.mac)],
-      [NDA_DST, f.dst.bytes],
-    ];
-    await removal(this.session.request(RTM_DELNEIGH, 0, message(header, attrs), `RTM_DELNEIGH fdb ${f.mac}`), ['ENOENT', 'ESRCH']);
+    single(await this.removeMany([f]));
+  }
+
+  async upsertMany(items: readonly Upsert<FdbEntry>[]): Promise<BatchErrors> {
+    const indices = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
+    const wires = items.map(({ entry: f }) => {
+      const ifindex = indices.get(f.dev);
+      if (ifindex === undefined || ifindex instanceof Error) return ifindex ?? new NetlinkError(ENODEV, `no device named ${f.dev}`);
+      try {
+        const header = ndmsg({ family: AF_BRIDGE, ifindex, state: NUD_PERMANENT, flags: NTF_SELF });
+        // On a VXLAN device, REPLACE rewrites the remote of an existing entry for this MAC.
+        return request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, header, [
+          [NDA_LLADDR, macBuffer(f.mac)],
+          [NDA_DST, f.dst.bytes],
+        ]);
+      } catch (err) {
+        return asError(err);
+      }
+    });
+    return sendBatch(this.session, wires, (i) => `RTM_NEWNEIGH fdb ${items[i]?.entry.mac ?? '?'}`);
+  }
+
+  async removeMany(fs: readonly FdbEntry[]): Promise<BatchErrors> {
+    const indices = await indicesOf(this.links, devsOf(fs));
+    const wires = fs.map((f) => {
+      const ifindex = indices.get(f.dev);
+      if (typeof ifindex !== 'number') return undefined;
+      try {
+        const header = ndmsg({ family: AF_BRIDGE, ifindex, state: 0, flags: NTF_SELF });
+        return request(RTM_DELNEIGH, 0, header, [
+          [NDA_LLADDR, macBuffer(f.mac)],
+          [NDA_DST, f.dst.bytes],
+        ]);
+      } catch (err) {
+        return asError(err);
+      }
+    });
+    return sendBatch(this.session, wires, (i) => `RTM_DELNEIGH fdb ${fs[i]?.mac ?? '?'}`, ['ENOENT', 'ESRCH']);
   }
 }
 

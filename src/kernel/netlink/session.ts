@@ -31,9 +31,9 @@ export const NlFlags = {
 
 export interface NetlinkSessionOptions {
   /**
-   * Requests sent and not yet answered; default 256. Only failures and the last message of each
-   * datagram get replies, each well under 1 KiB of receive buffer, and Linux grants at least
-   * 2 × 208 KiB by default: 256 error replies always fit.
+   * Requests sent and not yet answered. Only failures and the last message of each datagram get
+   * replies, each well under 1.5 KiB of receive buffer, and Linux grants at least 2 × 208 KiB by
+   * default: 256 error replies always fit. Default: what the granted buffer holds (256 to 4096).
    */
   readonly maxInFlight?: number;
   /** Upper bound of one datagram; default 32 KiB. */
@@ -72,15 +72,30 @@ export interface NetlinkReply {
 }
 
 interface Pending {
-  readonly seq: number;
+  seq: number;
   readonly wire: Buffer;
   readonly dump: boolean;
   readonly parts: NetlinkReply[];
-  readonly what: string;
-  resolve(parts: NetlinkReply[]): void;
-  reject(err: Error): void;
+  /** What the request does, for error messages; a batch member asks its group instead. */
+  readonly what: string | undefined;
+  /** A single request settles its own promise; a batch member reports into its group. */
+  readonly resolve: ((parts: NetlinkReply[]) => void) | undefined;
+  readonly reject: ((err: Error) => void) | undefined;
+  readonly group: Group | undefined;
+  readonly index: number;
   /** The datagram it was sent in, in order; the last one carries the ACK request. */
   batch?: Datagram;
+}
+
+/**
+ * The members of one `requestMany` call: one promise for all of them, and one slot per member
+ * for its own error, so a failing entry is still reported on its own, with its own description.
+ */
+interface Group {
+  readonly errors: (Error | undefined)[];
+  readonly describe: (index: number) => string;
+  open: number;
+  readonly resolve: (errors: (Error | undefined)[]) => void;
 }
 
 interface Datagram {
@@ -98,6 +113,8 @@ export interface DatagramSocket {
   ref(): void;
   unref(): void;
   close(): void;
+  /** The receive buffer the kernel granted, in bytes, when known. */
+  recvBufferSize?(): number;
 }
 
 function rawRouteSocket(recvBufferSize: number): DatagramSocket {
@@ -109,6 +126,7 @@ function rawRouteSocket(recvBufferSize: number): DatagramSocket {
     ref: () => raw.ref(),
     unref: () => raw.unref(),
     close: () => raw.close(),
+    recvBufferSize: () => raw.getRecvBufferSize(),
   };
 }
 
@@ -117,7 +135,9 @@ export class NetlinkSession {
   private readonly maxDatagramBytes: number;
   private readonly timeoutMs: number;
   private readonly socket: DatagramSocket;
-  private readonly queue: Pending[] = [];
+  /** Requests not yet sent, from queueHead on (an index, not shift(): 10k requests queue at once). */
+  private queue: Pending[] = [];
+  private queueHead = 0;
   private readonly inFlight = new Map<number, Pending>();
   private seq = Math.floor(Math.random() * 0x7fffffff) + 1;
   private flushScheduled = false;
@@ -127,10 +147,10 @@ export class NetlinkSession {
   datagramsSent = 0;
 
   constructor(options: NetlinkSessionOptions = {}, socket?: DatagramSocket) {
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 256);
     this.maxDatagramBytes = Math.max(1024, options.maxDatagramBytes ?? 32 * 1024);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.socket = socket ?? rawRouteSocket(options.recvBufferSize ?? 1 << 20);
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? defaultInFlight(this.socket));
     this.socket.onMessage((d) => this.receive(d));
     // A receive error (ENOBUFS: replies were dropped) means any in-flight reply may never come.
     this.socket.onError((err) => this.failInFlight(err));
@@ -142,6 +162,30 @@ export class NetlinkSession {
     await this.enqueue(type, flags | NLM_F_REQUEST | NLM_F_ACK, payload, false, what);
   }
 
+  /**
+   * Sends many requests, each already encoded whole (see `encodeRequest`; the session fills in the
+   * sequence number and the ACK flag), and resolves once all are answered with one slot per
+   * request: undefined when it succeeded, its error otherwise. Never rejects: a closed session or
+   * a lost reply shows up as the error of each request concerned. One promise for the whole
+   * batch, not one per request: at 10k routes the promises and their closures cost more than the
+   * encoding.
+   */
+  requestMany(wires: readonly Buffer[], describe: (index: number) => string): Promise<(Error | undefined)[]> {
+    const errors: (Error | undefined)[] = new Array<Error | undefined>(wires.length).fill(undefined);
+    if (wires.length === 0) return Promise.resolve(errors);
+    if (this.closed) {
+      return Promise.resolve(errors.map((_, i) => new Error(`${describe(i)}: netlink session closed`)));
+    }
+    return new Promise((resolve) => {
+      const group: Group = { errors, describe, open: wires.length, resolve };
+      for (let i = 0; i < wires.length; i++) {
+        const wire = wires[i] as Buffer;
+        this.queue.push({ seq: 0, wire, dump: false, parts: NO_PARTS, what: undefined, resolve: undefined, reject: undefined, group, index: i });
+      }
+      this.scheduleFlush();
+    });
+  }
+
   /** Sends a dump request and collects every message of the reply. */
   dump(type: number, payload: Uint8Array, what: string): Promise<NetlinkReply[]> {
     return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP, payload, true, what);
@@ -151,24 +195,20 @@ export class NetlinkSession {
     if (this.closed) return;
     this.closed = true;
     const err = new Error('netlink session closed');
-    for (const p of this.queue.splice(0)) p.reject(err);
+    const queued = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    for (const p of queued) this.finish(p, err);
     this.failInFlight(err);
     this.socket.close();
   }
 
   private enqueue(type: number, flags: number, payload: Uint8Array, dump: boolean, what: string): Promise<NetlinkReply[]> {
     if (this.closed) return Promise.reject(new Error(`${what}: netlink session closed`));
-    const seq = this.nextSeq();
-    const length = NLMSG_HDRLEN + payload.length;
-    const wire = Buffer.alloc(align4(length));
-    wire.writeUInt32LE(length, 0);
-    wire.writeUInt16LE(type, 4);
-    wire.writeUInt16LE(flags, 6);
-    wire.writeUInt32LE(seq, 8);
-    wire.writeUInt32LE(0, 12);
+    const wire = encodeRequest(type, flags, payload.length);
     wire.set(payload, NLMSG_HDRLEN);
     return new Promise<NetlinkReply[]>((resolve, reject) => {
-      this.queue.push({ seq, wire, dump, parts: [], what, resolve, reject });
+      this.queue.push({ seq: 0, wire, dump, parts: [], what, resolve, reject, group: undefined, index: 0 });
       this.scheduleFlush();
     });
   }
@@ -189,17 +229,17 @@ export class NetlinkSession {
   }
 
   private flush(): void {
-    while (this.queue.length > 0 && this.inFlight.size < this.maxInFlight && !this.dumping) {
+    while (this.queueHead < this.queue.length && this.inFlight.size < this.maxInFlight && !this.dumping) {
       const batch: Pending[] = [];
       let bytes = 0;
       for (;;) {
-        const next = this.queue[0];
+        const next = this.queue[this.queueHead];
         if (!next) break;
         // The kernel runs one dump at a time per socket: a dump travels alone and waits for its end.
         if (next.dump && batch.length > 0) break;
         if (batch.length > 0 && bytes + next.wire.length > this.maxDatagramBytes) break;
         if (this.inFlight.size + batch.length >= this.maxInFlight) break;
-        this.queue.shift();
+        this.queue[this.queueHead++] = undefined as unknown as Pending; // let it go once settled
         batch.push(next);
         bytes += next.wire.length;
         if (next.dump) break;
@@ -208,18 +248,30 @@ export class NetlinkSession {
       if (batch[0]?.dump) this.dumping = true;
       this.send(batch);
     }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
   }
 
   private send(members: Pending[]): void {
     const datagram: Datagram = { members, open: members.length };
+    const last = members.length - 1;
     members.forEach((p, i) => {
+      // Sequence numbers are given at sending, so those of one datagram are consecutive.
+      p.seq = this.nextSeq();
+      p.wire.writeUInt32LE(p.seq, 8);
       // Only the last message asks for an ACK (see the top of this file); a dump never does.
-      if (!p.dump && i < members.length - 1) p.wire.writeUInt16LE(p.wire.readUInt16LE(6) & ~NLM_F_ACK, 6);
+      const flags = p.wire.readUInt16LE(6);
+      if (!p.dump) p.wire.writeUInt16LE(i < last ? flags & ~NLM_F_ACK : flags | NLM_F_ACK, 6);
       p.batch = datagram;
       this.inFlight.set(p.seq, p);
     });
     datagram.timer = setTimeout(() => {
-      for (const p of members) this.settle(p, new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${p.what}`));
+      for (const p of members) this.settle(p, new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${this.describe(p)}`));
     }, this.timeoutMs);
     datagram.timer.unref();
     this.socket.ref();
@@ -241,14 +293,14 @@ export class NetlinkSession {
       if (!p) continue; // a late reply to a request that already timed out
       if (m.type === NLMSG_ERROR) {
         const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : -5; /* EIO */
-        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, p.what));
+        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, this.describe(p)));
         // The reply to the last message of a datagram: everything before it is done, and what
         // reported no error succeeded.
         const members = p.batch?.members;
         if (members && members[members.length - 1] === p) for (const q of members) this.settle(q, undefined);
       } else if (m.type === NLMSG_DONE) {
         const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : 0;
-        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, p.what));
+        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, this.describe(p)));
       } else if (p.dump) {
         p.parts.push({ type: m.type, data: Buffer.from(m.data) });
         if (!(m.flags & NLM_F_MULTI)) this.settle(p, undefined);
@@ -262,10 +314,22 @@ export class NetlinkSession {
     const batch = p.batch;
     if (batch && --batch.open === 0 && batch.timer) clearTimeout(batch.timer);
     if (p.dump) this.dumping = false;
-    if (err) p.reject(err);
-    else p.resolve(p.parts);
+    this.finish(p, err);
     if (this.inFlight.size === 0) this.socket.unref();
-    if (this.queue.length > 0) this.scheduleFlush();
+    if (this.queueHead < this.queue.length) this.scheduleFlush();
+  }
+
+  private finish(p: Pending, err: Error | undefined): void {
+    const g = p.group;
+    if (g) {
+      g.errors[p.index] = err;
+      if (--g.open === 0) g.resolve(g.errors);
+    } else if (err) p.reject?.(err);
+    else p.resolve?.(p.parts);
+  }
+
+  private describe(p: Pending): string {
+    return p.what ?? p.group?.describe(p.index) ?? 'netlink request';
   }
 
   private failInFlight(err: Error): void {
@@ -276,3 +340,42 @@ export class NetlinkSession {
 function align4(n: number): number {
   return (n + 3) & ~3;
 }
+
+const NO_PARTS: NetlinkReply[] = [];
+
+/**
+ * As many requests in flight as error replies fit in the receive buffer the kernel really granted
+ * (an error reply echoes its request; with the socket buffer's accounting it takes well under
+ * 1.5 KiB), between 256, which the minimum grant always holds, and 4096. A 10k-route snapshot then
+ * needs a few round trips instead of forty.
+ */
+function defaultInFlight(socket: DatagramSocket): number {
+  let granted: number | undefined;
+  try {
+    granted = socket.recvBufferSize?.();
+  } catch {
+    granted = undefined;
+  }
+  if (granted === undefined || !Number.isFinite(granted)) return 256;
+  return Math.max(256, Math.min(4096, Math.floor(granted / 1536)));
+}
+
+/**
+ * A request with room for `payloadLength` bytes after its header, for `requestMany`: the caller
+ * writes the payload from offset NLMSG_HDRLEN. The sequence number is filled in when it is sent.
+ */
+export function encodeRequest(type: number, flags: number, payloadLength: number): Buffer {
+  const length = NLMSG_HDRLEN + payloadLength;
+  // allocUnsafe draws small buffers from Node's shared pool; every byte is written below or by the caller.
+  const wire = Buffer.allocUnsafe(align4(length));
+  wire.fill(0, length);
+  wire.writeUInt32LE(length, 0);
+  wire.writeUInt16LE(type, 4);
+  // ACK is decided per datagram when sending (see the top of this file).
+  wire.writeUInt16LE(flags | NLM_F_REQUEST, 6);
+  wire.writeUInt32LE(0, 8);
+  wire.writeUInt32LE(0, 12);
+  return wire;
+}
+
+export { NLMSG_HDRLEN };
