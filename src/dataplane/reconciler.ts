@@ -2,6 +2,7 @@ import { ErrorCodes, GatewayError, kernelError } from '../errors';
 import type { BatchErrors, ReturnPathKernel } from '../kernel/return-path';
 import type { SyncEvent } from '../model/felix';
 import { systemClock, type Clock, type TimerHandle } from '../model/clock';
+import type { IpAddress } from '../model/ip';
 import type { Logger } from '../observability/logger';
 import { desiredReturnPath, type DesiredState, type ReturnPathOptions } from './desired';
 import { diffReturnPath, planOperations, type ReturnPathEntries, type ReturnPathPlan } from './diff';
@@ -236,6 +237,11 @@ export class ReturnPathReconciler {
     await this.whenIdle();
     if (!this.store.inSync) return undefined;
     return this.runPass(reason);
+  }
+
+  /** The client node whose pod route covers `ip`, from the routes in use (for the SNAT audit log). */
+  nodeFor(ip: IpAddress): string | undefined {
+    return this.store.nodeFor(ip);
   }
 
   desired(): DesiredState {

@@ -1,4 +1,5 @@
 import type { FelixRoute, FelixVtep, SyncEvent } from '../model/felix';
+import { cidrOf, type IpAddress } from '../model/ip';
 
 /**
  * What Felix has told us, with the stream's snapshot semantics:
@@ -90,5 +91,35 @@ export class RouteStore {
 
   get routeCount(): number {
     return this.current.routes.size;
+  }
+
+  private nodeIndex: { version: number; byFamily: Map<number, [number, Map<string, string>][]> } | undefined;
+
+  /**
+   * The node of the workload route (block or borrowed /32) that covers `ip`, longest prefix first;
+   * undefined when none does. For the SNAT audit log: which client node a pod IP lives on.
+   * Indexed by family and prefix length, rebuilt only when the route set changes, so a lookup costs
+   * a few map reads however many routes there are.
+   */
+  nodeFor(ip: IpAddress): string | undefined {
+    if (!this.nodeIndex || this.nodeIndex.version !== this.version) {
+      const byFamily = new Map<number, Map<number, Map<string, string>>>();
+      for (const r of this.current.routes.values()) {
+        if (r.dstNodeName === '' || !(r.kinds.has('remote_workload') || r.kinds.has('local_workload'))) continue;
+        let lengths = byFamily.get(r.dst.family);
+        if (!lengths) byFamily.set(r.dst.family, (lengths = new Map()));
+        let networks = lengths.get(r.dst.prefixLength);
+        if (!networks) lengths.set(r.dst.prefixLength, (networks = new Map()));
+        networks.set(r.dst.address.text, r.dstNodeName);
+      }
+      const sorted = new Map<number, [number, Map<string, string>][]>();
+      for (const [family, lengths] of byFamily) sorted.set(family, [...lengths.entries()].sort((a, b) => b[0] - a[0]));
+      this.nodeIndex = { version: this.version, byFamily: sorted };
+    }
+    for (const [len, networks] of this.nodeIndex.byFamily.get(ip.family) ?? []) {
+      const node = networks.get(cidrOf(ip, len).address.text);
+      if (node !== undefined) return node;
+    }
+    return undefined;
   }
 }
