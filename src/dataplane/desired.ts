@@ -28,11 +28,26 @@ import { fdbKind, neighbourKind, routeKind, type FdbEntry, type NeighbourEntry, 
  *
  * The gateway's own LOCAL_WORKLOAD route (its dst holds the gateway's IP) is reported as `self`;
  * it is not a return route. IPv6 routes (dst and node address both IPv6) are programmed only when
- * family 6 is enabled; until dual-stack is wired they are reported as skipped, never an error.
+ * family 6 is enabled; otherwise they are reported as skipped, never an error.
+ *
+ * Dual-stack (docs/dual-stack.md). vxlan0 has one underlay family U, that of `gatewayIp` (IPv4
+ * when the pod has an IPv4 address): the kernel refuses an FDB destination of the other family
+ * (EAFNOSUPPORT). Client blocks of the other family ride inside the same tunnel, so for them
+ *   route     <v6 block> via A6 dev vxlan0 onlink        (A6: the node address Felix names)
+ *   neighbour A6 lladdr mac(N) dev vxlan0                (an IPv6 neighbour, same MAC)
+ *   fdb       mac(N) dev vxlan0 dst D                   (one entry per MAC, D of family U)
+ * where D is N's address of family U: its tunnel address by the overlay rule, else the node
+ * address of N's own family-U client routes, else the VTEP's parent device address. With none of
+ * those known, N's other-family blocks are skipped with a reason until one arrives.
  */
 export interface ReturnPathOptions {
-  /** The gateway pod's own address (EGRESS_POD_IP). */
+  /**
+   * The gateway pod's own address that vxlan0 is bound to: the IPv4 egress address, or the IPv6
+   * one on an IPv6-only pod. Its family is the underlay family of every FDB entry.
+   */
   readonly gatewayIp: IpAddress;
+  /** All of the gateway's addresses (default: gatewayIp alone); no client block may hold one. */
+  readonly gatewayIps?: readonly IpAddress[];
   /** The gateway's VXLAN device. */
   readonly vxlanDevice: string;
   /** The pod's underlay device, towards the host. */
@@ -97,21 +112,33 @@ function tunnelAddresses(routes: readonly FelixRoute[], vteps: readonly FelixVte
   return out;
 }
 
+/** The node's address of `family` from its VTEP: the device its VXLAN tunnel runs on. */
+function vtepParentAddress(vtep: FelixVtep | undefined, family: Family): IpAddress | undefined {
+  return family === 4 ? vtep?.parentDeviceIp : vtep?.parentDeviceIpv6;
+}
+
 export function desiredReturnPath(
   routesIn: Iterable<FelixRoute>,
   vtepsIn: Iterable<FelixVtep>,
   opts: ReturnPathOptions,
 ): DesiredState {
   const families = opts.families ?? new Set<Family>([4]);
+  const underlay = opts.gatewayIp.family;
+  const gatewayIps = opts.gatewayIps ?? [opts.gatewayIp];
   const routes = [...routesIn].sort((a, b) => byText(a.dst.text, b.dst.text));
   const vteps = [...vtepsIn].sort((a, b) => byText(a.node, b.node));
   const skipped: { dst: string; reason: string }[] = [];
 
   let self: DesiredState['self'];
   for (const r of routes) {
-    if (!r.kinds.has('local_workload') || !holds(r.dst, opts.gatewayIp)) continue;
+    if (!r.kinds.has('local_workload') || !gatewayIps.some((g) => holds(r.dst, g))) continue;
     // The most specific route naming the gateway describes it best (a /32 over its block).
-    if (!self || r.dst.prefixLength > self.dst.prefixLength) self = { dst: r.dst, node: r.dstNodeName };
+    // Dual-stack: the block of vxlan0's address wins over the other family's.
+    const better =
+      !self ||
+      (r.dst.family === underlay && self.dst.family !== underlay) ||
+      (r.dst.family === self.dst.family && r.dst.prefixLength > self.dst.prefixLength);
+    if (better) self = { dst: r.dst, node: r.dstNodeName };
   }
 
   type Client = { route: FelixRoute; nodeIp: IpAddress };
@@ -120,37 +147,48 @@ export function desiredReturnPath(
     if (!r.kinds.has('remote_workload')) continue;
     const nodeIp = r.dstNodeIp;
     const skip = (reason: string): void => void skipped.push({ dst: r.dst.text, reason });
+    const own = gatewayIps.find((g) => holds(r.dst, g));
     if (!nodeIp) skip('remote workload route names no node address');
     else if (r.dstNodeName === '') skip('remote workload route names no node');
     else if (nodeIp.family !== r.dst.family) skip(`mixed families: dst is IPv${r.dst.family}, node address ${nodeIp.text} is IPv${nodeIp.family}`);
     else if (!families.has(r.dst.family)) skip(`IPv${r.dst.family} return routes are not enabled`);
-    else if (holds(r.dst, opts.gatewayIp)) skip(`dst holds the gateway's own address ${opts.gatewayIp.text}`);
+    else if (own) skip(`dst holds the gateway's own address ${own.text}`);
     else clients.push({ route: r, nodeIp });
   }
 
   const tunnels = tunnelAddresses(routes, vteps);
   const encapsulatedNodes = new Set(clients.filter((c) => isEncapsulated(c.route)).map((c) => c.route.dstNodeName));
+  const vtepOf = new Map(vteps.map((v) => [v.node, v]));
+  // Each node's own address of the underlay family, from its client routes of that family
+  // (sorted by dst, so the first is the same whatever the arrival order), else from its VTEP.
+  const nodeUnderlayIp = new Map<string, IpAddress>();
+  for (const c of clients) {
+    if (c.nodeIp.family === underlay && !nodeUnderlayIp.has(c.route.dstNodeName)) nodeUnderlayIp.set(c.route.dstNodeName, c.nodeIp);
+  }
 
   const routeMap = new Map<string, RouteEntry>();
   const neighMap = new Map<string, NeighbourEntry>();
   const fdbMap = new Map<string, FdbEntry>();
 
   // Underlay routes first, so that a client /32 that happens to equal a tunnel address loses.
-  const nodes = [...new Set(clients.map((c) => `${c.nodeIp.family} ${c.route.dstNodeName}`))].sort(byText);
+  const nodes = [...new Set(clients.map((c) => c.route.dstNodeName))].sort(byText);
   const vxlanDst = new Map<string, IpAddress>();
-  for (const nodeKey of nodes) {
-    const node = nodeKey.slice(nodeKey.indexOf(' ') + 1);
-    const tunnel = tunnels.get(nodeKey);
-    if (!tunnel || !encapsulatedNodes.has(node)) continue;
-    vxlanDst.set(nodeKey, tunnel);
-    const onGateway = opts.underlayGateway && opts.underlayGateway.family === tunnel.family ? opts.underlayGateway : undefined;
-    const entry: RouteEntry = {
-      dst: cidrOf(tunnel, tunnel.family === 4 ? 32 : 128),
-      ...(onGateway ? { gateway: onGateway } : {}),
-      dev: opts.underlayDevice,
-      onlink: onGateway !== undefined,
-    };
-    routeMap.set(routeKind.key(entry), entry);
+  for (const node of nodes) {
+    const tunnel = tunnels.get(`${underlay} ${node}`);
+    if (tunnel && encapsulatedNodes.has(node)) {
+      vxlanDst.set(node, tunnel);
+      const onGateway = opts.underlayGateway && opts.underlayGateway.family === tunnel.family ? opts.underlayGateway : undefined;
+      const entry: RouteEntry = {
+        dst: cidrOf(tunnel, tunnel.family === 4 ? 32 : 128),
+        ...(onGateway ? { gateway: onGateway } : {}),
+        dev: opts.underlayDevice,
+        onlink: onGateway !== undefined,
+      };
+      routeMap.set(routeKind.key(entry), entry);
+      continue;
+    }
+    const direct = nodeUnderlayIp.get(node) ?? vtepParentAddress(vtepOf.get(node), underlay);
+    if (direct) vxlanDst.set(node, direct);
   }
 
   // Clients sorted by node name then dst, so a clash (two nodes claiming one address) is settled
@@ -165,6 +203,14 @@ export function desiredReturnPath(
     return mac;
   };
   for (const { route: r, nodeIp } of clients) {
+    const outer = vxlanDst.get(r.dstNodeName);
+    if (!outer) {
+      skipped.push({
+        dst: r.dst.text,
+        reason: `no IPv${underlay} address known for node ${r.dstNodeName} (vxlan0 runs over IPv${underlay}; none of its routes or its VTEP names one)`,
+      });
+      continue;
+    }
     const route: RouteEntry = { dst: r.dst, gateway: nodeIp, dev: opts.vxlanDevice, onlink: true };
     const rk = routeKind.key(route);
     if (routeMap.has(rk)) {
@@ -182,9 +228,9 @@ export function desiredReturnPath(
     neighbourOwner.set(nk, r.dstNodeName);
     routeMap.set(rk, route);
     neighMap.set(nk, neighbour);
-    const fdb: FdbEntry = { mac, dst: vxlanDst.get(`${nodeIp.family} ${r.dstNodeName}`) ?? nodeIp, dev: opts.vxlanDevice };
-    // One forwarding entry per MAC: with both families enabled, the IPv4 underlay (sorted first) keeps it.
-    if (!fdbMap.has(fdbKind.key(fdb)) || fdb.dst.family === 4) fdbMap.set(fdbKind.key(fdb), fdb);
+    // One forwarding entry per MAC, whichever family's blocks asked for it.
+    const fdb: FdbEntry = { mac, dst: outer, dev: opts.vxlanDevice };
+    fdbMap.set(fdbKind.key(fdb), fdb);
   }
 
   const sorted = <T>(m: Map<string, T>): T[] => [...m.entries()].sort((a, b) => byText(a[0], b[0])).map(([, v]) => v);

@@ -139,12 +139,56 @@ skip 2001:db8:3::/122: mixed families: dst is IPv6, node address 198.51.100.13 i
 `,
   },
   {
-    name: 'IPv6 programmed when enabled',
+    name: 'dual-stack: the IPv6 block rides the IPv4 tunnel (IPv6 next hop and neighbour, one FDB entry to the IPv4 node address)',
+    events: [
+      ev.update(route('2001:db8:1::/122', 'remote_workload', 'node1', '2001:db8::11')),
+      ev.update(route('100.64.1.0/26', 'remote_workload', 'node1', '198.51.100.11')),
+      ev.update(route('2001:db8:2::/122', 'local_workload', 'node2', '2001:db8::12')),
+      ev.inSync(),
+    ],
+    opts: { ...gatewayOptions, gatewayIps: [ip('100.64.2.7'), ip('2001:db8:2::7')], families: new Set([4, 6] as const) },
+    want: `route 100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink
+route 2001:db8:1::/122 via 2001:db8::11 dev vxlan0 onlink
+neigh 198.51.100.11 dev vxlan0 lladdr ${M1} PERMANENT
+neigh 2001:db8::11 dev vxlan0 lladdr ${M1} PERMANENT
+fdb ${M1} dev vxlan0 dst 198.51.100.11 self permanent
+self 2001:db8:2::/122 on node2
+`,
+  },
+  {
+    name: 'dual-stack: without an IPv4 address for the node the IPv6 block waits; the VTEP parent device supplies one',
     events: [ev.update(route('2001:db8:1::/122', 'remote_workload', 'node1', '2001:db8::11')), ev.inSync()],
+    opts: { ...gatewayOptions, families: new Set([4, 6] as const) },
+    want: `skip 2001:db8:1::/122: no IPv4 address known for node node1 (vxlan0 runs over IPv4; none of its routes or its VTEP names one)
+`,
+  },
+  {
+    name: 'dual-stack: the VTEP parent device is the IPv4 underlay address when no IPv4 route names the node',
+    events: [
+      ev.update(route('2001:db8:1::/122', 'remote_workload', 'node1', '2001:db8::11')),
+      ev.vtep({ node: 'node1', mac: '66:00:00:00:00:01', parentDeviceIp: ip('198.51.100.11'), parentDeviceIpv6: ip('2001:db8::11') }),
+      ev.inSync(),
+    ],
     opts: { ...gatewayOptions, families: new Set([4, 6] as const) },
     want: `route 2001:db8:1::/122 via 2001:db8::11 dev vxlan0 onlink
 neigh 2001:db8::11 dev vxlan0 lladdr ${M1} PERMANENT
+fdb ${M1} dev vxlan0 dst 198.51.100.11 self permanent
+`,
+  },
+  {
+    name: 'IPv6-only gateway: vxlan0 runs over IPv6, the FDB points at the IPv6 node address; IPv4 routes are not enabled',
+    events: [
+      ev.update(route('2001:db8:1::/122', 'remote_workload', 'node1', '2001:db8::11')),
+      ev.update(route('100.64.1.0/26', 'remote_workload', 'node1', '198.51.100.11')),
+      ev.update(route('2001:db8:2::/122', 'remote_workload', 'node2', '2001:db8::12')),
+      ev.inSync(),
+    ],
+    opts: { ...gatewayOptions, gatewayIp: ip('2001:db8:2::7'), families: new Set([6] as const) },
+    want: `route 2001:db8:1::/122 via 2001:db8::11 dev vxlan0 onlink
+neigh 2001:db8::11 dev vxlan0 lladdr ${M1} PERMANENT
 fdb ${M1} dev vxlan0 dst 2001:db8::11 self permanent
+skip 100.64.1.0/26: IPv4 return routes are not enabled
+skip 2001:db8:2::/122: dst holds the gateway's own address 2001:db8:2::7
 `,
   },
   {
