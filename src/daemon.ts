@@ -1,3 +1,4 @@
+import { snatAuditComponent } from './audit/component';
 import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
 import { VxlanGuard, vxlanSpecFor, vxlanSysctls } from './dataplane/vxlan-guard';
@@ -163,6 +164,12 @@ export class Daemon {
         },
         stop: () => this.server?.close(),
       });
+    // The SNAT audit log (AUDIT_LOG; off by default): last to start, first to stop.
+    if (config.audit) {
+      this.lifecycle.add(
+        snatAuditComponent(config.audit, { metrics: this.metrics, logger: this.log, clock: this.clock, nodeFor: (ip) => this.reconciler.nodeFor(ip) }),
+      );
+    }
   }
 
   /** The port the health server is bound to; undefined when HEALTH_PORT=0 disabled it. */

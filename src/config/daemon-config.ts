@@ -7,6 +7,7 @@ import { parseHealthConfig, type HealthConfig } from './health-config';
 import { INIT_DEFAULTS } from './init-config';
 import { DEFAULT_SOCKET_PATH } from './variables';
 import { parseStatusSocket } from '../status/config';
+import { parseAuditConfig, type AuditConfig } from '../audit/config';
 
 /** Flags of `egress-gateway start`; each overrides the variable of the same meaning. */
 export interface StartFlags {
@@ -38,6 +39,8 @@ export interface DaemonConfig {
   readonly health: HealthConfig;
   /** The local Unix socket `egress-gateway status` reads (STATUS_SOCKET). */
   readonly statusSocket: string;
+  /** The SNAT audit log (AUDIT_LOG); absent = off, the default. */
+  readonly audit?: AuditConfig;
 }
 
 export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
@@ -60,6 +63,7 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
   const egress = addrs.ipv4 ?? addrs.ipv6;
   const health = parseHealthConfig(env, { healthPort: flags.healthPort, healthHost: flags.healthHost }, egress?.text);
   const statusSocket = parseStatusSocket(env, { name: '--status-socket', value: flags.statusSocket });
+  const audit = parseAuditConfig(env);
   return Object.freeze({
     socketPath,
     ...(addrs.ipv4 ? { egressIpv4: addrs.ipv4 } : {}),
@@ -72,5 +76,6 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     logLevel,
     health,
     statusSocket,
+    ...(audit ? { audit } : {}),
   });
 }

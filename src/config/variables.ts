@@ -148,6 +148,25 @@ export const VARIABLES: readonly VariableSpec[] = [
     meaning: 'Period of the full kernel resync that repairs drift (Go duration).',
   },
   {
+    name: 'AUDIT_LOG',
+    commands: ['start'],
+    default: undefined,
+    meaning:
+      'SNAT audit log: "stdout" or an absolute file path (appended to) for one JSON line per SNATed connection start and end; unset = off. Also turns on the snat_* metrics and sets nf_conntrack_acct and nf_conntrack_timestamp in the pod namespace.',
+  },
+  {
+    name: 'AUDIT_LOG_RATE',
+    commands: ['start'],
+    default: '1000',
+    meaning: 'Audit lines per second, sustained (1 to 1000000); lines beyond the rate and burst are dropped and counted in egress_gateway_audit_log_dropped_total.',
+  },
+  {
+    name: 'AUDIT_LOG_BURST',
+    commands: ['start'],
+    default: '10000',
+    meaning: 'Audit lines that may be written at once above the rate (1 to 10000000).',
+  },
+  {
     name: 'STATUS_SOCKET',
     commands: ['start', 'status'],
     default: DEFAULT_STATUS_SOCKET,
