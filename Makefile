@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help setup build lint test unit demo image clean
+.PHONY: help setup build lint test unit demo image clean bench
 IMAGE ?= egress-gateway:dev
 
 help: ## list the targets
@@ -22,6 +22,9 @@ test: ## set up, build, and run all tests (unit + kernel; needs root)
 
 unit: build ## run only the unit tests (no root needed)
 	node --test --test-reporter=tap $$(find dist/test/unit -name '*.test.js' | sort)
+
+bench: build ## benchmarks in network namespaces, table + bench/results.json (root; BENCH=routes,updates,… picks some)
+	BENCH="$(BENCH)" node dist/bench/run.js
 
 demo: ## the whole gateway in network namespaces: init, start, traffic, tcpdump, readiness (needs root)
 	bash scripts/demo.sh
