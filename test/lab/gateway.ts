@@ -52,13 +52,39 @@ export function gatewayBlockRoute(lab: Lab): RouteUpdateWire {
   return { type: LOCAL_WORKLOAD, ip_pool_type: POOL_VXLAN, dst: '100.64.2.0/26', dst_node_name: 'node2', dst_node_ip: lab.addrs.node2, local_workload: true };
 }
 
+/** The client block's IPv6 RouteUpdate: dst_node_ip is the client node's IPv6 address, as Felix sends it. */
+export function clientBlockRoute6(lab: Lab, overrides: Partial<RouteUpdateWire> = {}): RouteUpdateWire {
+  return clientBlockRoute(lab, { dst: lab.clientBlock6, dst_node_ip: lab.addrs6.node1, ...overrides });
+}
+
+/** The gateway's own IPv6 block (recognised, not programmed). */
+export function gatewayBlockRoute6(lab: Lab): RouteUpdateWire {
+  return { ...gatewayBlockRoute(lab), dst: lab.gatewayBlock6, dst_node_ip: lab.addrs6.node2 };
+}
+
+export interface PrepareOptions {
+  readonly autoInSync?: boolean;
+  /**
+   * EGRESS_POD_IPS for init and the daemon instead of EGRESS_POD_IP, e.g. "100.64.2.7,2001:db8:64:2::7".
+   * The health server listens on the first IPv4 address in it, else the IPv6 one.
+   */
+  readonly podIps?: string;
+  /** More variables for init (DATAPLANE, IPTABLES_BACKEND, ...). */
+  readonly initEnv?: Record<string, string>;
+}
+
 /** Runs init in the gateway pod and starts a test Felix with `snapshot`. */
-export async function prepareGateway(lab: Lab, snapshot: Snapshot, felixOptions: { autoInSync?: boolean } = {}): Promise<GatewayRun> {
-  const init = await lab.gateway(['init'], { EGRESS_POD_IP: lab.addrs.gwpod });
+export async function prepareGateway(lab: Lab, snapshot: Snapshot, felixOptions: PrepareOptions = {}): Promise<GatewayRun> {
+  const { podIps, initEnv = {}, ...felixOnly } = felixOptions;
+  const podEnv: Record<string, string> = podIps !== undefined ? { EGRESS_POD_IPS: podIps } : { EGRESS_POD_IP: lab.addrs.gwpod };
+  const ips = (podIps ?? lab.addrs.gwpod).split(',').map((x) => x.trim());
+  const healthIp = ips.find((x) => !x.includes(':')) ?? ips[0] ?? lab.addrs.gwpod;
+  const healthHost = healthIp.includes(':') ? `[${healthIp}]` : healthIp;
+  const init = await lab.gateway(['init'], { ...podEnv, ...initEnv });
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}${init.stdout}`);
   const dir = mkdtempSync(join(tmpdir(), 'egw-felix-'));
   const socketPath = join(dir, 'socket');
-  const felix = await TestFelix.start(socketPath, { snapshot, ...felixOptions });
+  const felix = await TestFelix.start(socketPath, { snapshot, ...felixOnly });
   const logs: string[] = [];
 
   const run: GatewayRun = {
@@ -68,7 +94,7 @@ export async function prepareGateway(lab: Lab, snapshot: Snapshot, felixOptions:
     logs,
     startDaemon(extraEnv = {}, prefix = []) {
       const env = {
-        EGRESS_POD_IP: lab.addrs.gwpod,
+        ...podEnv,
         DAEMON_SOCKET_PATH: socketPath,
         HEALTH_PORT: '8080',
         LOG_SEVERITY: 'debug',
@@ -93,7 +119,7 @@ export async function prepareGateway(lab: Lab, snapshot: Snapshot, felixOptions:
       await gone;
     },
     async health(path) {
-      const res = await lab.exec(lab.names.gwpod, httpTool('get', `http://${lab.addrs.gwpod}:8080${path}`, '2000'), { allowFail: true });
+      const res = await lab.exec(lab.names.gwpod, httpTool('get', `http://${healthHost}:8080${path}`, '2000'), { allowFail: true });
       if (res.code !== 0) return undefined;
       const nl = res.stdout.indexOf('\n');
       return { status: Number(res.stdout.slice(0, nl)), body: res.stdout.slice(nl + 1) };

@@ -13,6 +13,14 @@
  *
  * Namespace names are unique per lab (`egw-<pid>-<n>-<role>`), and every lab is torn down by
  * teardown(), by withLab() whatever happens, and as a last resort when the process exits.
+ *
+ * IPv6 (createLab({ ipv6 })): nodes and ext also get 2001:db8:100::/64 addresses and IPv6
+ * forwarding; pods get a /128 with `default via fe80::1` (the node side of the veth holds fe80::1).
+ * `true`: dual-stack pods; node1 sends the client pod's IPv6 traffic into the same IPv4 VXLAN
+ * device (ip -6 rule → table 250 → the gateway's IPv6 address via egress.calico, an IPv6 neighbour
+ * with the gateway's MAC). `'only'`: IPv6-only pods; egress.calico runs over IPv6 (local = node1's
+ * IPv6 address) and its FDB entry points at the gateway pod's IPv6 address. Addresses are added
+ * with `nodad` and DAD is off in the lab's namespaces, so nothing waits for duplicate detection.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -41,6 +49,14 @@ export interface LabAddrs {
   readonly gwpod: string;
 }
 
+/** IPv6 in the lab: off, dual-stack pods, or IPv6-only pods. */
+export type LabIpv6 = false | 'dual' | 'only';
+
+export interface LabOptions {
+  /** true (or 'dual'): dual-stack pods; 'only': IPv6-only pods. Default: IPv4 only, as LAB.md. */
+  readonly ipv6?: boolean | 'dual' | 'only';
+}
+
 export interface ExecOptions {
   readonly input?: string;
   /** Resolve with a non-zero exit status instead of rejecting. */
@@ -59,7 +75,14 @@ export interface Capture {
 
 export interface Lab {
   readonly names: LabNames;
+  /** IPv4 addresses. With ipv6 'only', the pods have none (cpod and gwpod here are not configured). */
   readonly addrs: LabAddrs;
+  readonly ipv6: LabIpv6;
+  /** IPv6 addresses, configured only when ipv6 is on. */
+  readonly addrs6: LabAddrs;
+  /** The client pods' IPv6 block (a Calico-sized /122) and the gateway's. */
+  readonly clientBlock6: string;
+  readonly gatewayBlock6: string;
   /** VXLAN settings both ends use, and the MACs of the two VTEPs. */
   readonly vxlan: { readonly vni: number; readonly port: number; readonly clientVtepMac: string; readonly gatewayMac: string };
   /** The client pods' block that the return path routes over vxlan0. */
@@ -74,13 +97,14 @@ export interface Lab {
   spawnGateway(args: readonly string[], env: Record<string, string>): ChildProcess;
   /** `tcpdump -lni iface filter...` in `ns`, resolved once tcpdump listens. */
   capture(ns: string, iface: string, filter: readonly string[]): Promise<Capture>;
-  /** The route, neighbour and FDB entry on gwpod's vxlan0 that the daemon programs later. */
+  /** The route, neighbour and FDB entry on gwpod's vxlan0 that the daemon programs later (both families with IPv6). */
   setReturnPathByHand(): Promise<void>;
   /** `node tcp-tool.js ...` argv, to pass to exec or spawn. */
   tcpTool(...args: string[]): string[];
   /**
    * What the kernel holds in `ns`, as text without counters or timestamps: links, addresses,
-   * routes, both iptables variants, the nft ruleset and the IPv4 forwarding/rp_filter sysctls.
+   * routes, both iptables variants, the nft ruleset and the IPv4 forwarding/rp_filter sysctls;
+   * with IPv6 on, also global IPv6 addresses and routes, both ip6tables variants and IPv6 forwarding.
    */
   kernelState(ns: string): Promise<string>;
   teardown(): Promise<void>;
@@ -93,6 +117,16 @@ const ADDRS: LabAddrs = {
   cpod: '100.64.1.5',
   gwpod: '100.64.2.7',
 };
+/** Documentation prefixes only: 2001:db8:100::/64 is the fabric, 2001:db8:64::/48 the pod networks. */
+const ADDRS6: LabAddrs = {
+  node1: '2001:db8:100::11',
+  node2: '2001:db8:100::12',
+  ext: '2001:db8:100::13',
+  cpod: '2001:db8:64:1::5',
+  gwpod: '2001:db8:64:2::7',
+};
+/** The pods' IPv6 default gateway: a link-local address on the node side of each pod's veth. */
+const POD_GATEWAY6 = 'fe80::1';
 const VNI = 4097;
 const VXLAN_PORT = 4790;
 /** Felix's name for the client pod's node, and its VTEP MAC as Felix derives it (0x66 + SHA-1 of the name). */
@@ -100,6 +134,8 @@ export const CLIENT_NODE_NAME = 'node1';
 const CLIENT_VTEP_MAC = clientVtepMac(CLIENT_NODE_NAME);
 /** a2:2a: + 100.64.2.7, what the gateway's init gives vxlan0. */
 const GATEWAY_MAC = 'a2:2a:64:40:02:07';
+/** An IPv6-only gateway's vxlan0: a2:2a: + the last four bytes of 2001:db8:64:2::7 (src/model/mac.ts). */
+const GATEWAY_MAC_IPV6_ONLY = 'a2:2a:00:00:00:07';
 const POLICY_TABLE = '250';
 
 let labCounter = 0;
@@ -139,7 +175,8 @@ function gatewayScript(): string {
   return join(__dirname, 'run-cli.js');
 }
 
-export async function createLab(): Promise<Lab> {
+export async function createLab(options: LabOptions = {}): Promise<Lab> {
+  const ipv6: LabIpv6 = options.ipv6 === true ? 'dual' : options.ipv6 === undefined ? false : options.ipv6;
   const prefix = `egw-${process.pid}-${++labCounter}-`;
   const names: LabNames = {
     fabric: `${prefix}fabric`,
@@ -194,7 +231,11 @@ export async function createLab(): Promise<Lab> {
   const lab: Lab = {
     names,
     addrs: ADDRS,
-    vxlan: { vni: VNI, port: VXLAN_PORT, clientVtepMac: CLIENT_VTEP_MAC, gatewayMac: GATEWAY_MAC },
+    ipv6,
+    addrs6: ADDRS6,
+    clientBlock6: '2001:db8:64:1::/122',
+    gatewayBlock6: '2001:db8:64:2::/122',
+    vxlan: { vni: VNI, port: VXLAN_PORT, clientVtepMac: CLIENT_VTEP_MAC, gatewayMac: ipv6 === 'only' ? GATEWAY_MAC_IPV6_ONLY : GATEWAY_MAC },
     clientBlock: '100.64.1.0/26',
     gatewayCommand: [process.execPath, script],
     exec,
@@ -205,9 +246,17 @@ export async function createLab(): Promise<Lab> {
     tcpTool: (...args) => [process.execPath, join(__dirname, 'tcp-tool.js'), ...args],
     async setReturnPathByHand() {
       const gw = names.gwpod;
-      await ip(gw, 'route', 'replace', lab.clientBlock, 'via', ADDRS.node1, 'dev', 'vxlan0', 'onlink');
-      await ip(gw, 'neigh', 'replace', ADDRS.node1, 'lladdr', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'nud', 'permanent');
-      await exec(gw, ['bridge', 'fdb', 'replace', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'dst', ADDRS.node1, 'self', 'permanent']);
+      if (ipv6 !== 'only') {
+        await ip(gw, 'route', 'replace', lab.clientBlock, 'via', ADDRS.node1, 'dev', 'vxlan0', 'onlink');
+        await ip(gw, 'neigh', 'replace', ADDRS.node1, 'lladdr', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'nud', 'permanent');
+      }
+      if (ipv6) {
+        await ip(gw, '-6', 'route', 'replace', lab.clientBlock6, 'via', ADDRS6.node1, 'dev', 'vxlan0', 'onlink');
+        await ip(gw, '-6', 'neigh', 'replace', ADDRS6.node1, 'lladdr', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'nud', 'permanent');
+      }
+      // One FDB entry, in vxlan0's underlay family (IPv4 unless the pod has no IPv4 address).
+      const underlayDst = ipv6 === 'only' ? ADDRS6.node1 : ADDRS.node1;
+      await exec(gw, ['bridge', 'fdb', 'replace', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'dst', underlayDst, 'self', 'permanent']);
     },
     async kernelState(ns) {
       const parts: string[] = [];
@@ -224,6 +273,16 @@ export async function createLab(): Promise<Lab> {
       await section('iptables-nft-save', ['iptables-nft-save']);
       await section('nft list ruleset', ['nft', 'list', 'ruleset']);
       await section('sysctl', ['sysctl', '-a', '-r', '^net\\.ipv4\\.(ip_forward|conf\\..*\\.(rp_filter|forwarding|proxy_arp))$']);
+      if (ipv6) {
+        await section('ip -6 addr (global)', ['ip', '-6', 'addr', 'show', 'scope', 'global']);
+        // Link-local and multicast routes come and go with links asynchronously; they are not ours.
+        const routes6 = await exec(ns, ['ip', '-6', 'route', 'show', 'table', 'all'], { allowFail: true });
+        const kept = routes6.stdout.split('\n').filter((l) => !/(^|\s)(fe80::|ff00::|multicast )/.test(l));
+        parts.push(`## ip -6 route (no link-local, no multicast)\n${kept.join('\n')}`);
+        await section('ip6tables-legacy-save', ['ip6tables-legacy-save']);
+        await section('ip6tables-nft-save', ['ip6tables-nft-save']);
+        await section('sysctl ipv6', ['sysctl', '-a', '-r', '^net\\.ipv6\\.conf\\..*\\.forwarding$']);
+      }
       return parts.join('');
     },
     teardown,
@@ -235,8 +294,11 @@ export async function createLab(): Promise<Lab> {
       created.push(ns);
       liveNamespaces.add(ns);
       await ip(ns, 'link', 'set', 'lo', 'up');
+      // Links made from here on inherit "default": no duplicate address detection to wait for.
+      if (ipv6) for (const key of ['all', 'default']) await sysctl(ns, `net.ipv6.conf.${key}.accept_dad`, '0');
     }
     await build(lab, ip, sysctl);
+    if (ipv6) await buildIpv6(lab, ip, sysctl);
   } catch (err) {
     await teardown();
     throw err;
@@ -282,15 +344,19 @@ async function build(
   ];
   for (const [node, veth, pod, addr] of pods) {
     await ip(node, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod);
-    await ip(pod, 'addr', 'add', `${addr}/32`, 'dev', 'eth0');
     await ip(pod, 'link', 'set', 'eth0', 'up');
+    await ip(node, 'link', 'set', veth, 'up');
+    // IPv6-only pods get their addresses from buildIpv6 alone.
+    if (lab.ipv6 === 'only') continue;
+    await ip(pod, 'addr', 'add', `${addr}/32`, 'dev', 'eth0');
     await ip(pod, 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link');
     await ip(pod, 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
-    await ip(node, 'link', 'set', veth, 'up');
     await sysctl(node, `net.ipv4.conf.${veth}.proxy_arp`, '1');
     await ip(node, 'route', 'add', `${addr}/32`, 'dev', veth);
   }
 
+  // An IPv6-only cluster's egress.calico runs over IPv6: buildIpv6 makes it.
+  if (lab.ipv6 === 'only') return;
   // Felix's part on the client node: the client pod's traffic goes to the gateway over VXLAN.
   await ip(
     n.node1, 'link', 'add', 'egress.calico', 'address', lab.vxlan.clientVtepMac, 'type', 'vxlan',
@@ -304,6 +370,60 @@ async function build(
   await ip(n.node1, 'route', 'add', 'default', 'via', a.gwpod, 'dev', 'egress.calico', 'onlink', 'table', POLICY_TABLE);
   await ip(n.node1, 'neigh', 'add', a.gwpod, 'lladdr', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'nud', 'permanent');
   await lab.exec(n.node1, ['bridge', 'fdb', 'add', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'dst', a.gwpod, 'self', 'permanent']);
+}
+
+/**
+ * The IPv6 half of the lab (see the header): addresses, forwarding and routes like the IPv4 ones,
+ * and Felix's part on the client node for the client pod's IPv6 address.
+ */
+async function buildIpv6(
+  lab: Lab,
+  ip: (ns: string, ...args: string[]) => Promise<CommandResult>,
+  sysctl: (ns: string, key: string, value: string) => Promise<CommandResult>,
+): Promise<void> {
+  const { names: n, addrs6: a } = lab;
+  for (const [ns, addr] of [
+    [n.node1, a.node1],
+    [n.node2, a.node2],
+    [n.ext, a.ext],
+  ] as const) {
+    await ip(ns, '-6', 'addr', 'add', `${addr}/64`, 'dev', 'eth0', 'nodad');
+  }
+  for (const ns of [n.node1, n.node2]) {
+    await sysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
+    await ip(ns, '-6', 'route', 'add', 'default', 'via', a.ext);
+  }
+  // As in IPv4: the gateway's pod network is reachable from node1 (VXLAN over IPv6) and ext (replies),
+  // and nothing but the return path leads back to the client pod.
+  await ip(n.node1, '-6', 'route', 'add', '2001:db8:64:2::/64', 'via', a.node2);
+  await ip(n.ext, '-6', 'route', 'add', '2001:db8:64:2::/64', 'via', a.node2);
+
+  for (const [node, veth, pod, addr] of [
+    [n.node1, 'cali-c', n.cpod, a.cpod],
+    [n.node2, 'cali-g', n.gwpod, a.gwpod],
+  ] as const) {
+    await ip(node, '-6', 'addr', 'add', `${POD_GATEWAY6}/64`, 'dev', veth, 'nodad');
+    await ip(pod, '-6', 'addr', 'add', `${addr}/128`, 'dev', 'eth0', 'nodad');
+    await ip(pod, '-6', 'route', 'add', 'default', 'via', POD_GATEWAY6, 'dev', 'eth0');
+    await ip(node, '-6', 'route', 'add', `${addr}/128`, 'dev', veth);
+  }
+
+  if (lab.ipv6 === 'only') {
+    await ip(
+      n.node1, 'link', 'add', 'egress.calico', 'address', lab.vxlan.clientVtepMac, 'type', 'vxlan',
+      'id', String(lab.vxlan.vni), 'dstport', String(lab.vxlan.port), 'dev', 'eth0', 'local', a.node1,
+    );
+    await ip(n.node1, 'link', 'set', 'egress.calico', 'up');
+    await lab.exec(n.node1, ['bridge', 'fdb', 'add', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'dst', a.gwpod, 'self', 'permanent']);
+  }
+  // IPv6 has no rp_filter: replies decapsulated on egress.calico need no sysctl to get in.
+  await ip(n.node1, '-6', 'rule', 'add', 'from', a.cpod, 'iif', 'cali-c', 'lookup', POLICY_TABLE);
+  // Not `onlink` as in IPv4: the kernel checks an IPv6 onlink next hop against the main table, where
+  // node1's route to the gateway's pod network points out of eth0 ("device mismatch"). A device
+  // route for the gateway's address in table 250 makes it a plain connected next hop instead.
+  await ip(n.node1, '-6', 'route', 'add', `${a.gwpod}/128`, 'dev', 'egress.calico', 'table', POLICY_TABLE);
+  await ip(n.node1, '-6', 'route', 'add', 'default', 'via', a.gwpod, 'dev', 'egress.calico', 'table', POLICY_TABLE);
+  await ip(n.node1, '-6', 'neigh', 'add', a.gwpod, 'lladdr', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'nud', 'permanent');
 }
 
 /** Counters, timestamps and ids that change with traffic or time, so two dumps compare equal. */
@@ -400,8 +520,12 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 
  * Runs `fn` with a fresh lab and always tears it down. On failure, the kernel state of the gateway
  * and client node goes to the test's diagnostics before the error is rethrown.
  */
-export async function withLab<T>(t: Pick<TestContext, 'diagnostic'> | undefined, fn: (lab: Lab) => Promise<T>): Promise<T> {
-  const lab = await createLab();
+export async function withLab<T>(
+  t: Pick<TestContext, 'diagnostic'> | undefined,
+  fn: (lab: Lab) => Promise<T>,
+  options: LabOptions = {},
+): Promise<T> {
+  const lab = await createLab(options);
   try {
     return await fn(lab);
   } catch (err) {

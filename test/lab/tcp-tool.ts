@@ -2,15 +2,16 @@
  * A tiny TCP tool for the lab (no `nc` is installed), run inside a namespace with
  * `ip netns exec NS node tcp-tool.js ...`:
  *
- *   serve <port>                         echo server on all addresses; prints "listening <port>" once
- *                                        it listens and "peer <address> <port>" for each connection
+ *   serve <port> [host]                  echo server on host (default 0.0.0.0, all IPv4 addresses; "::"
+ *                                        for IPv6 too); prints "listening <port>" once it listens and
+ *                                        "peer <address> <port>" for each connection
  *   connect <host> <port> <text> [ms]    sends <text>, prints what comes back once all of it has,
  *                                        exits 1 on any error or when nothing complete arrives within
  *                                        ms (default 5000)
  */
 import { createConnection, createServer } from 'node:net';
 
-function serve(port: number): void {
+function serve(port: number, host: string): void {
   const server = createServer((socket) => {
     process.stdout.write(`peer ${socket.remoteAddress ?? '?'} ${socket.remotePort ?? '?'}\n`);
     socket.on('error', () => socket.destroy());
@@ -20,7 +21,7 @@ function serve(port: number): void {
     process.stderr.write(`tcp-tool serve: ${err.message}\n`);
     process.exit(1);
   });
-  server.listen(port, '0.0.0.0', () => process.stdout.write(`listening ${port}\n`));
+  server.listen(port, host, () => process.stdout.write(`listening ${port}\n`));
   const stop = (): void => {
     server.close();
     process.exit(0);
@@ -55,13 +56,13 @@ function main(argv: string[]): void {
   const [cmd, ...rest] = argv;
   const port = Number(rest[cmd === 'serve' ? 0 : 1]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    process.stderr.write('usage: tcp-tool serve <port> | connect <host> <port> <text> [timeout-ms]\n');
+    process.stderr.write('usage: tcp-tool serve <port> [host] | connect <host> <port> <text> [timeout-ms]\n');
     process.exit(2);
   }
-  if (cmd === 'serve') serve(port);
+  if (cmd === 'serve') serve(port, rest[1] ?? '0.0.0.0');
   else if (cmd === 'connect' && rest[0] && rest[2] !== undefined) connect(rest[0], port, rest[2], Number(rest[3] ?? 5000));
   else {
-    process.stderr.write('usage: tcp-tool serve <port> | connect <host> <port> <text> [timeout-ms]\n');
+    process.stderr.write('usage: tcp-tool serve <port> [host] | connect <host> <port> <text> [timeout-ms]\n');
     process.exit(2);
   }
 }
