@@ -102,7 +102,7 @@ describe('init: bad input exits 2 naming the variable and value, and changes not
       const cases: Array<{ args?: string[]; env: Record<string, string>; says: string }> = [
         { env: {}, says: 'EGRESS_POD_IP=unset' },
         { env: { EGRESS_POD_IP: '100.64.2' }, says: 'EGRESS_POD_IP="100.64.2"' },
-        { env: { EGRESS_POD_IPS: '2001:db8::7' }, says: 'EGRESS_POD_IPS="2001:db8::7"' },
+        { env: { EGRESS_POD_IPS: '2001:db8::7,nope' }, says: 'EGRESS_POD_IPS="2001:db8::7,nope"' },
         { env: { EGRESS_POD_IP: gw, EGRESS_VXLAN_VNI: '0' }, says: 'EGRESS_VXLAN_VNI="0"' },
         { env: { EGRESS_POD_IP: gw, EGRESS_VXLAN_VNI: '16777216' }, says: 'EGRESS_VXLAN_VNI="16777216"' },
         { env: { EGRESS_POD_IP: gw, EGRESS_VXLAN_PORT: '0' }, says: 'EGRESS_VXLAN_PORT="0"' },
