@@ -1,0 +1,52 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BenchFelix } from './felix';
+import { CLI, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
+
+/** A gateway-like namespace with a bench Felix and the daemon, torn down by close(). */
+export interface GatewayUnderTest {
+  readonly ns: string;
+  readonly felix: BenchFelix;
+  readonly daemon: ChildProcess;
+  readonly log: LogWatch;
+  /** When the daemon process was spawned (epoch ms). */
+  readonly spawnedAt: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(
+  snapshot: readonly Buffer[],
+  env: Record<string, string> = {},
+  prepare?: (ns: string) => Promise<void>,
+): Promise<GatewayUnderTest> {
+  const { ns, close: closeNs } = await gatewayNamespace();
+  const dir = mkdtempSync(join(tmpdir(), 'egwb-'));
+  let felix: BenchFelix | undefined;
+  let daemon: ChildProcess | undefined;
+  const close = async (): Promise<void> => {
+    if (daemon) await stopChild(daemon, 'SIGTERM');
+    await felix?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    await closeNs();
+  };
+  try {
+    if (prepare) await prepare(ns);
+    const socketPath = join(dir, 'felix.sock');
+    felix = await BenchFelix.start(socketPath, snapshot);
+    const spawnedAt = performance.timeOrigin + performance.now();
+    daemon = spawnIn(ns, [process.execPath, CLI, 'start'], {
+      EGRESS_POD_IP: GATEWAY_IP,
+      DAEMON_SOCKET_PATH: socketPath,
+      HEALTH_PORT: '0',
+      LOG_SEVERITY: 'info',
+      DRAIN_DELAY: '0s',
+      ...env,
+    });
+    return { ns, felix, daemon, log: new LogWatch(daemon), spawnedAt, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
