@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeRequest, NetlinkError, NetlinkSession, NLMSG_HDRLEN, type DatagramSocket } from '../../src/kernel/netlink/session';
+
+/** A kernel stand-in for batches: answers each datagram at once, failing the sequence numbers it is told to. */
+class Kernel implements DatagramSocket {
+  readonly datagrams: { seq: number; flags: number; payload: number }[][] = [];
+  failWith = new Map<number, number>(); // payload byte → errno
+  private deliver: (d: Buffer) => void = () => undefined;
+
+  send(datagram: Buffer | Buffer[], callback: (err?: Error) => void): void {
+    const d = Buffer.isBuffer(datagram) ? datagram : Buffer.concat(datagram);
+    const seen: { seq: number; flags: number; payload: number }[] = [];
+    const replies: Buffer[] = [];
+    for (let off = 0; off < d.length; ) {
+      const len = d.readUInt32LE(off);
+      const m = { seq: d.readUInt32LE(off + 8), flags: d.readUInt16LE(off + 6), payload: d.readUInt8(off + NLMSG_HDRLEN) };
+      seen.push(m);
+      const errno = this.failWith.get(m.payload) ?? 0;
+      if (errno !== 0 || m.flags & 0x4) {
+        const r = Buffer.alloc(36);
+        r.writeUInt32LE(36, 0);
+        r.writeUInt16LE(2, 4);
+        r.writeUInt32LE(m.seq, 8);
+        r.writeInt32LE(errno, 16);
+        replies.push(r);
+      }
+      off += (len + 3) & ~3;
+    }
+    this.datagrams.push(seen);
+    callback();
+    setImmediate(() => this.deliver(Buffer.concat(replies)));
+  }
+  onMessage(h: (d: Buffer) => void): void {
+    this.deliver = h;
+  }
+  onError(): void {}
+  ref(): void {}
+  unref(): void {}
+  close(): void {}
+}
+
+function wires(n: number): Buffer[] {
+  return Array.from({ length: n }, (_, i) => {
+    const w = encodeRequest(24, 0x400, 4);
+    w.writeUInt8(i, NLMSG_HDRLEN);
+    return w;
+  });
+}
+
+test('requestMany: one result per request, a failing one reported on its own with its description', async () => {
+  const kernel = new Kernel();
+  kernel.failWith.set(3, -17); // EEXIST
+  kernel.failWith.set(99, -101); // ENETUNREACH, the last of the batch
+  const session = new NetlinkSession({ maxInFlight: 40 }, kernel);
+  const errors = await session.requestMany(wires(100), (i) => `route #${i}`);
+  session.close();
+  assert.equal(errors.length, 100);
+  const failed = errors.flatMap((e, i) => (e ? [[i, (e as NetlinkError).code, e.message]] : []));
+  assert.deepEqual(failed, [
+    [3, 'EEXIST', 'EEXIST (route #3)'],
+    [99, 'ENETUNREACH', 'ENETUNREACH (route #99)'],
+  ]);
+  assert.deepEqual(kernel.datagrams.map((d) => d.length), [40, 40, 20], 'never more than maxInFlight unanswered');
+  for (const d of kernel.datagrams) {
+    assert.deepEqual(d.map((m) => m.flags & 0x4), d.map((_, i) => (i === d.length - 1 ? 0x4 : 0)), 'only the last asks for an ACK');
+    assert.deepEqual(d.map((m) => m.flags & ~0x4), d.map(() => 0x400 | 0x1), 'REQUEST and the caller’s flags kept');
+    d.forEach((m, i) => i > 0 && assert.equal(m.seq, (d[i - 1]?.seq ?? 0) + 1, 'consecutive sequence numbers'));
+  }
+});
+
+test('requestMany on a closed session: every request gets its own error, nothing is sent', async () => {
+  const kernel = new Kernel();
+  const session = new NetlinkSession({}, kernel);
+  session.close();
+  const errors = await session.requestMany(wires(3), (i) => `neighbour #${i}`);
+  assert.deepEqual(errors.map((e) => e?.message), ['neighbour #0: netlink session closed', 'neighbour #1: netlink session closed', 'neighbour #2: netlink session closed']);
+  assert.equal(kernel.datagrams.length, 0);
+});
+
+test('single requests and a batch share datagrams and the in-flight bound', async () => {
+  const kernel = new Kernel();
+  const session = new NetlinkSession({ maxInFlight: 8 }, kernel);
+  const one = session.request(24, 0, Buffer.from([200, 0, 0, 0]), 'single');
+  const many = session.requestMany(wires(10), (i) => `#${i}`);
+  await one;
+  assert.deepEqual((await many).filter(Boolean), []);
+  session.close();
+  assert.deepEqual(kernel.datagrams.map((d) => d.length), [8, 3]);
+});
