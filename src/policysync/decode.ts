@@ -140,10 +140,18 @@ export function decodeVtepUpdate(v: VtepUpdateWire): FelixVtep {
   };
 }
 
+/**
+ * A value as it appears in a reason (and so in a log line): quoted, and cut short, so that a
+ * megabyte-long field from the stream cannot turn every warning into a megabyte of log.
+ */
+export function shown(text: string, max = 64): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
+}
+
 function requireCidr(field: string, text: string | undefined): Cidr {
   if (!text) throw new Malformed(`${field} is empty`);
   const cidr = parseCidr(text);
-  if (!cidr) throw new Malformed(`${field} ${JSON.stringify(text)} is not a CIDR`);
+  if (!cidr) throw new Malformed(`${field} ${shown(text)} is not a CIDR`);
   return cidr;
 }
 
@@ -156,7 +164,7 @@ function requireName(field: string, text: string | undefined): string {
 function optionalIp(field: string, text: string | undefined, family: Family, against: string): IpAddress | undefined {
   if (!text) return undefined;
   const ip = parseIp(text);
-  if (!ip) throw new Malformed(`${field} ${JSON.stringify(text)} is not an IP address`);
+  if (!ip) throw new Malformed(`${field} ${shown(text)} is not an IP address`);
   if (ip.family !== family) throw new Malformed(`${field} ${ip.text} is IPv${ip.family}, but ${against} is IPv${family}`);
   return ip;
 }
@@ -164,7 +172,7 @@ function optionalIp(field: string, text: string | undefined, family: Family, aga
 function optionalMac(field: string, text: string | undefined): string | undefined {
   if (!text) return undefined;
   const bytes = parseMac(text);
-  if (!bytes) throw new Malformed(`${field} ${JSON.stringify(text)} is not a MAC address`);
+  if (!bytes) throw new Malformed(`${field} ${shown(text)} is not a MAC address`);
   return formatMac(bytes);
 }
 
