@@ -324,7 +324,7 @@ async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promis
   } catch {
     /* shown as it came */
   }
-  report.block(`curl http://${a.gwpod}:${HEALTH_PORT}/readiness   → ${readiness?.status ?? 'no answer'}`, pretty);
+  report.block(`GET http://${a.gwpod}:${HEALTH_PORT}/readiness   → ${readiness?.status ?? 'no answer'}`, pretty);
   report.check(readiness?.status === 200, '/readiness answers 200');
   let checks: Record<string, { ok?: boolean }> = {};
   try {
@@ -347,7 +347,7 @@ async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promis
     'egress_gateway_reconcile_errors_total',
   ];
   const metricLines = (metrics?.body ?? '').split('\n').filter((l) => wanted.some((w) => l.startsWith(w)));
-  report.block(`curl http://${a.gwpod}:${HEALTH_PORT}/metrics | grep ...   (${(metrics?.body ?? '').split('\n').length} lines in all)`, metricLines.join('\n'));
+  report.block(`GET http://${a.gwpod}:${HEALTH_PORT}/metrics   (${metricLines.length} of its ${(metrics?.body ?? '').split('\n').length} lines)`, metricLines.join('\n'));
   const body = metrics?.body ?? '';
   report.check(
     metricValue(body, 'egress_gateway_ready') === 1 &&
@@ -421,7 +421,7 @@ async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promis
     const r = await health('/readiness');
     return r?.status === 503 ? r : undefined;
   }, 5000).catch(() => undefined);
-  report.block(`curl http://${a.gwpod}:${HEALTH_PORT}/readiness   → ${draining?.status ?? 'no 503 seen'}`, draining ? failingSummary(draining.body) : '');
+  report.block(`GET http://${a.gwpod}:${HEALTH_PORT}/readiness   → ${draining?.status ?? 'no 503 seen'}`, draining ? failingSummary(draining.body) : '');
   report.check(draining !== undefined && failingSummary(draining.body).includes('drain'), 'readiness 503 naming the drain');
   let timer: NodeJS.Timeout | undefined;
   const code = await Promise.race([daemonExit, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 15_000)))]);
