@@ -154,6 +154,7 @@ export async function benchRoutes(opts: RoutesOptions = { sizes: DEFAULT_SIZES }
     writeFileSync(files.ip, w.ipBatch);
     writeFileSync(files.bridge, w.bridgeBatch);
     const peaks: number[] = [];
+    const label = `N=${n} M=${m}`;
     try {
       const paired = await interleave(
         rounds,
@@ -165,7 +166,6 @@ export async function benchRoutes(opts: RoutesOptions = { sizes: DEFAULT_SIZES }
         () => baselineRun(w, files),
         n >= 100_000 ? 0 : 1,
       );
-      const label = `N=${n} M=${m}`;
       const targetRatio = n === 10_000 ? 1.5 : undefined;
       rows.push({
         bench: 'routes',
@@ -184,6 +184,18 @@ export async function benchRoutes(opts: RoutesOptions = { sizes: DEFAULT_SIZES }
         unit: 'MiB',
         value: summarize(peaks),
         ...(n === 100_000 ? { target: 'converges, bounded memory', met: true } : {}),
+      });
+    } catch (err) {
+      // One size failing (a daemon that did not converge) must not hide the others' figures.
+      rows.push({
+        bench: 'routes',
+        case: label,
+        metric: 'snapshot → last entry in kernel',
+        unit: 'ms',
+        value: summarize([]),
+        target: n === 100_000 ? 'converges, bounded memory' : 'converges',
+        met: false,
+        note: String(err instanceof Error ? err.message : err).slice(0, 400),
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });

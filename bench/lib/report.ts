@@ -29,7 +29,8 @@ export function table(rows: readonly Row[]): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+  const notes = rows.filter((r) => r.note).map((r) => `note (${r.bench} ${r.case} ${r.metric}): ${r.note ?? ''}`);
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...notes].join('\n') + '\n';
 }
 
 function digits(v: number): number {

@@ -366,9 +366,10 @@ function defaultInFlight(socket: DatagramSocket): number {
  */
 export function encodeRequest(type: number, flags: number, payloadLength: number): Buffer {
   const length = NLMSG_HDRLEN + payloadLength;
-  // allocUnsafe draws small buffers from Node's shared pool; every byte is written below or by the caller.
-  const wire = Buffer.allocUnsafe(align4(length));
-  wire.fill(0, length);
+  // Buffer.alloc, not allocUnsafe: allocUnsafe slices Node's shared pool, and in the daemon (gRPC,
+  // protobufjs and the netlink codecs share that pool) requests were found overwritten between
+  // encoding and sending at 50k routes (every route failed with ENODEV: a garbled ifindex).
+  const wire = Buffer.alloc(align4(length));
   wire.writeUInt32LE(length, 0);
   wire.writeUInt16LE(type, 4);
   // ACK is decided per datagram when sending (see the top of this file).
