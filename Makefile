@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help setup build lint test unit demo image clean bench
+.PHONY: help setup build lint test unit demo image clean bench fuzz soak
 IMAGE ?= egress-gateway:dev
 
 help: ## list the targets
@@ -31,6 +31,13 @@ demo: ## the whole gateway in network namespaces: init, start, traffic, tcpdump,
 
 image: ## build the container image where Docker runs (IMAGE=name:tag)
 	docker build -t $(IMAGE) .
+
+fuzz: build ## long PolicySync fuzz run: FUZZ_COUNT messages (100000) from FUZZ_SEED (a fresh one, printed)
+	seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz seed $$seed (replay: make fuzz FUZZ_SEED=$$seed)"; \
+	FUZZ_SEED=$$seed FUZZ_COUNT=$${FUZZ_COUNT:-100000} node --test --test-reporter=tap dist/test/unit/fuzz-policysync.test.js
+
+soak: build ## SOAK_SECONDS (600) of route churn at 1000/s with traffic, RSS and fds sampled (needs root)
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} node --test --test-reporter=tap dist/test/kernel/soak.test.js
 
 clean: ## remove build output
 	rm -rf dist .build
