@@ -2,7 +2,7 @@ import { snatAuditComponent } from './audit/component';
 import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
 import { VxlanGuard, vxlanSpecFor, vxlanSysctls } from './dataplane/vxlan-guard';
-import type { GatewayError } from './errors';
+import { describeCause, type GatewayError } from './errors';
 import { ensureSysctls } from './init/apply';
 import { ProcSysctl } from './kernel/sysctl';
 import { NetlinkLinks } from './kernel/links';
@@ -18,6 +18,8 @@ import type { Family } from './model/ip';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type GatewayMetrics } from './observability/metrics';
 import { PolicySyncClient } from './policysync/client';
+import { buildStatus, type DaemonPhase, type StatusDocument } from './status/model';
+import { startStatusServer, type StatusServer } from './status/server';
 import { VERSION } from './version';
 
 export type { StartFlags } from './config/daemon-config';
@@ -49,12 +51,18 @@ export class Daemon {
   private server: HealthServer | undefined;
   private supervisor: Promise<void> | undefined;
   private supervisorAlive = false;
+  private phase: DaemonPhase = 'starting';
+  private readonly startedAt: number;
+  private statusServer: StatusServer | undefined;
+  /** The failed operations of the last reconcile, for `status`. */
+  private reconcileFailures: readonly string[] = [];
   /** What the vxlan0 guard last found wrong; readiness stays 503 while it is set. */
   private vxlanProblem: GatewayError | undefined;
   readonly vxlanGuard: VxlanGuard | undefined;
 
   constructor(readonly config: DaemonConfig, deps: DaemonDeps = {}) {
     this.clock = deps.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     this.log = deps.logger ?? createLogger(config.logLevel);
     this.lifecycle = new Lifecycle(this.log);
     this.metrics = createMetrics();
@@ -133,6 +141,8 @@ export class Daemon {
     const guard = this.vxlanGuard;
 
     this.lifecycle
+      // First in, last out: `status` answers during start-up, the drain and shutdown, whatever else fails.
+      .add({ name: 'status-server', start: () => this.startStatus(), stop: () => this.statusServer?.close() })
       .add({ name: 'kernel', stop: () => kernel.close?.() })
       .add({ name: 'links', stop: () => links?.close?.() })
       .add({ name: 'probes', start: () => this.health.start(), stop: () => this.health.stop() })
@@ -189,6 +199,7 @@ export class Daemon {
       'egress gateway starting',
     );
     await this.lifecycle.start();
+    this.phase = 'running';
   }
 
   /**
@@ -197,6 +208,7 @@ export class Daemon {
    * notice; then everything stops. Kernel state is left in place: the pod's namespace goes with the pod.
    */
   async drain(delayMs = this.config.health.drainDelayMs, signal?: AbortSignal): Promise<void> {
+    this.phase = 'draining';
     this.health.tracker.startDrain();
     this.log.info({ component: 'daemon', event: 'draining', delayMs }, `draining: readiness is 503, stopping in ${delayMs} ms`);
     await new Promise<void>((resolve) => {
@@ -210,11 +222,44 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    this.phase = 'stopping';
     await this.lifecycle.stop();
+    this.phase = 'stopped';
     this.log.info({ component: 'daemon', event: 'stopped' }, 'egress gateway stopped');
   }
 
+  /** What `egress-gateway status` shows: the parts' in-memory state, never a fresh kernel read. */
+  status(): StatusDocument {
+    const now = this.clock.now();
+    const healthPort = this.healthPort;
+    return buildStatus({
+      version: VERSION,
+      pid: process.pid,
+      phase: this.phase,
+      now,
+      wallNow: Date.now(),
+      startedAt: this.startedAt,
+      config: this.config,
+      ...(healthPort !== undefined ? { healthPort } : {}),
+      sync: this.client.stats(),
+      readiness: this.health.tracker.report(),
+      readinessInputs: this.health.tracker.inputs(),
+      reconciler: this.reconciler.status(),
+      reconcileFailures: this.reconcileFailures,
+    });
+  }
+
+  /** A status socket that cannot be served is logged, not fatal: forwarding does not need it. */
+  private async startStatus(): Promise<void> {
+    try {
+      this.statusServer = await startStatusServer(this.config.statusSocket, { status: () => this.status(), logger: this.log });
+    } catch (err) {
+      this.log.warn({ component: 'status', event: 'status_server_failed', err }, `${describeCause(err)}; \`egress-gateway status\` cannot reach this daemon`);
+    }
+  }
+
   private onReconciled(result: ReconcileResult): void {
+    this.reconcileFailures = result.error ? result.error.errors.map((e) => e.message) : [];
     const problem = this.vxlanProblem;
     this.health.tracker.reconcileResult(result.ok && !problem, result.error ?? problem, result.durationMs);
     const programmed = this.reconciler.status().counts.programmed;

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { describeCause, exitStatusFor, isGatewayError } from '../errors';
 import { runInitCommand, type InitFlags } from '../init/command';
 import { runStartCommand, type StartFlags } from '../daemon';
+import { runStatusCommand, type StatusFlags } from '../status/command';
 import { VERSION } from '../version';
 
 /**
@@ -42,8 +43,18 @@ export function buildProgram(): Command {
     .addOption(new Option('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init (env EGRESS_VXLAN_VNI, default 4097)'))
     .addOption(new Option('--vxlan-port <port>', 'VXLAN UDP port, as init (env EGRESS_VXLAN_PORT, default 4790)'))
     .addOption(new Option('--log-severity <level>', 'debug, info, warning, error, fatal, panic (env LOG_SEVERITY)'))
+    .addOption(new Option('--status-socket <path>', 'local socket for `status` (env STATUS_SOCKET, default /tmp/egress-gateway/status.sock)'))
     .action(async (flags: StartFlags) => {
       process.exitCode = await runStartCommand(flags, process.env);
+    });
+
+  program
+    .command('status')
+    .description('ask the running daemon how it is: readiness and why, sync, return path and drift, probes, drain (exit 0 ready, 1 not ready, 3 unreachable)')
+    .option('--json', 'print the status document as JSON, for scripts')
+    .addOption(new Option('--socket <path>', "the daemon's status socket (env STATUS_SOCKET, default /tmp/egress-gateway/status.sock)"))
+    .action(async (flags: StatusFlags) => {
+      process.exitCode = await runStatusCommand(flags, process.env, (text) => process.stdout.write(text));
     });
 
   program

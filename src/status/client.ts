@@ -32,7 +32,7 @@ export function fetchStatus(socketPath: string, timeoutMs = DEFAULT_STATUS_TIMEO
         }
       });
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms (is the daemon stuck or overloaded?)`)), timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(unreachable(explain(err), err));

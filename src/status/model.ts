@@ -180,7 +180,8 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
     inSync: sync.inSync,
     ...opt('firstInSync', iso(ri.sync.firstInSyncAt)),
     ...opt('lastInSync', iso(sync.lastInSyncAt ?? ri.sync.lastInSyncAt)),
-    ...opt('outOfSyncSince', iso(ri.sync.outOfSyncSince)),
+    // The tracker also marks a failed first dial; "out of sync" only means something after an in_sync.
+    ...opt('outOfSyncSince', ri.sync.firstInSyncAt === undefined ? undefined : iso(ri.sync.outOfSyncSince)),
     attempts: sync.attempts,
     reconnects: sync.reconnects,
     streams: sync.streams,
