@@ -20,6 +20,8 @@ const POOL_VXLAN = 2;
 export interface GatewayRun {
   readonly felix: TestFelix;
   readonly socketPath: string;
+  /** The daemon's status socket (STATUS_SOCKET), in this run's temp folder so concurrent runs never share one. */
+  readonly statusSocket: string;
   /** The running daemon; undefined after kill(). */
   daemon: ChildProcess | undefined;
   /** Everything the daemons of this run printed (JSON log lines). */
@@ -90,12 +92,14 @@ export async function prepareGateway(lab: Lab, snapshot: Snapshot, felixOptions:
   const run: GatewayRun = {
     felix,
     socketPath,
+    statusSocket: join(dir, 'status.sock'),
     daemon: undefined,
     logs,
     startDaemon(extraEnv = {}, prefix = []) {
       const env = {
         ...podEnv,
         DAEMON_SOCKET_PATH: socketPath,
+        STATUS_SOCKET: join(dir, 'status.sock'),
         HEALTH_PORT: '8080',
         LOG_SEVERITY: 'debug',
         ...extraEnv,
