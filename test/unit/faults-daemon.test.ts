@@ -46,7 +46,7 @@ async function harness(t: TestContext, opts: { links?: boolean; setup?: (k: Fake
   const links = new FakeLinks();
   links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '02:00:00:00:00:01' });
   const logs: string[] = [];
-  const config = parseDaemonConfig({ EGRESS_POD_IP: GW, DAEMON_SOCKET_PATH: socketPath, HEALTH_PORT: '0', LOG_SEVERITY: 'debug' });
+  const config = parseDaemonConfig({ EGRESS_POD_IP: GW, DAEMON_SOCKET_PATH: socketPath, HEALTH_PORT: '0', LOG_SEVERITY: 'debug', STATUS_SOCKET: join(dir, 'status.sock') });
   const daemon = new Daemon(config, {
     kernel,
     ...(opts.links ? { links, vxlanCheckIntervalMs: 50 } : {}),

@@ -43,7 +43,7 @@ test(`daemon: ${count} fuzzed messages through a test Felix: no crash, every mes
   t.after(() => felix.stop());
   const kernel = new FakeReturnPathKernel();
   const logs: string[] = [];
-  const daemon = new Daemon(parseDaemonConfig({ EGRESS_POD_IP: '100.64.2.7', DAEMON_SOCKET_PATH: socketPath, HEALTH_PORT: '0' }), {
+  const daemon = new Daemon(parseDaemonConfig({ EGRESS_POD_IP: '100.64.2.7', DAEMON_SOCKET_PATH: socketPath, HEALTH_PORT: '0', STATUS_SOCKET: join(dir, 'status.sock') }), {
     kernel,
     logger: createLogger('info', { write: (line: string) => void logs.push(line) }),
   });
