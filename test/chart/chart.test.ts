@@ -213,6 +213,8 @@ describe('chart rendering', () => {
     assert.deepEqual(settings, {
       LOG_SEVERITY: 'info',
       DAEMON_SOCKET_PATH: '/var/run/nodeagent/socket',
+      EGRESS_VXLAN_VNI: '4097',
+      EGRESS_VXLAN_PORT: '4790',
       HEALTH_PORT: '8080',
       HEALTH_TIMEOUT_DATASTORE: '90s',
       ICMP_PROBE_IPS: '',
