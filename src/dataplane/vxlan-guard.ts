@@ -84,8 +84,16 @@ export class VxlanGuard {
     this.intervalMs = opts.intervalMs ?? DEFAULT_VXLAN_CHECK_INTERVAL_MS;
   }
 
-  start(): void {
+  /**
+   * Checks (and repairs) once now, then every `intervalMs`. The daemon awaits this before it opens
+   * the PolicySync stream: a device that is wrong at start-up is re-created before any entry is
+   * written onto it. A first check `intervalMs` later landed in the middle of the first pass of a
+   * large snapshot, and re-creating the device there wiped the routes already written and failed
+   * the rest with ENODEV (they carried the old device's index).
+   */
+  async start(): Promise<void> {
     this.started = true;
+    await this.check();
     this.schedule(this.intervalMs);
   }
 

@@ -122,7 +122,7 @@ function macBuffer(mac: string): Buffer {
   if (b) return b;
   const bytes = parseMac(mac);
   if (!bytes) throw new NetlinkError(22 /* EINVAL */, `bad MAC address ${JSON.stringify(mac)}`);
-  // Its own memory, not a slice of Node's shared pool (see encodeRequest): it is read for a long time.
+  // Its own memory, not a slice of Node's shared pool: it is cached and read for a long time.
   b = Buffer.alloc(6);
   b.set(bytes);
   if (macCache.size > 65_536) macCache.clear();

@@ -366,9 +366,8 @@ function defaultInFlight(socket: DatagramSocket): number {
  */
 export function encodeRequest(type: number, flags: number, payloadLength: number): Buffer {
   const length = NLMSG_HDRLEN + payloadLength;
-  // Buffer.alloc, not allocUnsafe: allocUnsafe slices Node's shared pool, and in the daemon (gRPC,
-  // protobufjs and the netlink codecs share that pool) requests were found overwritten between
-  // encoding and sending at 50k routes (every route failed with ENODEV: a garbled ifindex).
+  // Buffer.alloc: the attribute writers rely on zeroed padding. (The ENODEV failures once blamed on
+  // Node's shared pool were vxlan0 being re-created mid-pass by the guard: see VxlanGuard.start.)
   const wire = Buffer.alloc(align4(length));
   wire.writeUInt32LE(length, 0);
   wire.writeUInt16LE(type, 4);
