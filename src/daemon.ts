@@ -77,7 +77,14 @@ export class Daemon {
     const kernel = deps.kernel ?? new NetlinkReturnPath(new NetlinkSession());
     this.reconciler = new ReturnPathReconciler({
       kernel,
-      returnPath: { gatewayIp, vxlanDevice: config.vxlanDevice, underlayDevice: config.underlayDevice, families },
+      returnPath: {
+        gatewayIp,
+        // Dual-stack: no client block may hold either address, and the gateway's own IPv6 block is recognised too.
+        gatewayIps: [config.egressIpv4, config.egressIpv6].filter((a): a is NonNullable<typeof a> => a !== undefined),
+        vxlanDevice: config.vxlanDevice,
+        underlayDevice: config.underlayDevice,
+        families,
+      },
       clock: this.clock,
       logger: this.log,
       resyncIntervalMs: config.resyncIntervalMs,
