@@ -74,7 +74,8 @@ export async function gatewayNamespace(): Promise<{ ns: string; close(): Promise
     await sh(['ip', '-n', ns, 'addr', 'add', `${GATEWAY_IP}/32`, 'dev', 'eth0']);
     await sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
     await sh(['ip', '-n', peer, 'link', 'set', 'eth0', 'up']);
-    await sh(['ip', '-n', ns, 'link', 'add', 'vxlan0', 'type', 'vxlan', 'id', '4097', 'dstport', '4790', 'dev', 'eth0']);
+    // Exactly as init makes it, so the daemon's vxlan0 guard finds nothing to repair at start-up.
+    await sh(['ip', '-n', ns, 'link', 'add', 'vxlan0', 'address', 'a2:2a:64:40:02:07', 'type', 'vxlan', 'id', '4097', 'dstport', '4790', 'dev', 'eth0', 'local', '100.64.2.7', 'nolearning']);
     await sh(['ip', '-n', ns, 'link', 'set', 'vxlan0', 'up']);
   } catch (err) {
     await close();

@@ -34,14 +34,14 @@ export const VARIABLES: readonly VariableSpec[] = [
     commands: ['init', 'start'],
     default: undefined,
     flag: '--pod-ip',
-    meaning: 'The pod IP (downward API status.podIP): the SNAT source, the vxlan0 address and MAC. Required unless EGRESS_POD_IPS is set.',
+    meaning: 'The pod IP (downward API status.podIP): the SNAT source, the vxlan0 address and MAC. Required unless EGRESS_POD_IPS is set. May be IPv6 (an IPv6-only gateway).',
   },
   {
     name: 'EGRESS_POD_IPS',
     commands: ['init', 'start'],
     default: undefined,
     flag: '--pod-ip',
-    meaning: 'All pod IPs, comma separated (downward API status.podIPs); wins over EGRESS_POD_IP. The first address of each family is used.',
+    meaning: 'All pod IPs, comma separated (downward API status.podIPs); wins over EGRESS_POD_IP. The first address of each family is used: each gets SNAT and an MSS clamp; vxlan0 uses the IPv4 one, or the IPv6 one on an IPv6-only pod (docs/dual-stack.md).',
   },
   {
     name: 'EGRESS_VXLAN_VNI',

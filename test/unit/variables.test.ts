@@ -22,7 +22,7 @@ test('variablesFor splits the list by command', () => {
 test('the Markdown table has one row per variable, pipes escaped', () => {
   const lines = variablesMarkdownTable().trimEnd().split('\n');
   assert.equal(lines.length, VARIABLES.length + 2);
-  assert.equal(lines[2], '| `EGRESS_POD_IP` | init, start | — | `--pod-ip` | The pod IP (downward API status.podIP): the SNAT source, the vxlan0 address and MAC. Required unless EGRESS_POD_IPS is set. |');
+  assert.equal(lines[2], '| `EGRESS_POD_IP` | init, start | — | `--pod-ip` | The pod IP (downward API status.podIP): the SNAT source, the vxlan0 address and MAC. Required unless EGRESS_POD_IPS is set. May be IPv6 (an IPv6-only gateway). |');
   assert.ok(lines.some((l) => l.startsWith('| `ICMP_PROBE_IPS` | start | (empty) | — |')));
   for (const l of lines.slice(2)) assert.equal(l.split(/(?<!\\)\|/).length, 7, l);
 });
