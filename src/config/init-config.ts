@@ -37,6 +37,11 @@ export interface InitConfig {
   readonly underlay: string;
   readonly logLevel: pino.Level;
   readonly dryRun: boolean;
+  /**
+   * AUDIT_LOG is set for the daemon: init turns on conntrack accounting and timestamps, which the
+   * unprivileged daemon container cannot write (/proc/sys is read-only there).
+   */
+  readonly conntrackAccounting: boolean;
 }
 
 export const INIT_DEFAULTS = {
@@ -96,6 +101,8 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
     underlay,
     logLevel,
     dryRun: flags.dryRun === true,
+    // Only on/off matters here; the daemon validates the value itself.
+    conntrackAccounting: pick(env, 'AUDIT_LOG').value !== undefined,
   });
 }
 

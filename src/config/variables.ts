@@ -149,10 +149,10 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'AUDIT_LOG',
-    commands: ['start'],
+    commands: ['init', 'start'],
     default: undefined,
     meaning:
-      'SNAT audit log: "stdout" or an absolute file path (appended to) for one JSON line per SNATed connection start and end; unset = off. Also turns on the snat_* metrics and sets nf_conntrack_acct and nf_conntrack_timestamp in the pod namespace.',
+      'SNAT audit log: "stdout" or an absolute file path (appended to) for one JSON line per SNATed connection start and end; unset = off. Also turns on the snat_* metrics. Give it to init too: init turns on nf_conntrack_acct and nf_conntrack_timestamp in the pod namespace, which the unprivileged daemon cannot.',
   },
   {
     name: 'AUDIT_LOG_RATE',

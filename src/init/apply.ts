@@ -73,17 +73,23 @@ export async function applyInit(plan: InitPlan, ports: InitPorts, logger: Logger
       { component: 'init', event: 'ruleset_applied', backend: plan.backend, families: rulesets.map((r) => r.family) },
       'netfilter ruleset applied',
     );
+    if (plan.conntrackSysctls.length > 0) {
+      step = 3;
+      const changed = await ensureSysctls(ports.sysctl, plan.conntrackSysctls);
+      changedSysctls.push(...changed);
+      logger.info({ component: 'init', event: 'conntrack_accounting_ready', changed }, 'conntrack accounting on for the audit log');
+    }
     return { link, changedSysctls, rulesets };
   } catch (err) {
-    throw stepError(step, err);
+    throw stepError(step, err, plan.conntrackSysctls.length > 0 ? [...STEPS, 'conntrack accounting'] : STEPS);
   }
 }
 
-function stepError(step: number, err: unknown): GatewayError {
-  const done = STEPS.slice(0, step);
-  const notTried = STEPS.slice(step + 1);
+function stepError(step: number, err: unknown, steps: readonly string[]): GatewayError {
+  const done = steps.slice(0, step);
+  const notTried = steps.slice(step + 1);
   const code = isGatewayError(err) ? err.code : ErrorCodes.INTERNAL;
-  const parts = [`init step ${step + 1} of ${STEPS.length} (${STEPS[step]}) failed: ${isGatewayError(err) ? err.message : describeCause(err)}`];
+  const parts = [`init step ${step + 1} of ${steps.length} (${steps[step]}) failed: ${isGatewayError(err) ? err.message : describeCause(err)}`];
   if (done.length) parts.push(`already applied: ${done.join(', ')}`);
   if (notTried.length) parts.push(`not attempted: ${notTried.join(', ')}`);
   return new GatewayError(code, parts.join('; '), { cause: err });

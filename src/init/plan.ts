@@ -27,6 +27,11 @@ export interface InitPlan {
   readonly vxlan: VxlanSpec;
   /** In order: ip_forward first, as writing it resets every interface's forwarding flag. */
   readonly sysctls: readonly SysctlSetting[];
+  /**
+   * Written after the ruleset: the per-namespace nf_conntrack keys exist only once conntrack is in
+   * use, which the NAT rules guarantee. Empty unless the audit log is on.
+   */
+  readonly conntrackSysctls: readonly SysctlSetting[];
   readonly backend: NetfilterBackend;
   /** vxlan0's address (its underlay family): IPv4 when the pod has one. */
   readonly egressIp: InitConfig['egressIp'];
@@ -55,6 +60,12 @@ export function vxlanSpecFor(c: Pick<InitConfig, 'vni' | 'vxlanPort' | 'underlay
  * IPv6 has no rp_filter, and a new device inherits forwarding from "default", which init's write
  * to "all" also set.
  */
+/** What the SNAT audit log needs: byte/packet counters and start times on each connection. */
+export const CONNTRACK_ACCOUNTING_SYSCTLS: readonly SysctlSetting[] = [
+  { key: 'net/netfilter/nf_conntrack_acct', value: '1' },
+  { key: 'net/netfilter/nf_conntrack_timestamp', value: '1' },
+];
+
 export function vxlanSysctls(): SysctlSetting[] {
   return [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }];
 }
@@ -86,6 +97,7 @@ export function planInit(config: InitConfig, backend: NetfilterBackend): InitPla
   return {
     vxlan: vxlanSpecFor(config),
     sysctls,
+    conntrackSysctls: config.conntrackAccounting ? CONNTRACK_ACCOUNTING_SYSCTLS : [],
     backend,
     egressIp: config.egressIp,
     egress: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) },
@@ -140,6 +152,7 @@ export function describePlan(plan: InitPlan, vxlanMtu: number, mtuNote: string):
     ...plan.sysctls.map((s) => `sysctl: ${s.key} = ${s.value}`),
     `netfilter: ${plan.backend} (${payloads.map((p) => applyCommandFor(plan.backend, p.family)).join('; ')})`,
     ...payloads.flatMap((p) => [p.family === 'ipv6' ? '# ruleset (IPv6):' : '# ruleset:', p.text.trimEnd()]),
+    ...plan.conntrackSysctls.map((s) => `sysctl (after the ruleset, for AUDIT_LOG): ${s.key} = ${s.value}`),
     '',
   ];
   return lines.join('\n');

@@ -311,6 +311,15 @@ describe('chart rendering', () => {
     assert.equal(initEnv.get('IPTABLES_BACKEND')?.['value'], 'nft');
   });
 
+  test('auditLog gives AUDIT_LOG to both containers (init turns on conntrack accounting), and nothing when off', () => {
+    const on = checkEssentials(render(['--set', 'auditLog=stdout'])[0] as Obj);
+    assert.equal(envOf(on.init).get('AUDIT_LOG')?.['value'], 'stdout');
+    assert.equal(envOf(on.main).get('AUDIT_LOG')?.['value'], 'stdout');
+    const off = checkEssentials(render()[0] as Obj);
+    assert.equal(envOf(off.init).has('AUDIT_LOG'), false);
+    assert.equal(envOf(off.main).has('AUDIT_LOG'), false);
+  });
+
   test('an explicit grace period longer than the drain is kept', () => {
     const workload = render(['--set', 'drainDelaySeconds=15', '--set', 'terminationGracePeriodSeconds=16'])[0] as Obj;
     checkEssentials(workload);

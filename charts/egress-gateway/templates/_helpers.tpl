@@ -70,4 +70,9 @@ The pod's grace period: the kubelet kills the pod when it ends, so it must outla
 {{- end }}
 - name: LOG_SEVERITY
   value: {{ .Values.logSeverity | quote }}
+{{- with .Values.auditLog }}
+# Both containers: init turns on conntrack accounting, which the unprivileged daemon cannot.
+- name: AUDIT_LOG
+  value: {{ . | quote }}
+{{- end }}
 {{- end -}}
