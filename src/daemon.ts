@@ -269,7 +269,8 @@ export class Daemon {
     this.reconcileFailures = result.error ? result.error.errors.map((e) => e.message) : [];
     const problem = this.vxlanProblem;
     this.health.tracker.reconcileResult(result.ok && !problem, result.error ?? problem, result.durationMs);
-    const programmed = this.reconciler.status().counts.programmed;
+    // Not status(): that computes the whole desired state, which a pass after one update avoids.
+    const programmed = this.reconciler.programmedCounts();
     this.metrics.programmed.set({ kind: 'route' }, programmed.routes);
     this.metrics.programmed.set({ kind: 'neighbour' }, programmed.neighbours);
     this.metrics.programmed.set({ kind: 'fdb' }, programmed.fdb);

@@ -5,7 +5,7 @@ import { systemClock, type Clock, type TimerHandle } from '../model/clock';
 import type { IpAddress } from '../model/ip';
 import type { Logger } from '../observability/logger';
 import { desiredReturnPath, type DesiredState, type ReturnPathOptions } from './desired';
-import { diffReturnPath, planOperations, type ReturnPathEntries, type ReturnPathPlan } from './diff';
+import { diffClass, diffReturnPath, planOperations, type ReturnPathEntries, type ReturnPathPlan } from './diff';
 import {
   describeEntry,
   fdbKind,
@@ -17,17 +17,21 @@ import {
   type NeighbourEntry,
   type RouteEntry,
 } from './entries';
+import { NodeParts, type TouchedKeys } from './node-parts';
 import { RouteStore } from './route-store';
 
 /**
  * Keeps the kernel's return path equal to what Felix's routes call for.
  *
  * Events only change the in-memory route store and call `trigger`; a debounced pass does the work,
- * so a burst of updates costs one pass. A pass computes the desired state, diffs it against what
+ * so a burst of updates costs one pass (the window is short: while a pass runs, the next changes
+ * gather for the one after it). A full pass computes the whole desired state, diffs it against what
  * the kernel holds, and applies adds before deletes. Error policy: every entry is tried; failures
  * are collected (never stopping at the first), reported together, and the next pass — soon, with
  * backoff — is a full resync that re-reads the kernel. Passes that follow a clean one diff against
- * what that pass left (no kernel read); a periodic full resync repairs drift made by others.
+ * what that pass left (no kernel read), and only for what changed: the desired state is kept per
+ * node (NodeParts), the nodes the route store saw change are recomputed, and only their keys are
+ * diffed. A periodic full resync repairs drift made by others.
  *
  * Nothing is written before the first in_sync, and nothing is written between a stream's end and
  * the next stream's in_sync: established flows keep working on the state the kernel already has.
@@ -40,7 +44,7 @@ export interface ReconcilerOptions {
   readonly logger?: Logger;
   /** Wall-clock milliseconds for `at` in results; default Date.now. */
   readonly wallClock?: () => number;
-  /** Quiet time that gathers a burst of updates into one pass; default 50 ms. */
+  /** Quiet time that gathers a burst of updates into one pass; default 2 ms. */
   readonly debounceMs?: number;
   /** Period of the full resync that repairs drift; default 30 s. */
   readonly resyncIntervalMs?: number;
@@ -143,6 +147,23 @@ function record<T>(map: Map<string, T[]>, kind: EntryKind<T>, op: 'upsert' | 're
   else map.delete(key);
 }
 
+/** The diff restricted to `keys`: every other key is known to be as the last pass left it. */
+function diffKeys(have: Programmed, want: ReturnPathEntries, keys: TouchedKeys): ReturnPathPlan {
+  const held = <T>(map: Map<string, T[]>, ks: Set<string>): T[] => {
+    const out: T[] = [];
+    for (const k of ks) {
+      const l = map.get(k);
+      if (l) out.push(...l);
+    }
+    return out;
+  };
+  return {
+    routes: diffClass(routeKind, held(have.routes, keys.routes), want.routes),
+    neighbours: diffClass(neighbourKind, held(have.neighbours, keys.neighbours), want.neighbours),
+    fdb: diffClass(fdbKind, held(have.fdb, keys.fdb), want.fdb),
+  };
+}
+
 export class ReturnPathReconciler {
   private readonly store = new RouteStore();
   private readonly kernel: ReturnPathKernel;
@@ -159,6 +180,10 @@ export class ReturnPathReconciler {
   private programmed: Programmed | undefined;
   private last: ReconcileResult | undefined;
   private desiredCache: { version: number; state: DesiredState } | undefined;
+  /** The desired state per node, for passes after live updates; dropped by every full pass. */
+  private parts: NodeParts | undefined;
+  /** What is programmed equals the union of the parts (the last pass used them, without clash). */
+  private partsExact = false;
 
   private passTimer: { handle: TimerHandle; due: number } | undefined;
   private resyncTimer: TimerHandle | undefined;
@@ -170,7 +195,7 @@ export class ReturnPathReconciler {
     this.kernel = opts.kernel;
     this.clock = opts.clock ?? systemClock;
     this.wallClock = opts.wallClock ?? Date.now;
-    this.debounceMs = opts.debounceMs ?? 50;
+    this.debounceMs = opts.debounceMs ?? 2;
     this.resyncIntervalMs = opts.resyncIntervalMs ?? 30_000;
     this.retryInitialMs = opts.retryInitialMs ?? 500;
     this.retryMaxMs = opts.retryMaxMs ?? 30_000;
@@ -252,6 +277,11 @@ export class ReturnPathReconciler {
       };
     }
     return this.desiredCache.state;
+  }
+
+  /** What the gateway believes the kernel holds; cheap, unlike status() (which needs the desired state). */
+  programmedCounts(): EntryCounts {
+    return this.programmed?.counts() ?? { routes: 0, neighbours: 0, fdb: 0 };
   }
 
   status(): ReconcilerStatus {
@@ -336,7 +366,31 @@ export class ReturnPathReconciler {
     const startedAt = this.clock.now();
     const full = this.needFull || !this.programmed;
     this.rerun = false;
-    const desired = this.desired();
+    let desired: ReturnPathEntries;
+    let keys: TouchedKeys | undefined;
+    if (full) {
+      // Exactly as always: the whole desired state against the kernel. Parts are rebuilt by the
+      // next live pass, from the store as it is then.
+      this.parts = undefined;
+      this.partsExact = false;
+      this.store.takeDirtyNodes();
+      desired = this.desired();
+    } else {
+      const dirty = this.store.takeDirtyNodes();
+      if (this.parts) keys = this.parts.update(dirty);
+      else this.parts = new NodeParts(this.store, this.opts.returnPath);
+      if (this.parts.clashes) {
+        // Two nodes claim one key: only the full computation settles it (by its order rules).
+        desired = this.desired();
+        keys = undefined;
+      } else if (!this.partsExact || !keys) {
+        // Parts just built, or the last pass did not use them: diff everything once.
+        desired = this.parts.all();
+        keys = undefined;
+      } else {
+        desired = this.parts.entriesFor(keys);
+      }
+    }
     let have: Programmed;
     const errors: GatewayError[] = [];
     let attempted = 0;
@@ -346,10 +400,14 @@ export class ReturnPathReconciler {
       errors.push(err instanceof GatewayError ? err : kernelError('reading the return path from the kernel', err));
       return this.finish(reason, full, startedAt, 0, errors, errors.length);
     }
-    const plan = diffReturnPath(have.entries(), desired);
+    const plan = keys ? diffKeys(have, desired, keys) : diffReturnPath(have.entries(), desired);
+    const parts = this.parts;
+    const exact = parts !== undefined && !parts.clashes;
     attempted = planOperations(plan);
     await this.applyPlan(plan, have, errors);
     this.programmed = have;
+    // Parts may have been dropped by nothing but a full pass, which this is not when they exist.
+    this.partsExact = exact && this.parts === parts;
     return this.finish(reason, full, startedAt, attempted, errors, attempted);
   }
 

@@ -14,9 +14,24 @@ export type StoreChange = 'changed' | 'unchanged' | 'buffered' | 'in_sync';
 interface Tables {
   readonly routes: Map<string, FelixRoute>;
   readonly vteps: Map<string, FelixVtep>;
+  /** The same routes by node name, then dst: an incremental pass recomputes one node at a time. */
+  readonly byNode: Map<string, Map<string, FelixRoute>>;
 }
 
-const emptyTables = (): Tables => ({ routes: new Map(), vteps: new Map() });
+const emptyTables = (): Tables => ({ routes: new Map(), vteps: new Map(), byNode: new Map() });
+
+function indexRoute(t: Tables, r: FelixRoute): void {
+  let m = t.byNode.get(r.dstNodeName);
+  if (!m) t.byNode.set(r.dstNodeName, (m = new Map()));
+  m.set(r.dst.text, r);
+}
+
+function unindexRoute(t: Tables, r: FelixRoute): void {
+  const m = t.byNode.get(r.dstNodeName);
+  if (!m) return;
+  m.delete(r.dst.text);
+  if (m.size === 0) t.byNode.delete(r.dstNodeName);
+}
 
 export class RouteStore {
   private current: Tables = emptyTables();
@@ -25,6 +40,8 @@ export class RouteStore {
   private syncedOnce = false;
   /** Bumped whenever the set in use changes, so derived state can be cached. */
   version = 0;
+  /** Nodes whose routes or VTEP changed in the set in use since the last takeDirtyNodes(). */
+  private dirty = new Set<string>();
 
   /** A new stream begins: a fresh snapshot is collected; the set in use stays until its in_sync. */
   streamStarted(): void {
@@ -58,19 +75,35 @@ export class RouteStore {
         this.syncedOnce = true;
         this.version++;
         return 'in_sync';
-      case 'route_update':
+      case 'route_update': {
+        const old = target.routes.get(event.route.dst.text);
+        if (old) unindexRoute(target, old);
         target.routes.set(event.route.dst.text, event.route);
+        indexRoute(target, event.route);
+        // A route that moved from one node to another changes both.
+        if (live && old) this.dirty.add(old.dstNodeName);
+        if (live) this.dirty.add(event.route.dstNodeName);
         changed = true;
         break;
-      case 'route_remove':
-        changed = target.routes.delete(event.dst.text);
+      }
+      case 'route_remove': {
+        const old = target.routes.get(event.dst.text);
+        if (old) {
+          target.routes.delete(event.dst.text);
+          unindexRoute(target, old);
+          if (live) this.dirty.add(old.dstNodeName);
+        }
+        changed = old !== undefined;
         break;
+      }
       case 'vtep_update':
         target.vteps.set(event.vtep.node, event.vtep);
+        if (live) this.dirty.add(event.vtep.node);
         changed = true;
         break;
       case 'vtep_remove':
         changed = target.vteps.delete(event.node);
+        if (live && changed) this.dirty.add(event.node);
         break;
       case 'ignored':
       case 'malformed':
@@ -79,6 +112,30 @@ export class RouteStore {
     if (!live) return 'buffered';
     if (changed) this.version++;
     return changed ? 'changed' : 'unchanged';
+  }
+
+  /**
+   * The nodes changed since the last call (and forgets them). After an in_sync every node changed:
+   * callers recompute everything then, and call this to start afresh.
+   */
+  takeDirtyNodes(): Set<string> {
+    const out = this.dirty;
+    this.dirty = new Set();
+    return out;
+  }
+
+  /** Names of every node some route in use names ('' for routes naming none). */
+  nodes(): Iterable<string> {
+    return this.current.byNode.keys();
+  }
+
+  /** The routes in use that name `node`. */
+  routesOf(node: string): Iterable<FelixRoute> {
+    return this.current.byNode.get(node)?.values() ?? [];
+  }
+
+  vtepOf(node: string): FelixVtep | undefined {
+    return this.current.vteps.get(node);
   }
 
   routes(): Iterable<FelixRoute> {

@@ -67,8 +67,8 @@ test('a burst of updates is batched into one debounced pass', async () => {
   for (let i = 0; i < 40; i++) {
     r.apply(ev.update(route(`100.64.${10 + i}.0/26`, 'remote_workload', `node${10 + i}`, `198.51.100.${10 + i}`)));
   }
-  await advance(49);
-  assert.equal(results.length, 1, 'still inside the debounce window');
+  await advance(1);
+  assert.equal(results.length, 1, 'still inside the debounce window (2 ms)');
   await advance(1);
   assert.equal(results.length, 2, 'one pass for the whole burst');
   assert.equal(results[1]?.operations, 120);
