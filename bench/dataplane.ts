@@ -10,7 +10,7 @@ import { createLab, waitForOutput, type Lab } from '../test/lab/lab';
 import type { Row } from './lib/report';
 import { summarize } from './lib/stats';
 
-type Way = 'gateway' | 'hand' | 'direct';
+export type Way = 'gateway' | 'hand' | 'direct';
 
 interface Throughput {
   readonly tcp: number;
@@ -58,7 +58,8 @@ async function direct(lab: Lab): Promise<void> {
   await lab.exec(n1, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', `${lab.addrs.cpod}/32`, '-o', 'eth0', '-j', 'MASQUERADE']);
 }
 
-async function measure(way: Way, seconds: number): Promise<Throughput> {
+/** Runs `body` in a fresh lab with the path `way` set up; the lab (and daemon) always go afterwards. */
+export async function inPath<T>(way: Way, body: (lab: Lab) => Promise<T>): Promise<T> {
   const lab = await createLab();
   try {
     if (way === 'gateway') {
@@ -66,16 +67,20 @@ async function measure(way: Way, seconds: number): Promise<Throughput> {
       try {
         run.startDaemon({ LOG_SEVERITY: 'info' });
         await eventually('the return path programmed', async () => ((await run.returnPath()).includes(lab.clientBlock) ? true : undefined));
-        return await iperf(lab, seconds);
+        return await body(lab);
       } finally {
         await run.close();
       }
     }
     await (way === 'hand' ? byHand(lab) : direct(lab));
-    return await iperf(lab, seconds);
+    return await body(lab);
   } finally {
     await lab.teardown();
   }
+}
+
+function measure(way: Way, seconds: number): Promise<Throughput> {
+  return inPath(way, (lab) => iperf(lab, seconds));
 }
 
 export async function benchDataplane(opts: { rounds: number; seconds: number } = { rounds: 3, seconds: 3 }): Promise<Row[]> {

@@ -16,6 +16,7 @@ import { benchFootprint } from './footprint';
 import { benchStartup } from './startup';
 import { benchReadiness } from './readiness';
 import { benchDataplane } from './dataplane';
+import { benchConnections } from './connections';
 
 type Bench = () => Promise<Row[]>;
 
@@ -29,6 +30,8 @@ const BENCHES: Record<string, Bench> = {
   dataplane: () => benchDataplane(quick ? { rounds: 1, seconds: 2 } : { rounds: 3, seconds: 3 }),
   footprint: () => benchFootprint(quick ? { rounds: 1, windowMs: 5_000 } : { rounds: 2, windowMs: 10_000 }),
   startup: () => benchStartup(quick ? 2 : 5),
+  connections: () =>
+    benchConnections(quick ? { rounds: 2, seconds: 2, concurrency: 64, maxConnections: 100_000 } : { rounds: 3, seconds: 3, concurrency: 64, maxConnections: 200_000 }),
 };
 
 async function main(): Promise<void> {
