@@ -366,6 +366,7 @@ export class ReturnPathReconciler {
     const startedAt = this.clock.now();
     const full = this.needFull || !this.programmed;
     this.rerun = false;
+    const version = this.store.version;
     let desired: ReturnPathEntries;
     let keys: TouchedKeys | undefined;
     if (full) {
@@ -408,7 +409,15 @@ export class ReturnPathReconciler {
     this.programmed = have;
     // Parts may have been dropped by nothing but a full pass, which this is not when they exist.
     this.partsExact = exact && this.parts === parts;
-    return this.finish(reason, full, startedAt, attempted, errors, attempted);
+    const result = this.finish(reason, full, startedAt, attempted, errors, attempted);
+    if (full && result.ok && this.started) {
+      // Build the parts now, after the pass is reported, rather than in the first update's pass
+      // (~40 ms at 10k routes, which that update and those queued behind it would wait for).
+      // They match what is programmed when nothing changed while the pass ran.
+      this.parts = new NodeParts(this.store, this.opts.returnPath);
+      this.partsExact = this.store.version === version && !this.parts.clashes;
+    }
+    return result;
   }
 
   private finish(reason: string, full: boolean, startedAt: number, operations: number, errors: GatewayError[], attempted: number): ReconcileResult {
