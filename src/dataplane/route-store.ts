@@ -1,4 +1,4 @@
-import type { FelixRoute, FelixVtep, SyncEvent } from '../model/felix';
+import type { FelixRoute, FelixVtep, RouteKind, SyncEvent } from '../model/felix';
 import { cidrOf, type IpAddress } from '../model/ip';
 
 /**
@@ -33,7 +33,57 @@ function unindexRoute(t: Tables, r: FelixRoute): void {
   if (m.size === 0) t.byNode.delete(r.dstNodeName);
 }
 
+/**
+ * Shares the parts of a route that many routes repeat. Each decoded message carries its own copy of
+ * its node's name and address (an object with its own byte array) and its own kinds set and tunnel
+ * flags; at 50k routes on ~100 nodes those copies were over half of what the store held. Values are
+ * immutable, so sharing changes nothing a reader can see.
+ */
+class Interner {
+  private readonly names = new Map<string, string>();
+  private readonly ips = new Map<string, IpAddress>();
+  private readonly kinds = new Map<string, ReadonlySet<RouteKind>>();
+  private readonly tunnels = new Map<number, FelixRoute['tunnel']>();
+
+  route(r: FelixRoute): FelixRoute {
+    // Names and addresses come and go with nodes: start afresh now and then so that the tables stay
+    // about the size of the cluster (routes already stored keep the copies they share).
+    if (this.names.size + this.ips.size > 4096) {
+      this.names.clear();
+      this.ips.clear();
+    }
+    let name = this.names.get(r.dstNodeName);
+    if (name === undefined) this.names.set(r.dstNodeName, (name = r.dstNodeName));
+    let ip = r.dstNodeIp;
+    if (ip) {
+      const shared = this.ips.get(ip.text);
+      if (shared) ip = shared;
+      else this.ips.set(ip.text, ip);
+    }
+    const kindsKey = [...r.kinds].join(' ');
+    let kinds = this.kinds.get(kindsKey);
+    if (!kinds) this.kinds.set(kindsKey, (kinds = r.kinds));
+    const t = r.tunnel;
+    const tunnelKey = (t.ipip ? 1 : 0) | (t.vxlan ? 2 : 0) | (t.wireguard ? 4 : 0);
+    let tunnel = this.tunnels.get(tunnelKey);
+    if (!tunnel) this.tunnels.set(tunnelKey, (tunnel = { ipip: t.ipip, vxlan: t.vxlan, wireguard: t.wireguard }));
+    return {
+      dst: r.dst,
+      kinds,
+      ipPoolType: r.ipPoolType,
+      dstNodeName: name,
+      ...(ip ? { dstNodeIp: ip } : {}),
+      sameSubnet: r.sameSubnet,
+      natOutgoing: r.natOutgoing,
+      localWorkload: r.localWorkload,
+      borrowed: r.borrowed,
+      tunnel,
+    };
+  }
+}
+
 export class RouteStore {
+  private readonly interner = new Interner();
   private current: Tables = emptyTables();
   /** The snapshot being received; undefined once in sync. */
   private snapshot: Tables | undefined = emptyTables();
@@ -76,13 +126,14 @@ export class RouteStore {
         this.version++;
         return 'in_sync';
       case 'route_update': {
-        const old = target.routes.get(event.route.dst.text);
+        const route = this.interner.route(event.route);
+        const old = target.routes.get(route.dst.text);
         if (old) unindexRoute(target, old);
-        target.routes.set(event.route.dst.text, event.route);
-        indexRoute(target, event.route);
+        target.routes.set(route.dst.text, route);
+        indexRoute(target, route);
         // A route that moved from one node to another changes both.
         if (live && old) this.dirty.add(old.dstNodeName);
-        if (live) this.dirty.add(event.route.dstNodeName);
+        if (live) this.dirty.add(route.dstNodeName);
         changed = true;
         break;
       }
