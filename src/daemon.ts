@@ -100,8 +100,7 @@ export class Daemon {
       {
         onStreamStart: () => this.reconciler.streamStarted(),
         onEvent: (event) => {
-          this.metrics.policySyncMessages.inc({ kind: event.kind });
-          if (event.kind === 'malformed') this.metrics.policySyncMalformed.inc();
+          this.metrics.countPolicySyncMessage(event.kind);
           this.reconciler.apply(event);
           if (event.kind === 'in_sync') this.health.tracker.syncInSync();
         },

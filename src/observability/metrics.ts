@@ -32,6 +32,12 @@ export interface GatewayMetrics {
   /** 1 for the stream's current state, 0 for the others. */
   readonly policySyncState: Gauge<'state'>;
   readonly policySyncMessages: Counter<'kind'>;
+  /**
+   * Counts one PolicySync message for policySyncMessages (and policySyncMalformed) as a plain
+   * integer, added to the counters when they are read: a labelled prom-client inc per message cost
+   * ~17 ms of a 10k-route snapshot.
+   */
+  readonly countPolicySyncMessage: (kind: string) => void;
   readonly policySyncMalformed: Counter;
   readonly policySyncReconnects: Counter;
   /** Entries the gateway holds in the kernel now, by kind (route, neighbour, fdb). */
@@ -67,6 +73,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const p = METRIC_PREFIX;
   const registers = [registry];
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
+  const pendingMessages = new Map<string, number>();
+  let pendingMalformed = 0;
 
   const metrics: GatewayMetrics = {
     registry,
@@ -107,11 +115,23 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       help: 'PolicySync messages received, by kind',
       labelNames: ['kind'],
       registers,
+      collect(this: Counter<'kind'>) {
+        for (const [kind, n] of pendingMessages) if (n > 0) this.inc({ kind }, n);
+        pendingMessages.clear();
+      },
     }),
+    countPolicySyncMessage: (kind: string) => {
+      pendingMessages.set(kind, (pendingMessages.get(kind) ?? 0) + 1);
+      if (kind === 'malformed') pendingMalformed++;
+    },
     policySyncMalformed: new Counter({
       name: `${p}policysync_malformed_messages_total`,
       help: 'PolicySync messages that failed validation and were skipped',
       registers,
+      collect(this: Counter) {
+        if (pendingMalformed > 0) this.inc(pendingMalformed);
+        pendingMalformed = 0;
+      },
     }),
     policySyncReconnects: new Counter({
       name: `${p}policysync_reconnects_total`,
