@@ -42,8 +42,11 @@ function partOf(store: RouteStore, node: string, opts: ReturnPathOptions): Part 
 
 export class NodeParts {
   private readonly parts = new Map<string, Part>();
-  /** key → nodes whose part holds it, per class. */
-  private readonly owners: Record<ClassName, Map<string, string[]>> = { routes: new Map(), neighbours: new Map(), fdb: new Map() };
+  /**
+   * key → the node whose part holds it, per class; a list only while several do (a clash). Almost
+   * every key has one owner, and a one-element array per key cost ~1.5 MiB at 50k routes.
+   */
+  private readonly owners: Record<ClassName, Map<string, string | string[]>> = { routes: new Map(), neighbours: new Map(), fdb: new Map() };
   /** Keys with more than one owner. */
   private clashCount = 0;
 
@@ -89,7 +92,8 @@ export class NodeParts {
   private lookup<C extends ClassName>(cls: C, keys: Iterable<string>): (Part[C] extends Map<string, infer T> ? T : never)[] {
     const out: unknown[] = [];
     for (const k of keys) {
-      const owner = this.owners[cls].get(k)?.[0];
+      const o = this.owners[cls].get(k);
+      const owner = typeof o === 'string' ? o : o?.[0];
       const e = owner === undefined ? undefined : this.parts.get(owner)?.[cls].get(k);
       if (e !== undefined) out.push(e);
     }
@@ -110,22 +114,30 @@ export class NodeParts {
   }
 
   private own(cls: ClassName, key: string, node: string): void {
-    const list = this.owners[cls].get(key);
-    if (!list) {
-      this.owners[cls].set(key, [node]);
+    const held = this.owners[cls].get(key);
+    if (held === undefined) {
+      this.owners[cls].set(key, node);
       return;
     }
+    const list = typeof held === 'string' ? [held] : held;
     list.push(node);
+    this.owners[cls].set(key, list);
     if (list.length === 2) this.clashCount++;
   }
 
   private disown(cls: ClassName, key: string, node: string): void {
-    const list = this.owners[cls].get(key);
-    if (!list) return;
-    const i = list.indexOf(node);
+    const held = this.owners[cls].get(key);
+    if (held === undefined) return;
+    if (typeof held === 'string') {
+      if (held === node) this.owners[cls].delete(key);
+      return;
+    }
+    const i = held.indexOf(node);
     if (i < 0) return;
-    list.splice(i, 1);
-    if (list.length === 1) this.clashCount--;
-    if (list.length === 0) this.owners[cls].delete(key);
+    held.splice(i, 1);
+    if (held.length === 1) {
+      this.clashCount--;
+      this.owners[cls].set(key, held[0] as string);
+    }
   }
 }

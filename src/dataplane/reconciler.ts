@@ -104,19 +104,32 @@ export interface ReconcilerStatus {
   readonly skipped: number;
 }
 
+/**
+ * Entries under one key: the entry itself, or a list while the kernel holds several (rare: only
+ * what others left behind). A one-element array per key cost ~1.5 MiB at 50k routes.
+ */
+type Held<T> = T | T[];
+type HeldMap<T> = Map<string, Held<T>>;
+
+function heldList<T>(h: Held<T> | undefined): readonly T[] {
+  return h === undefined ? [] : Array.isArray(h) ? h : [h];
+}
+
 /** What the gateway believes the kernel holds, by key (a key may hold several entries in the kernel). */
 class Programmed {
-  readonly routes = new Map<string, RouteEntry[]>();
-  readonly neighbours = new Map<string, NeighbourEntry[]>();
-  readonly fdb = new Map<string, FdbEntry[]>();
+  readonly routes: HeldMap<RouteEntry> = new Map();
+  readonly neighbours: HeldMap<NeighbourEntry> = new Map();
+  readonly fdb: HeldMap<FdbEntry> = new Map();
 
   static of(e: ReturnPathEntries): Programmed {
     const p = new Programmed();
-    const load = <T>(map: Map<string, T[]>, kind: EntryKind<T>, xs: readonly T[]): void => {
+    const load = <T>(map: HeldMap<T>, kind: EntryKind<T>, xs: readonly T[]): void => {
       for (const x of xs) {
-        const list = map.get(kind.key(x));
-        if (list) list.push(x);
-        else map.set(kind.key(x), [x]);
+        const k = kind.key(x);
+        const held = map.get(k);
+        if (held === undefined) map.set(k, x);
+        else if (Array.isArray(held)) held.push(x);
+        else map.set(k, [held, x]);
       }
     };
     load(p.routes, routeKind, e.routes);
@@ -126,35 +139,45 @@ class Programmed {
   }
 
   entries(): ReturnPathEntries {
-    return { routes: [...this.routes.values()].flat(), neighbours: [...this.neighbours.values()].flat(), fdb: [...this.fdb.values()].flat() };
+    const all = <T>(m: HeldMap<T>): T[] => {
+      const out: T[] = [];
+      for (const h of m.values()) {
+        if (Array.isArray(h)) out.push(...h);
+        else out.push(h);
+      }
+      return out;
+    };
+    return { routes: all(this.routes), neighbours: all(this.neighbours), fdb: all(this.fdb) };
   }
 
   counts(): EntryCounts {
-    const n = <T>(m: Map<string, T[]>): number => [...m.values()].reduce((a, l) => a + l.length, 0);
+    const n = <T>(m: HeldMap<T>): number => {
+      let c = 0;
+      for (const h of m.values()) c += Array.isArray(h) ? h.length : 1;
+      return c;
+    };
     return { routes: n(this.routes), neighbours: n(this.neighbours), fdb: n(this.fdb) };
   }
 }
 
-function record<T>(map: Map<string, T[]>, kind: EntryKind<T>, op: 'upsert' | 'remove', entry: T): void {
+function record<T>(map: HeldMap<T>, kind: EntryKind<T>, op: 'upsert' | 'remove', entry: T): void {
   const key = kind.key(entry);
   if (op === 'upsert') {
-    map.set(key, [entry]);
+    map.set(key, entry);
     return;
   }
   const text = kind.format(entry);
-  const rest = (map.get(key) ?? []).filter((e) => kind.format(e) !== text);
-  if (rest.length > 0) map.set(key, rest);
+  const rest = heldList(map.get(key)).filter((e) => kind.format(e) !== text);
+  if (rest.length > 1) map.set(key, rest);
+  else if (rest.length === 1) map.set(key, rest[0] as T);
   else map.delete(key);
 }
 
 /** The diff restricted to `keys`: every other key is known to be as the last pass left it. */
 function diffKeys(have: Programmed, want: ReturnPathEntries, keys: TouchedKeys): ReturnPathPlan {
-  const held = <T>(map: Map<string, T[]>, ks: Set<string>): T[] => {
+  const held = <T>(map: HeldMap<T>, ks: Set<string>): T[] => {
     const out: T[] = [];
-    for (const k of ks) {
-      const l = map.get(k);
-      if (l) out.push(...l);
-    }
+    for (const k of ks) out.push(...heldList(map.get(k)));
     return out;
   };
   return {
@@ -476,7 +499,7 @@ export class ReturnPathReconciler {
     const step = async <T>(
       cls: EntryClass,
       kind: EntryKind<T>,
-      map: Map<string, T[]>,
+      map: HeldMap<T>,
       op: 'upsert' | 'remove',
       items: readonly { entry: T; existing?: T }[],
       run: (items: readonly { entry: T; existing?: T }[]) => Promise<BatchErrors>,
