@@ -104,6 +104,53 @@ function putU32Attr(wire: Buffer, off: number, type: number, n: number): number 
   return off + 8;
 }
 
+/** Bytes of an RTM_NEWROUTE for `route`: header, rtmsg, table, dst, oif and gateway attributes. */
+function routeRequestSize(route: RouteEntry): number {
+  const ipLen = route.dst.family === 4 ? 4 : 16;
+  return NLMSG_HDRLEN + 12 + 8 + attrSize(ipLen) + 8 + (route.gateway ? attrSize(route.gateway.family === 4 ? 4 : 16) : 0);
+}
+
+/** The nlmsghdr of a request written in place (see `encodeRequest`; the session fills in seq and ACK). */
+function writeRequestHeader(wire: Buffer, type: number, flags: number): void {
+  wire.writeUInt32LE(wire.length, 0);
+  wire.writeUInt16LE(type, 4);
+  wire.writeUInt16LE(flags | 0x1 /* NLM_F_REQUEST */, 6);
+}
+
+/** An rtmsg for the main table written in place (the buffer is zeroed); returns the offset after it. */
+function putRtmsg(wire: Buffer, off: number, f: { family: number; dstLen: number; protocol: number; scope: number; type: number; flags: number }): number {
+  wire[off] = f.family;
+  wire[off + 1] = f.dstLen;
+  wire[off + 4] = MAIN_TABLE < 256 ? MAIN_TABLE : 252;
+  wire[off + 5] = f.protocol;
+  wire[off + 6] = f.scope;
+  wire[off + 7] = f.type;
+  wire.writeUInt32LE(f.flags, off + 8);
+  return off + 12;
+}
+
+/**
+ * An address attribute; an IPv4 address is written from its canonical text, without asking for
+ * `bytes` (a fresh array per read).
+ */
+function putIpAttr(wire: Buffer, off: number, type: number, ip: IpAddress): number {
+  if (ip.family !== 4) return putAttr(wire, off, type, ip.bytes);
+  wire.writeUInt16LE(8, off);
+  wire.writeUInt16LE(type, off + 2);
+  const text = ip.text;
+  let i = off + 4;
+  let v = 0;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 46 /* . */) {
+      wire[i++] = v;
+      v = 0;
+    } else v = v * 10 + (c - 48);
+  }
+  wire[i] = v;
+  return off + 8;
+}
+
 /** A request: nlmsghdr, then the family header, then attributes, in one buffer. */
 function request(type: number, flags: number, header: Buffer, attrs: readonly (readonly [number, Uint8Array | number])[]): Buffer {
   let size = header.length;
@@ -272,28 +319,36 @@ export class NetlinkRoutes implements Routes {
 
   async upsertMany(items: readonly Upsert<RouteEntry>[]): Promise<BatchErrors> {
     const oifs = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
+    // Every request is a view of one slab of our own (not Node's shared pool), sized up front and
+    // written in place: at 10k routes a buffer, a family header and an attribute list per route
+    // cost more than the kernel's work on them.
+    let total = 0;
+    for (const { entry: route } of items) total += routeRequestSize(route);
+    const slab = Buffer.alloc(total);
+    let at = 0;
     const wires = items.map(({ entry: route, existing }) => {
+      const size = routeRequestSize(route);
+      const wire = slab.subarray(at, at + size);
+      at += size;
       const oif = oifs.get(route.dev);
       if (oif === undefined || oif instanceof Error) return oif ?? new NetlinkError(ENODEV, `no device named ${route.dev}`);
       // Create exclusively: a route we do not own with the same destination fails with EEXIST instead
       // of being overwritten. Replace only when the kernel holds our own route under that key.
       const flags = NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL);
-      const header = rtmsg({
+      writeRequestHeader(wire, RTM_NEWROUTE, flags);
+      let off = putRtmsg(wire, NLMSG_HDRLEN, {
         family: familyCode(route.dst.family),
         dstLen: route.dst.prefixLength,
-        table: MAIN_TABLE,
         protocol: this.protocol,
         scope: route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
         type: RTN_UNICAST,
         flags: route.onlink ? RTNH_F_ONLINK : 0,
       });
-      const attrs: [number, Uint8Array | number][] = [
-        [RTA_TABLE, MAIN_TABLE],
-        [RTA_DST, route.dst.address.bytes],
-        [RTA_OIF, oif],
-      ];
-      if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
-      return request(RTM_NEWROUTE, flags, header, attrs);
+      off = putU32Attr(wire, off, RTA_TABLE, MAIN_TABLE);
+      off = putIpAttr(wire, off, RTA_DST, route.dst.address);
+      off = putU32Attr(wire, off, RTA_OIF, oif);
+      if (route.gateway) putIpAttr(wire, off, RTA_GATEWAY, route.gateway);
+      return wire;
     });
     return sendBatch(this.session, wires, (i) => `RTM_NEWROUTE ${items[i]?.entry.dst.text ?? '?'}`);
   }
