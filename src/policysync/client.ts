@@ -73,10 +73,17 @@ export interface PolicySyncStats {
   readonly lastInSyncAt?: number;
 }
 
-/** Channel options: a private subchannel pool, so that closing our channel really closes the socket. */
+/**
+ * Channel options: a private subchannel pool, so that closing our channel really closes the socket;
+ * and an HTTP/2 receive window of 1 MiB instead of 64 KiB, so that Felix can write most of a snapshot
+ * (~0.7 MB at 10k routes) without waiting for a window update per 64 KiB (with the default window
+ * the daemon sat idle for part of the time it took to receive 10k routes), while what Felix can
+ * queue in our process stays bounded.
+ */
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.use_local_subchannel_pool': 1,
   'grpc.enable_retries': 0,
+  'grpc-node.flow_control_window': 1024 * 1024,
 };
 
 function zeroCounts(): EventCounts {
