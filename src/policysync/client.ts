@@ -112,6 +112,8 @@ export class PolicySyncClient {
   private running = false;
   private stopped = false;
   private resolveRun: (() => void) | undefined;
+  /** Handed to onEvent with every message of the current stream (one object per stream, not per message). */
+  private streamInfo: StreamInfo | undefined;
 
   constructor(
     private readonly options: PolicySyncOptions,
@@ -221,8 +223,13 @@ export class PolicySyncClient {
     } else if (event.kind === 'ignored') {
       this.log.debug({ event: 'message_ignored', seq: event.seq, payload: event.payload }, 'payload not used by l3-routes');
     }
-    const stream = this.streams;
-    this.callHandler('onEvent', () => this.handlers.onEvent(event, { stream }));
+    // Not through callHandler: a closure and an info object per message add up over a snapshot.
+    if (this.streamInfo?.stream !== this.streams) this.streamInfo = { stream: this.streams };
+    try {
+      this.handlers.onEvent(event, this.streamInfo);
+    } catch (cause) {
+      this.handlerFailed('onEvent', cause);
+    }
   }
 
   private onFinished(attempt: Attempt): void {
@@ -278,9 +285,13 @@ export class PolicySyncClient {
     try {
       fn();
     } catch (cause) {
-      const err = new GatewayError(ErrorCodes.INTERNAL, `PolicySync ${name} handler threw: ${describeCause(cause)}`, { cause });
-      this.log.error({ event: 'handler_failed', err }, err.message);
+      this.handlerFailed(name, cause);
     }
+  }
+
+  private handlerFailed(name: string, cause: unknown): void {
+    const err = new GatewayError(ErrorCodes.INTERNAL, `PolicySync ${name} handler threw: ${describeCause(cause)}`, { cause });
+    this.log.error({ event: 'handler_failed', err }, err.message);
   }
 }
 
