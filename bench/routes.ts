@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { clientVtepMac } from '../src/model/mac';
 import type { RouteUpdateWire } from '../src/policysync/proto';
 import { BenchFelix, encodeInSync, encodeRouteUpdate, nowMs } from './lib/felix';
-import { CLI, gatewayNamespace, GATEWAY_IP, LogWatch, memoryOf, sh, spawnIn, stopChild } from './lib/ns';
+import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, memoryOf, sh, spawnIn, stopChild } from './lib/ns';
 import type { Row } from './lib/report';
 import { interleave, summarize } from './lib/stats';
 
@@ -71,7 +71,7 @@ export async function countOwnedRoutes(ns: string): Promise<number> {
 
 /** Runs the daemon in a gateway namespace; resolves once it has logged `event`. */
 export function startDaemon(ns: string, socketPath: string, env: Record<string, string> = {}): { child: ReturnType<typeof spawnIn>; log: LogWatch } {
-  const child = spawnIn(ns, [process.execPath, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, 'start'], {
+  const child = spawnIn(ns, [process.execPath, ...DAEMON_NODE_FLAGS, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, 'start'], {
     EGRESS_POD_IP: GATEWAY_IP,
     DAEMON_SOCKET_PATH: socketPath,
     HEALTH_PORT: '0',

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BenchFelix } from './felix';
-import { CLI, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
+import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
 
 /** A gateway-like namespace with a bench Felix and the daemon, torn down by close(). */
 export interface GatewayUnderTest {
@@ -36,7 +36,7 @@ export async function startGateway(
     const socketPath = join(dir, 'felix.sock');
     felix = await BenchFelix.start(socketPath, snapshot);
     const spawnedAt = performance.timeOrigin + performance.now();
-    daemon = spawnIn(ns, [process.execPath, CLI, 'start'], {
+    daemon = spawnIn(ns, [process.execPath, ...DAEMON_NODE_FLAGS, CLI, 'start'], {
       EGRESS_POD_IP: GATEWAY_IP,
       DAEMON_SOCKET_PATH: socketPath,
       HEALTH_PORT: '0',

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
+import { packageRoot } from '../../src/package-root';
 
 const liveNamespaces = new Set<string>();
 const liveChildren = new Set<ChildProcess>();
@@ -106,6 +107,14 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
 
 /** The CLI entry compiled next to this file (dist/ or a helper's build folder). */
 export const CLI = join(__dirname, '..', '..', 'test', 'lab', 'run-cli.js');
+
+/**
+ * The Node flags bin/egress-gateway starts the daemon with (from its `#!/usr/bin/env -S node …`
+ * line): the benchmarks run CLI with process.execPath, and must measure the daemon as it runs.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = (readFileSync(join(packageRoot(), 'bin', 'egress-gateway'), 'utf8').split('\n')[0] ?? '')
+  .split(' ')
+  .filter((w) => w.startsWith('--'));
 
 /** One JSON log line of the daemon, as pino writes it. */
 export interface LogLine {
