@@ -88,3 +88,31 @@ test('single requests and a batch share datagrams and the in-flight bound', asyn
   session.close();
   assert.deepEqual(kernel.datagrams.map((d) => d.length), [8, 3]);
 });
+
+test('requests laid back to back in one slab go out as a view of it, with the same bytes as a copy would have', async () => {
+  const kernel = new Kernel();
+  const sent: Buffer[] = [];
+  const send = kernel.send.bind(kernel);
+  kernel.send = (d, cb) => {
+    sent.push(d as Buffer);
+    send(d, cb);
+  };
+  const session = new NetlinkSession({ maxInFlight: 4 }, kernel);
+  const slab = Buffer.alloc(6 * 20);
+  const inSlab = Array.from({ length: 6 }, (_, i) => {
+    const w = slab.subarray(i * 20, i * 20 + 20);
+    encodeRequest(24, 0x400, 4).copy(w);
+    w.writeUInt8(i, NLMSG_HDRLEN);
+    return w;
+  });
+  // The last two swapped: no longer back to back, so their datagram is a copy.
+  const errors = await session.requestMany([...inSlab.slice(0, 4), inSlab[5] as Buffer, inSlab[4] as Buffer], (i) => `#${i}`);
+  session.close();
+  assert.deepEqual(errors.filter(Boolean), []);
+  assert.deepEqual(kernel.datagrams.map((d) => d.map((m) => m.payload)), [[0, 1, 2, 3], [5, 4]]);
+  assert.equal(sent[0]?.buffer, slab.buffer, 'the first datagram is a view of the slab');
+  assert.equal(sent[0]?.byteOffset, slab.byteOffset);
+  assert.equal(sent[0]?.length, 80);
+  assert.notEqual(sent[1]?.buffer, slab.buffer, 'the second is a copy');
+  assert.deepEqual(kernel.datagrams[1]?.map((m) => m.flags & 0x4), [0, 0x4], 'ACK asked by the last of the copy too');
+});

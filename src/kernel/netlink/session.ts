@@ -276,7 +276,7 @@ export class NetlinkSession {
     datagram.timer.unref();
     this.socket.ref();
     this.datagramsSent++;
-    this.socket.send(Buffer.concat(members.map((p) => p.wire)), (err) => {
+    this.socket.send(datagramBytes(members), (err) => {
       if (err) for (const p of members) this.settle(p, err);
     });
   }
@@ -335,6 +335,21 @@ export class NetlinkSession {
   private failInFlight(err: Error): void {
     for (const p of [...this.inFlight.values()]) this.settle(p, err);
   }
+}
+
+/**
+ * The requests of a datagram as one buffer: a view when they lie back to back in one buffer (a
+ * batch encoded into one slab, see return-path.ts), a copy otherwise.
+ */
+function datagramBytes(members: readonly Pending[]): Buffer {
+  const first = (members[0] as Pending).wire;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < members.length; i++) {
+    const w = (members[i] as Pending).wire;
+    if (w.buffer !== first.buffer || w.byteOffset !== end) return Buffer.concat(members.map((p) => p.wire));
+    end += w.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 function align4(n: number): number {
