@@ -1,4 +1,5 @@
 import type pino from 'pino';
+import { parseAuditDestination } from '../audit/config';
 import { configError } from '../errors';
 import type { IpAddress } from '../model/ip';
 import { logLevelFor, LOG_SEVERITIES } from '../observability/logger';
@@ -101,8 +102,8 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
     underlay,
     logLevel,
     dryRun: flags.dryRun === true,
-    // Only on/off matters here; the daemon validates the value itself.
-    conntrackAccounting: pick(env, 'AUDIT_LOG').value !== undefined,
+    // Only on/off matters here, but a value the daemon would refuse is refused here too, before any change.
+    conntrackAccounting: parseAuditDestination(env) !== undefined,
   });
 }
 
