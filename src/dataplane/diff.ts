@@ -14,6 +14,11 @@ export interface ClassPlan<T> {
   readonly upserts: readonly { readonly entry: T; readonly existing?: T }[];
   readonly removals: readonly T[];
   readonly unchanged: number;
+  /**
+   * The wanted entries the kernel already holds exactly, alone under their key: a caller may keep
+   * these rather than the copies read from the kernel (which share nothing with Felix's routes).
+   */
+  readonly same: readonly T[];
 }
 
 export interface ReturnPathEntries {
@@ -43,6 +48,7 @@ export function diffClass<T>(kind: EntryKind<T>, have: readonly T[], want: reado
   const upserts: { entry: T; existing?: T }[] = [];
   const removals: T[] = [];
   let unchanged = 0;
+  const sameEntries: T[] = [];
   const wanted = new Set<string>();
   for (const w of want) {
     const k = kind.key(w);
@@ -53,6 +59,7 @@ export function diffClass<T>(kind: EntryKind<T>, have: readonly T[], want: reado
     const same = held.findIndex((h) => kind.format(h) === text);
     if (same >= 0) {
       unchanged++;
+      if (held.length === 1) sameEntries.push(w);
       removals.push(...held.filter((_, i) => i !== same));
     } else {
       const [first, ...rest] = held;
@@ -61,7 +68,7 @@ export function diffClass<T>(kind: EntryKind<T>, have: readonly T[], want: reado
     }
   }
   for (const [k, held] of haveByKey) if (!wanted.has(k)) removals.push(...held);
-  return { upserts, removals, unchanged };
+  return { upserts, removals, unchanged, same: sameEntries };
 }
 
 export function diffReturnPath(have: ReturnPathEntries, want: ReturnPathEntries): ReturnPathPlan {

@@ -429,6 +429,19 @@ export class ReturnPathReconciler {
     const exact = parts !== undefined && !parts.clashes;
     attempted = planOperations(plan);
     await this.applyPlan(plan, have, errors);
+    // After a kernel read, `have` holds the kernel's copies (~200 bytes a route with their own
+    // address objects); where they equal the wanted entry, keep the wanted one, which shares its
+    // prefix and addresses with the route store. Keys in `same` had no operation, so are as read.
+    const adopt = <T>(map: HeldMap<T>, kind: EntryKind<T>, xs: readonly T[]): void => {
+      for (const w of xs) {
+        const k = kind.key(w);
+        const h = map.get(k);
+        if (h !== undefined && !Array.isArray(h)) map.set(k, w);
+      }
+    };
+    adopt(have.routes, routeKind, plan.routes.same);
+    adopt(have.neighbours, neighbourKind, plan.neighbours.same);
+    adopt(have.fdb, fdbKind, plan.fdb.same);
     this.programmed = have;
     // Parts may have been dropped by nothing but a full pass, which this is not when they exist.
     this.partsExact = exact && this.parts === parts;
