@@ -83,11 +83,11 @@ function holds(c: Cidr, a: IpAddress): boolean {
   return true;
 }
 
-function isEncapsulated(r: FelixRoute): boolean {
+export function isEncapsulated(r: FelixRoute): boolean {
   return r.ipPoolType === 'vxlan' || r.ipPoolType === 'ipip' || r.tunnel.vxlan || r.tunnel.ipip;
 }
 
-function tunnelRank(r: FelixRoute): number {
+export function tunnelRank(r: FelixRoute): number {
   if (r.tunnel.vxlan || r.ipPoolType === 'vxlan') return 0;
   if (r.tunnel.ipip || r.ipPoolType === 'ipip') return 1;
   return 2;
@@ -113,8 +113,24 @@ function tunnelAddresses(routes: readonly FelixRoute[], vteps: readonly FelixVte
 }
 
 /** The node's address of `family` from its VTEP: the device its VXLAN tunnel runs on. */
-function vtepParentAddress(vtep: FelixVtep | undefined, family: Family): IpAddress | undefined {
+export function vtepParentAddress(vtep: FelixVtep | undefined, family: Family): IpAddress | undefined {
   return family === 4 ? vtep?.parentDeviceIp : vtep?.parentDeviceIpv6;
+}
+
+/**
+ * Why a REMOTE_WORKLOAD route gets no return path whatever the rest of its node says, or
+ * undefined when it is a client block (then dstNodeIp is set). Shared with the per-route update
+ * of node-parts.ts, which must agree with this function exactly.
+ */
+export function clientSkipReason(r: FelixRoute, families: ReadonlySet<Family>, gatewayIps: readonly IpAddress[]): string | undefined {
+  const nodeIp = r.dstNodeIp;
+  if (!nodeIp) return 'remote workload route names no node address';
+  if (r.dstNodeName === '') return 'remote workload route names no node';
+  if (nodeIp.family !== r.dst.family) return `mixed families: dst is IPv${r.dst.family}, node address ${nodeIp.text} is IPv${nodeIp.family}`;
+  if (!families.has(r.dst.family)) return `IPv${r.dst.family} return routes are not enabled`;
+  const own = gatewayIps.find((g) => holds(r.dst, g));
+  if (own) return `dst holds the gateway's own address ${own.text}`;
+  return undefined;
 }
 
 export function desiredReturnPath(
@@ -145,15 +161,9 @@ export function desiredReturnPath(
   const clients: Client[] = [];
   for (const r of routes) {
     if (!r.kinds.has('remote_workload')) continue;
-    const nodeIp = r.dstNodeIp;
-    const skip = (reason: string): void => void skipped.push({ dst: r.dst.text, reason });
-    const own = gatewayIps.find((g) => holds(r.dst, g));
-    if (!nodeIp) skip('remote workload route names no node address');
-    else if (r.dstNodeName === '') skip('remote workload route names no node');
-    else if (nodeIp.family !== r.dst.family) skip(`mixed families: dst is IPv${r.dst.family}, node address ${nodeIp.text} is IPv${nodeIp.family}`);
-    else if (!families.has(r.dst.family)) skip(`IPv${r.dst.family} return routes are not enabled`);
-    else if (own) skip(`dst holds the gateway's own address ${own.text}`);
-    else clients.push({ route: r, nodeIp });
+    const reason = clientSkipReason(r, families, gatewayIps);
+    if (reason !== undefined) skipped.push({ dst: r.dst.text, reason });
+    else clients.push({ route: r, nodeIp: r.dstNodeIp as IpAddress });
   }
 
   const tunnels = tunnelAddresses(routes, vteps);

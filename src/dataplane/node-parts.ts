@@ -1,4 +1,7 @@
-import { desiredReturnPath, type ReturnPathOptions } from './desired';
+import type { FelixRoute } from '../model/felix';
+import { cidrOf, type Family, type IpAddress } from '../model/ip';
+import { clientVtepMac } from '../model/mac';
+import { clientSkipReason, desiredReturnPath, isEncapsulated, tunnelRank, vtepParentAddress, type ReturnPathOptions } from './desired';
 import type { ReturnPathEntries } from './diff';
 import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from './entries';
 import type { RouteStore } from './route-store';
@@ -21,9 +24,64 @@ interface Part {
   readonly routes: Map<string, RouteEntry>;
   readonly neighbours: Map<string, NeighbourEntry>;
   readonly fdb: Map<string, FdbEntry>;
+  /** What of the node's state every block's entries depend on (see contextOf). */
+  readonly context: Context;
+  /** Client routes per neighbour key; counted on the first per-route update of the node. */
+  refs?: Map<string, number>;
 }
 
-type ClassName = keyof Part;
+interface Context {
+  /** Equal texts: equal node-level facts. '' when the node has no client block. */
+  readonly text: string;
+  /** The tunnel /32 route's key, when the node has one. */
+  readonly tunnelKey?: string;
+}
+
+/**
+ * The node-level facts desiredReturnPath uses for every client block of a node: the VXLAN outer
+ * destination, the tunnel /32 route (which also hides a client block of the same prefix), and
+ * whether any block gets entries (the FDB entry exists then). While they stay the same, a changed
+ * route changes only its own route entry and the neighbour of its node address; when they change,
+ * the whole part is recomputed. A scan without sorting: the rules of desired.ts, minimum by minimum.
+ */
+function contextOf(
+  routes: Iterable<FelixRoute>,
+  routeAt: (dst: string) => FelixRoute | undefined,
+  vtep: ReturnType<RouteStore['vtepOf']>,
+  opts: ReturnPathOptions,
+  families: ReadonlySet<Family>,
+): Context {
+  const underlay = opts.gatewayIp.family;
+  const gatewayIps = opts.gatewayIps ?? [opts.gatewayIp];
+  const hostLength = underlay === 4 ? 32 : 128;
+  let tunnel: FelixRoute | undefined;
+  let firstUnderlay: FelixRoute | undefined;
+  let encapsulated = false;
+  let clients = 0;
+  for (const r of routes) {
+    if (r.kinds.has('remote_tunnel') && r.dstNodeName !== '' && r.dst.family === underlay && r.dst.prefixLength === hostLength) {
+      if (!tunnel || tunnelRank(r) < tunnelRank(tunnel) || (tunnelRank(r) === tunnelRank(tunnel) && r.dst.text < tunnel.dst.text)) tunnel = r;
+    }
+    if (!r.kinds.has('remote_workload') || clientSkipReason(r, families, gatewayIps) !== undefined) continue;
+    clients++;
+    if (isEncapsulated(r)) encapsulated = true;
+    if (r.dst.family === underlay && (!firstUnderlay || r.dst.text < firstUnderlay.dst.text)) firstUnderlay = r;
+  }
+  if (clients === 0) return { text: '' };
+  const vtepTunnel = underlay === 4 ? vtep?.ipv4Addr : vtep?.ipv6Addr;
+  const tunnelIp: IpAddress | undefined = vtepTunnel ?? tunnel?.dst.address;
+  if (tunnelIp && encapsulated) {
+    // A block equal to the tunnel /32 is skipped; if it is the only block, there is no FDB entry.
+    const tunnelKey = cidrOf(tunnelIp, hostLength).text;
+    const hidden = routeAt(tunnelKey);
+    const shown = hidden && hidden.kinds.has('remote_workload') && clientSkipReason(hidden, families, gatewayIps) === undefined ? clients - 1 : clients;
+    return { text: `tunnel ${tunnelIp.text} ${shown > 0}`, tunnelKey };
+  }
+  const direct = firstUnderlay?.dstNodeIp ?? vtepParentAddress(vtep, underlay);
+  return { text: direct ? `direct ${direct.text}` : 'none' };
+}
+
+type ClassName = 'routes' | 'neighbours' | 'fdb';
 const CLASSES: readonly ClassName[] = ['routes', 'neighbours', 'fdb'];
 
 /** Keys an incremental pass must diff, per class. */
@@ -33,11 +91,22 @@ export interface TouchedKeys {
   readonly fdb: Set<string>;
 }
 
-function partOf(store: RouteStore, node: string, opts: ReturnPathOptions): Part {
+/** The route in use for `dst` when it names `node`. */
+function nodeRoute(store: RouteStore, node: string, dst: string): FelixRoute | undefined {
+  const r = store.routeAt(dst);
+  return r && r.dstNodeName === node ? r : undefined;
+}
+
+function partOf(store: RouteStore, node: string, opts: ReturnPathOptions, families: ReadonlySet<Family>): Part {
   const vtep = store.vtepOf(node);
   const d = desiredReturnPath(store.routesOf(node), vtep ? [vtep] : [], opts);
   const byKey = <T>(kind: EntryKind<T>, xs: readonly T[]): Map<string, T> => new Map(xs.map((x) => [kind.key(x), x]));
-  return { routes: byKey(routeKind, d.routes), neighbours: byKey(neighbourKind, d.neighbours), fdb: byKey(fdbKind, d.fdb) };
+  return {
+    routes: byKey(routeKind, d.routes),
+    neighbours: byKey(neighbourKind, d.neighbours),
+    fdb: byKey(fdbKind, d.fdb),
+    context: contextOf(store.routesOf(node), (dst) => nodeRoute(store, node, dst), vtep, opts, families),
+  };
 }
 
 export class NodeParts {
@@ -49,11 +118,18 @@ export class NodeParts {
   private readonly owners: Record<ClassName, Map<string, string | string[]>> = { routes: new Map(), neighbours: new Map(), fdb: new Map() };
   /** Keys with more than one owner. */
   private clashCount = 0;
+  /** Blocks updated one by one, and parts recomputed whole, since construction (for tests). */
+  readonly counts = { blocks: 0, wholeParts: 0 };
+
+  private readonly families: ReadonlySet<Family>;
+  private readonly gatewayIps: readonly IpAddress[];
 
   constructor(
     private readonly store: RouteStore,
     private readonly opts: ReturnPathOptions,
   ) {
+    this.families = opts.families ?? new Set<Family>([4]);
+    this.gatewayIps = opts.gatewayIps ?? [opts.gatewayIp];
     for (const node of [...store.nodes()]) this.recompute(node);
   }
 
@@ -62,16 +138,81 @@ export class NodeParts {
     return this.clashCount > 0;
   }
 
-  /** Recomputes the parts of `nodes`; returns every key they held before or hold now. */
-  update(nodes: Iterable<string>): TouchedKeys {
+  /**
+   * Brings the parts of the changed nodes up to date (node → its changed destinations, or null
+   * when its VTEP changed); returns every key they held before or hold now. A node whose context
+   * is unchanged is updated route by route; otherwise its part is recomputed whole.
+   */
+  update(changes: ReadonlyMap<string, ReadonlySet<string> | null>): TouchedKeys {
     const touched: TouchedKeys = { routes: new Set(), neighbours: new Set(), fdb: new Set() };
-    for (const node of nodes) {
+    for (const [node, dsts] of changes) {
       const old = this.parts.get(node);
+      if (old && dsts) {
+        const ctx = contextOf(this.store.routesOf(node), (dst) => nodeRoute(this.store, node, dst), this.store.vtepOf(node), this.opts, this.families);
+        if (ctx.text === old.context.text && ctx.tunnelKey === old.context.tunnelKey) {
+          for (const dst of dsts) this.updateRoute(node, old, dst, touched);
+          continue;
+        }
+      }
       if (old) for (const cls of CLASSES) for (const k of old[cls].keys()) touched[cls].add(k);
       const now = this.recompute(node);
       if (now) for (const cls of CLASSES) for (const k of now[cls].keys()) touched[cls].add(k);
     }
     return touched;
+  }
+
+  /** Redoes the entries of one block of `node`, whose context is unchanged. */
+  private updateRoute(node: string, part: Part, dst: string, touched: TouchedKeys): void {
+    // The tunnel /32 route is part of the context; a block at its prefix gets nothing.
+    if (dst === part.context.tunnelKey) return;
+    this.counts.blocks++;
+    const dev = this.opts.vxlanDevice;
+    const neighbourKey = (ip: IpAddress): string => neighbourKind.key({ ip, mac: '', dev });
+    const refs = part.refs ?? (part.refs = this.countRefs(part));
+    touched.routes.add(dst);
+    const was = part.routes.get(dst);
+    if (was) {
+      part.routes.delete(dst);
+      this.disown('routes', dst, node);
+      if (was.gateway) {
+        const nk = neighbourKey(was.gateway);
+        touched.neighbours.add(nk);
+        const left = (refs.get(nk) ?? 0) - 1;
+        if (left > 0) refs.set(nk, left);
+        else {
+          refs.delete(nk);
+          part.neighbours.delete(nk);
+          this.disown('neighbours', nk, node);
+        }
+      }
+    }
+    const r = nodeRoute(this.store, node, dst);
+    if (!r || part.context.text === 'none' || !r.kinds.has('remote_workload')) return;
+    if (clientSkipReason(r, this.families, this.gatewayIps) !== undefined) return;
+    const nodeIp = r.dstNodeIp as IpAddress;
+    const route: RouteEntry = { dst: r.dst, gateway: nodeIp, dev, onlink: true };
+    part.routes.set(dst, route);
+    this.own('routes', dst, node);
+    const nk = neighbourKey(nodeIp);
+    touched.neighbours.add(nk);
+    const held = refs.get(nk) ?? 0;
+    if (held === 0) {
+      const mac = part.fdb.values().next().value?.mac ?? clientVtepMac(node);
+      part.neighbours.set(nk, { ip: nodeIp, mac, dev });
+      this.own('neighbours', nk, node);
+    }
+    refs.set(nk, held + 1);
+  }
+
+  /** Client routes per neighbour key in a part built whole. */
+  private countRefs(part: Part): Map<string, number> {
+    const refs = new Map<string, number>();
+    for (const [k, r] of part.routes) {
+      if (k === part.context.tunnelKey || !r.gateway) continue;
+      const nk = neighbourKind.key({ ip: r.gateway, mac: '', dev: this.opts.vxlanDevice });
+      refs.set(nk, (refs.get(nk) ?? 0) + 1);
+    }
+    return refs;
   }
 
   /** The desired entries under `keys` (valid only without clashes). */
@@ -103,7 +244,8 @@ export class NodeParts {
   private recompute(node: string): Part | undefined {
     const old = this.parts.get(node);
     if (old) for (const cls of CLASSES) for (const k of old[cls].keys()) this.disown(cls, k, node);
-    const now = partOf(this.store, node, this.opts);
+    this.counts.wholeParts++;
+    const now = partOf(this.store, node, this.opts, this.families);
     if (now.routes.size + now.neighbours.size + now.fdb.size === 0) {
       this.parts.delete(node);
       return undefined;

@@ -400,7 +400,7 @@ export class ReturnPathReconciler {
       this.store.takeDirtyNodes();
       desired = this.desired();
     } else {
-      const dirty = this.store.takeDirtyNodes();
+      const dirty = this.store.takeDirty();
       if (this.parts) keys = this.parts.update(dirty);
       else this.parts = new NodeParts(this.store, this.opts.returnPath);
       if (this.parts.clashes) {

@@ -84,8 +84,19 @@ export class RouteStore {
   private syncedOnce = false;
   /** Bumped whenever the set in use changes, so derived state can be cached. */
   version = 0;
-  /** Nodes whose routes or VTEP changed in the set in use since the last takeDirtyNodes(). */
-  private dirty = new Set<string>();
+  /**
+   * Nodes changed in the set in use since the last take, each with the destinations of its routes
+   * that changed, or null when its VTEP did (everything of the node may then change).
+   */
+  private dirty = new Map<string, Set<string> | null>();
+
+  private markDirty(node: string, dst: string | null): void {
+    const held = this.dirty.get(node);
+    if (held === null) return;
+    if (dst === null) this.dirty.set(node, null);
+    else if (held) held.add(dst);
+    else this.dirty.set(node, new Set([dst]));
+  }
 
   /** A new stream begins: a fresh snapshot is collected; the set in use stays until its in_sync. */
   streamStarted(): void {
@@ -126,8 +137,8 @@ export class RouteStore {
         target.routes.set(route.dst.text, route);
         indexRoute(target, route);
         // A route that moved from one node to another changes both.
-        if (live && old) this.dirty.add(old.dstNodeName);
-        if (live) this.dirty.add(route.dstNodeName);
+        if (live && old) this.markDirty(old.dstNodeName, route.dst.text);
+        if (live) this.markDirty(route.dstNodeName, route.dst.text);
         changed = true;
         break;
       }
@@ -136,19 +147,19 @@ export class RouteStore {
         if (old) {
           target.routes.delete(event.dst.text);
           unindexRoute(target, old);
-          if (live) this.dirty.add(old.dstNodeName);
+          if (live) this.markDirty(old.dstNodeName, old.dst.text);
         }
         changed = old !== undefined;
         break;
       }
       case 'vtep_update':
         target.vteps.set(event.vtep.node, event.vtep);
-        if (live) this.dirty.add(event.vtep.node);
+        if (live) this.markDirty(event.vtep.node, null);
         changed = true;
         break;
       case 'vtep_remove':
         changed = target.vteps.delete(event.node);
-        if (live && changed) this.dirty.add(event.node);
+        if (live && changed) this.markDirty(event.node, null);
         break;
       case 'ignored':
       case 'malformed':
@@ -164,9 +175,19 @@ export class RouteStore {
    * callers recompute everything then, and call this to start afresh.
    */
   takeDirtyNodes(): Set<string> {
+    return new Set(this.takeDirty().keys());
+  }
+
+  /** As takeDirtyNodes, with each node's changed destinations (null: its VTEP changed). */
+  takeDirty(): Map<string, ReadonlySet<string> | null> {
     const out = this.dirty;
-    this.dirty = new Set();
+    this.dirty = new Map();
     return out;
+  }
+
+  /** The route in use for `dst` (a prefix's text), if any. */
+  routeAt(dst: string): FelixRoute | undefined {
+    return this.current.routes.get(dst);
   }
 
   /** Names of every node some route in use names ('' for routes naming none). */
