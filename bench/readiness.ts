@@ -8,7 +8,7 @@
  */
 import { nowMs } from './lib/felix';
 import { startGateway } from './lib/gateway';
-import { GATEWAY_IP, sh } from './lib/ns';
+import { GATEWAY_IP, sh, spawnIn, stopChild } from './lib/ns';
 import { ReadinessWatch } from './lib/readiness-watch';
 import type { Row } from './lib/report';
 import { summarize } from './lib/stats';
@@ -35,6 +35,11 @@ export async function benchReadiness(opts: { intervals: readonly number[]; round
       },
     );
     const peer = `${gw.ns}p`;
+    // BENCH_VERBOSE: the gateway side's neighbour and link events and the daemon's probe log lines,
+    // against the cut/restore times, to tell where a slow restore spends its time.
+    const neighLog: string[] = [];
+    const monitor = process.env.BENCH_VERBOSE ? spawnIn(gw.ns, ['ip', '-ts', 'monitor', 'neigh', 'link']) : undefined;
+    monitor?.stdout?.on('data', (c: Buffer) => neighLog.push(`${nowMs().toFixed(0)} ${c.toString().trim()}`));
     try {
       if (!watch) throw new Error('no poller');
       await watch.waitFor(200, 0);
@@ -48,8 +53,17 @@ export async function benchReadiness(opts: { intervals: readonly number[]; round
         const restoreAt = nowMs();
         await sh(['ip', '-n', peer, 'link', 'set', 'eth0', 'up']);
         up.push((await watch.waitFor(200, restoreAt, bound * 3 + 5000)).at - restoreAt);
+        if (process.env.BENCH_VERBOSE) {
+          const rel = (t: number): string => `${(t - restoreAt).toFixed(0).padStart(6)} ms`;
+          process.stderr.write(`readiness: I=${interval} round ${r}: cut→503 ${down.at(-1)?.toFixed(0)} ms, restore→200 ${up.at(-1)?.toFixed(0)} ms\n`);
+          for (const l of gw.log.lines.filter((l) => l.at >= cutAt && /probe_target|readiness/.test(String(l.event)))) {
+            process.stderr.write(`  daemon ${rel(l.at)} ${String(l.event)} ${String(l.error ?? '')}\n`);
+          }
+          for (const l of neighLog.splice(0)) process.stderr.write(`  kernel ${rel(Number(l.split(' ')[0]))} ${l.slice(l.indexOf(' ') + 1).replace(/\n/g, ' | ')}\n`);
+        }
       }
     } finally {
+      if (monitor) await stopChild(monitor, 'SIGKILL');
       await watch?.stop();
       await gw.close();
     }
