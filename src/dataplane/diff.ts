@@ -54,7 +54,11 @@ export function diffClass<T>(kind: EntryKind<T>, have: readonly T[], want: reado
     const k = kind.key(w);
     if (wanted.has(k)) continue; // desired state has unique keys; tolerate a careless caller
     wanted.add(k);
-    const held = haveByKey.get(k) ?? [];
+    const held = haveByKey.get(k);
+    if (held === undefined) {
+      upserts.push({ entry: w }); // nothing under this key: no rendering to compare (10k at a first pass)
+      continue;
+    }
     const text = kind.format(w);
     const same = held.findIndex((h) => kind.format(h) === text);
     if (same >= 0) {
