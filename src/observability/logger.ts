@@ -18,7 +18,9 @@ const severityToLevel: Record<string, pino.Level> = {
 };
 
 export function logLevelFor(severity: string): pino.Level | undefined {
-  return severityToLevel[severity.trim().toLowerCase()];
+  const key = severity.trim().toLowerCase();
+  // Own keys only: "constructor" or "toString" must not find Object.prototype's members.
+  return Object.prototype.hasOwnProperty.call(severityToLevel, key) ? severityToLevel[key] : undefined;
 }
 
 export const LOG_SEVERITIES = Object.keys(severityToLevel);

@@ -68,6 +68,7 @@ describe('parseInitConfig', () => {
     { name: 'bad interface', env: base, flags: { interface: 'eth0 -j ACCEPT' }, message: '--interface="eth0 -j ACCEPT": must be an interface name' },
     { name: 'interface too long', env: base, flags: { interface: 'a234567890123456' }, message: '--interface="a234567890123456"' },
     { name: 'bad severity', env: { ...base, LOG_SEVERITY: 'loud' }, message: 'LOG_SEVERITY="loud": must be one of' },
+    { name: 'severity named like an Object member', env: { ...base, LOG_SEVERITY: 'constructor' }, message: 'LOG_SEVERITY="constructor": must be one of' },
   ];
   for (const c of bad) {
     it(`rejects: ${c.name}`, () => {
