@@ -125,9 +125,9 @@ export class Daemon {
     );
 
     const links = deps.links ?? (deps.kernel ? undefined : new NetlinkLinks());
-    // As init does: vxlan0 rides on the IPv4 egress address when the pod has one, else the IPv6 one.
-    const vxlanUnderlayIp = config.egressIpv4 ?? config.egressIpv6;
-    if (links && vxlanUnderlayIp) {
+    // As init does: vxlan0 rides on the IPv4 egress address when the pod has one, else the IPv6 one (= gatewayIp).
+    const vxlanUnderlayIp = gatewayIp;
+    if (links) {
       this.vxlanGuard = new VxlanGuard({
         links,
         spec: vxlanSpecFor({ vni: config.vxlanVni, vxlanPort: config.vxlanPort, underlay: config.underlayDevice, egressIp: vxlanUnderlayIp }),
@@ -213,17 +213,12 @@ export class Daemon {
    * Felix stop sending new flows here; forwarding keeps working for the drain delay while they
    * notice; then everything stops. Kernel state is left in place: the pod's namespace goes with the pod.
    */
-  async drain(delayMs = this.config.health.drainDelayMs, signal?: AbortSignal): Promise<void> {
+  async drain(delayMs = this.config.health.drainDelayMs): Promise<void> {
     this.phase = 'draining';
     this.health.tracker.startDrain();
     this.log.info({ component: 'daemon', event: 'draining', delayMs }, `draining: readiness is 503, stopping in ${delayMs} ms`);
-    await new Promise<void>((resolve) => {
-      const timer = this.clock.setTimeout(resolve, delayMs);
-      signal?.addEventListener('abort', () => {
-        timer.cancel();
-        resolve();
-      });
-    });
+    // An impatient operator's second signal exits the process outright (runStartCommand), so no abort here.
+    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delayMs));
     await this.stop();
   }
 
