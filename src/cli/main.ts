@@ -3,6 +3,7 @@ import { describeCause, exitStatusFor, isGatewayError } from '../errors';
 import { runInitCommand, type InitFlags } from '../init/command';
 import { runStartCommand, type StartFlags } from '../daemon';
 import { runStatusCommand, type StatusFlags } from '../status/command';
+import { DEFAULT_HEALTH_PORT, DEFAULT_SOCKET_PATH, DEFAULT_STATUS_SOCKET } from '../config/variables';
 import { VERSION } from '../version';
 
 /**
@@ -35,15 +36,15 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('run the gateway daemon: PolicySync client, return-path reconciler, probes, health server')
-    .addOption(new Option('--socket-path <path>', 'Felix PolicySync socket (env DAEMON_SOCKET_PATH, default /var/run/nodeagent/socket)'))
+    .addOption(new Option('--socket-path <path>', `Felix PolicySync socket (env DAEMON_SOCKET_PATH, default ${DEFAULT_SOCKET_PATH})`))
     .addOption(new Option('--pod-ip <ips>', 'egress IP(s), comma separated (env EGRESS_POD_IPS / EGRESS_POD_IP)'))
-    .addOption(new Option('--health-port <port>', 'health server port, 0 disables it (env HEALTH_PORT, default 8080)'))
+    .addOption(new Option('--health-port <port>', `health server port, 0 disables it (env HEALTH_PORT, default ${DEFAULT_HEALTH_PORT})`))
     .addOption(new Option('--health-host <address>', 'health server address (env HEALTH_HOST, default the egress IP)'))
     .addOption(new Option('--resync-interval <duration>', 'full kernel resync period (env RESYNC_INTERVAL, default 30s)'))
     .addOption(new Option('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init (env EGRESS_VXLAN_VNI, default 4097)'))
     .addOption(new Option('--vxlan-port <port>', 'VXLAN UDP port, as init (env EGRESS_VXLAN_PORT, default 4790)'))
     .addOption(new Option('--log-severity <level>', 'debug, info, warning, error, fatal, panic (env LOG_SEVERITY)'))
-    .addOption(new Option('--status-socket <path>', 'local socket for `status` (env STATUS_SOCKET, default /tmp/egress-gateway/status.sock)'))
+    .addOption(new Option('--status-socket <path>', `local socket for \`status\` (env STATUS_SOCKET, default ${DEFAULT_STATUS_SOCKET})`))
     .action(async (flags: StartFlags) => {
       process.exitCode = await runStartCommand(flags, process.env);
     });
@@ -52,7 +53,7 @@ export function buildProgram(): Command {
     .command('status')
     .description('ask the running daemon how it is: readiness and why, sync, return path and drift, probes, drain (exit 0 ready, 1 not ready, 3 unreachable)')
     .option('--json', 'print the status document as JSON, for scripts')
-    .addOption(new Option('--socket <path>', "the daemon's status socket (env STATUS_SOCKET, default /tmp/egress-gateway/status.sock)"))
+    .addOption(new Option('--socket <path>', `the daemon's status socket (env STATUS_SOCKET, default ${DEFAULT_STATUS_SOCKET})`))
     .action(async (flags: StatusFlags) => {
       process.exitCode = await runStatusCommand(flags, process.env, (text) => process.stdout.write(text));
     });
@@ -79,8 +80,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = ok ? 0 : 2;
       return;
     }
-    const prefix = isGatewayError(err) ? `egress-gateway: ${err.code}: ` : 'egress-gateway: ';
-    process.stderr.write(`${prefix}${isGatewayError(err) ? err.message : describeCause(err)}\n`);
+    process.stderr.write(`egress-gateway: ${isGatewayError(err) ? `${err.code}: ${err.message}` : describeCause(err)}\n`);
     process.exitCode = exitStatusFor(err);
   }
 }
