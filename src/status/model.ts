@@ -289,13 +289,15 @@ export function driftOf(r: ReconcilerStatus, failures: readonly string[]): Drift
     if (want !== have) reasons.push(`${label}: ${want} desired, ${have} programmed`);
   }
   const last = r.lastReconcile;
-  if (last && !last.ok) reasons.push(`the last reconcile failed: ${last.error ?? 'unknown error'}`);
-  const listed = last && !last.ok ? failures.slice(0, MAX_FAILURES) : [];
+  // Failures are only listed for a failed last pass: a later success has made them history.
+  const failed = last !== undefined && !last.ok;
+  if (failed) reasons.push(`the last reconcile failed: ${last.error ?? 'unknown error'}`);
+  const listed = failed ? failures.slice(0, MAX_FAILURES) : [];
   return {
     drifted: reasons.length > 0,
     reasons,
     failures: listed,
-    failuresOmitted: last && !last.ok ? Math.max(0, failures.length - listed.length) : 0,
+    failuresOmitted: failed ? failures.length - listed.length : 0,
   };
 }
 
