@@ -1,10 +1,10 @@
 import { configError } from '../errors';
 import type { IpAddress } from '../model/ip';
-import { logLevelFor, LOG_SEVERITIES } from '../observability/logger';
+import type { Level } from 'pino';
 import { parseDurationSetting } from './duration';
-import { parseEgressAddresses, parseIntegerInRange, pick, type Env } from './env';
+import { parseEgressAddresses, pick, type Env } from './env';
 import { parseHealthConfig, type HealthConfig } from './health-config';
-import { INIT_DEFAULTS } from './init-config';
+import { parseLogLevel, parseVxlanSettings } from './init-config';
 import { DEFAULT_SOCKET_PATH } from './variables';
 import { parseStatusSocket } from '../status/config';
 import { parseAuditConfig, type AuditConfig } from '../audit/config';
@@ -35,7 +35,7 @@ export interface DaemonConfig {
   /** vxlan0's id and port, as init was given them: the daemon re-creates vxlan0 with them when it goes. */
   readonly vxlanVni: number;
   readonly vxlanPort: number;
-  readonly logLevel: NonNullable<ReturnType<typeof logLevelFor>>;
+  readonly logLevel: Level;
   readonly health: HealthConfig;
   /** The local Unix socket `egress-gateway status` reads (STATUS_SOCKET). */
   readonly statusSocket: string;
@@ -55,11 +55,8 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     DEFAULT_RESYNC_INTERVAL_MS,
     { minMs: 1_000, maxMs: 24 * 3_600_000 },
   );
-  const vxlanVni = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_VNI', { name: '--vni', value: flags.vni }), 1, 16_777_215, INIT_DEFAULTS.vni);
-  const vxlanPort = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_PORT', { name: '--vxlan-port', value: flags.vxlanPort }), 1, 65_535, INIT_DEFAULTS.vxlanPort);
-  const severity = pick(env, 'LOG_SEVERITY', { name: '--log-severity', value: flags.logSeverity });
-  const logLevel = severity.value === undefined ? 'info' : logLevelFor(severity.value);
-  if (!logLevel) throw configError(severity.name, severity.value, `must be one of ${LOG_SEVERITIES.join(', ')}`);
+  const { vni: vxlanVni, vxlanPort } = parseVxlanSettings(env, flags);
+  const logLevel = parseLogLevel(env, flags.logSeverity);
   const egress = addrs.ipv4 ?? addrs.ipv6;
   const health = parseHealthConfig(env, { healthPort: flags.healthPort, healthHost: flags.healthHost }, egress?.text);
   const statusSocket = parseStatusSocket(env, { name: '--status-socket', value: flags.statusSocket });

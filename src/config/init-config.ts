@@ -68,13 +68,7 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
   // traffic rides inside the same IPv4 tunnel (docs/dual-stack.md).
   const vxlanIp = addrs.ipv4 ?? addrs.ipv6;
   if (!vxlanIp) throw configError('EGRESS_POD_IP', undefined, 'names no IP address');
-  const vni = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_VNI', { name: '--vni', value: flags.vni }), 1, maxVni, INIT_DEFAULTS.vni);
-  const vxlanPort = parseIntegerInRange(
-    pick(env, 'EGRESS_VXLAN_PORT', { name: '--vxlan-port', value: flags.vxlanPort }),
-    1,
-    65535,
-    INIT_DEFAULTS.vxlanPort,
-  );
+  const { vni, vxlanPort } = parseVxlanSettings(env, flags);
   const dataplane = parseChoice<Dataplane>(
     pick(env, 'DATAPLANE', { name: '--dataplane', value: flags.dataplane }),
     ['iptables', 'nftables'],
@@ -85,13 +79,7 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
   const iptablesVariant =
     backendSetting.value === undefined ? undefined : parseChoice<IptablesVariant>(backendSetting, ['legacy', 'nft'], 'nft');
   const underlay = parseInterfaceName(flags.interface);
-  const severity = pick(env, 'LOG_SEVERITY', { name: '--log-severity', value: flags.logSeverity });
-  let logLevel: pino.Level = INIT_DEFAULTS.logLevel;
-  if (severity.value !== undefined) {
-    const level = logLevelFor(severity.value);
-    if (!level) throw configError(severity.name, severity.value, `must be one of ${LOG_SEVERITIES.join(', ')}`);
-    logLevel = level;
-  }
+  const logLevel = parseLogLevel(env, flags.logSeverity);
   return Object.freeze({
     egressIp: vxlanIp,
     ...(addrs.ipv6 ? { egressIpv6: addrs.ipv6 } : {}),
@@ -105,6 +93,27 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
     // Only on/off matters here, but a value the daemon would refuse is refused here too, before any change.
     conntrackAccounting: parseAuditDestination(env) !== undefined,
   });
+}
+
+/** EGRESS_VXLAN_VNI and EGRESS_VXLAN_PORT (or --vni, --vxlan-port): read by init, and by the daemon to re-create vxlan0. */
+export function parseVxlanSettings(env: Env, flags: { vni?: string; vxlanPort?: string }): { vni: number; vxlanPort: number } {
+  const vni = parseIntegerInRange(pick(env, 'EGRESS_VXLAN_VNI', { name: '--vni', value: flags.vni }), 1, maxVni, INIT_DEFAULTS.vni);
+  const vxlanPort = parseIntegerInRange(
+    pick(env, 'EGRESS_VXLAN_PORT', { name: '--vxlan-port', value: flags.vxlanPort }),
+    1,
+    65535,
+    INIT_DEFAULTS.vxlanPort,
+  );
+  return { vni, vxlanPort };
+}
+
+/** LOG_SEVERITY (or --log-severity) as a pino level; unset = info. Shared by init and the daemon. */
+export function parseLogLevel(env: Env, flag: string | undefined): pino.Level {
+  const severity = pick(env, 'LOG_SEVERITY', { name: '--log-severity', value: flag });
+  if (severity.value === undefined) return INIT_DEFAULTS.logLevel;
+  const level = logLevelFor(severity.value);
+  if (!level) throw configError(severity.name, severity.value, `must be one of ${LOG_SEVERITIES.join(', ')}`);
+  return level;
 }
 
 /**
