@@ -3,6 +3,7 @@ import type { IpAddress } from '../model/ip';
 import { parseIp } from '../model/ip';
 import { parseDurationSetting } from './duration';
 import { parseIntegerInRange, parseIpList, pick, type Env, type RawSetting } from './env';
+import { DEFAULT_HEALTH_PORT } from './variables';
 
 /** What the probes, readiness and the health server need; all durations in milliseconds. */
 export interface HealthConfig {
@@ -40,7 +41,7 @@ export const HEALTH_DEFAULTS = {
   icmpTimeoutMs: 15_000,
   httpIntervalMs: 10_000,
   httpTimeoutMs: 10_000,
-  port: 8080,
+  port: DEFAULT_HEALTH_PORT,
   datastoreTimeoutMs: 90_000,
   drainDelayMs: 10_000,
 } as const;
