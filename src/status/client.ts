@@ -17,7 +17,10 @@ export function fetchStatus(socketPath: string, timeoutMs = DEFAULT_STATUS_TIMEO
     const req = request({ socketPath, path: STATUS_PATH, method: 'GET', headers: { accept: 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (err) => reject(unreachable(`the answer broke off: ${describeCause(err)}`, err)));
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(unreachable(`the answer broke off: ${describeCause(err)}`, err));
+      });
       res.on('end', () => {
         clearTimeout(timer);
         const body = Buffer.concat(chunks).toString('utf8');
