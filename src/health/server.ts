@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
+import { LIVENESS_PATH, READINESS_PATH } from '../config/variables';
 import { GatewayError, ErrorCodes, describeCause } from '../errors';
 import type { Clock } from '../model/clock';
 import type { Logger } from '../observability/logger';
@@ -55,7 +56,7 @@ export interface HealthAppDeps {
   readonly limits?: Partial<HttpLimits>;
 }
 
-const PATHS = new Set(['/readiness', '/liveness', '/metrics']);
+const PATHS = new Set([READINESS_PATH, LIVENESS_PATH, '/metrics']);
 const ALLOW = 'GET, HEAD';
 
 export function buildHealthApp(deps: HealthAppDeps): FastifyInstance {
@@ -108,7 +109,7 @@ export function buildHealthApp(deps: HealthAppDeps): FastifyInstance {
     return sendError(reply, status);
   });
 
-  app.get('/readiness', async (_req, reply) => {
+  app.get(READINESS_PATH, async (_req, reply) => {
     const report = deps.readiness.report();
     const now = deps.clock.now();
     const wall = wallNow();
@@ -117,7 +118,7 @@ export function buildHealthApp(deps: HealthAppDeps): FastifyInstance {
     return reply.code(report.ready ? 200 : 503).send(renderReadiness(report, toIso));
   });
 
-  app.get('/liveness', async (_req, reply) => {
+  app.get(LIVENESS_PATH, async (_req, reply) => {
     let status: LivenessStatus;
     try {
       status = deps.liveness ? deps.liveness() : { alive: true };
