@@ -1,5 +1,6 @@
 import { describeCause } from '../errors';
 import type { Sysctl } from '../kernel/ports';
+import { CONNTRACK_ACCOUNTING_SYSCTLS } from '../init/plan';
 import type { Clock, TimerHandle } from '../model/clock';
 import type { IpAddress } from '../model/ip';
 import type { Logger } from '../observability/logger';
@@ -38,16 +39,6 @@ export interface AuditorDeps {
   readonly maxTracked?: number;
 }
 
-/**
- * Conntrack keeps byte and packet counters only with nf_conntrack_acct=1, and start/stop times only
- * with nf_conntrack_timestamp=1. Both are per network namespace and apply to connections created
- * after they are set, so the daemon sets them before it subscribes.
- */
-export const AUDIT_SYSCTLS: readonly (readonly [string, string])[] = [
-  ['net/netfilter/nf_conntrack_acct', '1'],
-  ['net/netfilter/nf_conntrack_timestamp', '1'],
-];
-
 export class SnatAuditor {
   readonly tracker: SnatTracker;
   private readonly bucket: TokenBucket;
@@ -74,7 +65,9 @@ export class SnatAuditor {
    */
   async start(): Promise<void> {
     const log = this.deps.logger;
-    for (const [key, value] of AUDIT_SYSCTLS) {
+    // Conntrack keeps counters only with nf_conntrack_acct=1 and times only with
+    // nf_conntrack_timestamp=1, per namespace, for connections made after: set them before subscribing.
+    for (const { key, value } of CONNTRACK_ACCOUNTING_SYSCTLS) {
       if (!this.deps.sysctl) break;
       try {
         await this.deps.sysctl.set(key, value);
