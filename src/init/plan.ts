@@ -53,6 +53,12 @@ export function vxlanSpecFor(c: Pick<InitConfig, 'vni' | 'vxlanPort' | 'underlay
   return { name: VXLAN_DEVICE, vni: c.vni, port: c.vxlanPort, parent: c.underlay, mac: gatewayVxlanMac(c.egressIp), local: c.egressIp.text };
 }
 
+/** What the SNAT audit log needs: byte/packet counters and start times on each connection. */
+export const CONNTRACK_ACCOUNTING_SYSCTLS: readonly SysctlSetting[] = [
+  { key: 'net/netfilter/nf_conntrack_acct', value: '1' },
+  { key: 'net/netfilter/nf_conntrack_timestamp', value: '1' },
+];
+
 /**
  * The settings that belong to vxlan0 itself, lost when the device is re-created, so the daemon
  * re-asserts them after a repair. Decapsulated packets arrive on vxlan0 from client pod addresses
@@ -60,12 +66,6 @@ export function vxlanSpecFor(c: Pick<InitConfig, 'vni' | 'vxlanPort' | 'underlay
  * IPv6 has no rp_filter, and a new device inherits forwarding from "default", which init's write
  * to "all" also set.
  */
-/** What the SNAT audit log needs: byte/packet counters and start times on each connection. */
-export const CONNTRACK_ACCOUNTING_SYSCTLS: readonly SysctlSetting[] = [
-  { key: 'net/netfilter/nf_conntrack_acct', value: '1' },
-  { key: 'net/netfilter/nf_conntrack_timestamp', value: '1' },
-];
-
 export function vxlanSysctls(): SysctlSetting[] {
   return [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }];
 }
