@@ -141,7 +141,7 @@ function toLinkState(index: number, up: boolean, attrs: { ifname?: string; mtu?:
       vni: id && id.length >= 4 ? id.readUInt32LE(0) : 0,
       port: port && port.length >= 2 ? port.readUInt16BE(0) : 0,
       ...(link && link.length >= 4 ? { parentIndex: link.readUInt32LE(0) } : {}),
-      ...(local && local.length === 4 ? { local: Array.from(local).join('.') } : {}),
+      ...(local && local.length === 4 ? { local: ipFromBytes(local).text } : {}),
       ...(local6Ip ? { local: local6Ip.text } : {}),
     };
   }
