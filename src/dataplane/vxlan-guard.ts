@@ -1,8 +1,6 @@
 import { describeCause, kernelError, type GatewayError } from '../errors';
 import type { LinkState, Links, VxlanSpec } from '../kernel/ports';
 import type { Clock, TimerHandle } from '../model/clock';
-import type { Family, IpAddress } from '../model/ip';
-import { gatewayVxlanMac } from '../model/mac';
 import type { Logger } from '../observability/logger';
 
 /**
@@ -39,22 +37,8 @@ export interface VxlanGuardOptions {
 
 export const DEFAULT_VXLAN_CHECK_INTERVAL_MS = 2_000;
 
-/** The name client nodes' Felix expects the gateway's VXLAN device to answer as (init's VXLAN_DEVICE). */
-const VXLAN_DEVICE = 'vxlan0';
-
-/**
- * vxlan0 exactly as `init` creates it (a unit test holds this to planInit's spec), so that a
- * re-created device is indistinguishable from the one init made.
- */
-export function vxlanSpecFor(c: { vni: number; vxlanPort: number; underlay: string; egressIp: IpAddress }): VxlanSpec {
-  return { name: VXLAN_DEVICE, vni: c.vni, port: c.vxlanPort, parent: c.underlay, mac: gatewayVxlanMac(c.egressIp), local: c.egressIp.text };
-}
-
-/** The settings that belong to vxlan0 itself (init sets them too), lost when the device is re-created. */
-export function vxlanSysctls(underlay: Family): Array<{ key: string; value: string }> {
-  // Decapsulated client packets would fail strict reverse-path filtering; IPv6 has no such sysctl.
-  return underlay === 4 ? [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }] : [];
-}
+// vxlan0 and its own settings exactly as init makes them: one definition, in init's plan.
+export { vxlanSpecFor, vxlanSysctls } from '../init/plan';
 
 /** What is wrong with `link` for `spec`, or undefined when it is what init made. */
 export function vxlanDefect(link: LinkState | undefined, spec: VxlanSpec): string | undefined {
