@@ -326,7 +326,7 @@ export class ReturnPathReconciler {
         : {}),
       counts: {
         desired: { routes: d.routes.length, neighbours: d.neighbours.length, fdb: d.fdb.length },
-        programmed: this.programmed?.counts() ?? { routes: 0, neighbours: 0, fdb: 0 },
+        programmed: this.programmedCounts(),
       },
       ...(d.self ? { self: { dst: d.self.dst.text, node: d.self.node } } : {}),
       skipped: d.skipped.length,
