@@ -222,10 +222,19 @@ async function sendBatch(
 export class LinkIndex {
   private byName = new Map<string, number>();
   private byIndex = new Map<number, string>();
+  /** The dump under way: a full resync lists all three classes at once, and one link dump serves them. */
+  private refreshing: Promise<void> | undefined;
 
   constructor(private readonly session: NetlinkSession) {}
 
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    this.refreshing ??= this.dumpLinks().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async dumpLinks(): Promise<void> {
     const replies = await this.session.dump(RTM_GETLINK, Buffer.alloc(16), 'RTM_GETLINK dump');
     const byName = new Map<string, number>();
     const byIndex = new Map<number, string>();
