@@ -66,8 +66,8 @@ export const CONNTRACK_ACCOUNTING_SYSCTLS: readonly SysctlSetting[] = [
  * IPv6 has no rp_filter, and a new device inherits forwarding from "default", which init's write
  * to "all" also set.
  */
-export function vxlanSysctls(): SysctlSetting[] {
-  return [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }];
+export function vxlanSysctls(underlay: Family = 4): SysctlSetting[] {
+  return underlay === 4 ? [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }] : [];
 }
 
 /**
