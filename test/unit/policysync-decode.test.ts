@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RouteUpdateWire, ToDataplaneWire } from '../../src/policysync/proto';
 import { loadPolicySyncProto } from '../../src/policysync/proto';
 import { decodeReceived, decodeToDataplane, formatSyncEvent } from '../../src/policysync/decode';
-import { encodeBytesField, encodeVarintField, scanTopLevelFields } from '../../src/policysync/wire';
+import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
 import { Backoff } from '../../src/policysync/backoff';
 
 const remote: RouteUpdateWire = {
@@ -256,15 +256,6 @@ test('wire: the SyncRequest carries subscription_type as field 3 and IPv6 suppor
   const bytes = proto.sync.requestSerialize({ subscription_type: 'l3-routes', supports_ipv6_route_updates: true });
   const want = Buffer.concat([encodeBytesField(3, Buffer.from('l3-routes')), encodeVarintField(100, 1)]);
   assert.equal(bytes.toString('hex'), want.toString('hex'));
-});
-
-test('wire: scanTopLevelFields names fields of every wire type and rejects truncated input', () => {
-  const fixed64 = Buffer.from([(3 << 3) | 1, 1, 2, 3, 4, 5, 6, 7, 8]);
-  const fixed32 = Buffer.from([(4 << 3) | 5, 1, 2, 3, 4]);
-  const bytes = Buffer.concat([encodeVarintField(15, 300), encodeBytesField(23, Buffer.from('abc')), fixed64, fixed32]);
-  assert.deepEqual(scanTopLevelFields(bytes), [15, 23, 3, 4]);
-  assert.equal(scanTopLevelFields(bytes.subarray(0, bytes.length - 1)), undefined);
-  assert.equal(scanTopLevelFields(Buffer.from([0x80])), undefined);
 });
 
 test('decodeToDataplane tolerates missing fields (as if defaults were off)', () => {
