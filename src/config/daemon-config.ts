@@ -1,10 +1,10 @@
-import { configError } from '../errors';
 import type { IpAddress } from '../model/ip';
 import type { Level } from 'pino';
 import { parseDurationSetting } from './duration';
 import { parseEgressAddresses, pick, type Env } from './env';
 import { parseHealthConfig, type HealthConfig } from './health-config';
 import { parseLogLevel, parseVxlanSettings } from './init-config';
+import { checkSocketPath } from './socket-path';
 import { DEFAULT_SOCKET_PATH } from './variables';
 import { parseStatusSocket } from '../status/config';
 import { parseAuditConfig, type AuditConfig } from '../audit/config';
@@ -48,8 +48,7 @@ export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
 export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfig {
   const addrs = parseEgressAddresses(env, { name: '--pod-ip', value: flags.podIp });
   const socket = pick(env, 'DAEMON_SOCKET_PATH', { name: '--socket-path', value: flags.socketPath });
-  const socketPath = socket.value ?? DEFAULT_SOCKET_PATH;
-  if (!socketPath.startsWith('/')) throw configError(socket.name, socket.value, 'must be an absolute path');
+  const socketPath = checkSocketPath(socket, socket.value ?? DEFAULT_SOCKET_PATH);
   const resyncIntervalMs = parseDurationSetting(
     pick(env, 'RESYNC_INTERVAL', { name: '--resync-interval', value: flags.resyncInterval }),
     DEFAULT_RESYNC_INTERVAL_MS,

@@ -17,7 +17,8 @@ const BAD: Readonly<Record<string, readonly string[]>> = {
   EGRESS_VXLAN_PORT: ['0', '65536', '47 90'],
   DATAPLANE: ['ebpf', 'iptables;nftables'],
   IPTABLES_BACKEND: ['xtables'],
-  DAEMON_SOCKET_PATH: ['relative/socket'],
+  // 108 bytes: one over what sun_path holds.
+  DAEMON_SOCKET_PATH: ['relative/socket', `/${'s'.repeat(107)}`],
   HEALTH_PORT: ['-1', '65536', 'http'],
   HEALTH_HOST: ['localhost', '300.1.1.1'],
   HEALTH_TIMEOUT_DATASTORE: ['90', '-5s', 'forever'],
@@ -32,7 +33,7 @@ const BAD: Readonly<Record<string, readonly string[]>> = {
   AUDIT_LOG: ['relative.log'],
   AUDIT_LOG_RATE: ['0', 'many'],
   AUDIT_LOG_BURST: ['0'],
-  STATUS_SOCKET: ['relative.sock'],
+  STATUS_SOCKET: ['relative.sock', `/${'s'.repeat(107)}`],
   LOG_SEVERITY: ['verbose', '5'],
 };
 
