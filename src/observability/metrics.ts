@@ -64,15 +64,43 @@ export interface GatewayMetrics {
 }
 
 export interface MetricsOptions {
-  /** Process and Node.js runtime metrics (CPU, memory, event-loop lag), under the same prefix. Default true. */
+  /**
+   * Process and Node.js runtime metrics (CPU, memory, heap spaces, event-loop lag), under the same
+   * prefix, all of prom-client's defaults but the per-GC histogram (see collectRuntimeMetrics). Default true.
+   */
   readonly processMetrics?: boolean;
+}
+
+/** prom-client's default metric left out: a histogram observed on every garbage collection. */
+export const SKIPPED_DEFAULT_METRIC = 'gc';
+
+type DefaultMetric = (registry: Registry, config: { prefix: string; eventLoopMonitoringPrecision: number }) => void;
+
+/**
+ * prom-client's default metrics without `nodejs_gc_duration_seconds`. That one subscribes a
+ * PerformanceObserver to every GC, and Node then builds a performance entry (on Node 20 with
+ * deprecated accessors made per entry) and runs a callback per scavenge: with the daemon's small
+ * young generation (--max-semi-space-size=2) a 10k-route snapshot takes hundreds of scavenges and
+ * the observer cost ~9 ms of it in CPU profiles. No Node API reads GC totals at scrape time instead
+ * (v8.GCProfiler, tried, costs about as much per GC), so the figure is not exported; heap sizes per
+ * space still are. collectDefaultMetrics has no option to leave one out, so each of its metrics
+ * (named by its own metricsList, one module each) is registered here; a prom-client that moves
+ * them fails at startup and in the unit test, not silently.
+ */
+function collectRuntimeMetrics(registry: Registry, prefix: string): void {
+  for (const name of collectDefaultMetrics.metricsList) {
+    if (name === SKIPPED_DEFAULT_METRIC) continue;
+    const register = require(`prom-client/lib/metrics/${name}`) as DefaultMetric;
+    // 10 ms: collectDefaultMetrics' own default for the event-loop lag histogram.
+    register(registry, { prefix, eventLoopMonitoringPrecision: 10 });
+  }
 }
 
 export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   const p = METRIC_PREFIX;
   const registers = [registry];
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: p });
+  if (options.processMetrics ?? true) collectRuntimeMetrics(registry, p);
   const pendingMessages = new Map<string, number>();
   let pendingMalformed = 0;
 
