@@ -26,7 +26,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--vxlan-port <port>', 'VXLAN UDP port (env EGRESS_VXLAN_PORT, default 4790)'))
     .addOption(new Option('--iptables-backend <backend>', 'legacy or nft; detected when unset (env IPTABLES_BACKEND)'))
     .addOption(new Option('--dataplane <kind>', 'iptables or nftables (env DATAPLANE, default iptables)'))
-    .addOption(new Option('--interface <name>', 'the pod underlay interface (default eth0)'))
+    .addOption(new Option('--interface <name>', 'the pod underlay interface (env EGRESS_INTERFACE, default eth0)'))
     .addOption(new Option('--log-severity <level>', 'debug, info, warning, error, fatal, panic (env LOG_SEVERITY)'))
     .option('--dry-run', 'print what would be applied and change nothing')
     .action(async (flags: InitFlags) => {
@@ -43,6 +43,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--resync-interval <duration>', 'full kernel resync period (env RESYNC_INTERVAL, default 30s)'))
     .addOption(new Option('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init (env EGRESS_VXLAN_VNI, default 4097)'))
     .addOption(new Option('--vxlan-port <port>', 'VXLAN UDP port, as init (env EGRESS_VXLAN_PORT, default 4790)'))
+    .addOption(new Option('--interface <name>', 'the pod underlay interface, as init: vxlan0 is re-created on it (env EGRESS_INTERFACE, default eth0)'))
     .addOption(new Option('--log-severity <level>', 'debug, info, warning, error, fatal, panic (env LOG_SEVERITY)'))
     .addOption(new Option('--status-socket <path>', `local socket for \`status\` (env STATUS_SOCKET, default ${DEFAULT_STATUS_SOCKET})`))
     .action(async (flags: StartFlags) => {

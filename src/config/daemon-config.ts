@@ -3,7 +3,7 @@ import type { Level } from 'pino';
 import { parseDurationSetting } from './duration';
 import { parseEgressAddresses, pick, type Env } from './env';
 import { parseHealthConfig, type HealthConfig } from './health-config';
-import { parseLogLevel, parseVxlanSettings } from './init-config';
+import { parseInterface, parseLogLevel, parseVxlanSettings } from './init-config';
 import { checkSocketPath } from './socket-path';
 import { DEFAULT_SOCKET_PATH } from './variables';
 import { parseStatusSocket } from '../status/config';
@@ -20,6 +20,7 @@ export interface StartFlags {
   readonly statusSocket?: string;
   readonly vni?: string;
   readonly vxlanPort?: string;
+  readonly interface?: string;
 }
 
 /** Everything `start` needs, validated and frozen before anything runs. */
@@ -29,7 +30,7 @@ export interface DaemonConfig {
   readonly egressIpv6?: IpAddress;
   /** The VXLAN device init created; return routes go out through it. */
   readonly vxlanDevice: string;
-  /** The pod's underlay device (tunnel-address routes leave through it). */
+  /** The pod's underlay device (EGRESS_INTERFACE, as init was given it): vxlan0's parent; tunnel-address routes leave through it. */
   readonly underlayDevice: string;
   readonly resyncIntervalMs: number;
   /** vxlan0's id and port, as init was given them: the daemon re-creates vxlan0 with them when it goes. */
@@ -55,6 +56,7 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     { minMs: 1_000, maxMs: 24 * 3_600_000 },
   );
   const { vni: vxlanVni, vxlanPort } = parseVxlanSettings(env, flags);
+  const underlayDevice = parseInterface(env, flags.interface);
   const logLevel = parseLogLevel(env, flags.logSeverity);
   const egress = addrs.ipv4 ?? addrs.ipv6;
   const health = parseHealthConfig(env, { healthPort: flags.healthPort, healthHost: flags.healthHost }, egress?.text);
@@ -65,7 +67,7 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     ...(addrs.ipv4 ? { egressIpv4: addrs.ipv4 } : {}),
     ...(addrs.ipv6 ? { egressIpv6: addrs.ipv6 } : {}),
     vxlanDevice: 'vxlan0',
-    underlayDevice: 'eth0',
+    underlayDevice,
     resyncIntervalMs,
     vxlanVni,
     vxlanPort,

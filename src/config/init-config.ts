@@ -34,7 +34,7 @@ export interface InitConfig {
   readonly dataplane: Dataplane;
   /** Only meaningful for the iptables dataplane; undefined = detect from what the kernel holds. */
   readonly iptablesVariant?: IptablesVariant;
-  /** The pod's underlay interface (eth0), parent of vxlan0 and where SNAT applies. */
+  /** The pod's underlay interface (EGRESS_INTERFACE, eth0 by default), parent of vxlan0 and where SNAT applies. */
   readonly underlay: string;
   readonly logLevel: pino.Level;
   readonly dryRun: boolean;
@@ -57,9 +57,9 @@ export const INIT_DEFAULTS = {
 const maxVni = 16_777_215;
 
 /**
- * Reads EGRESS_POD_IP(S), EGRESS_VXLAN_VNI, EGRESS_VXLAN_PORT, IPTABLES_BACKEND, DATAPLANE and
- * LOG_SEVERITY, with flags taking precedence. Pure: every error is thrown before anything touches
- * the kernel, and names the variable (or flag) and the value it had.
+ * Reads EGRESS_POD_IP(S), EGRESS_VXLAN_VNI, EGRESS_VXLAN_PORT, IPTABLES_BACKEND, DATAPLANE,
+ * EGRESS_INTERFACE and LOG_SEVERITY, with flags taking precedence. Pure: every error is thrown
+ * before anything touches the kernel, and names the variable (or flag) and the value it had.
  */
 export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
   const addrs = parseEgressAddresses(env, { name: '--pod-ip', value: flags.podIp });
@@ -78,7 +78,7 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
   // Checked even under DATAPLANE=nftables: a typo should not hide until someone switches back.
   const iptablesVariant =
     backendSetting.value === undefined ? undefined : parseChoice<IptablesVariant>(backendSetting, ['legacy', 'nft'], 'nft');
-  const underlay = parseInterfaceName(flags.interface);
+  const underlay = parseInterface(env, flags.interface);
   const logLevel = parseLogLevel(env, flags.logSeverity);
   return Object.freeze({
     egressIp: vxlanIp,
@@ -117,13 +117,18 @@ export function parseLogLevel(env: Env, flag: string | undefined): pino.Level {
 }
 
 /**
+ * EGRESS_INTERFACE (or --interface): the pod's underlay device. Init makes it vxlan0's parent and
+ * the SNAT rules' output interface; the daemon re-creates vxlan0 on it and routes tunnel addresses
+ * through it. One parser for both, so the two cannot disagree on the default or on what is valid.
+ *
  * Interface names end up inside ruleset text, so only what Linux allows and nothing that could
  * change the meaning of a rule: at most 15 characters of letters, digits, '_', '-', '.'.
  */
-function parseInterfaceName(flag: string | undefined): string {
-  if (flag === undefined) return INIT_DEFAULTS.underlay;
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(flag) || flag === '.' || flag === '..') {
-    throw configError('--interface', flag, 'must be an interface name: 1 to 15 letters, digits, "_", "-" or "."');
+export function parseInterface(env: Env, flag: string | undefined): string {
+  const setting = pick(env, 'EGRESS_INTERFACE', { name: '--interface', value: flag });
+  if (setting.value === undefined) return INIT_DEFAULTS.underlay;
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(setting.value) || setting.value === '.' || setting.value === '..') {
+    throw configError(setting.name, setting.value, 'must be an interface name: 1 to 15 letters, digits, "_", "-" or "."');
   }
-  return flag;
+  return setting.value;
 }

@@ -58,6 +58,13 @@ export const VARIABLES: readonly VariableSpec[] = [
     meaning: 'UDP port of vxlan0 (1 to 65535).',
   },
   {
+    name: 'EGRESS_INTERFACE',
+    commands: ['init', 'start'],
+    default: 'eth0',
+    flag: '--interface',
+    meaning: "The pod's underlay interface: vxlan0's parent and where SNAT applies (init); the daemon re-creates vxlan0 on it and routes client nodes' tunnel addresses out of it. Give both containers the same value.",
+  },
+  {
     name: 'DATAPLANE',
     commands: ['init'],
     default: 'iptables',

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Clock, TimerHandle } from '../model/clock';
 import { systemClock } from '../model/clock';
 import type { SyncConnectionState, SyncEvent } from '../model/felix';
@@ -8,8 +7,11 @@ import { ErrorCodes, GatewayError, describeCause } from '../errors';
 import type { BackoffPolicy } from './backoff';
 import { Backoff, DEFAULT_BACKOFF } from './backoff';
 import { decodeReceived } from './decode';
-import type { ReceivedMessage, SyncRequestWire } from './proto';
-import { L3_ROUTES_SUBSCRIPTION, SYNC_METHOD_PATH, loadPolicySyncProto } from './proto';
+import type { CloseInfo, KeepaliveOptions, ServerStreamCall } from './grpc-stream';
+import { DEFAULT_KEEPALIVE, openServerStream } from './grpc-stream';
+import type { SyncRequestWire } from './proto';
+import { L3_ROUTES_SUBSCRIPTION, SYNC_METHOD_PATH } from './proto';
+import { decodeToDataplaneBytes } from './wire-decode';
 
 /**
  * The PolicySync stream supervisor: keeps one Sync stream to Felix open over the pod's Unix socket,
@@ -29,6 +31,10 @@ export interface PolicySyncOptions {
   readonly random?: () => number;
   readonly backoff?: BackoffPolicy;
   readonly logger?: Logger;
+  /** HTTP/2 PING keepalive; DEFAULT_KEEPALIVE (see grpc-stream.ts for why it is not shorter). */
+  readonly keepalive?: KeepaliveOptions;
+  /** The largest message accepted; gRPC's 4 MiB by default. */
+  readonly maxMessageBytes?: number;
 }
 
 export interface StreamInfo {
@@ -64,7 +70,11 @@ export interface PolicySyncStats {
   readonly inSync: boolean;
   /** Dial attempts, the first one included. */
   readonly attempts: number;
-  /** Dial attempts after the first. */
+  /**
+   * Streams that started after the first one (streams - 1): how often the stream came back after it
+   * was lost. Failed dials are not reconnects; they show in `attempts`. The metric
+   * egress_gateway_policysync_reconnects_total reads this same number.
+   */
   readonly reconnects: number;
   /** Streams that got as far as headers or a message. */
   readonly streams: number;
@@ -73,28 +83,13 @@ export interface PolicySyncStats {
   readonly lastInSyncAt?: number;
 }
 
-/**
- * Channel options: a private subchannel pool, so that closing our channel really closes the socket;
- * and an HTTP/2 receive window of 1 MiB instead of 64 KiB, so that Felix can write most of a snapshot
- * (~0.7 MB at 10k routes) without waiting for a window update per 64 KiB (with the default window
- * the daemon sat idle for part of the time it took to receive 10k routes), while what Felix can
- * queue in our process stays bounded.
- */
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.use_local_subchannel_pool': 1,
-  'grpc.enable_retries': 0,
-  'grpc-node.flow_control_window': 1024 * 1024,
-};
-
 function zeroCounts(): EventCounts {
   return { in_sync: 0, route_update: 0, route_remove: 0, vtep_update: 0, vtep_remove: 0, ignored: 0, malformed: 0 };
 }
 
 interface Attempt {
-  readonly client: grpc.Client;
-  readonly call: grpc.ClientReadableStream<ReceivedMessage>;
+  call: ServerStreamCall | undefined;
   started: boolean;
-  failure?: string;
 }
 
 export class PolicySyncClient {
@@ -114,6 +109,8 @@ export class PolicySyncClient {
   private resolveRun: (() => void) | undefined;
   /** Handed to onEvent with every message of the current stream (one object per stream, not per message). */
   private streamInfo: StreamInfo | undefined;
+  /** Doubled when Felix says we ping too often (GOAWAY too_many_pings), as gRPC clients do. */
+  private keepalive: KeepaliveOptions;
 
   constructor(
     private readonly options: PolicySyncOptions,
@@ -122,6 +119,7 @@ export class PolicySyncClient {
     this.clock = options.clock ?? systemClock;
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF, options.random ?? Math.random);
     this.log = (options.logger ?? silentLogger()).child({ component: 'policysync' });
+    this.keepalive = options.keepalive ?? DEFAULT_KEEPALIVE;
   }
 
   /**
@@ -131,8 +129,6 @@ export class PolicySyncClient {
   run(signal: AbortSignal): Promise<void> {
     if (this.running) throw new GatewayError(ErrorCodes.INTERNAL, 'PolicySyncClient.run called twice');
     this.running = true;
-    // Load before the first dial so that a broken .proto fails the caller, not a later timer callback.
-    loadPolicySyncProto();
     return new Promise<void>((resolve) => {
       this.resolveRun = resolve;
       if (signal.aborted) {
@@ -149,7 +145,7 @@ export class PolicySyncClient {
       state: this.state,
       inSync: this.inSync,
       attempts: this.attempts,
-      reconnects: Math.max(0, this.attempts - 1),
+      reconnects: Math.max(0, this.streams - 1),
       streams: this.streams,
       messages: { ...this.counts },
       ...(this.lastInSyncAt !== undefined ? { lastInSyncAt: this.lastInSyncAt } : {}),
@@ -161,40 +157,32 @@ export class PolicySyncClient {
     if (this.stopped) return;
     this.attempts++;
     this.setState({ state: 'connecting' });
-    const proto = loadPolicySyncProto();
-    const request: SyncRequestWire = {
-      subscription_type: L3_ROUTES_SUBSCRIPTION,
-      supports_ipv6_route_updates: this.options.supportsIPv6RouteUpdates,
-    };
-    let attempt: Attempt;
+    const attempt: Attempt = { call: undefined, started: false };
+    this.current = attempt;
     try {
-      const client = new grpc.Client(`unix:${this.options.socketPath}`, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-      const call = client.makeServerStreamRequest<SyncRequestWire, ReceivedMessage>(
-        SYNC_METHOD_PATH,
-        proto.sync.requestSerialize,
-        proto.receive,
-        request,
+      attempt.call = openServerStream(
+        {
+          socketPath: this.options.socketPath,
+          method: SYNC_METHOD_PATH,
+          request: encodeSyncRequest({
+            subscription_type: L3_ROUTES_SUBSCRIPTION,
+            supports_ipv6_route_updates: this.options.supportsIPv6RouteUpdates,
+          }),
+          clock: this.clock,
+          keepalive: this.keepalive,
+          ...(this.options.maxMessageBytes !== undefined ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
+        },
+        {
+          onHeaders: () => this.onStarted(attempt),
+          onMessage: (bytes) => this.onMessage(attempt, bytes),
+          onClose: (info) => this.onFinished(attempt, info),
+        },
       );
-      attempt = { client, call, started: false };
     } catch (err) {
       // We run from a timer here: a throw would take the whole daemon down, so it is one more failure.
+      this.current = undefined;
       this.retryLater(`cannot dial: ${describeCause(err)}`, false);
-      return;
     }
-    this.current = attempt;
-    const call = attempt.call;
-    call.on('metadata', () => this.onStarted(attempt));
-    call.on('data', (received: ReceivedMessage) => this.onMessage(attempt, received));
-    // grpc-js emits 'error' (non-OK status) right after queueing the end of the stream; messages
-    // still queued are delivered before 'end', so the stream is only finished on 'end'/'close'.
-    call.on('error', (err: grpc.ServiceError) => {
-      attempt.failure ??= describeStatus(err.code, err.details || err.message);
-    });
-    call.on('status', (status: grpc.StatusObject) => {
-      if (status.code !== grpc.status.OK) attempt.failure ??= describeStatus(status.code, status.details);
-    });
-    call.on('end', () => this.onFinished(attempt));
-    call.on('close', () => this.onFinished(attempt));
   }
 
   private onStarted(attempt: Attempt): void {
@@ -207,10 +195,11 @@ export class PolicySyncClient {
     this.callHandler('onStreamStart', () => this.handlers.onStreamStart?.({ stream: this.streams }));
   }
 
-  private onMessage(attempt: Attempt, received: ReceivedMessage): void {
+  /** `bytes` may be a view into a DATA chunk: decode it here and keep nothing that points into it. */
+  private onMessage(attempt: Attempt, bytes: Buffer): void {
     if (attempt !== this.current || this.stopped) return;
     this.onStarted(attempt);
-    const event = decodeReceived(received);
+    const event = decodeReceived(decodeToDataplaneBytes(bytes));
     this.counts[event.kind]++;
     if (event.kind === 'in_sync') {
       this.inSync = true;
@@ -232,13 +221,16 @@ export class PolicySyncClient {
     }
   }
 
-  private onFinished(attempt: Attempt): void {
+  private onFinished(attempt: Attempt, info: CloseInfo): void {
     if (attempt !== this.current) return;
     this.current = undefined;
-    this.release(attempt);
     this.inSync = false;
+    if (info.tooManyPings) {
+      this.keepalive = { ...this.keepalive, intervalMs: this.keepalive.intervalMs * 2 };
+      this.log.warn({ event: 'keepalive_backoff', intervalMs: this.keepalive.intervalMs }, 'Felix says we ping too often; pinging less');
+    }
     if (this.stopped) return;
-    this.retryLater(attempt.failure ?? 'stream ended by Felix', attempt.started);
+    this.retryLater(info.failure ?? 'stream ended by Felix', attempt.started);
   }
 
   private retryLater(reason: string, started: boolean): void {
@@ -257,21 +249,11 @@ export class PolicySyncClient {
     this.retryTimer = undefined;
     const attempt = this.current;
     this.current = undefined;
-    if (attempt) {
-      attempt.call.cancel();
-      this.release(attempt);
-    }
+    attempt?.call?.close();
     this.inSync = false;
     this.setState({ state: 'stopped' });
     this.log.info({ event: 'stopped' }, 'PolicySync client stopped');
     this.resolveRun?.();
-  }
-
-  /** Closes the channel; the call keeps a listener for late 'error' events, which would otherwise throw. */
-  private release(attempt: Attempt): void {
-    attempt.call.removeAllListeners();
-    attempt.call.on('error', () => undefined);
-    attempt.client.close();
   }
 
   private setState(change: StateChange): void {
@@ -295,9 +277,30 @@ export class PolicySyncClient {
   }
 }
 
-function describeStatus(code: number, details: string): string {
-  const name = grpc.status[code] ?? String(code);
-  // grpc-js appends an empty "Resolution note:" to connection failures; it says nothing.
-  const text = (details ?? '').replace(/\s*Resolution note:\s*$/, '').trim();
-  return text ? `${name}: ${text}` : name;
+/**
+ * SyncRequest in protobuf wire form. Written by hand (4 fields, 2 of them used) so that the daemon
+ * needs no .proto loader at run time; a unit test holds it to what proto-loader makes from the .proto.
+ * Proto3: fields at their default (false, '') are not written.
+ */
+export function encodeSyncRequest(req: SyncRequestWire): Buffer {
+  const bytes: number[] = [];
+  const varint = (n: number): void => {
+    for (; n > 0x7f; n = Math.floor(n / 128)) bytes.push((n & 0x7f) | 0x80);
+    bytes.push(n);
+  };
+  const bool = (field: number, v: boolean | undefined): void => {
+    if (!v) return;
+    varint(field * 8); // wire type 0 (varint)
+    bytes.push(1);
+  };
+  bool(1, req.supports_drop_action_override);
+  bool(2, req.supports_dataplane_stats);
+  if (req.subscription_type) {
+    const text = Buffer.from(req.subscription_type, 'utf8');
+    varint(3 * 8 + 2); // wire type 2 (length-delimited)
+    varint(text.length);
+    for (const b of text) bytes.push(b);
+  }
+  bool(100, req.supports_ipv6_route_updates);
+  return Buffer.from(bytes);
 }

@@ -155,6 +155,11 @@ function checkEssentials(workload: Obj): { init: Obj; main: Obj; pod: Obj } {
   assert.ok(mount, 'policysync mounted in the main container');
   assert.equal(env.get('DAEMON_SOCKET_PATH')?.['value'], `${String(mount['mountPath']).replace(/\/$/, '')}/nodeagent/socket`);
 
+  // The daemon guards vxlan0 on the interface init built it on.
+  const underlay = envOf(init).get('EGRESS_INTERFACE')?.['value'];
+  assert.ok(underlay, 'init is given EGRESS_INTERFACE');
+  assert.equal(env.get('EGRESS_INTERFACE')?.['value'], underlay, 'init and the daemon name the same underlay interface');
+
   // The kubelet must not kill the gateway before the drain is over.
   const drain = goSeconds(String(env.get('DRAIN_DELAY')?.['value']));
   assert.ok(spec['terminationGracePeriodSeconds'] > drain, `grace ${spec['terminationGracePeriodSeconds']} must exceed drain ${drain}`);
@@ -179,6 +184,9 @@ describe('values.schema.json', () => {
     ['no gateway labels', 'gatewayLabels', {}, /\$\.gatewayLabels: needs at least 1 entries/],
     ['an HTTP probe that is not a URL', 'probes.http.urls', ['example'], /\$\.probes\.http\.urls\[0\]: "example" does not match/],
     ['a grace period of 0', 'terminationGracePeriodSeconds', 0, /\$\.terminationGracePeriodSeconds: 0 is below 1/],
+    ['an interface name longer than 15', 'interface', 'a234567890123456', /\$\.interface: "a234567890123456" does not match/],
+    ['an interface name with a space', 'interface', 'eth0 -j ACCEPT', /\$\.interface: "eth0 -j ACCEPT" does not match/],
+    ['an interface named ..', 'interface', '..', /\$\.interface: "\.\." does not match/],
   ];
   for (const [name, path, value, expected] of bad) {
     test(`refuses ${name}`, () => {
@@ -215,6 +223,7 @@ describe('chart rendering', () => {
       DAEMON_SOCKET_PATH: '/var/run/nodeagent/socket',
       EGRESS_VXLAN_VNI: '4097',
       EGRESS_VXLAN_PORT: '4790',
+      EGRESS_INTERFACE: 'eth0',
       HEALTH_PORT: '8080',
       HEALTH_TIMEOUT_DATASTORE: '90s',
       ICMP_PROBE_IPS: '',
@@ -252,6 +261,7 @@ describe('chart rendering', () => {
       ipPools: { ipv4: ['egress-ippool-1'], ipv6: ['egress-ippool-v6'] },
       policySync: { mountPath: '/var/run/calico' },
       vxlan: { vni: 4200, port: 4800 },
+      interface: 'ens5',
       dataplane: 'nftables',
       iptablesBackend: 'nft',
       podIPsEnv: false,
@@ -309,6 +319,8 @@ describe('chart rendering', () => {
     assert.equal(initEnv.get('EGRESS_VXLAN_PORT')?.['value'], '4800');
     assert.equal(initEnv.get('DATAPLANE')?.['value'], 'nftables');
     assert.equal(initEnv.get('IPTABLES_BACKEND')?.['value'], 'nft');
+    assert.equal(initEnv.get('EGRESS_INTERFACE')?.['value'], 'ens5');
+    assert.equal(env.get('EGRESS_INTERFACE')?.['value'], 'ens5');
   });
 
   test('auditLog gives AUDIT_LOG to both containers (init turns on conntrack accounting), and nothing when off', () => {

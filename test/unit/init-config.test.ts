@@ -24,6 +24,8 @@ describe('parseInitConfig', () => {
     { name: 'VNI and port bounds', env: { ...base, EGRESS_VXLAN_VNI: '16777215', EGRESS_VXLAN_PORT: '1' }, want: { vni: 16777215, vxlanPort: 1 } },
     { name: 'backend and dataplane, any case', env: { ...base, IPTABLES_BACKEND: 'Legacy', DATAPLANE: 'NFTables' }, want: { iptablesVariant: 'legacy', dataplane: 'nftables' } },
     { name: 'empty variables count as unset', env: { ...base, EGRESS_VXLAN_VNI: ' ', IPTABLES_BACKEND: '' }, want: { vni: 4097, iptablesVariant: undefined } },
+    { name: 'EGRESS_INTERFACE names the underlay', env: { ...base, EGRESS_INTERFACE: ' net1 ' }, want: { underlay: 'net1' } },
+    { name: 'the --interface flag wins over EGRESS_INTERFACE', env: { ...base, EGRESS_INTERFACE: 'net1' }, flags: { interface: 'ens5' }, want: { underlay: 'ens5' } },
     { name: 'LOG_SEVERITY warning maps to warn', env: { ...base, LOG_SEVERITY: 'Warning' }, want: { logLevel: 'warn' } },
     {
       name: 'flags override env',
@@ -67,6 +69,8 @@ describe('parseInitConfig', () => {
     { name: 'unknown dataplane', env: { ...base, DATAPLANE: 'bpf' }, message: 'DATAPLANE="bpf": must be one of iptables, nftables' },
     { name: 'bad interface', env: base, flags: { interface: 'eth0 -j ACCEPT' }, message: '--interface="eth0 -j ACCEPT": must be an interface name' },
     { name: 'interface too long', env: base, flags: { interface: 'a234567890123456' }, message: '--interface="a234567890123456"' },
+    { name: 'bad EGRESS_INTERFACE', env: { ...base, EGRESS_INTERFACE: 'eth0;reboot' }, message: 'EGRESS_INTERFACE="eth0;reboot": must be an interface name' },
+    { name: 'EGRESS_INTERFACE ..', env: { ...base, EGRESS_INTERFACE: '..' }, message: 'EGRESS_INTERFACE="..": must be an interface name' },
     { name: 'bad severity', env: { ...base, LOG_SEVERITY: 'loud' }, message: 'LOG_SEVERITY="loud": must be one of' },
     { name: 'severity named like an Object member', env: { ...base, LOG_SEVERITY: 'constructor' }, message: 'LOG_SEVERITY="constructor": must be one of' },
   ];

@@ -47,4 +47,5 @@ test('the defaults the list documents are the ones the parsers use', () => {
   assert.equal(findVariable('EGRESS_VXLAN_PORT')?.default, String(INIT_DEFAULTS.vxlanPort));
   assert.equal(findVariable('DATAPLANE')?.default, INIT_DEFAULTS.dataplane);
   assert.equal(findVariable('LOG_SEVERITY')?.default, INIT_DEFAULTS.logLevel);
+  assert.equal(findVariable('EGRESS_INTERFACE')?.default, INIT_DEFAULTS.underlay);
 });
