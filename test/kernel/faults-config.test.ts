@@ -15,6 +15,7 @@ const BAD: Readonly<Record<string, readonly string[]>> = {
   EGRESS_POD_IPS: ['100.64.2.7,nope', '100.64.2.7;100.64.2.8'],
   EGRESS_VXLAN_VNI: ['0', '16777216', 'abc', '-1', '4097.5'],
   EGRESS_VXLAN_PORT: ['0', '65536', '47 90'],
+  EGRESS_INTERFACE: ['eth0 -j ACCEPT', 'a234567890123456', '..'],
   DATAPLANE: ['ebpf', 'iptables;nftables'],
   IPTABLES_BACKEND: ['xtables'],
   // 108 bytes: one over what sun_path holds.
