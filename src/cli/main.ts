@@ -3,7 +3,7 @@ import { describeCause, exitStatusFor, isGatewayError } from '../errors';
 import { runInitCommand, type InitFlags } from '../init/command';
 import { runStartCommand, type StartFlags } from '../daemon';
 import { runStatusCommand, type StatusFlags } from '../status/command';
-import { DEFAULT_HEALTH_PORT, DEFAULT_SOCKET_PATH, DEFAULT_STATUS_SOCKET } from '../config/variables';
+import { findVariable } from '../config/variables';
 import { VERSION } from '../version';
 
 /**
@@ -21,13 +21,13 @@ export function buildProgram(): Command {
   program
     .command('init')
     .description('turn this pod network namespace into a gateway: vxlan0, SNAT, MSS clamp, sysctls (run once, privileged)')
-    .addOption(new Option('--pod-ip <ips>', 'egress IP(s), comma separated (env EGRESS_POD_IPS / EGRESS_POD_IP)'))
-    .addOption(new Option('--vni <n>', 'VXLAN network identifier (env EGRESS_VXLAN_VNI, default 4097)'))
-    .addOption(new Option('--vxlan-port <port>', 'VXLAN UDP port (env EGRESS_VXLAN_PORT, default 4790)'))
-    .addOption(new Option('--iptables-backend <backend>', 'legacy or nft; detected when unset (env IPTABLES_BACKEND)'))
-    .addOption(new Option('--dataplane <kind>', 'iptables or nftables (env DATAPLANE, default iptables)'))
-    .addOption(new Option('--interface <name>', 'the pod underlay interface (env EGRESS_INTERFACE, default eth0)'))
-    .addOption(new Option('--log-severity <level>', 'debug, info, warning, error, fatal, panic (env LOG_SEVERITY)'))
+    .addOption(settingOption('--pod-ip <ips>', 'egress IP(s), comma separated', 'EGRESS_POD_IPS', 'EGRESS_POD_IP'))
+    .addOption(settingOption('--vni <n>', 'VXLAN network identifier', 'EGRESS_VXLAN_VNI'))
+    .addOption(settingOption('--vxlan-port <port>', 'VXLAN UDP port', 'EGRESS_VXLAN_PORT'))
+    .addOption(settingOption('--iptables-backend <backend>', 'legacy or nft; detected when unset', 'IPTABLES_BACKEND'))
+    .addOption(settingOption('--dataplane <kind>', 'iptables or nftables', 'DATAPLANE'))
+    .addOption(settingOption('--interface <name>', 'the pod underlay interface, parent of vxlan0', 'EGRESS_INTERFACE'))
+    .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .option('--dry-run', 'print what would be applied and change nothing')
     .action(async (flags: InitFlags) => {
       await runInitCommand(flags, process.env);
@@ -36,16 +36,16 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('run the gateway daemon: PolicySync client, return-path reconciler, probes, health server')
-    .addOption(new Option('--socket-path <path>', `Felix PolicySync socket (env DAEMON_SOCKET_PATH, default ${DEFAULT_SOCKET_PATH})`))
-    .addOption(new Option('--pod-ip <ips>', 'egress IP(s), comma separated (env EGRESS_POD_IPS / EGRESS_POD_IP)'))
-    .addOption(new Option('--health-port <port>', `health server port, 0 disables it (env HEALTH_PORT, default ${DEFAULT_HEALTH_PORT})`))
-    .addOption(new Option('--health-host <address>', 'health server address (env HEALTH_HOST, default the egress IP)'))
-    .addOption(new Option('--resync-interval <duration>', 'full kernel resync period (env RESYNC_INTERVAL, default 30s)'))
-    .addOption(new Option('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init (env EGRESS_VXLAN_VNI, default 4097)'))
-    .addOption(new Option('--vxlan-port <port>', 'VXLAN UDP port, as init (env EGRESS_VXLAN_PORT, default 4790)'))
-    .addOption(new Option('--interface <name>', 'the pod underlay interface, as init: vxlan0 is re-created on it (env EGRESS_INTERFACE, default eth0)'))
-    .addOption(new Option('--log-severity <level>', 'debug, info, warning, error, fatal, panic (env LOG_SEVERITY)'))
-    .addOption(new Option('--status-socket <path>', `local socket for \`status\` (env STATUS_SOCKET, default ${DEFAULT_STATUS_SOCKET})`))
+    .addOption(settingOption('--socket-path <path>', 'Felix PolicySync socket', 'DAEMON_SOCKET_PATH'))
+    .addOption(settingOption('--pod-ip <ips>', 'egress IP(s), comma separated', 'EGRESS_POD_IPS', 'EGRESS_POD_IP'))
+    .addOption(settingOption('--health-port <port>', 'health server port, 0 disables it', 'HEALTH_PORT'))
+    .addOption(settingOption('--health-host <address>', 'health server address; the egress IP when unset', 'HEALTH_HOST'))
+    .addOption(settingOption('--resync-interval <duration>', 'full kernel resync period', 'RESYNC_INTERVAL'))
+    .addOption(settingOption('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init', 'EGRESS_VXLAN_VNI'))
+    .addOption(settingOption('--vxlan-port <port>', 'VXLAN UDP port, as init', 'EGRESS_VXLAN_PORT'))
+    .addOption(settingOption('--interface <name>', 'the pod underlay interface, as init: vxlan0 is re-created on it', 'EGRESS_INTERFACE'))
+    .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
+    .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .action(async (flags: StartFlags) => {
       process.exitCode = await runStartCommand(flags, process.env);
     });
@@ -54,7 +54,7 @@ export function buildProgram(): Command {
     .command('status')
     .description('ask the running daemon how it is: readiness and why, sync, return path and drift, probes, drain (exit 0 ready, 1 not ready, 3 unreachable)')
     .option('--json', 'print the status document as JSON, for scripts')
-    .addOption(new Option('--socket <path>', `the daemon's status socket (env STATUS_SOCKET, default ${DEFAULT_STATUS_SOCKET})`))
+    .addOption(settingOption('--socket <path>', "the daemon's status socket", 'STATUS_SOCKET'))
     .action(async (flags: StatusFlags) => {
       process.exitCode = await runStatusCommand(flags, process.env, (text) => process.stdout.write(text));
     });
@@ -67,6 +67,23 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/**
+ * A flag that overrides variables: its help ends in "(env NAME, default D)", taken from VARIABLES, so
+ * the help cannot drift from the defaults the parsers use (test/unit/cli-help.test.ts holds it there).
+ * A name that is not in VARIABLES throws when the program is built.
+ */
+function settingOption(flags: string, what: string, ...variables: [string, ...string[]]): Option {
+  const specs = variables.map((name) => {
+    const spec = findVariable(name);
+    if (!spec) throw new Error(`cli: ${flags} names ${name}, which src/config/variables.ts does not list`);
+    return spec;
+  });
+  // Several variables (EGRESS_POD_IPS / EGRESS_POD_IP) share one meaning, so the first one's default stands for all.
+  const def = specs[0]?.default;
+  const shown = def === undefined ? '' : def === '' ? ', default empty' : `, default ${def}`;
+  return new Option(flags, `${what} (env ${variables.join(' / ')}${shown})`);
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
