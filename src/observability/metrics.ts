@@ -61,6 +61,13 @@ export interface GatewayMetrics {
   /** Times the kernel dropped conntrack events because the receive buffer was full (ENOBUFS). */
   readonly conntrackOverruns: Counter;
   readonly conntrackMalformed: Counter;
+  // The underlay's carrier (src/health/carrier.ts); series appear once the device has been seen.
+  /** 1 while the underlay device (eth0) has a carrier. */
+  readonly underlayCarrier: Gauge<'device'>;
+  /** Carrier changes of the underlay device, by the new state (up, down). */
+  readonly underlayCarrierChanges: Counter<'device' | 'state'>;
+  /** Unresolved neighbour entries deleted when the carrier came back, so resolution starts at once. */
+  readonly underlayNeighboursRefreshed: Counter<'device'>;
 }
 
 export interface MetricsOptions {
@@ -224,6 +231,24 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     conntrackMalformed: new Counter({
       name: `${p}conntrack_malformed_messages_total`,
       help: 'Conntrack netlink messages that could not be decoded',
+      registers,
+    }),
+    underlayCarrier: new Gauge({
+      name: `${p}underlay_carrier`,
+      help: 'Whether the underlay device (eth0) has a carrier (1) or not (0)',
+      labelNames: ['device'],
+      registers,
+    }),
+    underlayCarrierChanges: new Counter({
+      name: `${p}underlay_carrier_changes_total`,
+      help: 'Carrier changes of the underlay device, by the new state (up, down)',
+      labelNames: ['device', 'state'],
+      registers,
+    }),
+    underlayNeighboursRefreshed: new Counter({
+      name: `${p}underlay_neighbours_refreshed_total`,
+      help: "Unresolved neighbour entries of the probes' next hops deleted when the underlay carrier came back",
+      labelNames: ['device'],
       registers,
     }),
   };
