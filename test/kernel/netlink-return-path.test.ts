@@ -246,3 +246,29 @@ test('a failing entry is reported with what was being done, and the others are s
   assert.deepEqual(back.routes, ['100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink', '100.64.1.1 dev eth0 scope link', '100.64.3.64/26 via 198.51.100.13 dev vxlan0 onlink']);
   assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', '100.64.3.0/26'])), ['100.64.3.0/26 via 198.51.100.1 dev eth0']);
 });
+
+test('a batch of 3000 routes spans many datagrams; failures inside it and at its end are its own entries’, the rest is programmed and removed', async (t) => {
+  const ns = await gatewayNamespace(t);
+  const routes = Array.from({ length: 3000 }, (_, i) => {
+    const a = 0x64400000 + i * 64; // 100.64.0.0 on, /26 each
+    const dst = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/26`;
+    return { dst, gateway: `198.51.100.${20 + (i % 50)}`, dev: 'vxlan0', onlink: true };
+  });
+  // Foreign routes hold two of the blocks: one in the middle of a datagram, one the batch's last.
+  const taken = [routes[1000]?.dst as string, routes[2999]?.dst as string];
+  for (const dst of taken) await sh(['ip', '-n', ns, 'route', 'add', dst, 'via', '198.51.100.1', 'dev', 'eth0']);
+  const [added, listed] = await drive(ns, [{ op: 'bulk', action: 'upsert', routes }, { op: 'list' }]);
+  assert.equal(added?.ok, false);
+  assert.deepEqual(added?.errors, taken.map((dst) => `EEXIST (RTM_NEWROUTE ${dst})`));
+  assert.ok((added?.datagrams ?? 0) >= 5, `3000 routes in ${added?.datagrams} datagrams`);
+  const want = routes.filter((r) => !taken.includes(r.dst)).map((r) => `${r.dst} via ${r.gateway} dev vxlan0 onlink`);
+  assert.deepEqual((await readBack(ns)).routes, lines(want.join('\n')));
+  // The dump behind `list` spans many reply datagrams too.
+  assert.equal(listed?.listed?.filter((l) => l.startsWith('route ')).length, 2998);
+
+  // Removing all 3000: ours go, the foreign two are not ours to match (ESRCH, done) and stay.
+  const [removed] = await drive(ns, [{ op: 'bulk', action: 'remove', routes }]);
+  assert.deepEqual(removed?.errors, []);
+  assert.deepEqual((await readBack(ns)).routes, []);
+  assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', 'via', '198.51.100.1'])), taken.map((dst) => `${dst} dev eth0`).sort());
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeRequest, NetlinkError, NetlinkSession, NLMSG_HDRLEN, type DatagramSocket } from '../../src/kernel/netlink/session';
+import { RequestWriter } from '../../src/kernel/netlink/writer';
 
 /** A kernel stand-in for batches: answers each datagram at once, failing the sequence numbers it is told to. */
 class Kernel implements DatagramSocket {
@@ -115,4 +116,104 @@ test('requests laid back to back in one slab go out as a view of it, with the sa
   assert.equal(sent[0]?.length, 80);
   assert.notEqual(sent[1]?.buffer, slab.buffer, 'the second is a copy');
   assert.deepEqual(kernel.datagrams[1]?.map((m) => m.flags & 0x4), [0, 0x4], 'ACK asked by the last of the copy too');
+});
+
+/** n requests written back to back, each carrying its index as the first payload byte. */
+function encoded(n: number, first = 0): ReturnType<RequestWriter['done']> {
+  const w = new RequestWriter(n);
+  for (let i = 0; i < n; i++) {
+    const at = w.begin(24, 0x400, 4);
+    w.u8(at, first + i);
+    w.finish();
+  }
+  return w.done();
+}
+
+test('requestEncoded: views of the written buffer go out, and each failure comes back on its own entry', async () => {
+  const kernel = new Kernel();
+  const sent: Buffer[] = [];
+  const send = kernel.send.bind(kernel);
+  kernel.send = (d, cb) => {
+    sent.push(d as Buffer);
+    send(d, cb);
+  };
+  kernel.failWith.set(3, -17); // EEXIST, mid-datagram
+  kernel.failWith.set(39, -19); // ENODEV, a datagram's last
+  kernel.failWith.set(99, -101); // ENETUNREACH, the batch's last
+  const session = new NetlinkSession({ maxInFlight: 40 }, kernel);
+  const batch = encoded(100);
+  const errors = await session.requestEncoded(batch, (i) => `route #${i}`);
+  session.close();
+  assert.deepEqual(
+    errors.flatMap((e, i) => (e ? [[i, e.message]] : [])),
+    [
+      [3, 'EEXIST (route #3)'],
+      [39, 'ENODEV (route #39)'],
+      [99, 'ENETUNREACH (route #99)'],
+    ],
+  );
+  assert.deepEqual(kernel.datagrams.map((d) => d.length), [40, 40, 20]);
+  for (const d of sent) assert.equal(d.buffer, batch.bytes.buffer, 'a view of the batch, not a copy');
+  const seqs = kernel.datagrams.flat().map((m) => m.seq);
+  seqs.forEach((seq, i) => i > 0 && assert.equal(seq, (seqs[i - 1] ?? 0) + 1, 'consecutive sequence numbers'));
+});
+
+test('one datagram holding a single request, a batch and another single: replies find their own entry', async () => {
+  const kernel = new Kernel();
+  kernel.failWith.set(202, -17); // the second single
+  kernel.failWith.set(12, -22); // the batch's member #2 (EINVAL)
+  const session = new NetlinkSession({}, kernel);
+  const first = session.request(24, 0, Buffer.from([201, 0, 0, 0]), 'single one').then(() => 'ok', (e: Error) => e.message);
+  const many = session.requestEncoded(encoded(5, 10), (i) => `batch #${i}`);
+  const second = session.request(24, 0, Buffer.from([202, 0, 0, 0]), 'single two').then(() => 'ok', (e: Error) => e.message);
+  assert.deepEqual(await Promise.all([first, many.then((es) => es.map((e) => e?.message ?? 'ok')), second]), [
+    'ok',
+    ['ok', 'ok', 'EINVAL (batch #2)', 'ok', 'ok'],
+    'EEXIST (single two)',
+  ]);
+  session.close();
+  assert.deepEqual(kernel.datagrams.map((d) => d.map((m) => m.payload)), [[201, 10, 11, 12, 13, 14, 202]]);
+});
+
+/** A kernel that takes every datagram and never answers; while ref'd it keeps the process alive, as a socket does. */
+class Silent implements DatagramSocket {
+  datagrams = 0;
+  private alive: NodeJS.Timeout | undefined;
+  send(_d: Buffer, callback: (err?: Error) => void): void {
+    this.datagrams++;
+    callback();
+  }
+  onMessage(): void {}
+  onError(): void {}
+  ref(): void {
+    this.alive ??= setInterval(() => undefined, 1000);
+  }
+  unref(): void {
+    clearInterval(this.alive);
+    this.alive = undefined;
+  }
+  close(): void {
+    this.unref();
+  }
+}
+
+test('unanswered requests time out each with its own description; the batch still resolves', async () => {
+  const session = new NetlinkSession({ timeoutMs: 20, maxInFlight: 3 }, new Silent());
+  const errors = await session.requestEncoded(encoded(5), (i) => `route #${i}`);
+  session.close();
+  assert.deepEqual(
+    errors.map((e) => [(e as NetlinkError).code, e?.message]),
+    [0, 1, 2, 3, 4].map((i) => ['ETIMEDOUT', `ETIMEDOUT (no reply from the kernel to route #${i})`]),
+  );
+});
+
+test('close with a batch partly in flight and partly queued fails every entry, and the promise resolves', async () => {
+  const silent = new Silent();
+  const session = new NetlinkSession({ maxInFlight: 4 }, silent);
+  const pending = session.requestEncoded(encoded(10), (i) => `route #${i}`);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(silent.datagrams, 1, 'four sent, six waiting for room');
+  session.close();
+  const errors = await pending;
+  assert.deepEqual(errors.map((e) => e?.message), Array.from({ length: 10 }, () => 'netlink session closed'));
 });

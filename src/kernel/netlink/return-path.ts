@@ -12,7 +12,8 @@ import {
   type Routes,
   type Upsert,
 } from '../return-path';
-import { encodeRequest, NetlinkError, NetlinkSession, NLMSG_HDRLEN, NlFlags } from './session';
+import { NetlinkError, NetlinkSession, NlFlags } from './session';
+import { RequestWriter } from './writer';
 
 /**
  * The return-path ports over rtnetlink. Requests are written here, byte by byte, straight into the
@@ -86,80 +87,36 @@ const RTA_TABLE = 15;
 const NDA_DST = 1;
 const NDA_LLADDR = 2;
 
-/** Size of an attribute holding `n` bytes, padding included. */
-const attrSize = (n: number): number => (4 + n + 3) & ~3;
-
-/** Writes one attribute at `off` (padding bytes are already zero); returns the offset after it. */
-function putAttr(wire: Buffer, off: number, type: number, value: Uint8Array): number {
-  wire.writeUInt16LE(4 + value.length, off);
-  wire.writeUInt16LE(type, off + 2);
-  wire.set(value, off + 4);
-  return off + attrSize(value.length);
-}
-
-function putU32Attr(wire: Buffer, off: number, type: number, n: number): number {
-  wire.writeUInt16LE(8, off);
-  wire.writeUInt16LE(type, off + 2);
-  wire.writeUInt32LE(n, off + 4);
-  return off + 8;
-}
-
-/** Bytes of an RTM_NEWROUTE for `route`: header, rtmsg, table, dst, oif and gateway attributes. */
-function routeRequestSize(route: RouteEntry): number {
-  const ipLen = route.dst.family === 4 ? 4 : 16;
-  return NLMSG_HDRLEN + 12 + 8 + attrSize(ipLen) + 8 + (route.gateway ? attrSize(route.gateway.family === 4 ? 4 : 16) : 0);
-}
-
-/** The nlmsghdr of a request written in place (see `encodeRequest`; the session fills in seq and ACK). */
-function writeRequestHeader(wire: Buffer, type: number, flags: number): void {
-  wire.writeUInt32LE(wire.length, 0);
-  wire.writeUInt16LE(type, 4);
-  wire.writeUInt16LE(flags | 0x1 /* NLM_F_REQUEST */, 6);
-}
-
-/** An rtmsg for the main table written in place (the buffer is zeroed); returns the offset after it. */
-function putRtmsg(wire: Buffer, off: number, f: { family: number; dstLen: number; protocol: number; scope: number; type: number; flags: number }): number {
-  wire[off] = f.family;
-  wire[off + 1] = f.dstLen;
-  wire[off + 4] = MAIN_TABLE < 256 ? MAIN_TABLE : 252;
-  wire[off + 5] = f.protocol;
-  wire[off + 6] = f.scope;
-  wire[off + 7] = f.type;
-  wire.writeUInt32LE(f.flags, off + 8);
-  return off + 12;
-}
-
 /**
- * An address attribute; an IPv4 address is written from its canonical text, without asking for
- * `bytes` (a fresh array per read).
+ * The one route message encoder, for RTM_NEWROUTE and RTM_DELROUTE alike: rtmsg, then table, dst,
+ * oif (when known) and gateway attributes.
  */
-function putIpAttr(wire: Buffer, off: number, type: number, ip: IpAddress): number {
-  if (ip.family !== 4) return putAttr(wire, off, type, ip.bytes);
-  wire.writeUInt16LE(8, off);
-  wire.writeUInt16LE(type, off + 2);
-  const text = ip.text;
-  let i = off + 4;
-  let v = 0;
-  for (let k = 0; k < text.length; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 46 /* . */) {
-      wire[i++] = v;
-      v = 0;
-    } else v = v * 10 + (c - 48);
-  }
-  wire[i] = v;
-  return off + 8;
+function writeRoute(w: RequestWriter, type: number, flags: number, route: RouteEntry, protocol: number, scope: number, rtType: number, rtFlags: number, oif: number | undefined): void {
+  const at = w.begin(type, flags, 12);
+  w.u8(at, familyCode(route.dst.family));
+  w.u8(at + 1, route.dst.prefixLength);
+  w.u8(at + 4, MAIN_TABLE < 256 ? MAIN_TABLE : 252 /* RT_TABLE_COMPAT: the real id is in RTA_TABLE */);
+  w.u8(at + 5, protocol);
+  w.u8(at + 6, scope);
+  w.u8(at + 7, rtType);
+  w.u32(at + 8, rtFlags);
+  w.attrU32(RTA_TABLE, MAIN_TABLE);
+  w.attrIp(RTA_DST, route.dst.address);
+  if (oif !== undefined) w.attrU32(RTA_OIF, oif);
+  if (route.gateway) w.attrIp(RTA_GATEWAY, route.gateway);
+  w.finish();
 }
 
-/** A request: nlmsghdr, then the family header, then attributes, in one buffer. */
-function request(type: number, flags: number, header: Buffer, attrs: readonly (readonly [number, Uint8Array | number])[]): Buffer {
-  let size = header.length;
-  for (const [, v] of attrs) size += typeof v === 'number' ? 8 : attrSize(v.length);
-  const wire = encodeRequest(type, flags, size);
-  header.copy(wire, NLMSG_HDRLEN);
-  let off = NLMSG_HDRLEN + header.length;
-  for (const [t, v] of attrs) off = typeof v === 'number' ? putU32Attr(wire, off, t, v) : putAttr(wire, off, t, v);
-  return wire;
+/** The one neighbour message encoder (ARP/NDP and FDB entries alike): ndmsg, dst, and the MAC when given. */
+function writeNeighbour(w: RequestWriter, type: number, flags: number, family: number, ifindex: number, state: number, ndFlags: number, dst: IpAddress, mac: Buffer | undefined): void {
+  const at = w.begin(type, flags, 12);
+  w.u8(at, family);
+  w.i32(at + 4, ifindex);
+  w.u16(at + 8, state);
+  w.u8(at + 10, ndFlags);
+  w.attrIp(NDA_DST, dst);
+  if (mac) w.attrBytes(NDA_LLADDR, mac);
+  w.finish();
 }
 
 /** MAC text → bytes, cached: a few hundred nodes' MACs recur across thousands of entries. */
@@ -189,33 +146,40 @@ function single(errors: BatchErrors): void {
 }
 
 /**
- * Sends what could be encoded and merges the results: `wires[i]` is the request for item i, or the
- * error that stopped it from being encoded (or undefined: nothing to send, done).
+ * The requests of one batch call, written as the items are walked: request k of the writer is item
+ * `at[k]`; an item that could not be encoded has its error in `out` already, and one with nothing to
+ * send (undefined) is done.
  */
-async function sendBatch(
-  session: NetlinkSession,
-  wires: readonly (Buffer | Error | undefined)[],
-  describe: (i: number) => string,
-  goneCodes: readonly string[] = [],
-): Promise<BatchErrors> {
-  const out: (Error | undefined)[] = new Array<Error | undefined>(wires.length).fill(undefined);
-  const toSend: Buffer[] = [];
-  const at: number[] = [];
-  wires.forEach((w, i) => {
-    if (w instanceof Error) out[i] = w;
-    else if (w) {
-      toSend.push(w);
-      at.push(i);
+class Batch {
+  readonly writer: RequestWriter;
+  readonly at: Int32Array;
+  readonly out: (Error | undefined)[];
+
+  constructor(items: number) {
+    this.writer = new RequestWriter(items);
+    this.at = new Int32Array(items);
+    this.out = new Array<Error | undefined>(items).fill(undefined);
+  }
+
+  /** Marks the request just written as item i's. */
+  wrote(i: number): void {
+    this.at[this.writer.count - 1] = i;
+  }
+
+  /** Sends what was written and merges the results; a "not found" errno in `goneCodes` is success. */
+  async send(session: NetlinkSession, describe: (i: number) => string, goneCodes: readonly string[] = []): Promise<BatchErrors> {
+    const { out, at } = this;
+    if (this.writer.count === 0) return out;
+    const errors = await session.requestEncoded(this.writer.done(), (k) => describe(at[k] ?? -1));
+    for (let k = 0; k < errors.length; k++) {
+      const err = errors[k];
+      if (!err) continue;
+      // Removing what is already gone is done.
+      if (err instanceof NetlinkError && goneCodes.includes(err.code)) continue;
+      out[at[k] as number] = err;
     }
-  });
-  const errors = await session.requestMany(toSend, (k) => describe(at[k] ?? -1));
-  errors.forEach((err, k) => {
-    // Removing what is already gone is done: its "not found" errno is success.
-    if (err instanceof NetlinkError && goneCodes.includes(err.code)) return;
-    const i = at[k];
-    if (i !== undefined) out[i] = err;
-  });
-  return out;
+    return out;
+  }
 }
 
 /** Device names ↔ indices. Refreshed on every listing, and when a name is not known (recreated device). */
@@ -328,64 +292,36 @@ export class NetlinkRoutes implements Routes {
 
   async upsertMany(items: readonly Upsert<RouteEntry>[]): Promise<BatchErrors> {
     const oifs = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
-    // Every request is a view of one slab of our own (not Node's shared pool), sized up front and
-    // written in place: at 10k routes a buffer, a family header and an attribute list per route
-    // cost more than the kernel's work on them.
-    let total = 0;
-    for (const { entry: route } of items) total += routeRequestSize(route);
-    const slab = Buffer.alloc(total);
-    let at = 0;
-    const wires = items.map(({ entry: route, existing }) => {
-      const size = routeRequestSize(route);
-      const wire = slab.subarray(at, at + size);
-      at += size;
+    const b = new Batch(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const { entry: route, existing } = items[i] as Upsert<RouteEntry>;
       const oif = oifs.get(route.dev);
-      if (oif === undefined || oif instanceof Error) return oif ?? new NetlinkError(ENODEV, `no device named ${route.dev}`);
+      if (typeof oif !== 'number') {
+        b.out[i] = oif ?? new NetlinkError(ENODEV, `no device named ${route.dev}`);
+        continue;
+      }
       // Create exclusively: a route we do not own with the same destination fails with EEXIST instead
       // of being overwritten. Replace only when the kernel holds our own route under that key.
       const flags = NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL);
-      writeRequestHeader(wire, RTM_NEWROUTE, flags);
-      let off = putRtmsg(wire, NLMSG_HDRLEN, {
-        family: familyCode(route.dst.family),
-        dstLen: route.dst.prefixLength,
-        protocol: this.protocol,
-        scope: route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
-        type: RTN_UNICAST,
-        flags: route.onlink ? RTNH_F_ONLINK : 0,
-      });
-      off = putU32Attr(wire, off, RTA_TABLE, MAIN_TABLE);
-      off = putIpAttr(wire, off, RTA_DST, route.dst.address);
-      off = putU32Attr(wire, off, RTA_OIF, oif);
-      if (route.gateway) putIpAttr(wire, off, RTA_GATEWAY, route.gateway);
-      return wire;
-    });
-    return sendBatch(this.session, wires, (i) => `RTM_NEWROUTE ${items[i]?.entry.dst.text ?? '?'}`);
+      const scope = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+      writeRoute(b.writer, RTM_NEWROUTE, flags, route, this.protocol, scope, RTN_UNICAST, route.onlink ? RTNH_F_ONLINK : 0, oif);
+      b.wrote(i);
+    }
+    return b.send(this.session, (i) => `RTM_NEWROUTE ${items[i]?.entry.dst.text ?? '?'}`);
   }
 
   async removeMany(routes: readonly RouteEntry[]): Promise<BatchErrors> {
     const oifs = await indicesOf(this.links, devsOf(routes));
-    const wires = routes.map((route) => {
-      const header = rtmsg({
-        family: familyCode(route.dst.family),
-        dstLen: route.dst.prefixLength,
-        table: MAIN_TABLE,
-        // The protocol makes the kernel match only our route, never a foreign one with the same dst.
-        protocol: this.protocol,
-        scope: RT_SCOPE_NOWHERE,
-        type: 0,
-        flags: 0,
-      });
-      const attrs: [number, Uint8Array | number][] = [
-        [RTA_TABLE, MAIN_TABLE],
-        [RTA_DST, route.dst.address.bytes],
-      ];
+    const b = new Batch(routes.length);
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i] as RouteEntry;
       const oif = oifs.get(route.dev);
-      // Device gone: match on dst and protocol alone.
-      if (typeof oif === 'number') attrs.push([RTA_OIF, oif]);
-      if (route.gateway) attrs.push([RTA_GATEWAY, route.gateway.bytes]);
-      return request(RTM_DELROUTE, 0, header, attrs);
-    });
-    return sendBatch(this.session, wires, (i) => `RTM_DELROUTE ${routes[i]?.dst.text ?? '?'}`, ['ESRCH', 'ENOENT']);
+      // The protocol makes the kernel match only our route, never a foreign one with the same dst;
+      // with the device gone, dst and protocol alone.
+      writeRoute(b.writer, RTM_DELROUTE, 0, route, this.protocol, RT_SCOPE_NOWHERE, 0, 0, typeof oif === 'number' ? oif : undefined);
+      b.wrote(i);
+    }
+    return b.send(this.session, (i) => `RTM_DELROUTE ${routes[i]?.dst.text ?? '?'}`, ['ESRCH', 'ENOENT']);
   }
 }
 
@@ -450,33 +386,35 @@ export class NetlinkNeighbours implements Neighbours {
 
   async upsertMany(items: readonly Upsert<NeighbourEntry>[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
-    const wires = items.map(({ entry: n }) => {
+    const b = new Batch(items.length);
+    items.forEach(({ entry: n }, i) => {
       const ifindex = indices.get(n.dev);
-      if (ifindex === undefined || ifindex instanceof Error) return ifindex ?? new NetlinkError(ENODEV, `no device named ${n.dev}`);
+      if (typeof ifindex !== 'number') {
+        b.out[i] = ifindex ?? new NetlinkError(ENODEV, `no device named ${n.dev}`);
+        return;
+      }
       try {
-        const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: NUD_PERMANENT, flags: 0 });
         // Replace: a learned (non-permanent) entry for the same address must become ours.
-        return request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, header, [
-          [NDA_DST, n.ip.bytes],
-          [NDA_LLADDR, macBuffer(n.mac)],
-        ]);
+        writeNeighbour(b.writer, RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, familyCode(n.ip.family), ifindex, NUD_PERMANENT, 0, n.ip, macBuffer(n.mac));
+        b.wrote(i);
       } catch (err) {
-        return asError(err);
+        b.out[i] = asError(err);
       }
     });
-    return sendBatch(this.session, wires, (i) => `RTM_NEWNEIGH ${items[i]?.entry.ip.text ?? '?'}`);
+    return b.send(this.session, (i) => `RTM_NEWNEIGH ${items[i]?.entry.ip.text ?? '?'}`);
   }
 
   async removeMany(ns: readonly NeighbourEntry[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(ns));
-    const wires = ns.map((n) => {
+    const b = new Batch(ns.length);
+    ns.forEach((n, i) => {
       const ifindex = indices.get(n.dev);
       // The device went, and its neighbours with it: nothing to send, done.
-      if (typeof ifindex !== 'number') return undefined;
-      const header = ndmsg({ family: familyCode(n.ip.family), ifindex, state: 0, flags: 0 });
-      return request(RTM_DELNEIGH, 0, header, [[NDA_DST, n.ip.bytes]]);
+      if (typeof ifindex !== 'number') return;
+      writeNeighbour(b.writer, RTM_DELNEIGH, 0, familyCode(n.ip.family), ifindex, 0, 0, n.ip, undefined);
+      b.wrote(i);
     });
-    return sendBatch(this.session, wires, (i) => `RTM_DELNEIGH ${ns[i]?.ip.text ?? '?'}`, ['ENOENT', 'ESRCH']);
+    return b.send(this.session, (i) => `RTM_DELNEIGH ${ns[i]?.ip.text ?? '?'}`, ['ENOENT', 'ESRCH']);
   }
 }
 
@@ -514,39 +452,38 @@ export class NetlinkFdb implements Fdb {
 
   async upsertMany(items: readonly Upsert<FdbEntry>[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
-    const wires = items.map(({ entry: f }) => {
+    const b = new Batch(items.length);
+    items.forEach(({ entry: f }, i) => {
       const ifindex = indices.get(f.dev);
-      if (ifindex === undefined || ifindex instanceof Error) return ifindex ?? new NetlinkError(ENODEV, `no device named ${f.dev}`);
+      if (typeof ifindex !== 'number') {
+        b.out[i] = ifindex ?? new NetlinkError(ENODEV, `no device named ${f.dev}`);
+        return;
+      }
       try {
-        const header = ndmsg({ family: AF_BRIDGE, ifindex, state: NUD_PERMANENT, flags: NTF_SELF });
         // On a VXLAN device, REPLACE rewrites the remote of an existing entry for this MAC.
-        return request(RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, header, [
-          [NDA_LLADDR, macBuffer(f.mac)],
-          [NDA_DST, f.dst.bytes],
-        ]);
+        writeNeighbour(b.writer, RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF, f.dst, macBuffer(f.mac));
+        b.wrote(i);
       } catch (err) {
-        return asError(err);
+        b.out[i] = asError(err);
       }
     });
-    return sendBatch(this.session, wires, (i) => `RTM_NEWNEIGH fdb ${items[i]?.entry.mac ?? '?'}`);
+    return b.send(this.session, (i) => `RTM_NEWNEIGH fdb ${items[i]?.entry.mac ?? '?'}`);
   }
 
   async removeMany(fs: readonly FdbEntry[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(fs));
-    const wires = fs.map((f) => {
+    const b = new Batch(fs.length);
+    fs.forEach((f, i) => {
       const ifindex = indices.get(f.dev);
-      if (typeof ifindex !== 'number') return undefined;
+      if (typeof ifindex !== 'number') return;
       try {
-        const header = ndmsg({ family: AF_BRIDGE, ifindex, state: 0, flags: NTF_SELF });
-        return request(RTM_DELNEIGH, 0, header, [
-          [NDA_LLADDR, macBuffer(f.mac)],
-          [NDA_DST, f.dst.bytes],
-        ]);
+        writeNeighbour(b.writer, RTM_DELNEIGH, 0, AF_BRIDGE, ifindex, 0, NTF_SELF, f.dst, macBuffer(f.mac));
+        b.wrote(i);
       } catch (err) {
-        return asError(err);
+        b.out[i] = asError(err);
       }
     });
-    return sendBatch(this.session, wires, (i) => `RTM_DELNEIGH fdb ${fs[i]?.mac ?? '?'}`, ['ENOENT', 'ESRCH']);
+    return b.send(this.session, (i) => `RTM_DELNEIGH fdb ${fs[i]?.mac ?? '?'}`, ['ENOENT', 'ESRCH']);
   }
 }
 

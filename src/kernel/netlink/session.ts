@@ -1,5 +1,5 @@
 import { getSystemErrorName } from 'node:util';
-import { parseMessages, Protocol, RawNetlinkSocket } from 'netlink';
+import { Protocol, RawNetlinkSocket } from 'netlink';
 
 /**
  * One rtnetlink socket with a bounded number of requests in flight, several requests packed into
@@ -71,38 +71,54 @@ export interface NetlinkReply {
   readonly data: Buffer;
 }
 
-interface Pending {
-  seq: number;
-  readonly wire: Buffer;
-  readonly dump: boolean;
-  readonly parts: NetlinkReply[];
-  /** What the request does, for error messages; a batch member asks its group instead. */
-  readonly what: string | undefined;
-  /** A single request settles its own promise; a batch member reports into its group. */
-  readonly resolve: ((parts: NetlinkReply[]) => void) | undefined;
-  readonly reject: ((err: Error) => void) | undefined;
-  readonly group: Group | undefined;
-  readonly index: number;
-  /** The datagram it was sent in, in order; the last one carries the ACK request. */
-  batch?: Datagram;
+/**
+ * Requests laid back to back in one buffer (see `RequestWriter`): request k is
+ * `bytes[starts[k], starts[k + 1])`. Sent as views of that buffer, with no object per request.
+ */
+export interface EncodedRequests {
+  readonly bytes: Buffer;
+  /** count + 1 offsets, ascending. */
+  readonly starts: ArrayLike<number>;
+  readonly count: number;
 }
 
 /**
- * The members of one `requestMany` call: one promise for all of them, and one slot per member
- * for its own error, so a failing entry is still reported on its own, with its own description.
+ * One call: a single request, a dump, or a batch. Its members go out in order, possibly over
+ * several datagrams; each has one slot in `errors`, and the call settles when none is open.
  */
-interface Group {
-  readonly errors: (Error | undefined)[];
-  readonly describe: (index: number) => string;
-  open: number;
-  readonly resolve: (errors: (Error | undefined)[]) => void;
-}
-
-interface Datagram {
-  readonly members: Pending[];
+interface Job {
+  /** Members as views of one buffer, or (`wires`) one buffer each. */
+  readonly bytes: Buffer | undefined;
+  readonly starts: ArrayLike<number> | undefined;
+  readonly wires: readonly Buffer[] | undefined;
+  readonly count: number;
+  /** The next member to send. */
+  next: number;
   /** Members not settled yet. */
   open: number;
-  timer?: NodeJS.Timeout;
+  readonly errors: (Error | undefined)[];
+  readonly describe: (index: number) => string;
+  readonly dump: boolean;
+  readonly parts: NetlinkReply[];
+  readonly done: (job: Job) => void;
+}
+
+/**
+ * One datagram in flight. Its members have the consecutive sequence numbers firstSeq ..
+ * firstSeq + count - 1, so a reply finds its member by subtraction; they are runs of members of
+ * one or more jobs (segment s: members from `segStart[s]` on are `jobs[s]`'s from `firstIndex[s]` on).
+ */
+interface Datagram {
+  readonly firstSeq: number;
+  count: number;
+  /** Members not settled yet. */
+  open: number;
+  readonly jobs: Job[];
+  readonly firstIndex: number[];
+  readonly segStart: number[];
+  /** Members settled on their own (an error reply); made on the first one: the common case has none. */
+  settled: Uint8Array | undefined;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** The transport the session needs; the real one is the `netlink` package's raw socket. */
@@ -135,10 +151,13 @@ export class NetlinkSession {
   private readonly maxDatagramBytes: number;
   private readonly timeoutMs: number;
   private readonly socket: DatagramSocket;
-  /** Requests not yet sent, from queueHead on (an index, not shift(): 10k requests queue at once). */
-  private queue: Pending[] = [];
+  /** Jobs not yet wholly sent, from queueHead on (an index, not shift()). */
+  private queue: (Job | undefined)[] = [];
   private queueHead = 0;
-  private readonly inFlight = new Map<number, Pending>();
+  /** Datagrams in flight, by the sequence number of their last member (the one asking for the ACK). */
+  private readonly inFlight = new Map<number, Datagram>();
+  /** Members of the datagrams in flight not settled yet. */
+  private inFlightCount = 0;
   private seq = Math.floor(Math.random() * 0x7fffffff) + 1;
   private flushScheduled = false;
   private dumping = false;
@@ -153,13 +172,13 @@ export class NetlinkSession {
     this.maxInFlight = Math.max(1, options.maxInFlight ?? defaultInFlight(this.socket));
     this.socket.onMessage((d) => this.receive(d));
     // A receive error (ENOBUFS: replies were dropped) means any in-flight reply may never come.
-    this.socket.onError((err) => this.failInFlight(err));
+    this.socket.onError((err) => this.failInFlight(() => err));
     this.socket.unref();
   }
 
   /** Sends one request and waits for its ACK; rejects with a NetlinkError on a negative ACK. */
   async request(type: number, flags: number, payload: Uint8Array, what: string): Promise<void> {
-    await this.enqueue(type, flags | NLM_F_REQUEST | NLM_F_ACK, payload, false, what);
+    await this.enqueue(type, flags, payload, false, what);
   }
 
   /**
@@ -171,36 +190,55 @@ export class NetlinkSession {
    * encoding.
    */
   requestMany(wires: readonly Buffer[], describe: (index: number) => string): Promise<(Error | undefined)[]> {
-    const errors: (Error | undefined)[] = new Array<Error | undefined>(wires.length).fill(undefined);
-    if (wires.length === 0) return Promise.resolve(errors);
-    if (this.closed) {
-      return Promise.resolve(errors.map((_, i) => new Error(`${describe(i)}: netlink session closed`)));
-    }
-    return new Promise((resolve) => {
-      const group: Group = { errors, describe, open: wires.length, resolve };
-      for (let i = 0; i < wires.length; i++) {
-        const wire = wires[i] as Buffer;
-        this.queue.push({ seq: 0, wire, dump: false, parts: NO_PARTS, what: undefined, resolve: undefined, reject: undefined, group, index: i });
-      }
-      this.scheduleFlush();
-    });
+    return this.batch(undefined, undefined, wires, wires.length, describe);
+  }
+
+  /** As `requestMany`, for requests written back to back into one buffer (see `RequestWriter`). */
+  requestEncoded(requests: EncodedRequests, describe: (index: number) => string): Promise<(Error | undefined)[]> {
+    return this.batch(requests.bytes, requests.starts, undefined, requests.count, describe);
   }
 
   /** Sends a dump request and collects every message of the reply. */
   dump(type: number, payload: Uint8Array, what: string): Promise<NetlinkReply[]> {
-    return this.enqueue(type, NLM_F_REQUEST | NLM_F_DUMP, payload, true, what);
+    return this.enqueue(type, NLM_F_DUMP, payload, true, what);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     const err = new Error('netlink session closed');
-    const queued = this.queue.slice(this.queueHead);
+    const queued = this.queue;
+    const head = this.queueHead;
     this.queue = [];
     this.queueHead = 0;
-    for (const p of queued) this.finish(p, err);
-    this.failInFlight(err);
+    for (let q = head; q < queued.length; q++) {
+      const job = queued[q];
+      if (!job) continue;
+      for (let i = job.next; i < job.count; i++) job.errors[i] = err;
+      job.open -= job.count - job.next;
+      job.next = job.count;
+      if (job.open === 0) job.done(job);
+    }
+    this.failInFlight(() => err);
     this.socket.close();
+  }
+
+  private batch(
+    bytes: Buffer | undefined,
+    starts: ArrayLike<number> | undefined,
+    wires: readonly Buffer[] | undefined,
+    count: number,
+    describe: (index: number) => string,
+  ): Promise<(Error | undefined)[]> {
+    const errors: (Error | undefined)[] = new Array<Error | undefined>(count).fill(undefined);
+    if (count === 0) return Promise.resolve(errors);
+    if (this.closed) {
+      for (let i = 0; i < count; i++) errors[i] = new Error(`${describe(i)}: netlink session closed`);
+      return Promise.resolve(errors);
+    }
+    return new Promise((resolve) => {
+      this.push({ bytes, starts, wires, count, next: 0, open: count, errors, describe, dump: false, parts: NO_PARTS, done: (j) => resolve(j.errors) });
+    });
   }
 
   private enqueue(type: number, flags: number, payload: Uint8Array, dump: boolean, what: string): Promise<NetlinkReply[]> {
@@ -208,17 +246,17 @@ export class NetlinkSession {
     const wire = encodeRequest(type, flags, payload.length);
     wire.set(payload, NLMSG_HDRLEN);
     return new Promise<NetlinkReply[]>((resolve, reject) => {
-      this.queue.push({ seq: 0, wire, dump, parts: [], what, resolve, reject, group: undefined, index: 0 });
-      this.scheduleFlush();
+      const done = (j: Job): void => {
+        const err = j.errors[0];
+        if (err) reject(err);
+        else resolve(j.parts);
+      };
+      this.push({ bytes: undefined, starts: undefined, wires: [wire], count: 1, next: 0, open: 1, errors: [undefined], describe: () => what, dump, parts: dump ? [] : NO_PARTS, done });
     });
   }
 
-  private nextSeq(): number {
-    this.seq = this.seq >= 0xfffffffe ? 1 : this.seq + 1;
-    return this.seq;
-  }
-
-  private scheduleFlush(): void {
+  private push(job: Job): void {
+    this.queue.push(job);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // setImmediate, not a microtask: callers that each await something first still share a datagram.
@@ -228,25 +266,18 @@ export class NetlinkSession {
     });
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.queueHead >= this.queue.length) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
   private flush(): void {
-    while (this.queueHead < this.queue.length && this.inFlight.size < this.maxInFlight && !this.dumping) {
-      const batch: Pending[] = [];
-      let bytes = 0;
-      for (;;) {
-        const next = this.queue[this.queueHead];
-        if (!next) break;
-        // The kernel runs one dump at a time per socket: a dump travels alone and waits for its end.
-        if (next.dump && batch.length > 0) break;
-        if (batch.length > 0 && bytes + next.wire.length > this.maxDatagramBytes) break;
-        if (this.inFlight.size + batch.length >= this.maxInFlight) break;
-        this.queue[this.queueHead++] = undefined as unknown as Pending; // let it go once settled
-        batch.push(next);
-        bytes += next.wire.length;
-        if (next.dump) break;
-      }
-      if (batch.length === 0) break;
-      if (batch[0]?.dump) this.dumping = true;
-      this.send(batch);
+    while (this.queueHead < this.queue.length && this.inFlightCount < this.maxInFlight && !this.dumping) {
+      if (!this.sendNext()) break;
     }
     if (this.queueHead === this.queue.length) {
       this.queue = [];
@@ -257,97 +288,204 @@ export class NetlinkSession {
     }
   }
 
-  private send(members: Pending[]): void {
-    const datagram: Datagram = { members, open: members.length };
-    const last = members.length - 1;
-    members.forEach((p, i) => {
-      // Sequence numbers are given at sending, so those of one datagram are consecutive.
-      p.seq = this.nextSeq();
-      p.wire.writeUInt32LE(p.seq, 8);
-      // Only the last message asks for an ACK (see the top of this file); a dump never does.
-      const flags = p.wire.readUInt16LE(6);
-      if (!p.dump) p.wire.writeUInt16LE(i < last ? flags & ~NLM_F_ACK : flags | NLM_F_ACK, 6);
-      p.batch = datagram;
-      this.inFlight.set(p.seq, p);
-    });
-    datagram.timer = setTimeout(() => {
-      for (const p of members) this.settle(p, new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${this.describe(p)}`));
-    }, this.timeoutMs);
-    datagram.timer.unref();
+  /**
+   * Packs the next datagram from the queue and sends it: members are given consecutive sequence
+   * numbers, and only the last asks for an ACK (see the top of this file); a dump travels alone,
+   * because the kernel runs one dump at a time per socket. Returns false when nothing was sent.
+   */
+  private sendNext(): boolean {
+    // Sequence numbers of one datagram never wrap (at most one member per 16 bytes).
+    if (this.seq > 0xfffffff0 - this.maxDatagramBytes / 16) this.seq = 1;
+    const firstSeq = this.seq;
+    const d: Datagram = { firstSeq, count: 0, open: 0, jobs: [], firstIndex: [], segStart: [], settled: undefined, timer: undefined };
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let bytes = 0;
+    let lastBuf: Buffer | undefined;
+    let lastOff = 0;
+    while (this.queueHead < this.queue.length) {
+      const job = this.queue[this.queueHead] as Job;
+      if (job.dump && n > 0) break;
+      const from = job.next;
+      let i = from;
+      const buf = job.bytes;
+      const starts = job.starts;
+      const wires = job.wires;
+      while (i < job.count && this.inFlightCount + n < this.maxInFlight) {
+        let w: Buffer;
+        let off: number;
+        let len: number;
+        if (buf && starts) {
+          w = buf;
+          off = starts[i] as number;
+          len = (starts[i + 1] as number) - off;
+        } else {
+          w = (wires as readonly Buffer[])[i] as Buffer;
+          off = 0;
+          len = w.length;
+        }
+        if (n > 0 && bytes + len > this.maxDatagramBytes) break;
+        w.writeUInt32LE((firstSeq + n) >>> 0, off + 8);
+        // ACK only on the last member, set below; the others' replies would only fill the buffer.
+        const lowFlags = w[off + 6] as number;
+        if (lowFlags & NLM_F_ACK) w[off + 6] = lowFlags & ~NLM_F_ACK;
+        if (wires) chunks.push(w);
+        lastBuf = w;
+        lastOff = off;
+        bytes += len;
+        n++;
+        i++;
+        if (job.dump) break;
+      }
+      if (i > from) {
+        d.jobs.push(job);
+        d.firstIndex.push(from);
+        d.segStart.push(n - (i - from));
+        if (buf && starts) chunks.push(buf.subarray(starts[from] as number, starts[i] as number));
+        job.next = i;
+      }
+      if (i < job.count || job.dump) {
+        if (job.dump && i > from) this.queue[this.queueHead++] = undefined;
+        break;
+      }
+      this.queue[this.queueHead++] = undefined; // let it go once settled
+    }
+    if (n === 0 || !lastBuf) return false;
+    const dump = d.jobs[0]?.dump === true;
+    if (dump) this.dumping = true;
+    else lastBuf[lastOff + 6] = (lastBuf[lastOff + 6] as number) | NLM_F_ACK;
+    this.seq = firstSeq + n;
+    d.count = n;
+    d.open = n;
+    this.inFlightCount += n;
+    this.inFlight.set((firstSeq + n - 1) >>> 0, d);
+    d.timer = setTimeout(() => this.complete(d, (job, i) => new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${job.describe(i)}`)), this.timeoutMs);
+    d.timer.unref();
     this.socket.ref();
     this.datagramsSent++;
-    this.socket.send(datagramBytes(members), (err) => {
-      if (err) for (const p of members) this.settle(p, err);
+    this.socket.send(joinChunks(chunks, bytes), (err) => {
+      if (err) this.complete(d, () => err);
     });
+    return true;
   }
 
+  /** Walks a datagram of replies in place: nothing is allocated for an ACK. */
   private receive(datagram: Buffer): void {
-    let messages;
-    try {
-      messages = parseMessages(datagram);
-    } catch {
-      return; // a garbled datagram carries nothing we can attribute; the timeout reports it
+    let off = 0;
+    while (off + NLMSG_HDRLEN <= datagram.length) {
+      const len = datagram.readUInt32LE(off);
+      // A garbled message carries nothing we can attribute, nor says where the next one starts;
+      // the timeout reports what it left unanswered.
+      if (len < NLMSG_HDRLEN || off + len > datagram.length) return;
+      this.reply(datagram, off, len);
+      off += align4(len);
     }
-    for (const m of messages) {
-      const p = this.inFlight.get(m.seq);
-      if (!p) continue; // a late reply to a request that already timed out
-      if (m.type === NLMSG_ERROR) {
-        const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : -5; /* EIO */
-        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, this.describe(p)));
-        // The reply to the last message of a datagram: everything before it is done, and what
-        // reported no error succeeded.
-        const members = p.batch?.members;
-        if (members && members[members.length - 1] === p) for (const q of members) this.settle(q, undefined);
-      } else if (m.type === NLMSG_DONE) {
-        const errno = m.data.length >= 4 ? m.data.readInt32LE(0) : 0;
-        this.settle(p, errno === 0 ? undefined : new NetlinkError(errno, this.describe(p)));
-      } else if (p.dump) {
-        p.parts.push({ type: m.type, data: Buffer.from(m.data) });
-        if (!(m.flags & NLM_F_MULTI)) this.settle(p, undefined);
+  }
+
+  private reply(buf: Buffer, off: number, len: number): void {
+    const type = buf.readUInt16LE(off + 4);
+    const seq = buf.readUInt32LE(off + 8);
+    const d = this.inFlight.get(seq) ?? this.datagramOf(seq);
+    if (!d) return; // a late reply to a request that already timed out
+    const k = seq - d.firstSeq;
+    if (type === NLMSG_ERROR) {
+      const errno = len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -5; /* EIO */
+      if (errno !== 0) this.settle(d, k, (job, i) => new NetlinkError(errno, job.describe(i)));
+      // The reply to the last message of a datagram: everything before it is done, and what
+      // reported no error succeeded.
+      if (k === d.count - 1) this.complete(d, undefined);
+      else if (errno === 0) this.settle(d, k, undefined);
+    } else if (type === NLMSG_DONE) {
+      const errno = len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : 0;
+      this.settle(d, k, errno === 0 ? undefined : (job, i) => new NetlinkError(errno, job.describe(i)));
+    } else {
+      const job = d.jobs[0];
+      if (!job?.dump) return;
+      // A view, not a copy: the datagram is ours (the binding hands over a fresh buffer each time).
+      job.parts.push({ type, data: buf.subarray(off + NLMSG_HDRLEN, off + len) });
+      if (!(buf.readUInt16LE(off + 6) & NLM_F_MULTI)) this.settle(d, k, undefined);
+    }
+  }
+
+  /** The datagram in flight holding `seq`, for a reply to a member other than the last (an error). */
+  private datagramOf(seq: number): Datagram | undefined {
+    for (const d of this.inFlight.values()) if (seq - d.firstSeq >= 0 && seq - d.firstSeq < d.count) return d;
+    return undefined;
+  }
+
+  /** Settles member k of a datagram on its own, unless it already was. */
+  private settle(d: Datagram, k: number, error: ((job: Job, index: number) => Error) | undefined): void {
+    if (d.open === 0) return;
+    d.settled ??= new Uint8Array(d.count);
+    if (d.settled[k]) return;
+    d.settled[k] = 1;
+    let s = d.segStart.length - 1;
+    while (s > 0 && (d.segStart[s] as number) > k) s--;
+    const job = d.jobs[s] as Job;
+    const index = (d.firstIndex[s] as number) + k - (d.segStart[s] as number);
+    job.errors[index] = error?.(job, index);
+    d.open--;
+    this.inFlightCount--;
+    if (--job.open === 0) job.done(job);
+    if (d.open === 0) this.retire(d);
+  }
+
+  /**
+   * Settles every member of a datagram not settled yet: as succeeded (`error` undefined: the ACK of
+   * its last member came), or each with its own error. Without earlier error replies this costs
+   * one step per job, not per member.
+   */
+  private complete(d: Datagram, error: ((job: Job, index: number) => Error) | undefined): void {
+    if (d.open === 0) return;
+    const settled = d.settled;
+    const segs = d.jobs.length;
+    for (let s = 0; s < segs; s++) {
+      const job = d.jobs[s] as Job;
+      const start = d.segStart[s] as number;
+      const end = s + 1 < segs ? (d.segStart[s + 1] as number) : d.count;
+      const first = d.firstIndex[s] as number;
+      let open = 0;
+      if (!settled && !error) open = end - start;
+      else {
+        for (let k = start; k < end; k++) {
+          if (settled?.[k]) continue;
+          open++;
+          if (error) job.errors[first + k - start] = error(job, first + k - start);
+        }
       }
+      job.open -= open;
+      if (open > 0 && job.open === 0) job.done(job);
     }
+    this.inFlightCount -= d.open;
+    d.open = 0;
+    this.retire(d);
   }
 
-  private settle(p: Pending, err: Error | undefined): void {
-    if (this.inFlight.get(p.seq) !== p) return;
-    this.inFlight.delete(p.seq);
-    const batch = p.batch;
-    if (batch && --batch.open === 0 && batch.timer) clearTimeout(batch.timer);
-    if (p.dump) this.dumping = false;
-    this.finish(p, err);
-    if (this.inFlight.size === 0) this.socket.unref();
-    if (this.queueHead < this.queue.length) this.scheduleFlush();
+  private retire(d: Datagram): void {
+    if (d.timer) clearTimeout(d.timer);
+    this.inFlight.delete((d.firstSeq + d.count - 1) >>> 0);
+    if (d.jobs[0]?.dump) this.dumping = false;
+    if (this.inFlightCount === 0) this.socket.unref();
+    this.scheduleFlush();
   }
 
-  private finish(p: Pending, err: Error | undefined): void {
-    const g = p.group;
-    if (g) {
-      g.errors[p.index] = err;
-      if (--g.open === 0) g.resolve(g.errors);
-    } else if (err) p.reject?.(err);
-    else p.resolve?.(p.parts);
-  }
-
-  private describe(p: Pending): string {
-    return p.what ?? p.group?.describe(p.index) ?? 'netlink request';
-  }
-
-  private failInFlight(err: Error): void {
-    for (const p of [...this.inFlight.values()]) this.settle(p, err);
+  private failInFlight(error: (job: Job, index: number) => Error): void {
+    for (const d of [...this.inFlight.values()]) this.complete(d, error);
   }
 }
 
 /**
- * The requests of a datagram as one buffer: a view when they lie back to back in one buffer (a
- * batch encoded into one slab, see return-path.ts), a copy otherwise.
+ * The members of a datagram as one buffer: a view when they lie back to back in one buffer (a
+ * batch written by a RequestWriter, or views of one slab), a copy otherwise.
  */
-function datagramBytes(members: readonly Pending[]): Buffer {
-  const first = (members[0] as Pending).wire;
+function joinChunks(chunks: readonly Buffer[], bytes: number): Buffer {
+  const first = chunks[0] as Buffer;
+  if (chunks.length === 1) return first;
   let end = first.byteOffset + first.length;
-  for (let i = 1; i < members.length; i++) {
-    const w = (members[i] as Pending).wire;
-    if (w.buffer !== first.buffer || w.byteOffset !== end) return Buffer.concat(members.map((p) => p.wire));
-    end += w.length;
+  for (let i = 1; i < chunks.length; i++) {
+    const c = chunks[i] as Buffer;
+    if (c.buffer !== first.buffer || c.byteOffset !== end) return Buffer.concat(chunks, bytes);
+    end += c.length;
   }
   return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }

@@ -30,6 +30,7 @@ export interface EntrySpec {
 export type Step =
   | { readonly op: 'reconcile'; readonly routes: RouteSpec[]; readonly vteps?: { node: string; addr: string; parent: string }[] }
   | { readonly op: 'list' }
+  | { readonly op: 'bulk'; readonly action: 'upsert' | 'remove'; readonly routes: NonNullable<EntrySpec['route']>[] }
   | ({ readonly op: 'upsert' | 'remove' } & EntrySpec);
 
 export interface StepResult {
@@ -39,6 +40,10 @@ export interface StepResult {
   readonly operations?: number;
   readonly full?: boolean;
   readonly listed?: string[];
+  /** For a bulk step: the error message of each entry that failed, in entry order. */
+  readonly errors?: string[];
+  /** For a bulk step: datagrams the session sent for it. */
+  readonly datagrams?: number;
 }
 
 function toRoute(r: NonNullable<EntrySpec['route']>): RouteEntry {
@@ -60,6 +65,13 @@ async function runStep(kernel: NetlinkReturnPath, step: Step): Promise<StepResul
         ...(await kernel.fdb.list('vxlan0')).map((f) => `fdb ${formatFdb(f)}`),
       ].sort();
       return { ok: true, listed };
+    }
+    case 'bulk': {
+      // One batch call, as a reconcile pass makes: many datagrams, one promise.
+      const routes = step.routes.map(toRoute);
+      const before = kernel.session.datagramsSent;
+      const errors = step.action === 'upsert' ? await kernel.routes.upsertMany(routes.map((entry) => ({ entry }))) : await kernel.routes.removeMany(routes);
+      return { ok: errors.every((e) => !e), errors: errors.flatMap((e) => (e ? [e.message] : [])), datagrams: kernel.session.datagramsSent - before };
     }
     case 'upsert':
     case 'remove': {
