@@ -31,6 +31,8 @@ export interface HealthChecks {
   start(): void;
   /** Stops the probes and timers and closes the ICMP socket. */
   stop(): void;
+  /** An extra probe round at once for every configured kind (see ProbeRunner.runNow). */
+  probeNow(reason: string): void;
 }
 
 /**
@@ -84,6 +86,7 @@ export function createHealthChecks(deps: HealthChecksDeps): HealthChecks {
       if (socket) for (const family of new Set(config.icmp.targets.map((ip) => ip.family))) socket.open(family);
       runners.forEach((r) => r.start());
     },
+    probeNow: (reason) => runners.forEach((r) => r.runNow(reason)),
     stop: () => {
       runners.forEach((r) => r.stop());
       socket?.close();

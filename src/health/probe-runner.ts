@@ -75,6 +75,32 @@ export class ProbeRunner {
     }
   }
 
+  /**
+   * One round at once, outside the schedule (the underlay's carrier came back, say): every target
+   * is attempted now and its schedule restarts from now. An attempt still in flight is dropped
+   * without a result: it went out while the path was broken (its packet may even have been thrown
+   * away with an unresolved neighbour entry), so its silence says nothing about the path now.
+   */
+  runNow(reason: string): void {
+    if (!this.running) return;
+    const { clock, kind, logger } = this.opts;
+    logger?.info(
+      { component: 'probe', event: 'probe_round_now', kind, reason, targets: this.slots.length },
+      `${kind} probe: a round at once (${reason})`,
+    );
+    const now = clock.now();
+    for (const slot of this.slots) {
+      slot.timer?.cancel();
+      delete slot.timer;
+      if (slot.inFlight) {
+        slot.inFlight.controller.abort(new Error(`superseded by a round at once: ${reason}`));
+        delete slot.inFlight;
+      }
+      slot.nextDue = now;
+      this.tick(slot);
+    }
+  }
+
   /** What readiness needs: per target, the last success and the last error. */
   inputs(): ProbeInputs {
     return { timeoutMs: this.opts.timeoutMs, targets: this.slots.map((s) => ({ ...s.state })) };

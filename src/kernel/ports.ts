@@ -68,3 +68,55 @@ export interface Netfilter {
    */
   apply(payload: string, family?: RulesetFamily): Promise<void>;
 }
+
+/** A link's carrier as the kernel reports it (RTM_NEWLINK's IFF_LOWER_UP; a deleted link has none). */
+export interface LinkCarrier {
+  readonly name: string;
+  readonly index: number;
+  readonly carrier: boolean;
+}
+
+export interface LinkWatchHandlers {
+  /** Every link once when the watch starts (and again after lost events), then each change the kernel reports. */
+  onLink(link: LinkCarrier): void;
+  /** Events were lost or the socket failed; the watch lists the links again when it can. */
+  onError(err: Error): void;
+}
+
+/** Link events of the namespace, pushed by the kernel (no polling). */
+export interface LinkWatch {
+  /** Subscribes; throws a coded error when the kernel refuses. */
+  watch(handlers: LinkWatchHandlers): void;
+  close(): void;
+}
+
+/** NUD_* states by name; an entry has exactly one. */
+export type NeighbourState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'noarp' | 'permanent' | 'none';
+
+export interface NeighbourCacheEntry {
+  readonly dev: string;
+  /** Canonical address text (IPv4 or IPv6). */
+  readonly ip: string;
+  readonly state: NeighbourState;
+}
+
+/** Where the kernel sends a packet for a destination now: out of `dev`, to the neighbour `ip`. */
+export interface NextHop {
+  readonly dev: string;
+  /** The gateway, or the destination itself when it is on-link. */
+  readonly ip: string;
+}
+
+/**
+ * The kernel's ARP/NDP cache (all of it, not only the entries the gateway programs), for the
+ * carrier recovery: which neighbour a destination goes through, which entries are unresolved,
+ * and deleting one so the next packet starts a fresh resolution at once.
+ */
+export interface NeighbourCache {
+  /** The route lookup's answer for `ip`; undefined when there is no route. */
+  nextHop(ip: string): Promise<NextHop | undefined>;
+  /** The entries on `dev`, both families. */
+  list(dev: string): Promise<NeighbourCacheEntry[]>;
+  /** Deletes one entry; one already gone is not an error. */
+  remove(entry: NeighbourCacheEntry): Promise<void>;
+}

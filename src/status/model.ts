@@ -1,5 +1,6 @@
 import type { DaemonConfig } from '../config/daemon-config';
 import type { EntryCounts, ReconcilerStatus } from '../dataplane/reconciler';
+import type { CarrierState, CarrierStatus } from '../health/carrier';
 import type { CheckName, ReadinessInputs, ReadinessReport } from '../health/readiness';
 import type { SyncConnectionState } from '../model/felix';
 import type { ProbeKind } from '../observability/metrics';
@@ -97,6 +98,16 @@ export interface ProbeSection {
   readonly targets: readonly ProbeTargetStatus[];
 }
 
+/** The underlay device's carrier as the daemon last saw it (absent when the daemon does not watch it). */
+export interface UnderlaySection {
+  readonly device: string;
+  readonly carrier: CarrierState;
+  readonly since?: string;
+  readonly changes: number;
+  /** What the last carrier-up did: the probes' next hops, the unresolved entries deleted, errors. */
+  readonly lastRecovery?: { readonly at: string; readonly nextHops: readonly string[]; readonly deleted: readonly string[]; readonly errors: readonly string[] };
+}
+
 export interface StatusDocument {
   readonly format: typeof STATUS_FORMAT;
   readonly version: string;
@@ -111,6 +122,7 @@ export interface StatusDocument {
   readonly policysync: PolicySyncSection;
   readonly dataplane: DataplaneSection;
   readonly probes: readonly ProbeSection[];
+  readonly underlay?: UnderlaySection;
   readonly drain: { readonly draining: boolean; readonly since?: string; readonly delayMs: number };
   readonly config: {
     readonly statusSocket: string;
@@ -151,6 +163,8 @@ export interface StatusInputs {
   readonly reconciler: ReconcilerStatus;
   /** Entries that failed in the last reconcile, when the reconciler can tell (messages). */
   readonly reconcileFailures?: readonly string[];
+  /** CarrierMonitor.status(); its times are on the daemon's clock. */
+  readonly underlay?: CarrierStatus;
 }
 
 /** A long failure list is cut here: the first few say what is wrong, the count says how much. */
@@ -251,6 +265,7 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
     policysync,
     dataplane,
     probes,
+    ...(inputs.underlay ? { underlay: underlayOf(inputs.underlay, iso) } : {}),
     drain: {
       draining: ri.drainingSince !== undefined,
       ...opt('since', iso(ri.drainingSince)),
@@ -298,6 +313,17 @@ export function driftOf(r: ReconcilerStatus, failures: readonly string[]): Drift
     reasons,
     failures: listed,
     failuresOmitted: failed ? failures.length - listed.length : 0,
+  };
+}
+
+function underlayOf(u: CarrierStatus, iso: (t: number | undefined) => string | undefined): UnderlaySection {
+  const r = u.lastRecovery;
+  return {
+    device: u.device,
+    carrier: u.carrier,
+    ...opt('since', iso(u.since)),
+    changes: u.changes,
+    ...(r ? { lastRecovery: { at: iso(r.at) ?? '', nextHops: [...r.nextHops], deleted: [...r.deleted], errors: [...r.errors] } } : {}),
   };
 }
 

@@ -74,6 +74,19 @@ export function renderStatusTable(doc: StatusDocument): string {
     for (const p of doc.probes) out.push(`  ${p.kind}: an attempt every ${ms(p.intervalMs)}; a target counts for ${ms(p.timeoutMs)} after its last answer`);
   }
 
+  const u = doc.underlay;
+  if (u) {
+    section(out, 'UNDERLAY');
+    const r = u.lastRecovery;
+    fields(out, [
+      ['carrier', `${u.device} ${u.carrier === 'down' ? 'DOWN' : u.carrier}${u.since ? ` since ${when(u.since)}` : ''} (readiness is left to the probes)`],
+      ['changes', String(u.changes)],
+      ...(r
+        ? ([['last carrier back', `${ago(now, r.at)}: next hops ${r.nextHops.join(', ') || '-'}; deleted ${r.deleted.join(', ') || 'nothing'}${r.errors.length > 0 ? `; errors: ${r.errors.join('; ')}` : ''}`]] as [string, string][])
+        : []),
+    ]);
+  }
+
   section(out, 'DRAIN');
   out.push(
     doc.drain.draining
