@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { snatAuditComponent } from './audit/component';
 import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
@@ -6,7 +7,10 @@ import { describeCause, type GatewayError } from './errors';
 import { ensureSysctls } from './init/apply';
 import { ProcSysctl } from './kernel/sysctl';
 import { NetlinkLinks } from './kernel/links';
-import type { Links } from './kernel/ports';
+import type { LinkWatch, Links, NeighbourCache } from './kernel/ports';
+import { CarrierMonitor } from './health/carrier';
+import { NetlinkLinkWatch } from './kernel/netlink/link-watch';
+import { NetlinkNeighbourCache } from './kernel/netlink/neighbour-cache';
 import { createHealthChecks, type HealthChecks } from './health/checks';
 import { startHealthServer, type HealthServer } from './health/server';
 import { NetlinkReturnPath } from './kernel/netlink/return-path';
@@ -33,6 +37,9 @@ export interface DaemonDeps {
   readonly links?: Links & { close?(): void };
   /** Time between vxlan0 checks (default 2 s). */
   readonly vxlanCheckIntervalMs?: number;
+  /** eth0's carrier and the neighbour cache, for the carrier monitor; with a fake `kernel` and no `linkWatch`, it is off. */
+  readonly linkWatch?: LinkWatch;
+  readonly neighbourCache?: NeighbourCache & { close?(): void };
 }
 
 /**
@@ -59,6 +66,8 @@ export class Daemon {
   /** What the vxlan0 guard last found wrong; readiness stays 503 while it is set. */
   private vxlanProblem: GatewayError | undefined;
   readonly vxlanGuard: VxlanGuard | undefined;
+  /** Restores the probes' path at once when eth0's carrier comes back (see health/carrier.ts). */
+  readonly carrier: CarrierMonitor | undefined;
 
   constructor(readonly config: DaemonConfig, deps: DaemonDeps = {}) {
     this.clock = deps.clock ?? systemClock;
@@ -146,12 +155,38 @@ export class Daemon {
     }
     const guard = this.vxlanGuard;
 
+    const linkWatch = deps.linkWatch ?? (deps.kernel ? undefined : new NetlinkLinkWatch());
+    const neighbourCache = deps.neighbourCache ?? (linkWatch ? new NetlinkNeighbourCache() : undefined);
+    if (linkWatch && neighbourCache) {
+      const health = config.health;
+      this.carrier = new CarrierMonitor({
+        device: config.underlayDevice,
+        watch: linkWatch,
+        neighbours: neighbourCache,
+        // HTTP targets count only when given by address: a name would need DNS, which may be what is down.
+        targets: [...health.icmp.targets.map((ip) => ip.text), ...health.http.targets.map((u) => u.hostname.replace(/^\[|\]$/g, '')).filter((h) => isIP(h) !== 0)],
+        probeNow: (reason) => this.health.probeNow(reason),
+        clock: this.clock,
+        logger: this.log,
+        metrics: this.metrics,
+      });
+    }
+    const carrier = this.carrier;
+
     this.lifecycle
       // First in, last out: `status` answers during start-up, the drain and shutdown, whatever else fails.
       .add({ name: 'status-server', start: () => this.startStatus(), stop: () => this.statusServer?.close() })
       .add({ name: 'kernel', stop: () => kernel.close?.() })
       .add({ name: 'links', stop: () => links?.close?.() })
       .add({ name: 'probes', start: () => this.health.start(), stop: () => this.health.stop() })
+      .add({
+        name: 'carrier',
+        start: () => carrier?.start(),
+        stop: async () => {
+          await carrier?.stop();
+          neighbourCache?.close?.();
+        },
+      })
       .add({ name: 'reconciler', start: () => this.reconciler.start(), stop: () => this.reconciler.stop() })
       .add({ name: 'vxlan-guard', start: () => guard?.start(), stop: () => guard?.stop() })
       .add({
@@ -247,6 +282,7 @@ export class Daemon {
       readinessInputs: this.health.tracker.inputs(),
       reconciler: this.reconciler.status(),
       reconcileFailures: this.reconcileFailures,
+      ...(this.carrier ? { underlay: this.carrier.status() } : {}),
     });
   }
 
