@@ -109,7 +109,6 @@ export class Daemon {
       {
         onStreamStart: () => this.reconciler.streamStarted(),
         onEvent: (event) => {
-          this.metrics.countPolicySyncMessage(event.kind);
           this.reconciler.apply(event);
           if (event.kind === 'in_sync') this.health.tracker.syncInSync();
         },
@@ -132,6 +131,8 @@ export class Daemon {
         },
       },
     );
+    // One source for the message and reconnect counts: the client's own stats, which `status` shows too.
+    this.metrics.followPolicySync(() => this.client.stats());
 
     const links = deps.links ?? (deps.kernel ? undefined : new NetlinkLinks());
     // As init does: vxlan0 rides on the IPv4 egress address when the pod has one, else the IPv6 one (= gatewayIp).

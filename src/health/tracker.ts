@@ -38,7 +38,6 @@ export class ReadinessTracker {
   private reconcile: ReconcileInputs = {};
   private readonly probes = new Map<ProbeKind, ProbeSource>();
   private drainingSince: number | undefined;
-  private everConnected = false;
   private lastReady: boolean | undefined;
   private lastFailing = '';
   private review: TimerHandle | undefined;
@@ -51,10 +50,8 @@ export class ReadinessTracker {
     this.opts.metrics && setSyncState(this.opts.metrics, 'connecting');
   }
 
-  /** The stream is open (a snapshot will follow). Counts a reconnect when it had been open before. */
+  /** The stream is open (a snapshot will follow). (Reconnects are counted by the client; see metrics followPolicySync.) */
   syncConnected(): void {
-    if (this.everConnected) this.opts.metrics?.policySyncReconnects.inc();
-    this.everConnected = true;
     this.sync = { ...this.sync, connected: true };
     this.opts.metrics && setSyncState(this.opts.metrics, 'connected');
     this.update();

@@ -16,6 +16,14 @@ export type SyncStreamState = 'connecting' | 'connected' | 'in_sync' | 'disconne
 export type ProgrammedKind = 'route' | 'neighbour' | 'fdb';
 
 export const SYNC_STREAM_STATES: readonly SyncStreamState[] = ['connecting', 'connected', 'in_sync', 'disconnected', 'stopped'];
+const SYNC_MESSAGE_KINDS: readonly SyncMessageKind[] = ['in_sync', 'route_update', 'route_remove', 'vtep_update', 'vtep_remove', 'ignored', 'malformed'];
+
+/** The PolicySync totals the metrics follow (PolicySyncStats in ../policysync/client.ts has this shape). */
+export interface PolicySyncCounts {
+  readonly messages: Readonly<Record<SyncMessageKind, number>>;
+  /** Streams that started after the first one. */
+  readonly reconnects: number;
+}
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -32,14 +40,15 @@ export interface GatewayMetrics {
   /** 1 for the stream's current state, 0 for the others. */
   readonly policySyncState: Gauge<'state'>;
   readonly policySyncMessages: Counter<'kind'>;
-  /**
-   * Counts one PolicySync message for policySyncMessages (and policySyncMalformed) as a plain
-   * integer, added to the counters when they are read: a labelled prom-client inc per message cost
-   * ~17 ms of a 10k-route snapshot.
-   */
-  readonly countPolicySyncMessage: (kind: string) => void;
   readonly policySyncMalformed: Counter;
   readonly policySyncReconnects: Counter;
+  /**
+   * Makes policySyncMessages, policySyncMalformed and policySyncReconnects follow `source`, read when
+   * the metrics are scraped. The daemon passes its PolicySync client's stats, the same numbers
+   * `status` shows, so the two cannot disagree (and nothing is counted per message twice: a labelled
+   * prom-client inc per message cost ~17 ms of a 10k-route snapshot).
+   */
+  readonly followPolicySync: (source: () => PolicySyncCounts) => void;
   /** Entries the gateway holds in the kernel now, by kind (route, neighbour, fdb). */
   readonly programmed: Gauge<'kind'>;
   readonly reconcileDuration: Histogram<'result'>;
@@ -108,8 +117,11 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const p = METRIC_PREFIX;
   const registers = [registry];
   if (options.processMetrics ?? true) collectRuntimeMetrics(registry, p);
-  const pendingMessages = new Map<string, number>();
-  let pendingMalformed = 0;
+  let policySync: (() => PolicySyncCounts) | undefined;
+  // What each counter has been given so far; a scrape adds what the source counted since.
+  const reportedMessages = new Map<SyncMessageKind, number>();
+  let reportedMalformed = 0;
+  let reportedReconnects = 0;
 
   const metrics: GatewayMetrics = {
     registry,
@@ -151,28 +163,40 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       labelNames: ['kind'],
       registers,
       collect(this: Counter<'kind'>) {
-        for (const [kind, n] of pendingMessages) if (n > 0) this.inc({ kind }, n);
-        pendingMessages.clear();
+        const counts = policySync?.().messages;
+        if (!counts) return;
+        for (const kind of SYNC_MESSAGE_KINDS) {
+          const added = counts[kind] - (reportedMessages.get(kind) ?? 0);
+          if (added > 0) this.inc({ kind }, added);
+          reportedMessages.set(kind, counts[kind]);
+        }
       },
     }),
-    countPolicySyncMessage: (kind: string) => {
-      pendingMessages.set(kind, (pendingMessages.get(kind) ?? 0) + 1);
-      if (kind === 'malformed') pendingMalformed++;
-    },
     policySyncMalformed: new Counter({
       name: `${p}policysync_malformed_messages_total`,
       help: 'PolicySync messages that failed validation and were skipped',
       registers,
       collect(this: Counter) {
-        if (pendingMalformed > 0) this.inc(pendingMalformed);
-        pendingMalformed = 0;
+        const malformed = policySync?.().messages.malformed;
+        if (malformed === undefined) return;
+        if (malformed > reportedMalformed) this.inc(malformed - reportedMalformed);
+        reportedMalformed = malformed;
       },
     }),
     policySyncReconnects: new Counter({
       name: `${p}policysync_reconnects_total`,
-      help: 'Times the PolicySync stream was connected again after a disconnect',
+      help: 'PolicySync streams that started after the first one (failed dials are not counted)',
       registers,
+      collect(this: Counter) {
+        const reconnects = policySync?.().reconnects;
+        if (reconnects === undefined) return;
+        if (reconnects > reportedReconnects) this.inc(reconnects - reportedReconnects);
+        reportedReconnects = reconnects;
+      },
     }),
+    followPolicySync: (source) => {
+      policySync = source;
+    },
     programmed: new Gauge({
       name: `${p}programmed_entries`,
       help: 'Kernel entries the gateway has programmed, by kind',
