@@ -94,6 +94,15 @@ export function cidrContains(cidr: Cidr, addr: IpAddress): boolean {
   return cidrOf(addr, cidr.prefixLength).address.text === cidr.address.text;
 }
 
+/**
+ * An IPv4 address from text its caller has already checked is a canonical dotted quad (four
+ * decimal parts 0-255, no leading zeros, nothing else): not checked again here. For parsers that
+ * validate as they read (policysync/decode.ts), so that the text is not turned into bytes and back.
+ */
+export function ipv4FromCanonicalText(text: string): IpAddress {
+  return new Address(4, text);
+}
+
 export function ipFromBytes(bytes: Uint8Array): IpAddress {
   if (bytes.length === 4) return new Address(4, Array.from(bytes).join('.'));
   if (bytes.length === 16) return new Address(6, formatIpv6(bytes));
