@@ -28,7 +28,7 @@ const syncStats: PolicySyncStats = {
   inSync: true,
   attempts: 2,
   reconnects: 1,
-  streams: 1,
+  streams: 2,
   messages: { in_sync: 1, route_update: 3, route_remove: 0, vtep_update: 1, vtep_remove: 0, ignored: 2, malformed: 0 },
   lastInSyncAt: NOW - 12_000,
 };

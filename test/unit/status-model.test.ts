@@ -24,7 +24,7 @@ describe('status document', () => {
       lastInSync: iso(WALL - 12_000),
       attempts: 2,
       reconnects: 1,
-      streams: 1,
+      streams: 2,
       messages: { in_sync: 1, route_update: 3, route_remove: 0, vtep_update: 1, vtep_remove: 0, ignored: 2, malformed: 0 },
       lastError: 'stream ended by Felix',
       lastErrorTime: iso(WALL - 13_000),

@@ -22,7 +22,7 @@ POLICYSYNC
   socket        /var/run/nodeagent/socket
   state         connected, in sync
   last in_sync  12s ago (2024-05-01T11:59:48.000Z)
-  streams       1 (dial attempts 2, reconnects 1)
+  streams       2 (dial attempts 2, reconnects 1)
   messages      in_sync 1, route_update 3, route_remove 0, vtep_update 1, vtep_remove 0, ignored 2, malformed 0
   last error    stream ended by Felix (13s ago)
 
@@ -120,7 +120,7 @@ POLICYSYNC
   state         disconnected
   last in_sync  20s ago (2024-05-01T11:59:40.000Z)
   out of sync   since 5s ago (2024-05-01T11:59:55.000Z)
-  streams       1 (dial attempts 2, reconnects 1)
+  streams       2 (dial attempts 2, reconnects 1)
   messages      in_sync 1, route_update 3, route_remove 0, vtep_update 1, vtep_remove 0, ignored 2, malformed 0
   last error    14 UNAVAILABLE: No connection established (5s ago)
 
