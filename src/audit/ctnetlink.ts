@@ -1,3 +1,4 @@
+import { AttributeError, parseAttributes as parseNetlinkAttributes } from '../kernel/netlink/attributes';
 import { ipFromBytes, type IpAddress } from '../model/ip';
 
 /**
@@ -51,9 +52,7 @@ export const CTA_TIMESTAMP_ATTR = { START: 1, STOP: 2 } as const;
 export const IPS_SRC_NAT = 1 << 4;
 export const IPS_DST_NAT = 1 << 5;
 
-export const NLA_F_NESTED = 0x8000;
-export const NLA_F_NET_BYTEORDER = 0x4000;
-const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
+export { NLA_F_NESTED, NLA_F_NET_BYTEORDER } from '../kernel/netlink/attributes';
 
 export const NLMSG_HDRLEN = 16;
 export const NFGENMSG_LEN = 4;
@@ -153,22 +152,17 @@ export function splitMessages(datagram: Buffer): RawMessage[] {
   return out;
 }
 
-/** Attributes of one level, by type (the last wins on a repeat; ctnetlink never repeats one). */
+/**
+ * Attributes of one level, by type (the last wins on a repeat; ctnetlink never repeats one). Strict:
+ * a cut attribute or stray bytes make the message malformed.
+ */
 export function parseAttributes(buf: Buffer): Map<number, Buffer> {
-  const attrs = new Map<number, Buffer>();
-  let off = 0;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (len < 4 || off + len > buf.length) {
-      throw new ConntrackDecodeError(`attribute ${type} at offset ${off} claims ${len} bytes, ${buf.length - off} remain`);
-    }
-    attrs.set(type, buf.subarray(off + 4, off + len));
-    off += align4(len);
+  try {
+    return parseNetlinkAttributes(buf, 'strict');
+  } catch (err) {
+    if (err instanceof AttributeError) throw new ConntrackDecodeError(err.message);
+    throw err;
   }
-  // Fewer bytes than an attribute header left over: the message was cut.
-  if (off < buf.length) throw new ConntrackDecodeError(`${buf.length - off} stray bytes after the last attribute`);
-  return attrs;
 }
 
 /**

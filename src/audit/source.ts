@@ -1,5 +1,6 @@
 import { Protocol, RawNetlinkSocket } from 'netlink';
 import { kernelError } from '../errors';
+import { encodeRequest } from '../kernel/netlink/session';
 import {
   CT_GET_TYPE,
   ConntrackDecodeError,
@@ -48,7 +49,6 @@ export interface NetlinkConntrackOptions {
 }
 
 export const DEFAULT_EVENT_BUFFER_BYTES = 8 << 20;
-const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300;
 const ENOBUFS = 105;
 
@@ -158,13 +158,9 @@ export class NetlinkConntrackEvents implements ConntrackEvents {
         }
       });
       const payload = dumpRequestPayload(0);
-      const msg = Buffer.alloc(NLMSG_HDRLEN + payload.length);
-      msg.writeUInt32LE(msg.length, 0);
-      msg.writeUInt16LE(CT_GET_TYPE, 4);
-      msg.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-      msg.writeUInt32LE(seq, 8);
-      msg.writeUInt32LE(0, 12);
+      const msg = encodeRequest(CT_GET_TYPE, NLM_F_DUMP, payload.length);
       payload.copy(msg, NLMSG_HDRLEN);
+      msg.writeUInt32LE(seq, 8);
       socket.send(msg, { port: 0 }, (err) => {
         if (err) finish(kernelError('requesting a conntrack dump', err));
       });

@@ -2,6 +2,7 @@ import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import { ErrorCodes, kernelError } from '../errors';
 import { formatMac, parseMac } from '../model/mac';
 import { ipFromBytes, parseIp } from '../model/ip';
+import { encodeAttribute as attr, parseAttributes } from './netlink/attributes';
 import type { LinkState, Links, VxlanSpec } from './ports';
 
 /*
@@ -17,8 +18,6 @@ const IFLA_VXLAN_LEARNING = 7;
 const IFLA_VXLAN_PORT = 15;
 /** An IPv6 local address makes the device send and receive VXLAN over IPv6 (an IPv6-only pod). */
 const IFLA_VXLAN_LOCAL6 = 17;
-/** Set on nested attributes by newer kernels; the type is in the low 14 bits. */
-const NLA_TYPE_MASK = 0x3fff;
 
 /**
  * Links through rtnetlink, in the network namespace the process runs in. A handful of requests
@@ -156,29 +155,9 @@ function toLinkState(index: number, up: boolean, attrs: { ifname?: string; mtu?:
   };
 }
 
-/**
- * One netlink attribute: 16-bit length and type in host byte order (written little-endian: every
- * platform the image is built for, amd64 and arm64, is), payload, padding to 4.
- */
-export function attr(type: number, payload: Uint8Array): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  out.set(payload, 4);
-  return out;
-}
-
-export function parseAttrs(buf: Buffer): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  let off = 0;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > buf.length) break;
-    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
-    off += (len + 3) & ~3;
-  }
-  return out;
+/** A kernel reply read for a few fields: what follows an attribute we cannot walk is left out. */
+function parseAttrs(buf: Buffer): Map<number, Buffer> {
+  return parseAttributes(buf, 'lenient');
 }
 
 function u32(v: number): Buffer {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, isGatewayError } from '../../src/errors';
 import type { CommandResult } from '../../src/kernel/exec';
-import { attr, parseAttrs } from '../../src/kernel/links';
+import { encodeAttribute as attr, parseAttributes as parseAttrs } from '../../src/kernel/netlink/attributes';
 import { IptablesRestoreNetfilter, NftNetfilter, detectIptablesVariant, type Runner } from '../../src/kernel/netfilter';
 import { ProcSysctl, sysctlKeyPath } from '../../src/kernel/sysctl';
 

@@ -1,4 +1,3 @@
-import { rt } from 'netlink';
 import type { FdbEntry, NeighbourEntry, RouteEntry } from '../../dataplane/entries';
 import { cidrOf, ipFromBytes, type Family, type IpAddress } from '../../model/ip';
 import { formatMac, parseMac } from '../../model/mac';
@@ -12,6 +11,7 @@ import {
   type Routes,
   type Upsert,
 } from '../return-path';
+import { parseAttributes } from './attributes';
 import { NetlinkError, NetlinkSession, NlFlags } from './session';
 import { RequestWriter } from './writer';
 
@@ -86,6 +86,18 @@ const RTA_GATEWAY = 5;
 const RTA_TABLE = 15;
 const NDA_DST = 1;
 const NDA_LLADDR = 2;
+const IFLA_IFNAME = 3;
+
+/** A host-order u32 attribute's value; undefined when absent or too short. */
+function u32Of(b: Buffer | undefined): number | undefined {
+  return b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
+}
+
+/** A NUL-terminated string attribute. */
+function cString(b: Buffer): string {
+  const nul = b.indexOf(0);
+  return b.toString('utf8', 0, nul < 0 ? b.length : nul);
+}
 
 /**
  * The one route message encoder, for RTM_NEWROUTE and RTM_DELROUTE alike: rtmsg, then table, dst,
@@ -205,10 +217,11 @@ export class LinkIndex {
     for (const r of replies) {
       if (r.type !== 16 /* RTM_NEWLINK */ || r.data.length < 16) continue;
       const index = r.data.readInt32LE(4);
-      const { attrs } = rt.parseLinkMessage(r.data);
-      if (attrs.ifname === undefined) continue;
-      byName.set(attrs.ifname, index);
-      byIndex.set(index, attrs.ifname);
+      const nameBytes = parseAttributes(r.data.subarray(16), 'lenient').get(IFLA_IFNAME);
+      if (nameBytes === undefined) continue;
+      const ifname = cString(nameBytes);
+      byName.set(ifname, index);
+      byIndex.set(index, ifname);
     }
     this.byName = byName;
     this.byIndex = byIndex;
@@ -265,17 +278,18 @@ export class NetlinkRoutes implements Routes {
       const d = r.data;
       const family = d.readUInt8(0);
       if ((family !== AF_INET && family !== AF_INET6) || d.readUInt8(5) !== this.protocol || d.readUInt8(7) !== RTN_UNICAST) continue;
-      const attrs = rt.parseRouteAttrs(d.subarray(12));
-      if ((attrs.table ?? d.readUInt8(4)) !== MAIN_TABLE) continue;
+      const attrs = parseAttributes(d.subarray(12), 'lenient');
+      if ((u32Of(attrs.get(RTA_TABLE)) ?? d.readUInt8(4)) !== MAIN_TABLE) continue;
       const dstLen = d.readUInt8(1);
-      const dstIp = ipFromBuffer(attrs.dst) ?? ipFromBytes(new Uint8Array(family === AF_INET ? 4 : 16));
-      const dev = attrs.oif === undefined ? undefined : this.links.nameOf(attrs.oif);
-      const gateway = ipFromBuffer(attrs.gateway);
+      const dstIp = ipFromBuffer(attrs.get(RTA_DST)) ?? ipFromBytes(new Uint8Array(family === AF_INET ? 4 : 16));
+      const oif = u32Of(attrs.get(RTA_OIF));
+      const dev = oif === undefined ? undefined : this.links.nameOf(oif);
+      const gateway = ipFromBuffer(attrs.get(RTA_GATEWAY));
       out.push({
         dst: cidrOf(dstIp, dstLen),
         ...(gateway ? { gateway } : {}),
         // A multipath or device-less route of ours is still ours; an odd name makes it differ and be fixed.
-        dev: dev ?? (attrs.oif === undefined ? '(none)' : `(ifindex ${attrs.oif})`),
+        dev: dev ?? (oif === undefined ? '(none)' : `(ifindex ${oif})`),
         onlink: (d.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
       });
     }
@@ -339,15 +353,16 @@ async function dumpNeighbours(session: NetlinkSession, family: number): Promise<
   const out: NdEntry[] = [];
   for (const r of replies) {
     if (r.type !== RTM_NEWNEIGH || r.data.length < 12) continue;
-    const attrs = rt.parseNeighborAttrs(r.data.subarray(12));
-    const dst = ipFromBuffer(attrs.dst);
+    const attrs = parseAttributes(r.data.subarray(12), 'lenient');
+    const dst = ipFromBuffer(attrs.get(NDA_DST));
+    const lladdr = attrs.get(NDA_LLADDR);
     out.push({
       family: r.data.readUInt8(0),
       ifindex: r.data.readInt32LE(4),
       state: r.data.readUInt16LE(8),
       flags: r.data.readUInt8(10),
       ...(dst ? { dst } : {}),
-      ...(attrs.lladdr && attrs.lladdr.length === 6 ? { lladdr: formatMac(Uint8Array.from(attrs.lladdr)) } : {}),
+      ...(lladdr && lladdr.length === 6 ? { lladdr: formatMac(lladdr) } : {}),
     });
   }
   return out;

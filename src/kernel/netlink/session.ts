@@ -514,8 +514,10 @@ function defaultInFlight(socket: DatagramSocket): number {
 }
 
 /**
- * A request with room for `payloadLength` bytes after its header, for `requestMany`: the caller
- * writes the payload from offset NLMSG_HDRLEN. The sequence number is filled in when it is sent.
+ * A request with room for `payloadLength` bytes after its header (for `requestMany`, or a socket of
+ * the caller's own): the caller writes the payload from offset NLMSG_HDRLEN. The session fills in
+ * the sequence number and the ACK flag when it sends one; a caller sending it itself writes its
+ * own sequence number at offset 8.
  */
 export function encodeRequest(type: number, flags: number, payloadLength: number): Buffer {
   const length = NLMSG_HDRLEN + payloadLength;
