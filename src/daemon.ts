@@ -16,7 +16,7 @@ import { startHealthServer, type HealthServer } from './health/server';
 import { NetlinkReturnPath } from './kernel/netlink/return-path';
 import { NetlinkSession } from './kernel/netlink/session';
 import type { ReturnPathKernel } from './kernel/return-path';
-import { Lifecycle } from './lifecycle';
+import { Lifecycle, type StartOutcome } from './lifecycle';
 import { systemClock, type Clock } from './model/clock';
 import type { Family } from './model/ip';
 import { createLogger, type Logger } from './observability/logger';
@@ -229,7 +229,8 @@ export class Daemon {
     return this.server?.port;
   }
 
-  async start(): Promise<void> {
+  /** 'stopped' when a drain or stop came before every component had started (what had started is stopped by then). */
+  async start(): Promise<StartOutcome> {
     this.log.info(
       {
         component: 'daemon',
@@ -240,8 +241,10 @@ export class Daemon {
       },
       'egress gateway starting',
     );
-    await this.lifecycle.start();
-    this.phase = 'running';
+    const outcome = await this.lifecycle.start();
+    // A drain that began during start-up keeps its phase.
+    if (outcome === 'started' && this.phase === 'starting') this.phase = 'running';
+    return outcome;
   }
 
   /**
@@ -250,11 +253,21 @@ export class Daemon {
    * notice; then everything stops. Kernel state is left in place: the pod's namespace goes with the pod.
    */
   async drain(delayMs = this.config.health.drainDelayMs): Promise<void> {
+    // During start-up a gateway that has not reported ready has no clients to move away: no wait.
+    const duringStartUp = this.phase === 'starting';
+    const waitMs = duringStartUp && !this.health.tracker.report().ready ? 0 : delayMs;
     this.phase = 'draining';
     this.health.tracker.startDrain();
-    this.log.info({ component: 'daemon', event: 'draining', delayMs }, `draining: readiness is 503, stopping in ${delayMs} ms`);
-    // An impatient operator's second signal exits the process outright (runStartCommand), so no abort here.
-    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delayMs));
+    if (duringStartUp) {
+      this.log.info(
+        { component: 'daemon', event: 'draining', delayMs: waitMs, duringStartUp },
+        `stop asked for during start-up: readiness is 503, stopping what has started in ${waitMs} ms`,
+      );
+    } else {
+      this.log.info({ component: 'daemon', event: 'draining', delayMs: waitMs }, `draining: readiness is 503, stopping in ${waitMs} ms`);
+    }
+    // An impatient operator's second signal exits the process outright (runDaemon), so no abort here.
+    if (waitMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, waitMs));
     await this.stop();
   }
 
@@ -308,29 +321,59 @@ export class Daemon {
   }
 }
 
+/** Where SIGTERM and SIGINT come from: the process, or a test's emitter. */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+export interface RunOptions {
+  readonly signals?: SignalSource;
+  /** Ends the process at once (a second signal); process.exit by default. */
+  readonly exit?: (code: number) => void;
+  readonly stderr?: (text: string) => void;
+}
+
 /**
- * The `start` command: parse (errors here exit 2 before anything runs), start, then wait for
- * SIGTERM/SIGINT. The first signal drains and exits 0; a second one exits at once.
+ * The `start` command: parse (errors here exit 2 before anything runs), then run the daemon until
+ * a signal (runDaemon).
  */
-export async function runStartCommand(flags: StartFlags, env: NodeJS.ProcessEnv): Promise<number> {
+export async function runStartCommand(flags: StartFlags, env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<number> {
   const config = parseDaemonConfig(env, flags);
-  const daemon = new Daemon(config);
-  await daemon.start();
-  return new Promise<number>((resolve) => {
-    let draining = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (draining) {
-        process.stderr.write(`egress-gateway: ${signal} again, exiting without waiting for the drain\n`);
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      }
-      draining = true;
-      void daemon.drain().then(() => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        resolve(0);
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  return runDaemon(new Daemon(config), options);
+}
+
+/**
+ * Starts the daemon and runs it until SIGTERM/SIGINT. The first signal drains and exits 0; a second
+ * one exits at once (143 / 130). The handlers go in before start(): a signal during start-up then
+ * stops what has started and exits 0, instead of the default action killing the process half-started.
+ */
+export async function runDaemon(daemon: Pick<Daemon, 'start' | 'drain'>, options: RunOptions = {}): Promise<number> {
+  const signals = options.signals ?? process;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
+  let drained: Promise<void> | undefined;
+  let signalled = (): void => undefined;
+  const firstSignal = new Promise<void>((resolve) => (signalled = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (drained) {
+      stderr(`egress-gateway: ${signal} again, exiting without waiting for the drain\n`);
+      exit(signal === 'SIGINT' ? 130 : 143);
+      return;
+    }
+    drained = daemon.drain();
+    signalled();
+  };
+  signals.on('SIGTERM', onSignal);
+  signals.on('SIGINT', onSignal);
+  try {
+    // Resolves early ('stopped') when a signal's drain stopped the start-up.
+    await daemon.start();
+    await firstSignal;
+    await drained;
+    return 0;
+  } finally {
+    signals.off('SIGTERM', onSignal);
+    signals.off('SIGINT', onSignal);
+  }
 }
