@@ -101,6 +101,20 @@ describe('the seed Deployment', () => {
     });
   }
 
+  test('both scripts carry the same locate_cli, so the copies cannot drift apart', () => {
+    // Each script is installed alone at / and must work alone (the test above runs each copied into an
+    // empty folder), so they do not source a shared helper, which would need locating in turn.
+    const locate = (script: string): string => {
+      const text = readFileSync(join(root, 'init', script), 'utf8');
+      const m = /^locate_cli\(\) \{\n[\s\S]*?\n\}\n/m.exec(text);
+      assert.ok(m, `${script} defines locate_cli()`);
+      return m[0].replaceAll(script, '<script>');
+    };
+    const [first, ...rest] = scripts.map(([, script]) => locate(script));
+    assert.ok(first?.includes('EGRESS_GATEWAY_BIN'));
+    for (const other of rest) assert.equal(other, first);
+  });
+
   test('the image puts the CLI where the scripts look for it', () => {
     assert.match(dockerfile, /^COPY --from=build \/build\/bin \.\/bin$/m);
     assert.match(dockerfile, /^WORKDIR \/opt\/egress-gateway$/m);
