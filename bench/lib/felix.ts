@@ -5,7 +5,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { loadPolicySyncProto, type RouteUpdateWire, type SyncRequestWire, type ToDataplaneWire, type VtepUpdateWire } from '../../src/policysync/proto';
+import type { RouteUpdateWire, SyncRequestWire, ToDataplaneWire, VtepUpdateWire } from '../../src/policysync/proto';
+import { loadPolicySyncProto } from '../../test/lab/proto-loader';
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
 export function nowMs(): number {

@@ -1,25 +1,13 @@
-import { join } from 'node:path';
-import type { MethodDefinition } from '@grpc/proto-loader';
-import { loadSync } from '@grpc/proto-loader';
-import { packageRoot } from '../package-root';
-import { decodeToDataplaneBytes } from './wire-decode';
-
 /**
- * The PolicySync service as plain JavaScript objects: how proto/felixbackend.proto is loaded, and the
- * shapes its messages take once decoded. Names are the .proto's own (keepCase), so the wire form and the
- * code read the same.
+ * The PolicySync service as plain JavaScript objects: the shapes of proto/felixbackend.proto's messages
+ * once decoded, as proto-loader makes them (keepCase, uint64 as decimal strings, enums as numbers,
+ * defaults filled in, a virtual `payload` naming the oneof member). Names are the .proto's own, so the
+ * wire form and the code read the same.
+ *
+ * The daemon needs no .proto loader at run time: wire-decode.ts reads ToDataplane and client.ts writes
+ * SyncRequest by hand. The .proto stays the contract: test/lab/proto-loader.ts loads it with
+ * proto-loader (a dev dependency), and tests hold the hand-written code to what that makes.
  */
-
-/** Options for proto-loader: uint64 as decimal strings (no precision loss), enums as numbers (an
- * undeclared enum value stays visible instead of turning into undefined), defaults filled in, and a
- * virtual `payload` property naming which oneof member is set. */
-export const PROTO_LOAD_OPTIONS = {
-  keepCase: true,
-  longs: String,
-  enums: Number,
-  defaults: true,
-  oneofs: true,
-} as const;
 
 export const SYNC_METHOD_PATH = '/felix.PolicySync/Sync';
 export const L3_ROUTES_SUBSCRIPTION = 'l3-routes';
@@ -100,25 +88,3 @@ export interface ToDataplaneWire {
 export type ReceivedMessage =
   | { readonly ok: true; readonly message: ToDataplaneWire; readonly unknownFields: readonly number[] }
   | { readonly ok: false; readonly reason: string };
-
-export interface PolicySyncProto {
-  readonly sync: MethodDefinition<SyncRequestWire, ToDataplaneWire>;
-  /** Like `sync.responseDeserialize` (the same objects), but never throws, and hand-written for speed (wire-decode.ts). */
-  readonly receive: (bytes: Buffer) => ReceivedMessage;
-}
-
-let cached: PolicySyncProto | undefined;
-
-/** Loads proto/felixbackend.proto from the package root (once per process). */
-export function loadPolicySyncProto(): PolicySyncProto {
-  if (cached) return cached;
-  const file = join(packageRoot(), 'proto', 'felixbackend.proto');
-  const definition = loadSync(file, PROTO_LOAD_OPTIONS);
-  const service = definition['felix.PolicySync'] as Record<string, unknown> | undefined;
-  const sync = service?.['Sync'] as MethodDefinition<SyncRequestWire, ToDataplaneWire> | undefined;
-  if (!sync || sync.path !== SYNC_METHOD_PATH || !sync.responseStream) {
-    throw new Error(`${file} does not declare ${SYNC_METHOD_PATH} as a server-streaming method`);
-  }
-  const receive = (bytes: Buffer): ReceivedMessage => decodeToDataplaneBytes(bytes);
-  return (cached = { sync, receive });
-}

@@ -6,7 +6,8 @@
  * Seeded (mulberry32), so a failing run is replayed by its seed: FUZZ_SEED and FUZZ_COUNT set the
  * run (`make fuzz` runs a long one with a fresh seed and prints it).
  */
-import { loadPolicySyncProto, type RouteUpdateWire, type ToDataplaneWire } from '../../src/policysync/proto';
+import type { RouteUpdateWire, ToDataplaneWire } from '../../src/policysync/proto';
+import { loadPolicySyncProto } from '../lab/proto-loader';
 
 export type Rng = () => number;
 

@@ -27,7 +27,8 @@ import type {
   ToDataplaneWire,
   VtepUpdateWire,
 } from '../../src/policysync/proto';
-import { loadPolicySyncProto, TO_DATAPLANE_FIELDS } from '../../src/policysync/proto';
+import { TO_DATAPLANE_FIELDS } from '../../src/policysync/proto';
+import { loadPolicySyncProto } from './proto-loader';
 import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
 
 export interface Snapshot {

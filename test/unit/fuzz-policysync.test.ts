@@ -8,7 +8,8 @@ import { Daemon } from '../../src/daemon';
 import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
 import { createLogger } from '../../src/observability/logger';
 import { decodeReceived } from '../../src/policysync/decode';
-import { loadPolicySyncProto, type RouteUpdateWire } from '../../src/policysync/proto';
+import type { RouteUpdateWire } from '../../src/policysync/proto';
+import { loadPolicySyncProto } from '../lab/proto-loader';
 import { TestFelix } from '../lab/test-felix';
 import { NODES, badMessage, blockDst, encode, fuzzRun, garbage, int, mulberry32, pickOne, routeUpdate } from '../fuzz/to-dataplane';
 

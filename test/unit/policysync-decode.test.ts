@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RouteUpdateWire, ToDataplaneWire } from '../../src/policysync/proto';
-import { loadPolicySyncProto } from '../../src/policysync/proto';
+import { loadPolicySyncProto } from '../lab/proto-loader';
 import { decodeReceived, decodeToDataplane, formatSyncEvent } from '../../src/policysync/decode';
 import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
 import { Backoff } from '../../src/policysync/backoff';

@@ -11,7 +11,7 @@ import { encodeSyncRequest } from '../../src/policysync/client';
 import { frameMessage } from '../../src/policysync/grpc-framing';
 import type { CloseInfo, KeepaliveOptions, ServerStreamCall } from '../../src/policysync/grpc-stream';
 import { openServerStream } from '../../src/policysync/grpc-stream';
-import { loadPolicySyncProto } from '../../src/policysync/proto';
+import { loadPolicySyncProto } from '../lab/proto-loader';
 
 /**
  * The transport against a raw node:http2 server, which can do what a well-behaved gRPC server never

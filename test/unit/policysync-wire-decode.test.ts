@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseCidr } from '../../src/model/ip';
 import { decodeRouteUpdate } from '../../src/policysync/decode';
 import type { ToDataplaneWire } from '../../src/policysync/proto';
-import { loadPolicySyncProto } from '../../src/policysync/proto';
+import { loadPolicySyncProto } from '../lab/proto-loader';
 import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
 import { decodeToDataplaneBytes } from '../../src/policysync/wire-decode';
 import { mulberry32 } from '../fuzz/to-dataplane';

@@ -1,0 +1,47 @@
+import { join } from 'node:path';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
+import { packageRoot } from '../../src/package-root';
+import type { ReceivedMessage, SyncRequestWire, ToDataplaneWire } from '../../src/policysync/proto';
+import { SYNC_METHOD_PATH } from '../../src/policysync/proto';
+import { decodeToDataplaneBytes } from '../../src/policysync/wire-decode';
+
+/**
+ * proto/felixbackend.proto loaded with proto-loader (protobufjs): the reference the tests, the test
+ * Felix and the benchmarks' Felix serialize with, and hold the daemon's hand-written wire code to.
+ * Test-only: the daemon does not load the .proto at run time (see src/policysync/proto.ts), so
+ * @grpc/proto-loader is a dev dependency.
+ */
+
+/** Options for proto-loader: uint64 as decimal strings (no precision loss), enums as numbers (an
+ * undeclared enum value stays visible instead of turning into undefined), defaults filled in, and a
+ * virtual `payload` property naming which oneof member is set. */
+export const PROTO_LOAD_OPTIONS = {
+  keepCase: true,
+  longs: String,
+  enums: Number,
+  defaults: true,
+  oneofs: true,
+} as const;
+
+export interface PolicySyncProto {
+  readonly sync: MethodDefinition<SyncRequestWire, ToDataplaneWire>;
+  /** Like `sync.responseDeserialize` (the same objects), but never throws: the daemon's own reader (wire-decode.ts). */
+  readonly receive: (bytes: Buffer) => ReceivedMessage;
+}
+
+let cached: PolicySyncProto | undefined;
+
+/** Loads proto/felixbackend.proto from the package root (once per process). */
+export function loadPolicySyncProto(): PolicySyncProto {
+  if (cached) return cached;
+  const file = join(packageRoot(), 'proto', 'felixbackend.proto');
+  const definition = loadSync(file, PROTO_LOAD_OPTIONS);
+  const service = definition['felix.PolicySync'] as Record<string, unknown> | undefined;
+  const sync = service?.['Sync'] as MethodDefinition<SyncRequestWire, ToDataplaneWire> | undefined;
+  if (!sync || sync.path !== SYNC_METHOD_PATH || !sync.responseStream) {
+    throw new Error(`${file} does not declare ${SYNC_METHOD_PATH} as a server-streaming method`);
+  }
+  const receive = (bytes: Buffer): ReceivedMessage => decodeToDataplaneBytes(bytes);
+  return (cached = { sync, receive });
+}
