@@ -34,44 +34,87 @@ export interface ReturnPathPlan {
 }
 
 /**
+ * Entries under one key: the entry itself, or a list while the kernel holds several (rare: only
+ * what others left behind). A one-element array per key cost ~1.5 MiB at 50k routes.
+ */
+export type Held<T> = T | T[];
+export type HeldMap<T> = Map<string, Held<T>>;
+
+/** Adds `x` under its key, after whatever the key already holds. */
+export function holdEntry<T>(map: HeldMap<T>, kind: EntryKind<T>, x: T): void {
+  const k = kind.key(x);
+  const held = map.get(k);
+  if (held === undefined) map.set(k, x);
+  else if (Array.isArray(held)) held.push(x);
+  else map.set(k, [held, x]);
+}
+
+/**
  * One diff for every class: entries are equal when they print the same, so an unchanged entry is
  * never rewritten (a restarted daemon on a kernel that already holds the right state does nothing).
  */
 export function diffClass<T>(kind: EntryKind<T>, have: readonly T[], want: readonly T[]): ClassPlan<T> {
-  const haveByKey = new Map<string, T[]>();
-  for (const h of have) {
-    const k = kind.key(h);
-    const list = haveByKey.get(k);
-    if (list) list.push(h);
-    else haveByKey.set(k, [h]);
-  }
+  const haveByKey: HeldMap<T> = new Map();
+  for (const h of have) holdEntry(haveByKey, kind, h);
+  // The desired state has unique keys; tolerate a careless caller (diffHeld does not).
+  const wanted = new Set<string>();
+  const unique = want.filter((w) => {
+    const k = kind.key(w);
+    if (wanted.has(k)) return false;
+    wanted.add(k);
+    return true;
+  });
+  return diffHeld(kind, haveByKey, unique, { keys: wanted });
+}
+
+/**
+ * diffClass over what is held, already by key: a full pass builds that map anyway (as what it will
+ * believe the kernel holds), so this builds no second one, and in the usual case (every held key
+ * wanted) no set of wanted keys either. `want` must have unique keys. With `adopt`, a wanted entry
+ * that the kernel holds exactly, alone under its key, replaces the held copy in `have` (the copies
+ * read from the kernel share nothing with Felix's routes; the wanted ones do): no operation touches
+ * those keys. `keys`, when the caller has it, is the set of wanted keys.
+ */
+export function diffHeld<T>(kind: EntryKind<T>, have: HeldMap<T>, want: readonly T[], opts: { adopt?: boolean; keys?: ReadonlySet<string> } = {}): ClassPlan<T> {
   const upserts: { entry: T; existing?: T }[] = [];
   const removals: T[] = [];
   let unchanged = 0;
   const sameEntries: T[] = [];
-  const wanted = new Set<string>();
+  // Held keys some wanted entry has: when that is all of them, nothing else is to be removed.
+  let heldWanted = 0;
   for (const w of want) {
     const k = kind.key(w);
-    if (wanted.has(k)) continue; // desired state has unique keys; tolerate a careless caller
-    wanted.add(k);
-    const held = haveByKey.get(k);
+    const held = have.get(k);
     if (held === undefined) {
-      upserts.push({ entry: w }); // nothing under this key: no rendering to compare (10k at a first pass)
+      upserts.push({ entry: w }); // nothing under this key: nothing to compare (10k at a first pass)
       continue;
     }
-    const text = kind.format(w);
-    const same = held.findIndex((h) => kind.format(h) === text);
+    heldWanted++;
+    if (!Array.isArray(held)) {
+      if (kind.same(held, w)) {
+        unchanged++;
+        sameEntries.push(w);
+        if (opts.adopt) have.set(k, w);
+      } else upserts.push({ entry: w, existing: held });
+      continue;
+    }
+    const same = held.findIndex((h) => kind.same(h, w));
     if (same >= 0) {
       unchanged++;
-      if (held.length === 1) sameEntries.push(w);
-      removals.push(...held.filter((_, i) => i !== same));
+      for (let i = 0; i < held.length; i++) if (i !== same) removals.push(held[i] as T);
     } else {
-      const [first, ...rest] = held;
-      upserts.push(first === undefined ? { entry: w } : { entry: w, existing: first });
-      removals.push(...rest);
+      upserts.push({ entry: w, existing: held[0] as T });
+      removals.push(...held.slice(1));
     }
   }
-  for (const [k, held] of haveByKey) if (!wanted.has(k)) removals.push(...held);
+  if (heldWanted < have.size) {
+    const wanted = opts.keys ?? new Set(want.map((w) => kind.key(w)));
+    for (const [k, held] of have) {
+      if (wanted.has(k)) continue;
+      if (Array.isArray(held)) removals.push(...held);
+      else removals.push(held);
+    }
+  }
   return { upserts, removals, unchanged, same: sameEntries };
 }
 

@@ -5,7 +5,7 @@ import { systemClock, type Clock, type TimerHandle } from '../model/clock';
 import type { IpAddress } from '../model/ip';
 import type { Logger } from '../observability/logger';
 import { desiredReturnPath, type DesiredState, type ReturnPathOptions } from './desired';
-import { diffClass, diffReturnPath, planOperations, type ReturnPathEntries, type ReturnPathPlan } from './diff';
+import { diffClass, diffHeld, holdEntry, planOperations, type Held, type HeldMap, type ReturnPathEntries, type ReturnPathPlan } from './diff';
 import {
   describeEntry,
   fdbKind,
@@ -13,8 +13,6 @@ import {
   routeKind,
   type EntryClass,
   type EntryKind,
-  type FdbEntry,
-  type NeighbourEntry,
   type RouteEntry,
 } from './entries';
 import { NodeParts, type TouchedKeys } from './node-parts';
@@ -104,86 +102,118 @@ export interface ReconcilerStatus {
   readonly skipped: number;
 }
 
-/**
- * Entries under one key: the entry itself, or a list while the kernel holds several (rare: only
- * what others left behind). A one-element array per key cost ~1.5 MiB at 50k routes.
- */
-type Held<T> = T | T[];
-type HeldMap<T> = Map<string, Held<T>>;
-
 function heldList<T>(h: Held<T> | undefined): readonly T[] {
   return h === undefined ? [] : Array.isArray(h) ? h : [h];
 }
 
-/** What the gateway believes the kernel holds, by key (a key may hold several entries in the kernel). */
-class Programmed {
-  readonly routes: HeldMap<RouteEntry> = new Map();
-  readonly neighbours: HeldMap<NeighbourEntry> = new Map();
-  readonly fdb: HeldMap<FdbEntry> = new Map();
+/**
+ * One class of what the gateway believes the kernel holds, by key, with the number of entries kept
+ * as they are recorded (status and metrics read it after every pass; a scan was O(n) per call).
+ */
+class HeldTable<T> {
+  readonly map: HeldMap<T> = new Map();
+  private n = 0;
+  constructor(private readonly kind: EntryKind<T>) {}
 
-  static of(e: ReturnPathEntries): Programmed {
-    const p = new Programmed();
-    const load = <T>(map: HeldMap<T>, kind: EntryKind<T>, xs: readonly T[]): void => {
-      for (const x of xs) {
-        const k = kind.key(x);
-        const held = map.get(k);
-        if (held === undefined) map.set(k, x);
-        else if (Array.isArray(held)) held.push(x);
-        else map.set(k, [held, x]);
-      }
-    };
-    load(p.routes, routeKind, e.routes);
-    load(p.neighbours, neighbourKind, e.neighbours);
-    load(p.fdb, fdbKind, e.fdb);
-    return p;
+  get count(): number {
+    return this.n;
   }
 
-  entries(): ReturnPathEntries {
-    const all = <T>(m: HeldMap<T>): T[] => {
-      const out: T[] = [];
-      for (const h of m.values()) {
-        if (Array.isArray(h)) out.push(...h);
-        else out.push(h);
-      }
-      return out;
-    };
-    return { routes: all(this.routes), neighbours: all(this.neighbours), fdb: all(this.fdb) };
+  /** One more entry the kernel holds under its key (from a kernel read). */
+  hold(x: T): void {
+    holdEntry(this.map, this.kind, x);
+    this.n++;
   }
 
-  counts(): EntryCounts {
-    const n = <T>(m: HeldMap<T>): number => {
-      let c = 0;
-      for (const h of m.values()) c += Array.isArray(h) ? h.length : 1;
-      return c;
-    };
-    return { routes: n(this.routes), neighbours: n(this.neighbours), fdb: n(this.fdb) };
+  /** The kernel now holds `x` under its key, in place of what it held there. */
+  upserted(x: T): void {
+    const k = this.kind.key(x);
+    this.n += 1 - heldList(this.map.get(k)).length;
+    this.map.set(k, x);
+  }
+
+  /** Wanted entries the kernel holds exactly, alone under their key: keep them, not the copies read. */
+  adopt(xs: readonly T[]): void {
+    for (const w of xs) {
+      const k = this.kind.key(w);
+      if (!Array.isArray(this.map.get(k))) this.map.set(k, w);
+    }
+  }
+
+  /**
+   * `read` (a kernel read of this class) holds exactly these entries: one lookup per entry read,
+   * where building a map of the read and diffing it costs four. Entries under a key that holds
+   * several, or read twice, make it false (the full diff sorts those out).
+   */
+  holdsExactly(read: readonly T[]): boolean {
+    if (read.length !== this.n) return false;
+    const seen = new Set<T>();
+    for (const x of read) {
+      const h = this.map.get(this.kind.key(x));
+      if (h === undefined || Array.isArray(h) || !this.kind.same(h, x)) return false;
+      seen.add(h);
+    }
+    return seen.size === read.length;
+  }
+
+  /** The kernel no longer holds `x` (entries under its key that differ from it stay). */
+  removed(x: T): void {
+    const k = this.kind.key(x);
+    const held = heldList(this.map.get(k));
+    const rest = held.filter((e) => !this.kind.same(e, x));
+    this.n -= held.length - rest.length;
+    if (rest.length > 1) this.map.set(k, rest);
+    else if (rest.length === 1) this.map.set(k, rest[0] as T);
+    else this.map.delete(k);
   }
 }
 
-function record<T>(map: HeldMap<T>, kind: EntryKind<T>, op: 'upsert' | 'remove', entry: T): void {
-  const key = kind.key(entry);
-  if (op === 'upsert') {
-    map.set(key, entry);
-    return;
+/** What the gateway believes the kernel holds (a key may hold several entries in the kernel). */
+class Programmed {
+  readonly routes = new HeldTable(routeKind);
+  readonly neighbours = new HeldTable(neighbourKind);
+  readonly fdb = new HeldTable(fdbKind);
+
+  static of(e: ReturnPathEntries): Programmed {
+    const p = new Programmed();
+    for (const x of e.routes) p.routes.hold(x);
+    for (const x of e.neighbours) p.neighbours.hold(x);
+    for (const x of e.fdb) p.fdb.hold(x);
+    return p;
   }
-  const text = kind.format(entry);
-  const rest = heldList(map.get(key)).filter((e) => kind.format(e) !== text);
-  if (rest.length > 1) map.set(key, rest);
-  else if (rest.length === 1) map.set(key, rest[0] as T);
-  else map.delete(key);
+
+  holdsExactly(read: ReturnPathEntries): boolean {
+    return this.routes.holdsExactly(read.routes) && this.neighbours.holdsExactly(read.neighbours) && this.fdb.holdsExactly(read.fdb);
+  }
+
+  counts(): EntryCounts {
+    return { routes: this.routes.count, neighbours: this.neighbours.count, fdb: this.fdb.count };
+  }
 }
 
 /** The diff restricted to `keys`: every other key is known to be as the last pass left it. */
 function diffKeys(have: Programmed, want: ReturnPathEntries, keys: TouchedKeys): ReturnPathPlan {
-  const held = <T>(map: HeldMap<T>, ks: Set<string>): T[] => {
+  const held = <T>(table: HeldTable<T>, ks: Set<string>): T[] => {
     const out: T[] = [];
-    for (const k of ks) out.push(...heldList(map.get(k)));
+    for (const k of ks) out.push(...heldList(table.map.get(k)));
     return out;
   };
   return {
     routes: diffClass(routeKind, held(have.routes, keys.routes), want.routes),
     neighbours: diffClass(neighbourKind, held(have.neighbours, keys.neighbours), want.neighbours),
     fdb: diffClass(fdbKind, held(have.fdb, keys.fdb), want.fdb),
+  };
+}
+
+/**
+ * The whole diff, against the held maps themselves; wanted entries the kernel holds exactly are
+ * adopted into `have` (see diffHeld), so a resync that finds nothing changed builds no second map.
+ */
+function diffAll(have: Programmed, want: ReturnPathEntries): ReturnPathPlan {
+  return {
+    routes: diffHeld(routeKind, have.routes.map, want.routes, { adopt: true }),
+    neighbours: diffHeld(neighbourKind, have.neighbours.map, want.neighbours, { adopt: true }),
+    fdb: diffHeld(fdbKind, have.fdb.map, want.fdb, { adopt: true }),
   };
 }
 
@@ -203,7 +233,7 @@ export class ReturnPathReconciler {
   private programmed: Programmed | undefined;
   private last: ReconcileResult | undefined;
   private desiredCache: { version: number; state: DesiredState } | undefined;
-  /** The desired state per node, for passes after live updates; dropped by every full pass. */
+  /** The desired state per node, kept up to date by every pass; dropped by an in_sync. */
   private parts: NodeParts | undefined;
   /** What is programmed equals the union of the parts (the last pass used them, without clash). */
   private partsExact = false;
@@ -238,6 +268,9 @@ export class ReturnPathReconciler {
     const change = this.store.apply(event);
     if (change === 'in_sync') {
       // A new snapshot: compare with the kernel itself, and delete what the snapshot did not name.
+      // The store's tables were replaced whole, not changed node by node: the parts are void.
+      this.parts = undefined;
+      this.partsExact = false;
       this.needFull = true;
       this.trigger('in_sync', 0);
     } else if (change === 'changed') {
@@ -390,63 +423,58 @@ export class ReturnPathReconciler {
     const full = this.needFull || !this.programmed;
     this.rerun = false;
     const version = this.store.version;
-    let desired: ReturnPathEntries;
+    // Parts live across passes, full ones included: brought up to date with what changed, they
+    // cost nothing when nothing did (an idle resync used to rebuild every node's part).
+    const dirty = this.store.takeDirty();
     let keys: TouchedKeys | undefined;
+    if (this.parts) keys = this.parts.update(dirty);
+    else if (!full) this.parts = new NodeParts(this.store, this.opts.returnPath);
+    const parts = this.parts;
+    const exact = parts !== undefined && !parts.clashes;
+    // The last pass left the kernel holding exactly the union of the parts as they were before this
+    // update, and the parts now differ from it only under `keys`. A pass that reads the kernel
+    // checks that it still holds that (so a resync that finds no drift diffs only what changed).
+    const known = exact && this.partsExact && keys !== undefined ? (this.programmed as Programmed) : undefined;
+    let whole: ReturnPathEntries | undefined;
+    if (!known) {
+      // No parts since the last in_sync (one desiredReturnPath is cheaper than building them; they
+      // are built after this pass), or two nodes claim one key (only the full computation settles
+      // that, by its order rules), or the parts were just built or not used last time.
+      whole = exact ? parts.all() : this.desired();
+    }
+    const errors: GatewayError[] = [];
+    let read: ReturnPathEntries | undefined;
     if (full) {
-      // Exactly as always: the whole desired state against the kernel. Parts are rebuilt by the
-      // next live pass, from the store as it is then.
-      this.parts = undefined;
-      this.partsExact = false;
-      this.store.takeDirtyNodes();
-      desired = this.desired();
-    } else {
-      const dirty = this.store.takeDirty();
-      if (this.parts) keys = this.parts.update(dirty);
-      else this.parts = new NodeParts(this.store, this.opts.returnPath);
-      if (this.parts.clashes) {
-        // Two nodes claim one key: only the full computation settles it (by its order rules).
-        desired = this.desired();
-        keys = undefined;
-      } else if (!this.partsExact || !keys) {
-        // Parts just built, or the last pass did not use them: diff everything once.
-        desired = this.parts.all();
-        keys = undefined;
-      } else {
-        desired = this.parts.entriesFor(keys);
+      try {
+        read = await this.readKernel();
+      } catch (err) {
+        errors.push(err instanceof GatewayError ? err : kernelError('reading the return path from the kernel', err));
+        return this.finish(reason, full, startedAt, 0, errors, errors.length);
       }
     }
     let have: Programmed;
-    const errors: GatewayError[] = [];
-    let attempted = 0;
-    try {
-      have = full ? Programmed.of(await this.readKernel()) : (this.programmed as Programmed);
-    } catch (err) {
-      errors.push(err instanceof GatewayError ? err : kernelError('reading the return path from the kernel', err));
-      return this.finish(reason, full, startedAt, 0, errors, errors.length);
+    let plan: ReturnPathPlan;
+    if (known && keys && (!read || known.holdsExactly(read))) {
+      have = known;
+      plan = diffKeys(have, (parts as NodeParts).entriesFor(keys), keys);
+      // Keys in `same` get no operation: hold the wanted entry there, as diffAll does.
+      have.routes.adopt(plan.routes.same);
+      have.neighbours.adopt(plan.neighbours.same);
+      have.fdb.adopt(plan.fdb.same);
+    } else {
+      // After a kernel read `have` holds the kernel's copies (~200 bytes a route with their own
+      // address objects); where they equal the wanted entry the diff keeps the wanted one, which
+      // shares its prefix and addresses with the route store.
+      have = read ? Programmed.of(read) : (this.programmed as Programmed);
+      plan = diffAll(have, whole ?? (exact ? parts.all() : this.desired()));
     }
-    const plan = keys ? diffKeys(have, desired, keys) : diffReturnPath(have.entries(), desired);
-    const parts = this.parts;
-    const exact = parts !== undefined && !parts.clashes;
-    attempted = planOperations(plan);
+    const attempted = planOperations(plan);
     await this.applyPlan(plan, have, errors);
-    // After a kernel read, `have` holds the kernel's copies (~200 bytes a route with their own
-    // address objects); where they equal the wanted entry, keep the wanted one, which shares its
-    // prefix and addresses with the route store. Keys in `same` had no operation, so are as read.
-    const adopt = <T>(map: HeldMap<T>, kind: EntryKind<T>, xs: readonly T[]): void => {
-      for (const w of xs) {
-        const k = kind.key(w);
-        const h = map.get(k);
-        if (h !== undefined && !Array.isArray(h)) map.set(k, w);
-      }
-    };
-    adopt(have.routes, routeKind, plan.routes.same);
-    adopt(have.neighbours, neighbourKind, plan.neighbours.same);
-    adopt(have.fdb, fdbKind, plan.fdb.same);
     this.programmed = have;
-    // Parts may have been dropped by nothing but a full pass, which this is not when they exist.
-    this.partsExact = exact && this.parts === parts;
+    // An in_sync while the pass ran drops the parts: those it used say nothing of the new snapshot.
+    this.partsExact = exact && this.parts === parts && errors.length === 0;
     const result = this.finish(reason, full, startedAt, attempted, errors, attempted);
-    if (full && result.ok && this.started) {
+    if (!this.parts && result.ok && this.started) {
       // Build the parts now, after the pass is reported, rather than in the first update's pass
       // (~40 ms at 10k routes, which that update and those queued behind it would wait for).
       // They match what is programmed when nothing changed while the pass ran.
@@ -511,8 +539,7 @@ export class ReturnPathReconciler {
     // one per entry and are reported with that entry's description.
     const step = async <T>(
       cls: EntryClass,
-      kind: EntryKind<T>,
-      map: HeldMap<T>,
+      table: HeldTable<T>,
       op: 'upsert' | 'remove',
       items: readonly { entry: T; existing?: T }[],
       run: (items: readonly { entry: T; existing?: T }[]) => Promise<BatchErrors>,
@@ -527,21 +554,22 @@ export class ReturnPathReconciler {
       }
       items.forEach((item, idx) => {
         const err = idx < results.length ? results[idx] : new Error('no result from the kernel adapter');
-        if (err === undefined) record(map, kind, op, item.entry);
-        else errors.push(kernelError(`${op === 'upsert' ? 'programming' : 'removing'} ${describeEntry(cls, item.entry as never)}`, err));
+        if (err !== undefined) errors.push(kernelError(`${op === 'upsert' ? 'programming' : 'removing'} ${describeEntry(cls, item.entry as never)}`, err));
+        else if (op === 'upsert') table.upserted(item.entry);
+        else table.removed(item.entry);
       });
     };
     const asItems = <T>(xs: readonly T[]): { entry: T }[] => xs.map((entry) => ({ entry }));
     const entriesOf = <T>(items: readonly { entry: T }[]): T[] => items.map((i) => i.entry);
 
-    await step('fdb', fdbKind, have.fdb, 'upsert', plan.fdb.upserts, (xs) => k.fdb.upsertMany(xs));
-    await step('neighbour', neighbourKind, have.neighbours, 'upsert', plan.neighbours.upserts, (xs) => k.neighbours.upsertMany(xs));
-    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => !onVxlan(u.entry)), (xs) => k.routes.upsertMany(xs));
-    await step('route', routeKind, have.routes, 'upsert', plan.routes.upserts.filter((u) => onVxlan(u.entry)), (xs) => k.routes.upsertMany(xs));
+    await step('fdb', have.fdb, 'upsert', plan.fdb.upserts, (xs) => k.fdb.upsertMany(xs));
+    await step('neighbour', have.neighbours, 'upsert', plan.neighbours.upserts, (xs) => k.neighbours.upsertMany(xs));
+    await step('route', have.routes, 'upsert', plan.routes.upserts.filter((u) => !onVxlan(u.entry)), (xs) => k.routes.upsertMany(xs));
+    await step('route', have.routes, 'upsert', plan.routes.upserts.filter((u) => onVxlan(u.entry)), (xs) => k.routes.upsertMany(xs));
 
-    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter(onVxlan)), (xs) => k.routes.removeMany(entriesOf(xs)));
-    await step('neighbour', neighbourKind, have.neighbours, 'remove', asItems(plan.neighbours.removals), (xs) => k.neighbours.removeMany(entriesOf(xs)));
-    await step('fdb', fdbKind, have.fdb, 'remove', asItems(plan.fdb.removals), (xs) => k.fdb.removeMany(entriesOf(xs)));
-    await step('route', routeKind, have.routes, 'remove', asItems(plan.routes.removals.filter((r) => !onVxlan(r))), (xs) => k.routes.removeMany(entriesOf(xs)));
+    await step('route', have.routes, 'remove', asItems(plan.routes.removals.filter(onVxlan)), (xs) => k.routes.removeMany(entriesOf(xs)));
+    await step('neighbour', have.neighbours, 'remove', asItems(plan.neighbours.removals), (xs) => k.neighbours.removeMany(entriesOf(xs)));
+    await step('fdb', have.fdb, 'remove', asItems(plan.fdb.removals), (xs) => k.fdb.removeMany(entriesOf(xs)));
+    await step('route', have.routes, 'remove', asItems(plan.routes.removals.filter((r) => !onVxlan(r))), (xs) => k.routes.removeMany(entriesOf(xs)));
   }
 }
