@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseDaemonConfig } from '../../src/config/daemon-config';
+import { Daemon } from '../../src/daemon';
 import { CarrierMonitor, neighboursToRefresh } from '../../src/health/carrier';
 import { FakeIcmpNetwork } from '../../src/health/fakes';
 import { Pinger } from '../../src/health/icmp';
 import { ProbeRunner } from '../../src/health/probe-runner';
+import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
 import { FakeLinkWatch } from '../../src/kernel/fake/link-watch';
 import { decodeLinkCarrier } from '../../src/kernel/netlink/link-watch';
 import { neighbourStateName } from '../../src/kernel/netlink/neighbour-cache';
@@ -326,4 +332,44 @@ test('status: the underlay section shows the carrier and what the last carrier-u
   );
   assert.equal(buildStatus(base).underlay, undefined, 'no watch, no section');
   assert.ok(!renderStatusTable(buildStatus(base)).includes('UNDERLAY'));
+});
+
+test('daemon wiring: the monitor watches UNDERLAY_DEVICE, takes ICMP targets and HTTP targets given by address, probes every kind at once, and status shows it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'egw-carrier-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const watch = new FakeLinkWatch();
+  const cache = new FakeNeighbourCache();
+  watch.setCarrier('eth0', true);
+  // 127.0.0.1:1 refuses at once, so the HTTP probe sends nothing anywhere; the fake routes it "via" a next hop on eth0.
+  cache.routeVia('127.0.0.1', 'eth0', '198.51.100.1');
+  cache.routeVia('localhost', 'eth0', '198.51.100.99');
+  cache.setEntry('eth0', '198.51.100.1', 'incomplete');
+  cache.setEntry('eth0', '198.51.100.99', 'incomplete');
+  const log = capture();
+  const config = parseDaemonConfig({
+    EGRESS_POD_IP: '100.64.2.7',
+    DAEMON_SOCKET_PATH: join(dir, 'felix.sock'),
+    STATUS_SOCKET: join(dir, 'status.sock'),
+    HEALTH_PORT: '0',
+    HTTP_PROBE_URLS: 'http://127.0.0.1:1/health,http://localhost:1/',
+    HTTP_PROBE_INTERVAL: '1h',
+    HTTP_PROBE_TIMEOUT: '3h',
+  });
+  const daemon = new Daemon(config, { kernel: new FakeReturnPathKernel(), linkWatch: watch, neighbourCache: cache, logger: log.logger });
+  await daemon.start();
+  t.after(() => daemon.stop());
+  assert.ok(daemon.carrier);
+  assert.equal(daemon.status().underlay?.carrier, 'up');
+  watch.setCarrier('eth0', false);
+  watch.setCarrier('eth0', true);
+  await daemon.carrier.settled();
+  assert.deepEqual(cache.deleted, ['198.51.100.1 dev eth0 (incomplete)'], 'a target given by name is not looked up');
+  assert.deepEqual(
+    log.lines.filter((l) => l.event === 'probe_round_now').map((l) => l.kind),
+    ['http'],
+  );
+  const underlay = daemon.status().underlay;
+  assert.deepEqual({ carrier: underlay?.carrier, changes: underlay?.changes, deleted: underlay?.lastRecovery?.deleted }, { carrier: 'up', changes: 2, deleted: ['198.51.100.1 (incomplete)'] });
+  await daemon.stop();
+  assert.match(watch.dump(), /^state: closed/, 'stopping the daemon closes the watch');
 });
