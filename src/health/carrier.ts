@@ -145,7 +145,10 @@ export class CarrierMonitor {
     }
     logger?.info(fields, `${device} has its carrier back after ${lastedMs ?? '?'} ms: refreshing unresolved next hops and probing at once`);
     if (this.opts.targets.length === 0) return;
-    this.recovering = this.recovering.then(() => this.recover());
+    this.recovering = this.recovering
+      .then(() => this.recover())
+      // recover() reports what fails; this only keeps one surprise from stopping every later recovery.
+      .catch((err: unknown) => logger?.error({ component: 'underlay', event: 'carrier_recovery_failed', device, err }, `recovering after ${device}'s carrier came back: ${describeCause(err)}`));
   }
 
   private async recover(): Promise<void> {

@@ -43,7 +43,12 @@ export class NetlinkNeighbourCache implements NeighbourCache {
 
   private rt(): RtNetlinkSocket {
     // Opened on first use: a daemon whose carrier never drops never opens it.
-    this.socket ??= createRtNetlink();
+    if (!this.socket) {
+      const socket = createRtNetlink();
+      // An unhandled 'error' would end the process; a request it concerns fails by its own timeout.
+      socket.socket.on('error', () => undefined);
+      this.socket = socket;
+    }
     return this.socket;
   }
 
