@@ -27,7 +27,27 @@ function viaHand(bytes: Buffer): unknown {
 
 function randomMessage(rng: () => number, i: number): ToDataplaneWire {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T;
-  const text = (): string => pick(['', '100.64.1.0/26', 'node-ü', '2001:db8::/64', 'x'.repeat(200), '198.51.100.7']);
+  // Around readString's short ASCII path: non-ASCII at either end, lengths 64/65 (its limit), DEL, NUL.
+  const text = (): string =>
+    pick([
+      '',
+      '100.64.1.0/26',
+      'node-ü',
+      'ünode',
+      'nöde-日本-🙂',
+      '2001:db8::/64',
+      '2001:db8:0:0:1::1',
+      '::ffff:198.51.100.7',
+      'x'.repeat(200),
+      'a'.repeat(64),
+      'b'.repeat(65),
+      `${'c'.repeat(63)}é`,
+      'del\x7f',
+      'nul\x00',
+      '198.51.100.7',
+      '01.2.3.4/24',
+      'node-1',
+    ]);
   const int = (): number => pick([0, 1, 6, 7, 127, 128, 300, 2 ** 31 - 1, -1, -(2 ** 31), 42]);
   const bool = (): boolean => rng() < 0.5;
   const seq = pick(['0', '1', String(i), '300', '4294967295', '4294967296', '9007199254740993', '18446744073709551615']);
@@ -68,6 +88,32 @@ test('wire-decode: 3000 random valid messages decode exactly as protobufjs decod
   const rng = mulberry32(20261125);
   for (let i = 0; i < 3000; i++) {
     const bytes = proto.sync.responseSerialize(randomMessage(rng, i));
+    assert.deepEqual(viaHand(bytes), viaProtobufjs(bytes), `message ${i}: ${bytes.toString('hex')}`);
+  }
+});
+
+test('wire-decode: string fields of random bytes (invalid UTF-8 too) and repeated fields decode as protobufjs does', () => {
+  const rng = mulberry32(20261126);
+  const randomBytes = (): Buffer => {
+    const n = Math.floor(rng() * 80);
+    const out = Buffer.alloc(n);
+    // Mostly ASCII, some bytes >= 0x80 (continuation bytes, lead bytes, invalid ones).
+    for (let i = 0; i < n; i++) out[i] = rng() < 0.9 ? Math.floor(rng() * 0x80) : 0x80 + Math.floor(rng() * 0x80);
+    return out;
+  };
+  for (let i = 0; i < 2000; i++) {
+    // RouteUpdate dst (3), dst_node_name (4), dst_node_ip (5), each present 0-2 times: the last wins.
+    const fields: Buffer[] = [];
+    for (const field of [3, 4, 5, 4, 3, 5]) if (rng() < 0.6) fields.push(encodeBytesField(field, randomBytes()));
+    const route = Buffer.concat(fields.sort(() => rng() - 0.5));
+    const vtep = Buffer.concat([1, 2, 3, 4, 5, 6, 7, 1].map((f) => encodeBytesField(f, randomBytes())));
+    const payload = [
+      encodeBytesField(23, route),
+      encodeBytesField(24, encodeBytesField(2, randomBytes())),
+      encodeBytesField(25, vtep),
+      encodeBytesField(26, encodeBytesField(1, randomBytes())),
+    ][i % 4] as Buffer;
+    const bytes = Buffer.concat([encodeVarintField(15, i), payload]);
     assert.deepEqual(viaHand(bytes), viaProtobufjs(bytes), `message ${i}: ${bytes.toString('hex')}`);
   }
 });
