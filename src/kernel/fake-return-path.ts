@@ -75,7 +75,9 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
     remove: async (r) => {
       const text = formatRoute(r);
       this.enter('route', 'remove', text);
-      const i = this.routeTable.findIndex((h) => h.owned && routeKind.key(h.entry) === routeKind.key(r));
+      // The adapter's RTM_DELROUTE names the gateway and device too, so the kernel deletes the route
+      // that matches them, not just any route to the destination (which matters only when several are held).
+      const i = this.routeTable.findIndex((h) => h.owned && formatRoute(h.entry) === text);
       if (i < 0) return;
       this.routeTable.splice(i, 1);
       this.writes.push(`del route ${text}`);
