@@ -93,28 +93,56 @@ export function tunnelRank(r: FelixRoute): number {
   return 2;
 }
 
-/** Tunnel address of each node, per family, by the rule above. */
-function tunnelAddresses(routes: readonly FelixRoute[], vteps: readonly FelixVtep[]): Map<string, IpAddress> {
-  const out = new Map<string, IpAddress>();
-  const key = (node: string, family: Family): string => `${family} ${node}`;
-  const candidates = routes
-    .filter((r) => r.kinds.has('remote_tunnel') && r.dstNodeName !== '' && r.dst.prefixLength === (r.dst.family === 4 ? 32 : 128))
-    .sort((a, b) => tunnelRank(a) - tunnelRank(b) || byText(a.dst.text, b.dst.text));
-  for (const r of candidates) {
-    const k = key(r.dstNodeName, r.dst.family);
-    if (!out.has(k)) out.set(k, r.dst.address);
-  }
-  // The VTEP names the VXLAN tunnel address directly: it wins over what routes suggest.
-  for (const v of vteps) {
-    if (v.ipv4Addr) out.set(key(v.node, 4), v.ipv4Addr);
-    if (v.ipv6Addr) out.set(key(v.node, 6), v.ipv6Addr);
-  }
-  return out;
-}
-
 /** The node's address of `family` from its VTEP: the device its VXLAN tunnel runs on. */
 export function vtepParentAddress(vtep: FelixVtep | undefined, family: Family): IpAddress | undefined {
   return family === 4 ? vtep?.parentDeviceIp : vtep?.parentDeviceIpv6;
+}
+
+/**
+ * What every client block of one node shares: the outer destination of the node's FDB entry, and
+ * the route to its tunnel address that the overlay rule adds. The node-level rules above, as a
+ * function of one node's routes and VTEP alone, in any order: desiredReturnPath takes each node's
+ * context from here, and node-parts.ts uses it to tell whether a changed block leaves the rest of
+ * its node's entries as they were.
+ */
+export interface NodeContext {
+  /** Undefined when no address of the underlay family is known for the node: its blocks are skipped. */
+  readonly outer?: IpAddress;
+  /** `T/32 dev eth0` by the overlay rule (outer is then T). */
+  readonly tunnelRoute?: RouteEntry;
+}
+
+/**
+ * `clients`: the node's client blocks (REMOTE_WORKLOAD routes clientSkipReason lets through);
+ * `routes`: any of the node's routes, of which the REMOTE_TUNNEL host routes of the underlay family
+ * name tunnel addresses.
+ */
+export function nodeContext(clients: readonly FelixRoute[], routes: Iterable<FelixRoute>, vtep: FelixVtep | undefined, opts: ReturnPathOptions): NodeContext {
+  const underlay = opts.gatewayIp.family;
+  const hostLength = underlay === 4 ? 32 : 128;
+  let tunnel: FelixRoute | undefined;
+  for (const r of routes) {
+    if (!r.kinds.has('remote_tunnel') || r.dstNodeName === '' || r.dst.family !== underlay || r.dst.prefixLength !== hostLength) continue;
+    if (!tunnel || tunnelRank(r) < tunnelRank(tunnel) || (tunnelRank(r) === tunnelRank(tunnel) && r.dst.text < tunnel.dst.text)) tunnel = r;
+  }
+  // The VTEP names the VXLAN tunnel address directly: it wins over what routes suggest.
+  const tunnelIp = (underlay === 4 ? vtep?.ipv4Addr : vtep?.ipv6Addr) ?? tunnel?.dst.address;
+  if (tunnelIp && clients.some(isEncapsulated)) {
+    const onGateway = opts.underlayGateway && opts.underlayGateway.family === tunnelIp.family ? opts.underlayGateway : undefined;
+    const tunnelRoute: RouteEntry = {
+      dst: cidrOf(tunnelIp, tunnelIp.family === 4 ? 32 : 128),
+      ...(onGateway ? { gateway: onGateway } : {}),
+      dev: opts.underlayDevice,
+      onlink: onGateway !== undefined,
+    };
+    return { outer: tunnelIp, tunnelRoute };
+  }
+  // The node's own address of the underlay family: that of its lowest client block of that
+  // family (the same whatever the arrival order), else its VTEP's.
+  let first: FelixRoute | undefined;
+  for (const c of clients) if (c.dst.family === underlay && (!first || c.dst.text < first.dst.text)) first = c;
+  const direct = first?.dstNodeIp ?? vtepParentAddress(vtep, underlay);
+  return direct ? { outer: direct } : {};
 }
 
 /**
@@ -157,23 +185,24 @@ export function desiredReturnPath(
     if (better) self = { dst: r.dst, node: r.dstNodeName };
   }
 
-  type Client = { route: FelixRoute; nodeIp: IpAddress };
-  const clients: Client[] = [];
+  // Client blocks by node (in dst order within a node), and the tunnel host routes naming a node.
+  const clientsByNode = new Map<string, FelixRoute[]>();
+  const tunnelRoutesByNode = new Map<string, FelixRoute[]>();
   for (const r of routes) {
+    if (r.kinds.has('remote_tunnel') && r.dstNodeName !== '') {
+      const list = tunnelRoutesByNode.get(r.dstNodeName);
+      if (list) list.push(r);
+      else tunnelRoutesByNode.set(r.dstNodeName, [r]);
+    }
     if (!r.kinds.has('remote_workload')) continue;
     const reason = clientSkipReason(r, families, gatewayIps);
-    if (reason !== undefined) skipped.push({ dst: r.dst.text, reason });
-    else clients.push({ route: r, nodeIp: r.dstNodeIp as IpAddress });
-  }
-
-  const tunnels = tunnelAddresses(routes, vteps);
-  const encapsulatedNodes = new Set(clients.filter((c) => isEncapsulated(c.route)).map((c) => c.route.dstNodeName));
-  const vtepOf = new Map(vteps.map((v) => [v.node, v]));
-  // Each node's own address of the underlay family, from its client routes of that family
-  // (sorted by dst, so the first is the same whatever the arrival order), else from its VTEP.
-  const nodeUnderlayIp = new Map<string, IpAddress>();
-  for (const c of clients) {
-    if (c.nodeIp.family === underlay && !nodeUnderlayIp.has(c.route.dstNodeName)) nodeUnderlayIp.set(c.route.dstNodeName, c.nodeIp);
+    if (reason !== undefined) {
+      skipped.push({ dst: r.dst.text, reason });
+      continue;
+    }
+    const list = clientsByNode.get(r.dstNodeName);
+    if (list) list.push(r);
+    else clientsByNode.set(r.dstNodeName, [r]);
   }
 
   const routeMap = new Map<string, RouteEntry>();
@@ -181,35 +210,17 @@ export function desiredReturnPath(
   const fdbMap = new Map<string, FdbEntry>();
 
   // Underlay routes first, so that a client /32 that happens to equal a tunnel address loses.
-  const nodes = [...new Set(clients.map((c) => c.route.dstNodeName))].sort(byText);
+  // Nodes by name, so a clash (two nodes claiming one address) is settled the same way whatever
+  // the arrival order; each node's blocks are in dst order already (routes were sorted).
+  const vtepOf = new Map(vteps.map((v) => [v.node, v]));
+  const nodes = [...clientsByNode.keys()].sort(byText);
   const vxlanDst = new Map<string, IpAddress>();
   for (const node of nodes) {
-    const tunnel = tunnels.get(`${underlay} ${node}`);
-    if (tunnel && encapsulatedNodes.has(node)) {
-      vxlanDst.set(node, tunnel);
-      const onGateway = opts.underlayGateway && opts.underlayGateway.family === tunnel.family ? opts.underlayGateway : undefined;
-      const entry: RouteEntry = {
-        dst: cidrOf(tunnel, tunnel.family === 4 ? 32 : 128),
-        ...(onGateway ? { gateway: onGateway } : {}),
-        dev: opts.underlayDevice,
-        onlink: onGateway !== undefined,
-      };
-      routeMap.set(routeKind.key(entry), entry);
-      continue;
-    }
-    const direct = nodeUnderlayIp.get(node) ?? vtepParentAddress(vtepOf.get(node), underlay);
-    if (direct) vxlanDst.set(node, direct);
+    const ctx = nodeContext(clientsByNode.get(node) as FelixRoute[], tunnelRoutesByNode.get(node) ?? [], vtepOf.get(node), opts);
+    if (ctx.outer) vxlanDst.set(node, ctx.outer);
+    if (ctx.tunnelRoute) routeMap.set(routeKind.key(ctx.tunnelRoute), ctx.tunnelRoute);
   }
 
-  // Clients sorted by node name then dst, so a clash (two nodes claiming one address) is settled
-  // the same way whatever the arrival order. They are in dst order already: grouping them by node
-  // (in that order) and taking the nodes by name gives the same order without a 10k-entry sort.
-  const clientsByNode = new Map<string, Client[]>();
-  for (const c of clients) {
-    const list = clientsByNode.get(c.route.dstNodeName);
-    if (list) list.push(c);
-    else clientsByNode.set(c.route.dstNodeName, [c]);
-  }
   const neighbourOwner = new Map<string, string>();
   // One SHA-1 per node, not per block: a node holds many blocks.
   const macs = new Map<string, string>();
@@ -221,7 +232,8 @@ export function desiredReturnPath(
   // The neighbour and FDB entry of the node's last programmed block: most blocks of a node share
   // its address, so they are made (and their keys built) once per address rather than per block.
   let last: { node: string; ipText: string } | undefined;
-  for (const node of [...clientsByNode.keys()].sort(byText)) for (const { route: r, nodeIp } of clientsByNode.get(node) as Client[]) {
+  for (const node of nodes) for (const r of clientsByNode.get(node) as FelixRoute[]) {
+    const nodeIp = r.dstNodeIp as IpAddress;
     const outer = vxlanDst.get(r.dstNodeName);
     if (!outer) {
       skipped.push({

@@ -1,7 +1,7 @@
-import type { FelixRoute } from '../model/felix';
-import { cidrOf, type Family, type IpAddress } from '../model/ip';
+import type { FelixRoute, FelixVtep } from '../model/felix';
+import type { Family, IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
-import { clientSkipReason, desiredReturnPath, isEncapsulated, tunnelRank, vtepParentAddress, type ReturnPathOptions } from './desired';
+import { clientSkipReason, desiredReturnPath, nodeContext, type ReturnPathOptions } from './desired';
 import type { ReturnPathEntries } from './diff';
 import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from './entries';
 import type { RouteStore } from './route-store';
@@ -38,47 +38,27 @@ interface Context {
 }
 
 /**
- * The node-level facts desiredReturnPath uses for every client block of a node: the VXLAN outer
- * destination, the tunnel /32 route (which also hides a client block of the same prefix), and
+ * The node-level facts every client block's entries depend on (nodeContext: the VXLAN outer
+ * destination and the tunnel /32 route, which also hides a client block of the same prefix), and
  * whether any block gets entries (the FDB entry exists then). While they stay the same, a changed
  * route changes only its own route entry and the neighbour of its node address; when they change,
- * the whole part is recomputed. A scan without sorting: the rules of desired.ts, minimum by minimum.
+ * the whole part is recomputed.
  */
-function contextOf(
-  routes: Iterable<FelixRoute>,
-  routeAt: (dst: string) => FelixRoute | undefined,
-  vtep: ReturnType<RouteStore['vtepOf']>,
-  opts: ReturnPathOptions,
-  families: ReadonlySet<Family>,
-): Context {
-  const underlay = opts.gatewayIp.family;
-  const gatewayIps = opts.gatewayIps ?? [opts.gatewayIp];
-  const hostLength = underlay === 4 ? 32 : 128;
-  let tunnel: FelixRoute | undefined;
-  let firstUnderlay: FelixRoute | undefined;
-  let encapsulated = false;
-  let clients = 0;
+function contextOf(routes: Iterable<FelixRoute>, vtep: FelixVtep | undefined, opts: ReturnPathOptions, families: ReadonlySet<Family>, gatewayIps: readonly IpAddress[]): Context {
+  const clients: FelixRoute[] = [];
+  const tunnels: FelixRoute[] = [];
   for (const r of routes) {
-    if (r.kinds.has('remote_tunnel') && r.dstNodeName !== '' && r.dst.family === underlay && r.dst.prefixLength === hostLength) {
-      if (!tunnel || tunnelRank(r) < tunnelRank(tunnel) || (tunnelRank(r) === tunnelRank(tunnel) && r.dst.text < tunnel.dst.text)) tunnel = r;
-    }
-    if (!r.kinds.has('remote_workload') || clientSkipReason(r, families, gatewayIps) !== undefined) continue;
-    clients++;
-    if (isEncapsulated(r)) encapsulated = true;
-    if (r.dst.family === underlay && (!firstUnderlay || r.dst.text < firstUnderlay.dst.text)) firstUnderlay = r;
+    if (r.kinds.has('remote_tunnel')) tunnels.push(r);
+    if (r.kinds.has('remote_workload') && clientSkipReason(r, families, gatewayIps) === undefined) clients.push(r);
   }
-  if (clients === 0) return { text: '' };
-  const vtepTunnel = underlay === 4 ? vtep?.ipv4Addr : vtep?.ipv6Addr;
-  const tunnelIp: IpAddress | undefined = vtepTunnel ?? tunnel?.dst.address;
-  if (tunnelIp && encapsulated) {
+  if (clients.length === 0) return { text: '' };
+  const ctx = nodeContext(clients, tunnels, vtep, opts);
+  if (ctx.outer && ctx.tunnelRoute) {
     // A block equal to the tunnel /32 is skipped; if it is the only block, there is no FDB entry.
-    const tunnelKey = cidrOf(tunnelIp, hostLength).text;
-    const hidden = routeAt(tunnelKey);
-    const shown = hidden && hidden.kinds.has('remote_workload') && clientSkipReason(hidden, families, gatewayIps) === undefined ? clients - 1 : clients;
-    return { text: `tunnel ${tunnelIp.text} ${shown > 0}`, tunnelKey };
+    const tunnelKey = routeKind.key(ctx.tunnelRoute);
+    return { text: `tunnel ${ctx.outer.text} ${clients.some((c) => c.dst.text !== tunnelKey)}`, tunnelKey };
   }
-  const direct = firstUnderlay?.dstNodeIp ?? vtepParentAddress(vtep, underlay);
-  return { text: direct ? `direct ${direct.text}` : 'none' };
+  return { text: ctx.outer ? `direct ${ctx.outer.text}` : 'none' };
 }
 
 type ClassName = 'routes' | 'neighbours' | 'fdb';
@@ -105,7 +85,7 @@ function partOf(store: RouteStore, node: string, opts: ReturnPathOptions, famili
     routes: byKey(routeKind, d.routes),
     neighbours: byKey(neighbourKind, d.neighbours),
     fdb: byKey(fdbKind, d.fdb),
-    context: contextOf(store.routesOf(node), (dst) => nodeRoute(store, node, dst), vtep, opts, families),
+    context: contextOf(store.routesOf(node), vtep, opts, families, opts.gatewayIps ?? [opts.gatewayIp]),
   };
 }
 
@@ -148,7 +128,7 @@ export class NodeParts {
     for (const [node, dsts] of changes) {
       const old = this.parts.get(node);
       if (old && dsts) {
-        const ctx = contextOf(this.store.routesOf(node), (dst) => nodeRoute(this.store, node, dst), this.store.vtepOf(node), this.opts, this.families);
+        const ctx = contextOf(this.store.routesOf(node), this.store.vtepOf(node), this.opts, this.families, this.gatewayIps);
         if (ctx.text === old.context.text && ctx.tunnelKey === old.context.tunnelKey) {
           for (const dst of dsts) this.updateRoute(node, old, dst, touched);
           continue;
