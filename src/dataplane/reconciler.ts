@@ -238,6 +238,12 @@ export class ReturnPathReconciler {
   /** What is programmed equals the union of the parts (the last pass used them, without clash). */
   private partsExact = false;
 
+  /**
+   * Work done (for tests): NodeParts built from scratch, and passes that diffed the whole desired
+   * state rather than only the keys that changed (an idle resync does neither).
+   */
+  readonly work = { partsBuilt: 0, wholeDiffs: 0 };
+
   private passTimer: { handle: TimerHandle; due: number } | undefined;
   private resyncTimer: TimerHandle | undefined;
   private running: Promise<ReconcileResult> | undefined;
@@ -428,7 +434,7 @@ export class ReturnPathReconciler {
     const dirty = this.store.takeDirty();
     let keys: TouchedKeys | undefined;
     if (this.parts) keys = this.parts.update(dirty);
-    else if (!full) this.parts = new NodeParts(this.store, this.opts.returnPath);
+    else if (!full) this.parts = this.buildParts();
     const parts = this.parts;
     const exact = parts !== undefined && !parts.clashes;
     // The last pass left the kernel holding exactly the union of the parts as they were before this
@@ -466,6 +472,7 @@ export class ReturnPathReconciler {
       // address objects); where they equal the wanted entry the diff keeps the wanted one, which
       // shares its prefix and addresses with the route store.
       have = read ? Programmed.of(read) : (this.programmed as Programmed);
+      this.work.wholeDiffs++;
       plan = diffAll(have, whole ?? (exact ? parts.all() : this.desired()));
     }
     const attempted = planOperations(plan);
@@ -478,10 +485,15 @@ export class ReturnPathReconciler {
       // Build the parts now, after the pass is reported, rather than in the first update's pass
       // (~40 ms at 10k routes, which that update and those queued behind it would wait for).
       // They match what is programmed when nothing changed while the pass ran.
-      this.parts = new NodeParts(this.store, this.opts.returnPath);
+      this.parts = this.buildParts();
       this.partsExact = this.store.version === version && !this.parts.clashes;
     }
     return result;
+  }
+
+  private buildParts(): NodeParts {
+    this.work.partsBuilt++;
+    return new NodeParts(this.store, this.opts.returnPath);
   }
 
   private finish(reason: string, full: boolean, startedAt: number, operations: number, errors: GatewayError[], attempted: number): ReconcileResult {

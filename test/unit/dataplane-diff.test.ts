@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { desiredReturnPath } from '../../src/dataplane/desired';
 import { diffReturnPath, formatPlan, planOperations } from '../../src/dataplane/diff';
+import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../../src/dataplane/entries';
 import { ReturnPathReconciler, type ReconcileResult } from '../../src/dataplane/reconciler';
 import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
 import { FakeClock } from '../../src/model/clock';
@@ -116,4 +117,33 @@ test('replaying the same updates in random orders (seeded) reaches the same kern
     assert.ok(results.length > 0 && results.every((x) => x.ok), `seed ${seed}: every pass succeeded`);
     await r.stop();
   }
+});
+
+test('entries compare field by field exactly when their renderings are equal', () => {
+  const rand = prng(7);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const ips = ['198.51.100.11', '198.51.100.12', '2001:db8::1', '2001:db8::2'];
+  const dsts = ['100.64.1.0/26', '100.64.1.0/27', '100.64.1.1/32', '2001:db8:1::/122'];
+  const devs = ['vxlan0', 'eth0'];
+  const macs = [M1, M3];
+  const routes = Array.from({ length: 40 }, (): RouteEntry => {
+    const gw = pick([undefined, ...ips]);
+    return { dst: cidr(pick(dsts)), ...(gw ? { gateway: ip(gw) } : {}), dev: pick(devs), onlink: rand() < 0.5 };
+  });
+  const neighbours = Array.from({ length: 40 }, (): NeighbourEntry => ({ ip: ip(pick(ips)), mac: pick(macs), dev: pick(devs) }));
+  const fdb = Array.from({ length: 40 }, (): FdbEntry => ({ mac: pick(macs), dst: ip(pick(ips)), dev: pick(devs) }));
+  let equal = 0;
+  const check = <T>(kind: EntryKind<T>, xs: readonly T[]): void => {
+    for (const a of xs) {
+      for (const b of xs) {
+        const same = kind.format(a) === kind.format(b);
+        if (same) equal++;
+        assert.equal(kind.same(a, b), same, `${kind.format(a)} / ${kind.format(b)}`);
+      }
+    }
+  };
+  check(routeKind, routes);
+  check(neighbourKind, neighbours);
+  check(fdbKind, fdb);
+  assert.ok(equal > 3 * 40 + 100, `equal pairs beyond each entry with itself: ${equal - 3 * 40}`);
 });

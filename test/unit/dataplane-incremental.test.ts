@@ -9,7 +9,7 @@ import { ReturnPathReconciler, type ReconcileResult } from '../../src/dataplane/
 import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
 import { FakeClock } from '../../src/model/clock';
 import type { FelixRoute, FelixVtep, IpPoolType, RouteKind, SyncEvent } from '../../src/model/felix';
-import { ev, gatewayOptions, ip, prng, route } from './dataplane-fixtures';
+import { cidr, ev, gatewayOptions, ip, prng, route } from './dataplane-fixtures';
 
 /**
  * Passes after live updates recompute only the nodes that changed and diff only their keys. This
@@ -97,13 +97,52 @@ function desiredText(d: ReturnPathEntries): string {
   return [...d.routes.map(formatRoute).sort(), '--', ...d.neighbours.map(formatNeighbour).sort(), '--', ...d.fdb.map(formatFdb).sort()].join('\n');
 }
 
-async function replay(seed: number, opts: ReturnPathOptions, dual: boolean, steps: number): Promise<{ incremental: number; full: number }> {
+/** Counts of what the fake kernel holds as the gateway's own, per class. */
+async function kernelCounts(k: FakeReturnPathKernel): Promise<{ routes: number; neighbours: number; fdb: number }> {
+  return { routes: (await k.routes.list()).length, neighbours: (await k.neighbours.list('vxlan0')).length, fdb: (await k.fdb.list('vxlan0')).length };
+}
+
+/**
+ * Someone else changes the kernel behind the reconciler's back (returns false when there was
+ * nothing to change): deletes one of its entries, rewrites one, or adds an owned entry the desired
+ * state does not have, or a second one under a key it has.
+ */
+async function drift(k: FakeReturnPathKernel, rand: () => number): Promise<boolean> {
+  const routes = await k.routes.list();
+  const neighbours = await k.neighbours.list('vxlan0');
+  const fdb = await k.fdb.list('vxlan0');
+  const x = rand();
+  if (x < 0.25 && routes.length > 0) await k.routes.remove(pick(routes, rand));
+  else if (x < 0.4 && neighbours.length > 0) await k.neighbours.upsert({ ...pick(neighbours, rand), mac: '66:00:00:00:00:99' });
+  else if (x < 0.55 && fdb.length > 0) await k.fdb.remove(pick(fdb, rand));
+  else if (x < 0.7) k.seed({ route: { dst: cidr(`100.64.${40 + Math.floor(rand() * 4)}.0/26`), gateway: ip('198.51.100.9'), dev: 'vxlan0', onlink: true } });
+  else if (x < 0.85 && routes.length > 0) k.seed({ route: { ...pick(routes, rand), gateway: ip('198.51.100.9') } });
+  else if (fdb.length > 0) k.seed({ fdb: { ...pick(fdb, rand), dst: ip('198.51.100.9') } });
+  else return false;
+  return true;
+}
+
+interface ReplayCounts {
+  incremental: number;
+  full: number;
+  /** Steps where one full pass (resync, a new stream's in_sync, requestResync) ran alone, cleanly, without drift before it. */
+  cleanFull: number;
+}
+
+/**
+ * Live updates mixed with every kind of full pass: the periodic resync, requestResync, a new
+ * stream's snapshot (with updates arriving while it is collected), the retry after a failed write,
+ * and drift made by others that the next full pass must repair. After every step the kernel must
+ * hold the full desired state computed afresh, the reconciler's counts must be what the kernel
+ * holds, and a pass that followed a clean one must have written exactly what changed.
+ */
+async function replay(seed: number, opts: ReturnPathOptions, dual: boolean, steps: number): Promise<ReplayCounts> {
   const rand = prng(seed);
   const kernel = new FakeReturnPathKernel();
   const clock = new FakeClock();
   const results: ReconcileResult[] = [];
   const r = new ReturnPathReconciler({ kernel, returnPath: opts, clock, wallClock: () => clock.now(), onReconciled: (x) => results.push(x) });
-  const model = new Model();
+  let model = new Model();
   r.start();
   for (let i = 0; i < 30; i++) {
     const e = randomEvent(rand, dual);
@@ -115,35 +154,70 @@ async function replay(seed: number, opts: ReturnPathOptions, dual: boolean, step
   await r.whenIdle();
   let prev = desiredReturnPath(model.routes.values(), model.vteps.values(), opts);
   assert.equal(await kernelText(kernel), desiredText(prev), `seed ${seed}: after in_sync`);
-  const counts = { incremental: 0, full: 0 };
+  const counts: ReplayCounts = { incremental: 0, full: 0, cleanFull: 0 };
 
   for (let step = 0; step < steps; step++) {
     const where = `seed ${seed}, step ${step}`;
+    /** No drift made by others this step (a failed write shows as a failed pass among those that ran). */
+    let clean = true;
     if (rand() < 0.03) {
       // A write that fails: the next pass is a full one, after which passes are incremental again.
+      // (It fails only when a pass writes that class; the failed pass shows among those that ran.)
       kernel.inject({ cls: pick(['route', 'neighbour', 'fdb'] as const, rand), op: 'upsert', errno: 'ENOBUFS' });
     }
-    const burst = 1 + Math.floor(rand() * 4);
+    const before = results.length;
+    const x = rand();
+    if (x < 0.06) {
+      // A new stream: its snapshot (most of what Felix had, and some changes) replaces the routes at
+      // in_sync; updates that arrive before then belong to the snapshot.
+      r.streamStarted();
+      const snapshot = new Model();
+      const events: SyncEvent[] = [];
+      for (const route of model.routes.values()) if (rand() < 0.85) events.push(ev.update(route));
+      for (const vtep of model.vteps.values()) if (rand() < 0.85) events.push(ev.vtep(vtep));
+      for (let i = Math.floor(rand() * 6); i > 0; i--) events.push(randomEvent(rand, dual));
+      for (const e of events) {
+        snapshot.apply(e);
+        r.apply(e);
+      }
+      if (rand() < 0.5) clock.advance(2); // nothing may run before in_sync
+      assert.equal(results.length, before, `${where}: no pass before the new stream's in_sync`);
+      r.apply(ev.inSync());
+      model = snapshot;
+    } else if (x < 0.1 && (await drift(kernel, rand))) {
+      clean = false;
+      r.requestResync('drift');
+    } else if (x < 0.14) {
+      r.requestResync('requested');
+    } else if (x < 0.2) {
+      // The periodic resync comes due, with or without updates queued behind it.
+      clock.advance(30_000);
+    }
+    const burst = Math.floor(rand() * 4);
     for (let i = 0; i < burst; i++) {
       const e = randomEvent(rand, dual);
       model.apply(e);
       r.apply(e);
     }
-    const before = results.length;
+    // Until passes stop coming (a pass may have run while updates queued behind it) and the last was clean.
     for (let guard = 0; guard < 50; guard++) {
+      const n = results.length;
       clock.advance(results.length > before && results[results.length - 1]?.ok === false ? 30_000 : 2);
       await r.whenIdle();
-      if (results.length > before && results[results.length - 1]?.ok) break;
+      if (results.length === n && (n === before || results[n - 1]?.ok)) break;
     }
     const ran = results.slice(before);
     const last = ran[ran.length - 1];
     const want = desiredReturnPath(model.routes.values(), model.vteps.values(), opts);
     const changes = planOperations(diffReturnPath(prev, want));
-    if (changes > 0) assert.ok(last?.ok, `${where}: a clean pass ran`);
+    if (changes > 0 || !clean) assert.ok(last?.ok, `${where}: a clean pass ran`);
     assert.equal(await kernelText(kernel), desiredText(want), `${where}: kernel equals the full desired state`);
-    // Without failures in between, one pass wrote exactly what changed: no key was rewritten needlessly.
-    if (ran.length === 1 && last?.ok && !last.full) assert.equal(last.operations, changes, `${where}: writes`);
-    for (const x of ran) if (x.ok) counts[x.full ? 'full' : 'incremental']++;
+    assert.deepEqual(r.programmedCounts(), await kernelCounts(kernel), `${where}: counts are what the kernel holds`);
+    // Without failures or drift in between, one pass wrote exactly what changed: no key was
+    // rewritten needlessly, by an incremental pass or a full one.
+    if (ran.length === 1 && last?.ok && clean) assert.equal(last.operations, changes, `${where}: writes`);
+    for (const p of ran) if (p.ok) counts[p.full ? 'full' : 'incremental']++;
+    if (ran.length === 1 && last?.ok && last.full && clean) counts.cleanFull++;
     prev = want;
   }
   await r.stop();
@@ -157,16 +231,24 @@ const dual: ReturnPathOptions = {
   families: new Set([4, 6] as const),
 };
 
-test('incremental passes after random updates leave the kernel equal to the full desired state (IPv4)', async () => {
-  let incremental = 0;
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) incremental += (await replay(seed, v4, false, 150)).incremental;
-  assert.ok(incremental > 500, `most passes were incremental (${incremental})`);
+async function replayAll(seeds: readonly number[], opts: ReturnPathOptions, isDual: boolean): Promise<void> {
+  const total: ReplayCounts = { incremental: 0, full: 0, cleanFull: 0 };
+  for (const seed of seeds) {
+    const c = await replay(seed, opts, isDual, 150);
+    total.incremental += c.incremental;
+    total.full += c.full;
+    total.cleanFull += c.cleanFull;
+  }
+  assert.ok(total.incremental > 400, `most passes were incremental (${total.incremental})`);
+  assert.ok(total.cleanFull > 50, `full passes mixed in, held to their writes too (${total.cleanFull} of ${total.full})`);
+}
+
+test('incremental passes mixed with resyncs, new streams, failures and drift leave the kernel equal to the full desired state (IPv4)', async () => {
+  await replayAll([1, 2, 3, 4, 5, 6, 7, 8], v4, false);
 });
 
-test('incremental passes after random updates leave the kernel equal to the full desired state (dual-stack)', async () => {
-  let incremental = 0;
-  for (const seed of [11, 12, 13, 14, 15, 16, 17, 18]) incremental += (await replay(seed, dual, true, 150)).incremental;
-  assert.ok(incremental > 500, `most passes were incremental (${incremental})`);
+test('incremental passes mixed with resyncs, new streams, failures and drift leave the kernel equal to the full desired state (dual-stack)', async () => {
+  await replayAll([11, 12, 13, 14, 15, 16, 17, 18], dual, true);
 });
 
 /**

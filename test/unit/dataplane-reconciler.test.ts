@@ -312,3 +312,64 @@ test('stop() cancels timers: nothing runs after it', async () => {
   await advance(120_000);
   assert.equal(kernel.calls, calls);
 });
+
+test('an idle resync reads the kernel but rebuilds no part and diffs nothing whole; updates, drift and a new stream still get theirs', async () => {
+  const { kernel, r, advance, results } = setup(undefined, { resyncIntervalMs: 30_000 });
+  r.start();
+  for (const e of [ev.update(node1), ev.update(node3), ev.inSync()]) r.apply(e);
+  await advance(0);
+  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 1 });
+  const calls = kernel.calls;
+  await advance(30_000);
+  await advance(30_000);
+  assert.equal(kernel.calls - calls, 6, 'each resync listed routes, neighbours and FDB');
+  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 1 }, 'idle resyncs: no parts built, no whole diff');
+
+  // A live update, then a resync: the update's pass writes its block; the resync checks and finds nothing.
+  r.apply(ev.update(route('100.64.4.0/26', 'remote_workload', 'node3', '198.51.100.13')));
+  await advance(2);
+  await advance(30_000);
+  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 1 });
+
+  // Drift made by others: the resync finds the kernel unlike what it programmed and diffs all of it.
+  await kernel.routes.remove({ dst: cidr('100.64.3.0/26'), gateway: ip('198.51.100.13'), dev: 'vxlan0', onlink: true });
+  kernel.seed({ fdb: { mac: M1, dst: ip('198.51.100.99'), dev: 'vxlan0' } });
+  await advance(30_000);
+  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 2 });
+  assert.equal(
+    kernel.dump(),
+    `# ip route
+100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink proto egress
+100.64.3.0/26 via 198.51.100.13 dev vxlan0 onlink proto egress
+100.64.4.0/26 via 198.51.100.13 dev vxlan0 onlink proto egress
+# ip neigh
+198.51.100.11 dev vxlan0 lladdr ${M1} PERMANENT
+198.51.100.13 dev vxlan0 lladdr ${M3} PERMANENT
+# bridge fdb
+${M3} dev vxlan0 dst 198.51.100.13 self permanent
+${M1} dev vxlan0 dst 198.51.100.11 self permanent
+`,
+  );
+
+  // A new stream's snapshot replaces the routes whole: the parts are built afresh after its pass.
+  r.streamStarted();
+  for (const e of [ev.update(node1), ev.inSync()]) r.apply(e);
+  await advance(0);
+  assert.deepEqual(r.work, { partsBuilt: 2, wholeDiffs: 3 });
+  await advance(30_000);
+  assert.deepEqual(r.work, { partsBuilt: 2, wholeDiffs: 3 });
+  assert.deepEqual(
+    results.map((x) => `${x.reason} ${x.full ? 'full' : 'incremental'} ${x.operations}`),
+    [
+      'in_sync full 6',
+      'resync full 0',
+      'resync full 0',
+      'update incremental 1',
+      'resync full 0',
+      'resync full 2',
+      'in_sync full 4',
+      'resync full 0',
+    ],
+  );
+  assert.deepEqual(r.programmedCounts(), { routes: 1, neighbours: 1, fdb: 1 });
+});
