@@ -113,6 +113,13 @@ function heldList<T>(h: Held<T> | undefined): readonly T[] {
 class HeldTable<T> {
   readonly map: HeldMap<T> = new Map();
   private n = 0;
+  /**
+   * Every held entry once, in the order the last kernel read that matched listed them (equal, entry
+   * by entry, to what is held: keeping a wanted entry in place of its equal copy keeps that true);
+   * dropped by any change. A table the kernel has not changed is listed in the same order again, so
+   * an idle resync compares the read with this, position by position, without a lookup.
+   */
+  private order: readonly T[] | undefined;
   constructor(private readonly kind: EntryKind<T>) {}
 
   get count(): number {
@@ -123,6 +130,7 @@ class HeldTable<T> {
   hold(x: T): void {
     holdEntry(this.map, this.kind, x);
     this.n++;
+    this.order = undefined;
   }
 
   /** The kernel now holds `x` under its key, in place of what it held there. */
@@ -130,30 +138,7 @@ class HeldTable<T> {
     const k = this.kind.key(x);
     this.n += 1 - heldList(this.map.get(k)).length;
     this.map.set(k, x);
-  }
-
-  /** Wanted entries the kernel holds exactly, alone under their key: keep them, not the copies read. */
-  adopt(xs: readonly T[]): void {
-    for (const w of xs) {
-      const k = this.kind.key(w);
-      if (!Array.isArray(this.map.get(k))) this.map.set(k, w);
-    }
-  }
-
-  /**
-   * `read` (a kernel read of this class) holds exactly these entries: one lookup per entry read,
-   * where building a map of the read and diffing it costs four. Entries under a key that holds
-   * several, or read twice, make it false (the full diff sorts those out).
-   */
-  holdsExactly(read: readonly T[]): boolean {
-    if (read.length !== this.n) return false;
-    const seen = new Set<T>();
-    for (const x of read) {
-      const h = this.map.get(this.kind.key(x));
-      if (h === undefined || Array.isArray(h) || !this.kind.same(h, x)) return false;
-      seen.add(h);
-    }
-    return seen.size === read.length;
+    this.order = undefined;
   }
 
   /** The kernel no longer holds `x` (entries under its key that differ from it stay). */
@@ -165,6 +150,42 @@ class HeldTable<T> {
     if (rest.length > 1) this.map.set(k, rest);
     else if (rest.length === 1) this.map.set(k, rest[0] as T);
     else this.map.delete(k);
+    this.order = undefined;
+  }
+
+  /** Wanted entries the kernel holds exactly, alone under their key: keep them, not the copies read. */
+  adopt(xs: readonly T[]): void {
+    for (const w of xs) {
+      const k = this.kind.key(w);
+      if (!Array.isArray(this.map.get(k))) this.map.set(k, w);
+    }
+  }
+
+  /**
+   * `read` (a kernel read of this class) holds exactly these entries. In the order of the last
+   * matching read: one comparison per entry; otherwise one lookup per entry, where building a map of
+   * the read and diffing it costs four. Entries under a key that holds several, or read twice, make
+   * it false (the full diff sorts those out).
+   */
+  holdsExactly(read: readonly T[]): boolean {
+    if (read.length !== this.n) return false;
+    const order = this.order;
+    if (order && order.length === read.length) {
+      let i = 0;
+      while (i < read.length && this.kind.same(order[i] as T, read[i] as T)) i++;
+      if (i === read.length) return true;
+    }
+    const seen = new Set<T>();
+    const listed: T[] = [];
+    for (const x of read) {
+      const h = this.map.get(this.kind.key(x));
+      if (h === undefined || Array.isArray(h) || !this.kind.same(h, x)) return false;
+      seen.add(h);
+      listed.push(h);
+    }
+    if (seen.size !== read.length) return false;
+    this.order = listed;
+    return true;
   }
 }
 
