@@ -68,7 +68,7 @@ const ENHANCE_YOUR_CALM = 11;
 export const RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
 export interface KeepaliveOptions {
-  /** Send a PING after this long without receiving anything (and at least this long after the last PING). */
+  /** Send a PING this long after the connection was made, and then this long after each answer. */
   readonly intervalMs: number;
   /** Fail the call when the PING is not acknowledged within this time. */
   readonly timeoutMs: number;
@@ -79,9 +79,11 @@ export interface KeepaliveOptions {
  * keepalive MinTime) after the previous one as a strike, unless it has sent data in between, and
  * after the third strike closes the connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
  * A PolicySync stream is often silent for much longer than that, so a short interval would have
- * Felix drop a healthy stream (and the daemon re-read the whole snapshot) every few intervals. Five
- * minutes of silence, then a PING that must be answered within 20 s: a frozen Felix that keeps the
- * socket open is noticed within 5 min 20 s, and a real Felix never sees a strike.
+ * Felix drop a healthy stream (and the daemon re-read the whole snapshot) every few intervals. A
+ * PING every 5 minutes that must be answered within 20 s: a frozen Felix that keeps the socket open
+ * is noticed within 5 min 20 s, and a real Felix never sees a strike. (Pinging whether or not data
+ * flows costs one frame per 5 minutes; tracking when data last came would cost a clock read per
+ * DATA chunk, and a snapshot arrives as one chunk per message.)
  */
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 5 * 60_000, timeoutMs: 20_000 };
 
@@ -136,16 +138,12 @@ class H2ServerStream implements ServerStreamCall {
   private goaway: string | undefined;
   private tooManyPings = false;
   private keepaliveTimer: TimerHandle | undefined;
-  private lastReceiveAt: number;
-  private lastPingAt: number;
 
   constructor(
     private readonly options: ServerStreamOptions,
     private readonly handlers: ServerStreamHandlers,
   ) {
-    const clock = options.clock;
     this.keepalive = options.keepalive ?? DEFAULT_KEEPALIVE;
-    this.lastReceiveAt = this.lastPingAt = clock.now();
     const window = options.receiveWindowBytes ?? RECEIVE_WINDOW_BYTES;
     this.reader = new MessageReader((bytes) => this.deliver(bytes), options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
 
@@ -200,7 +198,6 @@ class H2ServerStream implements ServerStreamCall {
 
   private onResponse(headers: http2.IncomingHttpHeaders, flags: number): void {
     if (this.finished) return;
-    this.lastReceiveAt = this.options.clock.now();
     const status = Number(headers[':status']);
     const contentType = String(headers['content-type'] ?? '');
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
@@ -224,7 +221,6 @@ class H2ServerStream implements ServerStreamCall {
 
   private onData(chunk: Buffer): void {
     if (this.finished || this.failure !== undefined) return;
-    this.lastReceiveAt = this.options.clock.now();
     try {
       this.reader.push(chunk);
     } catch (err) {
@@ -276,30 +272,19 @@ class H2ServerStream implements ServerStreamCall {
     if (code !== 0 || lastStreamId < ours || ours === 0) this.fail(this.goaway);
   }
 
-  /** Keeps one timer: due when the connection has been silent for intervalMs, or when a PING is overdue. */
+  /** One timer at a time: the next PING, or the deadline for the answer to the last one. */
   private armKeepalive(): void {
     if (this.finished) return;
-    const { clock } = this.options;
-    const { intervalMs } = this.keepalive;
-    const due = Math.max(this.lastReceiveAt, this.lastPingAt) + intervalMs;
-    this.keepaliveTimer = clock.setTimeout(() => this.keepaliveDue(), Math.max(0, due - clock.now()));
+    this.keepaliveTimer = this.options.clock.setTimeout(() => this.sendPing(), this.keepalive.intervalMs);
   }
 
-  private keepaliveDue(): void {
+  private sendPing(): void {
     this.keepaliveTimer = undefined;
     if (this.finished) return;
-    const { clock } = this.options;
-    const now = clock.now();
-    if (now < Math.max(this.lastReceiveAt, this.lastPingAt) + this.keepalive.intervalMs) {
-      this.armKeepalive(); // data arrived meanwhile
-      return;
-    }
-    this.lastPingAt = now;
     const { timeoutMs } = this.keepalive;
     const sent = this.session.ping((err) => {
       if (err || this.finished) return; // the session is closing; its own events say why
       this.keepaliveTimer?.cancel();
-      this.lastPingAt = clock.now();
       this.armKeepalive();
     });
     if (!sent) {
@@ -307,7 +292,7 @@ class H2ServerStream implements ServerStreamCall {
       this.teardown();
       return;
     }
-    this.keepaliveTimer = clock.setTimeout(() => {
+    this.keepaliveTimer = this.options.clock.setTimeout(() => {
       this.keepaliveTimer = undefined;
       if (this.finished) return;
       this.fail(`UNAVAILABLE: Felix did not answer a keepalive PING within ${timeoutMs} ms`);

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
-import type { Clock } from '../../src/model/clock';
+import type { Clock, TimerHandle } from '../../src/model/clock';
 import { FakeClock, systemClock } from '../../src/model/clock';
 import { encodeSyncRequest } from '../../src/policysync/client';
 import { frameMessage } from '../../src/policysync/grpc-framing';
@@ -358,37 +358,47 @@ async function freezableRelay(t: TestContext, target: string): Promise<{ socket:
   return { socket, freeze: () => (frozen = true) };
 }
 
-test('grpc-stream: keepalive PINGs only after silence; a server that stops answering them fails the call', TIMEOUT, async (t) => {
-  let serverStream: http2.ServerHttp2Stream | undefined;
+/** A FakeClock that also records the delay of every timer set on it, in order. */
+class RecordingClock extends FakeClock {
+  readonly delays: number[] = [];
+  override setTimeout(fn: () => void, ms: number): TimerHandle {
+    this.delays.push(ms);
+    return super.setTimeout(fn, ms);
+  }
+}
+
+test('grpc-stream: keepalive PINGs every interval keep the call; a server that stops answering them fails it', TIMEOUT, async (t) => {
   const server = await rawServer(t, (s) => {
-    serverStream = s.stream;
     s.stream.respond(GRPC_HEADERS);
     s.stream.write(frames('snapshot'));
   });
   const relay = await freezableRelay(t, server.socket);
-  const clock = new FakeClock();
-  const rec = call(relay.socket, { clock, keepalive: { intervalMs: 60_000, timeoutMs: 10_000 } });
+  const clock = new RecordingClock();
+  const rec = call(relay.socket, { clock, keepalive: { intervalMs: 300_000, timeoutMs: 20_000 } });
   await until(() => rec.messages.length === 1, 'the first message');
+  assert.deepEqual(clock.delays, [300_000], 'the first PING is scheduled once connected');
 
-  // Data keeps arriving: no PING is due yet.
-  clock.advance(40_000);
-  serverStream?.write(frames('live'));
-  await until(() => rec.messages.length === 2, 'the live message');
-  clock.advance(40_000);
-  assert.equal(server.pings(), 0, 'the connection was not silent for a whole interval');
-
-  // Silent for the interval: one PING, answered; the call goes on.
-  clock.advance(20_000);
-  await until(() => server.pings() === 1, 'a PING at the server');
-  await new Promise((r) => setTimeout(r, 50)); // let the ack come back
-  clock.advance(10_000);
-  assert.equal(clock.pendingTimers(), 1, 'the ack cancelled the timeout; the next PING is scheduled');
+  clock.advance(299_999);
+  assert.equal(server.pings(), 0, 'no PING before the interval');
+  // Two rounds: PING (with a 20 s deadline), answer (deadline cancelled, next PING scheduled).
+  clock.advance(1);
+  await until(() => server.pings() === 1, 'PING 1 at the server');
+  await until(() => clock.delays.length === 3, 'the answer to PING 1');
+  assert.deepEqual(clock.delays, [300_000, 20_000, 300_000]);
+  assert.equal(clock.pendingTimers(), 1);
+  clock.advance(300_000);
+  await until(() => server.pings() === 2, 'PING 2 at the server');
+  await until(() => clock.delays.length === 5, 'the answer to PING 2');
+  assert.equal(clock.pendingTimers(), 1);
 
   // Felix hangs with the socket open: the next PING is never answered.
   relay.freeze();
-  clock.advance(60_000);
-  await until(() => server.pings() === 2, 'the second PING at the server');
-  clock.advance(10_000);
-  assert.deepEqual(await rec.closed, { failure: 'UNAVAILABLE: Felix did not answer a keepalive PING within 10000 ms' });
+  clock.advance(300_000);
+  await until(() => server.pings() === 3, 'PING 3 at the server');
+  clock.advance(19_999);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(clock.delays.length, 6, 'no answer, so no next PING scheduled');
+  clock.advance(1);
+  assert.deepEqual(await rec.closed, { failure: 'UNAVAILABLE: Felix did not answer a keepalive PING within 20000 ms' });
   assert.equal(clock.pendingTimers(), 0, 'no keepalive timer is left');
 });
