@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
 import type { Clock, TimerHandle } from '../../src/model/clock';
 import { FakeClock, systemClock } from '../../src/model/clock';
-import { encodeSyncRequest } from '../../src/policysync/client';
+import { PolicySyncClient, encodeSyncRequest } from '../../src/policysync/client';
 import { frameMessage } from '../../src/policysync/grpc-framing';
 import type { CloseInfo, KeepaliveOptions, ServerStreamCall } from '../../src/policysync/grpc-stream';
 import { openServerStream } from '../../src/policysync/grpc-stream';
@@ -401,4 +401,32 @@ test('grpc-stream: keepalive PINGs every interval keep the call; a server that s
   clock.advance(1);
   assert.deepEqual(await rec.closed, { failure: 'UNAVAILABLE: Felix did not answer a keepalive PING within 20000 ms' });
   assert.equal(clock.pendingTimers(), 0, 'no keepalive timer is left');
+});
+
+test('PolicySyncClient: after GOAWAY too_many_pings it pings half as often on the next stream', TIMEOUT, async (t) => {
+  let streams = 0;
+  const { socket } = await rawServer(t, (s) => {
+    streams++;
+    s.stream.respond(GRPC_HEADERS);
+    if (streams === 1) s.stream.write(frames(''), () => s.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings')));
+  });
+  const clock = new RecordingClock();
+  const states: string[] = [];
+  const client = new PolicySyncClient(
+    { socketPath: socket, supportsIPv6RouteUpdates: false, clock, random: () => 0.5, keepalive: { intervalMs: 300_000, timeoutMs: 20_000 } },
+    { onEvent: () => undefined, onState: (c) => states.push(c.reason ? `${c.state}: ${c.reason}` : c.state) },
+  );
+  const abort = new AbortController();
+  const done = client.run(abort.signal);
+  t.after(() => abort.abort());
+  await until(() => states.length === 3, 'the first stream to be dropped');
+  assert.deepEqual(states, ['connecting', 'connected', 'disconnected: Felix closed the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings")']);
+  const retry = clock.delays.at(-1)!;
+  clock.advance(retry);
+  await until(() => client.stats().streams === 2, 'the second stream');
+  await until(() => clock.delays.includes(600_000), 'the second stream to schedule its first PING');
+  assert.deepEqual(clock.delays, [300_000, retry, 600_000]);
+  abort.abort();
+  await done;
+  assert.equal(clock.pendingTimers(), 0);
 });
