@@ -123,7 +123,7 @@ export class PolicySyncClient {
   }
 
   /**
-   * Runs until `signal` aborts; the promise settles once the stream, channel and retry timer are gone.
+   * Runs until `signal` aborts; the promise settles once the stream, its connection and the retry timer are gone.
    * A client runs once.
    */
   run(signal: AbortSignal): Promise<void> {
