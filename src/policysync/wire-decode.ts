@@ -83,32 +83,16 @@ function int32(): number {
 }
 
 /**
- * Short ASCII strings (every CIDR, address and node name Felix sends) are made in JavaScript from
- * their char codes: for 10-20 bytes Buffer#toString's argument checks and the call into C++ cost
- * more than the copy (measured: a 10k-route snapshot read ~15% faster, cold and warm). Anything
- * longer or not ASCII takes the UTF-8 decoder. SHORT_ASCII[n] is a reused array of n char codes.
- * Tried and dropped: looking repeated strings (node names and addresses) up by their bytes before
- * making a string, to share one per node; hashing and comparing the bytes cost more than it saved.
+ * Tried and dropped (2026-11-25): making short ASCII strings from their char codes in JS (faster in
+ * a micro-benchmark, ~4 ms of 24 cold, but no change in the routes benchmark's daemon), and looking
+ * repeated node names and addresses up by their bytes to share one string (slower: hashing and
+ * comparing the bytes cost more than making the string).
  */
-const SHORT_MAX = 64;
-const SHORT_ASCII: number[][] = Array.from({ length: SHORT_MAX + 1 }, (_, n) => new Array<number>(n).fill(0));
-
 function readString(buf: Uint8Array, end: number): string {
   const len = readLength(buf, end);
   const start = pos;
   pos += len;
-  const codes = SHORT_ASCII[len];
-  if (codes === undefined) return utf8(buf, start, pos);
-  for (let i = 0; i < len; i++) {
-    const b = buf[start + i] as number;
-    if (b >= 0x80) return utf8(buf, start, pos);
-    codes[i] = b;
-  }
-  return String.fromCharCode.apply(null, codes);
-}
-
-function utf8(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.prototype.toString.call(buf, 'utf8', start, end);
+  return Buffer.prototype.toString.call(buf, 'utf8', start, pos);
 }
 
 function skip(buf: Uint8Array, wireType: number, end: number): void {
