@@ -182,7 +182,7 @@ class H2ServerStream implements ServerStreamCall {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('trailers', (trailers) => this.onTrailers(trailers));
     stream.on('error', (err: Error) => {
-      // A RST_STREAM from Felix: outcome() names it from rstCode, unless a status came first.
+      // The stream was reset (by Felix or by nghttp2): outcome() names the code, unless a status came first.
       if ((err as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_ERROR') return;
       this.fail(describeStreamError(err, socketPath));
     });
@@ -332,7 +332,7 @@ class H2ServerStream implements ServerStreamCall {
       return this.status.message ? `${name}: ${this.status.message}` : name;
     }
     const rst = this.stream.rstCode;
-    if (rst !== undefined && rst !== 0) return `Felix reset the stream (RST_STREAM ${h2ErrorName(rst)})`;
+    if (rst !== undefined && rst !== 0) return `the stream was reset (RST_STREAM ${h2ErrorName(rst)})`;
     return this.goaway ?? 'the stream closed without a grpc-status';
   }
 }

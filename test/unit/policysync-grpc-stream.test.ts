@@ -234,7 +234,7 @@ test('grpc-stream: RST_STREAM from the server fails the call and names the code'
     s.stream.write(frames('before'), () => s.stream.destroy(new Error('server bug')));
   });
   const rec = call(socket);
-  assert.deepEqual(await rec.closed, { failure: 'Felix reset the stream (RST_STREAM INTERNAL_ERROR)' });
+  assert.deepEqual(await rec.closed, { failure: 'the stream was reset (RST_STREAM INTERNAL_ERROR)' });
   assert.deepEqual(rec.messages, ['before']);
 });
 
