@@ -5,9 +5,9 @@
  * a fresh process (the daemon decodes its snapshot once, cold), alternated by the caller, e.g.
  *   for i in 1 2 3 4 5 6; do for t in /old /new; do node --max-semi-space-size=2 $t/dist/bench/micro/decode.js; done; done
  * Prints one JSON line: CPU ms of the first pass (cold, what the daemon pays) and the median of the
- * warm passes. CPU time includes the GC threads' share, so it moves with garbage made too.
+ * warm passes. CPU time includes the GC and compiler threads' share: it moves with garbage and JIT work too.
  * MICRO_STAGE=wire times the wire reader alone; MICRO_METRICS=1 creates the daemon's metrics registry
- * first (default metrics, GC included), to see what they cost around the GCs; MICRO_ASYNC=1 yields to
+ * first (its runtime metrics), to see what they cost around the GCs; MICRO_ASYNC=1 yields to
  * the event loop every few messages, as the daemon does, so that work deferred to it (GC observers)
  * runs inside the timed pass.
  */
