@@ -80,6 +80,6 @@ test('misuse is refused rather than writing a corrupt batch', () => {
   const w = new RequestWriter();
   assert.throws(() => w.finish(), /without begin/);
   w.begin(24, 0, 12);
-  assert.throws(() => w.begin(24, 0, 12), /before end/);
+  assert.throws(() => w.begin(24, 0, 12), /before finish/);
   assert.throws(() => w.done(), /still open/);
 });

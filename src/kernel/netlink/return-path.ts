@@ -100,22 +100,101 @@ function cString(b: Buffer): string {
 }
 
 /**
- * The one route message encoder, for RTM_NEWROUTE and RTM_DELROUTE alike: rtmsg, then table, dst,
- * oif (when known) and gateway attributes.
+ * What every route message of one shape (message type and flags, family, protocol, scope, type,
+ * rtm_flags, whether it names a device, the gateway's family) has in common: a whole request with
+ * zeroed prefix length, addresses and device, and where those go. A batch copies it per route and
+ * writes only those.
  */
-function writeRoute(w: RequestWriter, type: number, flags: number, route: RouteEntry, protocol: number, scope: number, rtType: number, rtFlags: number, oif: number | undefined): void {
-  const at = w.begin(type, flags, 12);
-  w.u8(at, familyCode(route.dst.family));
-  w.u8(at + 1, route.dst.prefixLength);
-  w.u8(at + 4, MAIN_TABLE < 256 ? MAIN_TABLE : 252 /* RT_TABLE_COMPAT: the real id is in RTA_TABLE */);
-  w.u8(at + 5, protocol);
-  w.u8(at + 6, scope);
-  w.u8(at + 7, rtType);
-  w.u32(at + 8, rtFlags);
-  w.attrU32(RTA_TABLE, MAIN_TABLE);
-  w.attrIp(RTA_DST, route.dst.address);
-  if (oif !== undefined) w.attrU32(RTA_OIF, oif);
-  if (route.gateway) w.attrIp(RTA_GATEWAY, route.gateway);
+class RouteShape {
+  readonly bytes: Buffer;
+  readonly dstAt: number;
+  readonly oifAt: number;
+  readonly gatewayAt: number;
+
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+    readonly family: Family,
+    readonly protocol: number,
+    readonly scope: number,
+    readonly rtType: number,
+    readonly rtFlags: number,
+    readonly withOif: boolean,
+    readonly gateway: Family | 0,
+  ) {
+    const w = new RequestWriter(1);
+    const at = w.begin(type, flags, 12);
+    w.u8(at, familyCode(family));
+    w.u8(at + 4, MAIN_TABLE < 256 ? MAIN_TABLE : 252 /* RT_TABLE_COMPAT: the real id is in RTA_TABLE */);
+    w.u8(at + 5, protocol);
+    w.u8(at + 6, scope);
+    w.u8(at + 7, rtType);
+    w.u32(at + 8, rtFlags);
+    w.attrU32(RTA_TABLE, MAIN_TABLE);
+    const addrLen = family === 4 ? 4 : 16;
+    w.attrBytes(RTA_DST, new Uint8Array(addrLen));
+    this.dstAt = 16 + 12 + 8 + 4;
+    let next = this.dstAt + addrLen;
+    this.oifAt = -1;
+    if (withOif) {
+      w.attrU32(RTA_OIF, 0);
+      this.oifAt = next + 4;
+      next += 8;
+    }
+    this.gatewayAt = -1;
+    if (gateway !== 0) {
+      w.attrBytes(RTA_GATEWAY, new Uint8Array(gateway === 4 ? 4 : 16));
+      this.gatewayAt = next + 4;
+    }
+    w.finish();
+    this.bytes = Buffer.from(w.done().bytes);
+  }
+
+  is(type: number, flags: number, family: Family, protocol: number, scope: number, rtType: number, rtFlags: number, withOif: boolean, gateway: Family | 0): boolean {
+    return (
+      this.type === type &&
+      this.flags === flags &&
+      this.family === family &&
+      this.protocol === protocol &&
+      this.scope === scope &&
+      this.rtType === rtType &&
+      this.rtFlags === rtFlags &&
+      this.withOif === withOif &&
+      this.gateway === gateway
+    );
+  }
+}
+
+/** The shapes of one batch call: one or a few (IPv4, IPv6, with and without gateway). */
+class RouteShapes {
+  private readonly shapes: RouteShape[] = [];
+  private last: RouteShape | undefined;
+
+  get(type: number, flags: number, family: Family, protocol: number, scope: number, rtType: number, rtFlags: number, withOif: boolean, gateway: Family | 0): RouteShape {
+    const last = this.last;
+    if (last?.is(type, flags, family, protocol, scope, rtType, rtFlags, withOif, gateway)) return last;
+    let shape = this.shapes.find((s) => s.is(type, flags, family, protocol, scope, rtType, rtFlags, withOif, gateway));
+    if (!shape) {
+      shape = new RouteShape(type, flags, family, protocol, scope, rtType, rtFlags, withOif, gateway);
+      this.shapes.push(shape);
+    }
+    this.last = shape;
+    return shape;
+  }
+}
+
+/**
+ * The one route message encoder, for RTM_NEWROUTE and RTM_DELROUTE alike: rtmsg, then table, dst,
+ * oif (when known) and gateway attributes; a copy of the route's shape with its own values written in.
+ */
+function writeRoute(w: RequestWriter, shapes: RouteShapes, type: number, flags: number, route: RouteEntry, protocol: number, scope: number, rtType: number, rtFlags: number, oif: number | undefined): void {
+  const gateway = route.gateway;
+  const shape = shapes.get(type, flags, route.dst.family, protocol, scope, rtType, rtFlags, oif !== undefined, gateway?.family ?? 0);
+  const at = w.beginFrom(shape.bytes);
+  w.u8(at + 16 + 1, route.dst.prefixLength);
+  w.ipAt(at + shape.dstAt, route.dst.address);
+  if (oif !== undefined) w.u32(at + shape.oifAt, oif);
+  if (gateway) w.ipAt(at + shape.gatewayAt, gateway);
   w.finish();
 }
 
@@ -307,6 +386,7 @@ export class NetlinkRoutes implements Routes {
   async upsertMany(items: readonly Upsert<RouteEntry>[]): Promise<BatchErrors> {
     const oifs = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
     const b = new Batch(items.length);
+    const shapes = new RouteShapes();
     for (let i = 0; i < items.length; i++) {
       const { entry: route, existing } = items[i] as Upsert<RouteEntry>;
       const oif = oifs.get(route.dev);
@@ -318,7 +398,7 @@ export class NetlinkRoutes implements Routes {
       // of being overwritten. Replace only when the kernel holds our own route under that key.
       const flags = NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL);
       const scope = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-      writeRoute(b.writer, RTM_NEWROUTE, flags, route, this.protocol, scope, RTN_UNICAST, route.onlink ? RTNH_F_ONLINK : 0, oif);
+      writeRoute(b.writer, shapes, RTM_NEWROUTE, flags, route, this.protocol, scope, RTN_UNICAST, route.onlink ? RTNH_F_ONLINK : 0, oif);
       b.wrote(i);
     }
     return b.send(this.session, (i) => `RTM_NEWROUTE ${items[i]?.entry.dst.text ?? '?'}`);
@@ -327,12 +407,13 @@ export class NetlinkRoutes implements Routes {
   async removeMany(routes: readonly RouteEntry[]): Promise<BatchErrors> {
     const oifs = await indicesOf(this.links, devsOf(routes));
     const b = new Batch(routes.length);
+    const shapes = new RouteShapes();
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i] as RouteEntry;
       const oif = oifs.get(route.dev);
       // The protocol makes the kernel match only our route, never a foreign one with the same dst;
       // with the device gone, dst and protocol alone.
-      writeRoute(b.writer, RTM_DELROUTE, 0, route, this.protocol, RT_SCOPE_NOWHERE, 0, 0, typeof oif === 'number' ? oif : undefined);
+      writeRoute(b.writer, shapes, RTM_DELROUTE, 0, route, this.protocol, RT_SCOPE_NOWHERE, 0, 0, typeof oif === 'number' ? oif : undefined);
       b.wrote(i);
     }
     return b.send(this.session, (i) => `RTM_DELROUTE ${routes[i]?.dst.text ?? '?'}`, ['ESRCH', 'ENOENT']);

@@ -12,6 +12,10 @@ import { Protocol, RawNetlinkSocket } from 'netlink';
  * datagram has been processed, and those without an error of their own succeeded.
  * Why bounded: replies the receive buffer cannot hold are dropped (the socket reports ENOBUFS);
  * at most maxInFlight messages await a reply, so at most that many error replies can be queued.
+ * Why kept per datagram, not per request: the messages of a datagram get consecutive sequence
+ * numbers, so a reply finds its message by subtraction, and the ACK of the last settles the rest in
+ * one step per call; a batch written by a RequestWriter goes out as views of its one buffer. At 10k
+ * routes a record, a map entry and a settle per request cost more than the encoding did.
  */
 
 const NLMSG_HDRLEN = 16;

@@ -36,7 +36,7 @@ export class RequestWriter {
    * at the offset returned.
    */
   begin(type: number, flags: number, familyHeaderBytes: number): number {
-    if (this.open >= 0) throw new Error('RequestWriter: begin() before end() of the previous request');
+    if (this.open >= 0) throw new Error('RequestWriter: begin() before finish() of the previous request');
     this.reserve(NLMSG_HDRLEN + familyHeaderBytes);
     const at = this.end;
     this.open = at;
@@ -82,22 +82,45 @@ export class RequestWriter {
     this.end = at + size;
   }
 
-  /**
-   * An address attribute. An IPv4 address is written from its canonical text ("a.b.c.d"), without
-   * asking for `bytes` (a fresh array per read).
-   */
+  /** An address attribute. */
   attrIp(type: number, ip: IpAddress): void {
+    const len = ip.family === 4 ? 4 : 16;
+    this.reserve(4 + len);
+    const at = this.end;
+    this.buf.writeUInt16LE(4 + len, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.end = at + 4 + len;
+    this.ipAt(at + 4, ip);
+  }
+
+  /**
+   * Starts a request as a copy of `template`, one whole request as `done()` gives it (see
+   * `finish`); returns its start, for the caller to write what differs. Requests of one shape
+   * share all but a few bytes: one copy costs less than writing each field.
+   */
+  beginFrom(template: Uint8Array): number {
+    if (this.open >= 0) throw new Error('RequestWriter: begin() before finish() of the previous request');
+    this.reserve(template.length);
+    const at = this.end;
+    this.buf.set(template, at);
+    this.open = at;
+    this.end = at + template.length;
+    return at;
+  }
+
+  /**
+   * An address's bytes at `at`, inside the request being written. An IPv4 address is written from
+   * its canonical text ("a.b.c.d"), without asking for `bytes` (a fresh array per read).
+   */
+  ipAt(at: number, ip: IpAddress): void {
+    if (this.open < 0 || at < this.open || at + (ip.family === 4 ? 4 : 16) > this.end) throw new Error('RequestWriter: ipAt() outside the request being written');
     if (ip.family !== 4) {
-      this.attrBytes(type, ip.bytes);
+      this.buf.set(ip.bytes, at);
       return;
     }
-    this.reserve(8);
     const buf = this.buf;
-    const at = this.end;
-    buf.writeUInt16LE(8, at);
-    buf.writeUInt16LE(type, at + 2);
     const text = ip.text;
-    let i = at + 4;
+    let i = at;
     let v = 0;
     for (let k = 0; k < text.length; k++) {
       const c = text.charCodeAt(k);
@@ -107,7 +130,6 @@ export class RequestWriter {
       } else v = v * 10 + (c - 48);
     }
     buf[i] = v;
-    this.end = at + 8;
   }
 
   /** Ends the request begun last: writes its length and records it. */
