@@ -16,13 +16,13 @@ import { NetlinkError, NetlinkSession, NlFlags } from './session';
 import { RequestWriter } from './writer';
 
 /**
- * The return-path ports over rtnetlink. Requests are written here, byte by byte, straight into the
- * buffer that goes on the wire (header, family header, attributes: one allocation per request):
- * the `netlink` package maps some header fields to names and drops others (RTNH_F_ONLINK lives in
- * rtm_flags, which it does not name), and its attribute streams cost several small buffers per
- * message, which matters at 10k routes. Writes go to the session in batches (`*Many`), one promise
- * per class of entries; the single-entry calls are batches of one. Replies are decoded with the
- * package's codecs.
+ * The return-path ports over rtnetlink. Requests are written here, byte by byte, by a RequestWriter
+ * into one buffer per batch call, back to back, as they go on the wire (header, family header,
+ * attributes; no buffer per request): the `netlink` package maps some header fields to names and
+ * drops others (RTNH_F_ONLINK lives in rtm_flags, which it does not name), and its attribute streams
+ * cost several small buffers per message, which matters at 10k routes. Writes go to the session in
+ * batches (`*Many`), one promise per class of entries; the single-entry calls are batches of one.
+ * Dump replies are read with the project's one attribute parser (./attributes.ts).
  */
 
 const RTM_GETLINK = 18;
