@@ -29,7 +29,10 @@ import { RouteStore } from './route-store';
  * backoff — is a full resync that re-reads the kernel. Passes that follow a clean one diff against
  * what that pass left (no kernel read), and only for what changed: the desired state is kept per
  * node (NodeParts), the nodes the route store saw change are recomputed, and only their keys are
- * diffed. A periodic full resync repairs drift made by others.
+ * diffed. A periodic full resync repairs drift made by others; it reads the whole kernel but, when
+ * the read holds exactly what the last clean pass left (checked entry by entry, in the order of the
+ * last read when the kernel lists it so), diffs only what changed since, as a live pass would: the
+ * parts are kept across full passes and only an in_sync (a new route set) has them built afresh.
  *
  * Nothing is written before the first in_sync, and nothing is written between a stream's end and
  * the next stream's in_sync: established flows keep working on the state the kernel already has.
@@ -494,7 +497,8 @@ export class ReturnPathReconciler {
       // shares its prefix and addresses with the route store.
       have = read ? Programmed.of(read) : (this.programmed as Programmed);
       this.work.wholeDiffs++;
-      plan = diffAll(have, whole ?? (exact ? parts.all() : this.desired()));
+      // (`whole` is unset only when the kernel failed the check: the parts, exact, are the desired state.)
+      plan = diffAll(have, whole ?? (parts as NodeParts).all());
     }
     const attempted = planOperations(plan);
     await this.applyPlan(plan, have, errors);
