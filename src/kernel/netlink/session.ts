@@ -69,7 +69,10 @@ function errnoName(errno: number): string {
   }
 }
 
-/** One message of a dump reply: its type and payload (family header and attributes). */
+/**
+ * One message of a dump reply: its type and payload (family header and attributes). `data` is a
+ * view of the datagram it came in, not a copy: decode it, and copy what is kept for long.
+ */
 export interface NetlinkReply {
   readonly type: number;
   readonly data: Buffer;
