@@ -122,7 +122,7 @@ POLICYSYNC
   out of sync   since 5s ago (2024-05-01T11:59:55.000Z)
   streams       2 (dial attempts 2, reconnects 1)
   messages      in_sync 1, route_update 3, route_remove 0, vtep_update 1, vtep_remove 0, ignored 2, malformed 0
-  last error    14 UNAVAILABLE: No connection established (5s ago)
+  last error    connect ECONNREFUSED /var/run/nodeagent/socket (5s ago)
 
 RETURN PATH
   ENTRIES     DESIRED  PROGRAMMED
@@ -209,7 +209,7 @@ const troubleInputs = {
         firstInSyncAt: NOW - 60_000,
         lastInSyncAt: NOW - 20_000,
         outOfSyncSince: NOW - 5_000,
-        lastError: '14 UNAVAILABLE: No connection established',
+        lastError: 'connect ECONNREFUSED /var/run/nodeagent/socket',
         lastErrorAt: NOW - 5_000,
       },
       reconcile: { lastOk: false, lastSuccessAt: NOW - 30_000, lastError: 'reconciling the return path: 2 of 3 kernel operations failed', lastErrorAt: NOW - 800 },
