@@ -107,7 +107,10 @@ export async function gatewayRun(w: Workload, snapshot: readonly Buffer[]): Prom
     if (held !== w.routes.length) throw new Error(`the kernel holds ${held} routes of ours, expected ${w.routes.length}`);
     if (process.env.BENCH_VERBOSE) {
       const at = (e: string): string => String((log.lines.find((l) => l.event === e)?.at ?? NaN) - started);
-      process.stderr.write(`gateway run: ${done.at - started} ms; stream_started ${at('stream_started')}, in_sync ${at('in_sync')}, pass ${String(done.durationMs)} ms\n`);
+      const written = (felix.snapshotWritten[0] ?? NaN) - started;
+      process.stderr.write(
+        `gateway run: ${done.at - started} ms; stream_started ${at('stream_started')}, felix wrote its snapshot ${written.toFixed(1)}, in_sync ${at('in_sync')}, pass ${String(done.durationMs)} ms\n`,
+      );
     }
     return { ms: done.at - started, peakMiB };
   } finally {

@@ -25,6 +25,12 @@ export const encodeInSync = (seq: number): Buffer => encode({ in_sync: {}, seque
 export class BenchFelix {
   /** When each stream was accepted, just before its first message was written. */
   readonly streamStarts: number[] = [];
+  /**
+   * When grpc-js reported each stream's snapshot written (the last message's write callback). With
+   * BENCH_VERBOSE the routes benchmark prints it next to the daemon's in_sync: when the two coincide,
+   * the receive phase waited for this stand-in, not for the daemon.
+   */
+  readonly snapshotWritten: number[] = [];
   private server: grpc.Server | undefined;
   private readonly open = new Set<grpc.ServerWritableStream<SyncRequestWire, Buffer>>();
   private waiters: (() => void)[] = [];
@@ -93,7 +99,9 @@ export class BenchFelix {
     call.on('error', forget);
     call.on('close', forget);
     this.streamStarts.push(nowMs());
-    for (const m of this.snapshot) call.write(m);
+    const last = this.snapshot.length - 1;
+    // The same writes as before; only the last one asks to be told when it has gone out.
+    this.snapshot.forEach((m, i) => (i === last ? call.write(m, () => this.snapshotWritten.push(nowMs())) : call.write(m)));
     if (process.env.BENCH_VERBOSE) process.stderr.write(`felix: snapshot of ${this.snapshot.length} written in ${(nowMs() - (this.streamStarts.at(-1) ?? 0)).toFixed(1)} ms\n`);
     for (const w of this.waiters.splice(0)) w();
   }
