@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { clientVtepMac } from '../src/model/mac';
 import type { RouteUpdateWire } from '../src/policysync/proto';
 import { BenchFelix, encodeInSync, encodeRouteUpdate, nowMs } from './lib/felix';
+import { FrameFelix } from './lib/frame-felix';
 import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, memoryOf, sh, spawnIn, stopChild } from './lib/ns';
 import type { Row } from './lib/report';
 import { interleave, summarize } from './lib/stats';
@@ -93,7 +94,8 @@ export async function gatewayRun(w: Workload, snapshot: readonly Buffer[]): Prom
   const { ns, close } = await gatewayNamespace();
   const dir = mkdtempSync(join(tmpdir(), 'egwb-'));
   const socketPath = join(dir, 'felix.sock');
-  const felix = await BenchFelix.start(socketPath, snapshot);
+  // BENCH_FELIX=frames: the Go-like hand-written sender (see lib/frame-felix.ts), to compare stand-ins.
+  const felix = process.env.BENCH_FELIX === 'frames' ? await FrameFelix.start(socketPath, snapshot) : await BenchFelix.start(socketPath, snapshot);
   const { child, log } = startDaemon(ns, socketPath);
   try {
     const done = await log.waitFor('the first reconcile', (l) => l.event === 'reconciled', 600_000);
