@@ -123,6 +123,43 @@ export function cidrContains(cidr: Cidr, addr: IpAddress): boolean {
 }
 
 /**
+ * cidrContains without allocating, for per-route paths (the desired state asks it of every client
+ * block against the gateway's addresses): IPv4 compares 32-bit values read from the canonical texts,
+ * where `bytes` would make a fresh array on every read; IPv6 reads each side's bytes once.
+ */
+export function cidrHolds(cidr: Cidr, addr: IpAddress): boolean {
+  if (cidr.family !== addr.family) return false;
+  const len = cidr.prefixLength;
+  if (addr.family === 4) {
+    if (len <= 0) return true;
+    const mask = len >= 32 ? 0xffffffff : (0xffffffff << (32 - len)) >>> 0;
+    return ((ipv4Value(cidr.address.text) & mask) >>> 0) === ((ipv4Value(addr.text) & mask) >>> 0);
+  }
+  const net = cidr.address.bytes;
+  const a = addr.bytes;
+  let bits = len;
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const m = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if (((net[i] ?? 0) & m) !== ((a[i] ?? 0) & m)) return false;
+  }
+  return true;
+}
+
+/** The 32-bit value of a canonical dotted quad (already validated). */
+function ipv4Value(text: string): number {
+  let value = 0;
+  let part = 0;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 46) {
+      value = value * 256 + part;
+      part = 0;
+    } else part = part * 10 + (c - 48);
+  }
+  return value * 256 + part;
+}
+
+/**
  * An IPv4 address from text its caller has already checked is a canonical dotted quad (four
  * decimal parts 0-255, no leading zeros, nothing else): not checked again here. For parsers that
  * validate as they read (policysync/decode.ts), so that the text is not turned into bytes and back.

@@ -5,7 +5,7 @@ import { formatFdb, formatNeighbour, formatRoute } from '../../src/dataplane/ent
 import { RouteStore } from '../../src/dataplane/route-store';
 import type { SyncEvent } from '../../src/model/felix';
 import { clientVtepMac } from '../../src/model/mac';
-import { ev, gatewayOptions, ip, route, vtep } from './dataplane-fixtures';
+import { ev, gatewayOptions, ip, prng, route, vtep } from './dataplane-fixtures';
 
 function render(d: DesiredState): string {
   const lines = [
@@ -232,4 +232,33 @@ test('desired state does not depend on the order routes arrived in', () => {
   const backward = render(desiredReturnPath([...updates].reverse(), [], gatewayOptions));
   assert.equal(backward, forward);
   assert.match(forward, /skip 100\.64\.3\.0\/26: node address 198\.51\.100\.11 of node3 is already used by node node1/);
+});
+
+test('desired routes are in key order, tunnel /32s merged in, whatever the arrival order', () => {
+  const rnd = prng(7);
+  const updates = [];
+  for (let i = 0; i < 300; i++) {
+    const node = `node${i % 7}`;
+    const nodeIp = `198.51.100.${10 + (i % 7)}`;
+    updates.push(route(`100.64.${Math.floor(i / 4)}.${(i % 4) * 64}/26`, 'remote_workload', node, nodeIp, { pool: i % 7 < 3 ? 'vxlan' : 'none' }));
+  }
+  // Tunnel addresses inside other blocks, one equal to a client /32 (which then loses), one shared by two nodes.
+  updates.push(route('100.64.0.1/32', 'remote_tunnel', 'node0', '198.51.100.10', { pool: 'vxlan' }));
+  updates.push(route('100.64.9.200/32', 'remote_tunnel', 'node1', '198.51.100.11', { pool: 'vxlan' }));
+  updates.push(route('100.64.90.0/32', 'remote_tunnel', 'node2', '198.51.100.12', { pool: 'vxlan' }));
+  updates.push(route('100.64.90.0/32', 'remote_workload', 'node5', '198.51.100.15'));
+  updates.push(route('100.64.200.9/32', 'remote_tunnel', 'node3', '198.51.100.13', { pool: 'vxlan' }));
+  for (let k = 0; k < 5; k++) {
+    const shuffled = [...updates];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j] as (typeof updates)[number], shuffled[i] as (typeof updates)[number]];
+    }
+    const d = desiredReturnPath(shuffled, [], gatewayOptions);
+    const keys = d.routes.map((r) => r.dst.text);
+    assert.deepEqual(keys, [...keys].sort(), 'sorted by key');
+    assert.equal(new Set(keys).size, keys.length, 'each key once');
+    assert.equal(d.routes.filter((r) => r.dev === 'eth0').length, 3, 'the three encapsulated nodes\' tunnel routes');
+    assert.equal(render(d), render(desiredReturnPath(updates, [], gatewayOptions)));
+  }
 });

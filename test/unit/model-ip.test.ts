@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cidrContains, cidrOf, ipFromBytes, ipv4FromCanonicalText, parseCidr, parseIp } from '../../src/model/ip';
+import { cidrContains, cidrHolds, cidrOf, ipFromBytes, ipv4FromCanonicalText, parseCidr, parseIp } from '../../src/model/ip';
 import { mulberry32 } from '../fuzz/to-dataplane';
 
 /** The network address of bytes/len by masking byte by byte: a reference independent of ip.ts. */
@@ -50,4 +50,27 @@ test('ip: IPv6 cidrOf is unchanged by the IPv4 path', () => {
 
 test('ip: ipv4FromCanonicalText gives what parseIp gives for canonical text', () => {
   for (const text of ['0.0.0.0', '198.51.100.7', '255.255.255.255', '100.64.1.0']) assert.deepEqual(ipv4FromCanonicalText(text), parseIp(text));
+});
+
+test('ip: cidrHolds agrees with cidrContains (IPv4 and IPv6, every length, in and out, across families)', () => {
+  const rng = mulberry32(4242);
+  const byte = (): number => (rng() < 0.3 ? [0, 255, 128, 1][Math.floor(rng() * 4)] : Math.floor(rng() * 256)) as number;
+  let inside = 0;
+  for (let i = 0; i < 3000; i++) {
+    const v6 = i % 3 === 2;
+    const n = v6 ? 16 : 4;
+    const a = Array.from({ length: n }, byte);
+    // Half the time b shares a's first bytes, so that long prefixes hold it too.
+    const keep = rng() < 0.5 ? Math.floor(rng() * (n + 1)) : 0;
+    const b = a.map((x, k) => (k < keep ? x : byte()));
+    const len = Math.floor(rng() * (n * 8 + 1));
+    const cidr = cidrOf(ipFromBytes(Uint8Array.from(a)), len);
+    const addr = ipFromBytes(Uint8Array.from(b));
+    const want = cidrContains(cidr, addr);
+    if (want) inside++;
+    assert.equal(cidrHolds(cidr, addr), want, `${cidr.text} ${addr.text}`);
+    const other = ipFromBytes(Uint8Array.from(v6 ? [b[0], b[1], b[2], b[3]] as number[] : [...b, ...b, ...b, ...b]));
+    assert.equal(cidrHolds(cidr, other), false, `${cidr.text} ${other.text}`);
+  }
+  assert.ok(inside > 300 && inside < 2700, `both outcomes are exercised (${inside} inside)`);
 });
