@@ -89,13 +89,24 @@ export interface GatewayRun {
   readonly cpuProfile?: string;
 }
 
+/**
+ * Which Felix stand-in sends the snapshot (BENCH_FELIX). `frames` (the default) writes HTTP/2 as
+ * grpc-go does (lib/frame-felix.ts): a Go Felix spends next to nothing per message. `grpc-js` is a
+ * Node gRPC server in the bench process: it spends ~8 µs of CPU per message on the same two cores,
+ * and the daemon's in_sync waits for its last write; kept to compare, and published beside.
+ */
+export function felixStandIn(): 'frames' | 'grpc-js' {
+  const v = process.env.BENCH_FELIX ?? 'frames';
+  if (v !== 'frames' && v !== 'grpc-js') throw new Error(`BENCH_FELIX must be frames or grpc-js, not ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** One run of the gateway: fresh namespace, the daemon, the snapshot; milliseconds to converge. */
 export async function gatewayRun(w: Workload, snapshot: readonly Buffer[]): Promise<GatewayRun> {
   const { ns, close } = await gatewayNamespace();
   const dir = mkdtempSync(join(tmpdir(), 'egwb-'));
   const socketPath = join(dir, 'felix.sock');
-  // BENCH_FELIX=frames: the Go-like hand-written sender (see lib/frame-felix.ts), to compare stand-ins.
-  const felix = process.env.BENCH_FELIX === 'frames' ? await FrameFelix.start(socketPath, snapshot) : await BenchFelix.start(socketPath, snapshot);
+  const felix = felixStandIn() === 'frames' ? await FrameFelix.start(socketPath, snapshot) : await BenchFelix.start(socketPath, snapshot);
   const { child, log } = startDaemon(ns, socketPath);
   try {
     const done = await log.waitFor('the first reconcile', (l) => l.event === 'reconciled', 600_000);
@@ -159,7 +170,7 @@ export async function benchRoutes(opts: RoutesOptions = { sizes: DEFAULT_SIZES }
     writeFileSync(files.ip, w.ipBatch);
     writeFileSync(files.bridge, w.bridgeBatch);
     const peaks: number[] = [];
-    const label = `N=${n} M=${m}`;
+    const label = `N=${n} M=${m}${felixStandIn() === 'grpc-js' ? ' grpc-js Felix' : ''}`;
     try {
       const paired = await interleave(
         rounds,

@@ -1,6 +1,6 @@
 /**
- * A second PolicySync stand-in for the routes benchmark (BENCH_FELIX=frames), to see how much of the
- * receive phase is the sender's. It writes HTTP/2 by hand on the Unix socket: one DATA frame per
+ * The routes benchmark's PolicySync stand-in (the default; BENCH_FELIX=grpc-js selects felix.ts
+ * instead), so that the receive phase measures the daemon rather than the sender. It writes HTTP/2 by hand on the Unix socket: one DATA frame per
  * gRPC message, as grpc-go sends them (its loopy writer makes one frame per message item and does not
  * merge messages), and those frames gathered into 32 KiB socket writes, as grpc-go's transport writes
  * through a 32 KiB buffer (defaultWriteBufSize) that it flushes when it has nothing more queued.
