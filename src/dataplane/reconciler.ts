@@ -139,9 +139,7 @@ class HeldTable<T> {
   /** The kernel now holds `x` under its key, in place of what it held there. */
   upserted(x: T): void {
     const k = this.kind.key(x);
-    const held = this.map.get(k);
-    // (No heldList here: an array per entry, 10k of them at a first pass.)
-    this.n += 1 - (held === undefined ? 0 : Array.isArray(held) ? held.length : 1);
+    this.n += 1 - heldList(this.map.get(k)).length;
     this.map.set(k, x);
     this.order = undefined;
   }
