@@ -101,7 +101,9 @@ export async function benchConnections(o: ConnOptions = { rounds: 3, seconds: 3,
       baseline: { name: 'by hand', value: summarize(rate('hand')) },
       ratio: vsHand,
       target: '≥ 0.95× by hand',
-      met: vsHand.median >= 0.95 && failed('gateway') === 0,
+      // Failures count against the gateway only beyond what the same VXLAN path built by hand loses
+      // in the same session (both drop a SYN twice in a row now and then under this load).
+      met: vsHand.median >= 0.95 && failed('gateway') <= failed('hand'),
       note,
     },
     {
