@@ -95,17 +95,7 @@ export function cidrOf(addr: IpAddress, prefixLength: number): Cidr {
  * address itself is the network address and is shared (IpAddress is read-only).
  */
 function ipv4CidrOf(addr: IpAddress, prefixLength: number): Cidr {
-  const text = addr.text;
-  let value = 0;
-  let part = 0;
-  for (let k = 0; k < text.length; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 46) {
-      value = value * 256 + part;
-      part = 0;
-    } else part = part * 10 + (c - 48);
-  }
-  value = value * 256 + part;
+  const value = ipv4Value(addr.text);
   const mask = prefixLength <= 0 ? 0 : prefixLength >= 32 ? 0xffffffff : (0xffffffff << (32 - prefixLength)) >>> 0;
   const net = (value & mask) >>> 0;
   const address = net === value ? addr : new Address(4, ipv4Text(net));
