@@ -10,6 +10,7 @@ import { FakeLinks } from '../../src/kernel/fake/links';
 import { silentLogger } from '../../src/observability/logger';
 import type { RouteUpdateWire } from '../../src/policysync/proto';
 import { TestFelix } from '../lab/test-felix';
+import { until } from './wait';
 
 /**
  * EGRESS_INTERFACE reaches everything in the daemon that names the pod's underlay device: the
@@ -23,16 +24,6 @@ const GW = '100.64.2.7';
 // routes that address out of the underlay device (src/dataplane/desired.ts).
 const ROUTE: RouteUpdateWire = { type: 1, ip_pool_type: 2, dst: '100.64.1.0/26', dst_node_name: 'node1', dst_node_ip: '198.51.100.11' };
 const VTEP = { node: 'node1', mac: '66:00:00:00:00:01', ipv4_addr: '100.64.1.1', parent_device_ip: '198.51.100.11' };
-
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('EGRESS_INTERFACE=net1: the guard re-creates vxlan0 on net1 and tunnel addresses are routed out of net1', { timeout: 30_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'egw-iface-'));

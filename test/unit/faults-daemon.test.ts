@@ -13,6 +13,7 @@ import { FakeLinks } from '../../src/kernel/fake/links';
 import { createLogger } from '../../src/observability/logger';
 import type { RouteUpdateWire } from '../../src/policysync/proto';
 import { TestFelix } from '../lab/test-felix';
+import { until } from './wait';
 
 /**
  * The daemon's answer to kernel faults, with the real PolicySync client and a test Felix on a Unix
@@ -61,16 +62,6 @@ async function harness(t: TestContext, opts: { links?: boolean; setup?: (k: Fake
     return { ready: r.ready, failing: r.failing, reconcile: `${r.checks.reconcile?.reason ?? ''} ${r.checks.reconcile?.lastError ?? ''}` };
   };
   return { daemon, kernel, links, felix, logs, ready };
-}
-
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const ERRNOS: readonly FakeErrno[] = ['EEXIST', 'ENOENT', 'ENETUNREACH', 'EBUSY', 'ENOBUFS'];

@@ -11,6 +11,7 @@ import type { VxlanSpec } from '../../src/kernel/ports';
 import { createLogger } from '../../src/observability/logger';
 import type { RouteUpdateWire } from '../../src/policysync/proto';
 import { TestFelix } from '../lab/test-felix';
+import { until } from './wait';
 
 /**
  * A vxlan0 that is wrong when the daemon starts (made by hand, without `local`, as the benchmark
@@ -23,16 +24,6 @@ import { TestFelix } from '../lab/test-felix';
 const GW = '100.64.2.7';
 const BLOCKS = [1, 2, 3].map((i) => ({ dst: `100.65.${i}.0/26`, node: `node${i}`, nodeIp: `198.51.100.${10 + i}` }));
 const ROUTES: RouteUpdateWire[] = BLOCKS.map((b) => ({ type: 1, ip_pool_type: 2, dst: b.dst, dst_node_name: b.node, dst_node_ip: b.nodeIp }));
-
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('a vxlan0 broken at start-up is re-created before any return-path entry is written onto it', { timeout: 30_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'egw-vxstart-'));
