@@ -171,14 +171,10 @@ export class RouteStore {
   }
 
   /**
-   * The nodes changed since the last call (and forgets them). After an in_sync every node changed:
-   * callers recompute everything then, and call this to start afresh.
+   * The nodes changed since the last call, each with its changed destinations (null: its VTEP
+   * changed), and forgets them. After an in_sync every node changed: callers recompute everything
+   * then, and call this to start afresh.
    */
-  takeDirtyNodes(): Set<string> {
-    return new Set(this.takeDirty().keys());
-  }
-
-  /** As takeDirtyNodes, with each node's changed destinations (null: its VTEP changed). */
   takeDirty(): Map<string, ReadonlySet<string> | null> {
     const out = this.dirty;
     this.dirty = new Map();
