@@ -29,5 +29,7 @@ export function clientVtepMac(nodeName: string): string {
  * project's choice, not a verified Felix behaviour: see docs/dual-stack.md.
  */
 export function gatewayVxlanMac(egressIp: IpAddress): string {
-  return formatMac(Uint8Array.from([0xa2, 0x2a, ...egressIp.bytes.subarray(egressIp.bytes.length - 4)]));
+  // One read: `bytes` parses the text afresh each time.
+  const bytes = egressIp.bytes;
+  return formatMac(Uint8Array.from([0xa2, 0x2a, ...bytes.subarray(bytes.length - 4)]));
 }
