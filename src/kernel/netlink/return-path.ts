@@ -257,6 +257,25 @@ class Batch {
     this.at[this.writer.count - 1] = i;
   }
 
+  /**
+   * Writes item i's request for device `dev` with `write(ifindex)`. A device that does not exist fails
+   * an add (`missing` = 'fail') with its lookup error, and leaves a removal done (`missing` = 'done':
+   * the device's entries went with it); an item that cannot be encoded fails alone.
+   */
+  writeOn(i: number, dev: string, indices: ReadonlyMap<string, number | Error>, missing: 'fail' | 'done', write: (ifindex: number) => void): void {
+    const ifindex = indices.get(dev);
+    if (typeof ifindex !== 'number') {
+      if (missing === 'fail') this.out[i] = ifindex ?? new NetlinkError(ENODEV, `no device named ${dev}`);
+      return;
+    }
+    try {
+      write(ifindex);
+      this.wrote(i);
+    } catch (err) {
+      this.out[i] = asError(err);
+    }
+  }
+
   /** Sends what was written and merges the results; a "not found" errno in `goneCodes` is success. */
   async send(session: NetlinkSession, describe: (i: number) => string, goneCodes: readonly string[] = []): Promise<BatchErrors> {
     const { out, at } = this;
@@ -483,33 +502,21 @@ export class NetlinkNeighbours implements Neighbours {
   async upsertMany(items: readonly Upsert<NeighbourEntry>[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
     const b = new Batch(items.length);
-    items.forEach(({ entry: n }, i) => {
-      const ifindex = indices.get(n.dev);
-      if (typeof ifindex !== 'number') {
-        b.out[i] = ifindex ?? new NetlinkError(ENODEV, `no device named ${n.dev}`);
-        return;
-      }
-      try {
+    items.forEach(({ entry: n }, i) =>
+      b.writeOn(i, n.dev, indices, 'fail', (ifindex) =>
         // Replace: a learned (non-permanent) entry for the same address must become ours.
-        writeNeighbour(b.writer, RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, familyCode(n.ip.family), ifindex, NUD_PERMANENT, 0, n.ip, macBuffer(n.mac));
-        b.wrote(i);
-      } catch (err) {
-        b.out[i] = asError(err);
-      }
-    });
+        writeNeighbour(b.writer, RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, familyCode(n.ip.family), ifindex, NUD_PERMANENT, 0, n.ip, macBuffer(n.mac)),
+      ),
+    );
     return b.send(this.session, (i) => `RTM_NEWNEIGH ${items[i]?.entry.ip.text ?? '?'}`);
   }
 
   async removeMany(ns: readonly NeighbourEntry[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(ns));
     const b = new Batch(ns.length);
-    ns.forEach((n, i) => {
-      const ifindex = indices.get(n.dev);
-      // The device went, and its neighbours with it: nothing to send, done.
-      if (typeof ifindex !== 'number') return;
-      writeNeighbour(b.writer, RTM_DELNEIGH, 0, familyCode(n.ip.family), ifindex, 0, 0, n.ip, undefined);
-      b.wrote(i);
-    });
+    ns.forEach((n, i) =>
+      b.writeOn(i, n.dev, indices, 'done', (ifindex) => writeNeighbour(b.writer, RTM_DELNEIGH, 0, familyCode(n.ip.family), ifindex, 0, 0, n.ip, undefined)),
+    );
     return b.send(this.session, (i) => `RTM_DELNEIGH ${ns[i]?.ip.text ?? '?'}`, ['ENOENT', 'ESRCH']);
   }
 }
@@ -549,36 +556,21 @@ export class NetlinkFdb implements Fdb {
   async upsertMany(items: readonly Upsert<FdbEntry>[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
     const b = new Batch(items.length);
-    items.forEach(({ entry: f }, i) => {
-      const ifindex = indices.get(f.dev);
-      if (typeof ifindex !== 'number') {
-        b.out[i] = ifindex ?? new NetlinkError(ENODEV, `no device named ${f.dev}`);
-        return;
-      }
-      try {
+    items.forEach(({ entry: f }, i) =>
+      b.writeOn(i, f.dev, indices, 'fail', (ifindex) =>
         // On a VXLAN device, REPLACE rewrites the remote of an existing entry for this MAC.
-        writeNeighbour(b.writer, RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF, f.dst, macBuffer(f.mac));
-        b.wrote(i);
-      } catch (err) {
-        b.out[i] = asError(err);
-      }
-    });
+        writeNeighbour(b.writer, RTM_NEWNEIGH, NlFlags.CREATE | NlFlags.REPLACE, AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF, f.dst, macBuffer(f.mac)),
+      ),
+    );
     return b.send(this.session, (i) => `RTM_NEWNEIGH fdb ${items[i]?.entry.mac ?? '?'}`);
   }
 
   async removeMany(fs: readonly FdbEntry[]): Promise<BatchErrors> {
     const indices = await indicesOf(this.links, devsOf(fs));
     const b = new Batch(fs.length);
-    fs.forEach((f, i) => {
-      const ifindex = indices.get(f.dev);
-      if (typeof ifindex !== 'number') return;
-      try {
-        writeNeighbour(b.writer, RTM_DELNEIGH, 0, AF_BRIDGE, ifindex, 0, NTF_SELF, f.dst, macBuffer(f.mac));
-        b.wrote(i);
-      } catch (err) {
-        b.out[i] = asError(err);
-      }
-    });
+    fs.forEach((f, i) =>
+      b.writeOn(i, f.dev, indices, 'done', (ifindex) => writeNeighbour(b.writer, RTM_DELNEIGH, 0, AF_BRIDGE, ifindex, 0, NTF_SELF, f.dst, macBuffer(f.mac))),
+    );
     return b.send(this.session, (i) => `RTM_DELNEIGH fdb ${fs[i]?.mac ?? '?'}`, ['ENOENT', 'ESRCH']);
   }
 }
