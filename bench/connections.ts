@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { waitForOutput, type Lab } from '../test/lab/lab';
 import { inPath, type Way } from './dataplane';
+import type { LoadResult } from './lib/conn-load';
 import type { Row } from './lib/report';
 import { summarize } from './lib/stats';
 
@@ -35,15 +36,6 @@ interface ConnRun {
   readonly failures: Record<string, number>;
 }
 
-interface LoadOutput {
-  completed: number;
-  late: number;
-  slow: number;
-  failed: number;
-  failures: Record<string, number>;
-  seconds: number;
-}
-
 const tool = (...args: string[]): string[] => [process.execPath, join(__dirname, 'lib', 'conn-load.js'), ...args];
 
 async function shortConnections(lab: Lab, o: ConnOptions): Promise<ConnRun> {
@@ -54,13 +46,13 @@ async function shortConnections(lab: Lab, o: ConnOptions): Promise<ConnRun> {
     // slow (a lost SYN on a fresh path costs 1 s, and would cost every one of the C first slots) is
     // reported on its own.
     const w = await lab.exec(lab.names.cpod, tool('load', lab.addrs.ext, String(PORT), '1', '1', '1', String(CONNECT_TIMEOUT_MS * 2)), { timeoutMs: 30_000 });
-    const warm = JSON.parse(w.stdout) as LoadOutput;
+    const warm = JSON.parse(w.stdout) as LoadResult;
     const r = await lab.exec(
       lab.names.cpod,
       tool('load', lab.addrs.ext, String(PORT), String(o.concurrency), String(o.seconds), String(o.maxConnections), String(CONNECT_TIMEOUT_MS)),
       { timeoutMs: (o.seconds + 30) * 1000 },
     );
-    const j = JSON.parse(r.stdout) as LoadOutput;
+    const j = JSON.parse(r.stdout) as LoadResult;
     return { rate: j.completed / j.seconds, firstSlow: warm.slow + warm.failed > 0, completed: j.completed, slow: j.slow, failed: j.failed, failures: j.failures };
   } finally {
     server.kill('SIGKILL');

@@ -47,7 +47,8 @@ function serve(host: string, port: number): void {
   process.on('SIGINT', stop);
 }
 
-interface LoadResult {
+/** What `load` prints as JSON, read back by bench/connections.ts. */
+export interface LoadResult {
   completed: number;
   late: number;
   slow: number;
