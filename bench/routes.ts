@@ -11,7 +11,8 @@ import { clientVtepMac } from '../src/model/mac';
 import type { RouteUpdateWire } from '../src/policysync/proto';
 import { BenchFelix, encodeInSync, encodeRouteUpdate, nowMs } from './lib/felix';
 import { FrameFelix } from './lib/frame-felix';
-import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, memoryOf, sh, spawnIn, stopChild } from './lib/ns';
+import { spawnDaemon } from './lib/gateway';
+import { gatewayNamespace, memoryOf, sh, stopChild } from './lib/ns';
 import type { Row } from './lib/report';
 import { interleave, summarize } from './lib/stats';
 
@@ -70,19 +71,6 @@ export async function countOwnedRoutes(ns: string): Promise<number> {
   return r.stdout.split('\n').filter((l) => l.trim() !== '').length;
 }
 
-/** Runs the daemon in a gateway namespace; resolves once it has logged `event`. */
-export function startDaemon(ns: string, socketPath: string, env: Record<string, string> = {}): { child: ReturnType<typeof spawnIn>; log: LogWatch } {
-  const child = spawnIn(ns, [process.execPath, ...DAEMON_NODE_FLAGS, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), CLI, 'start'], {
-    EGRESS_POD_IP: GATEWAY_IP,
-    DAEMON_SOCKET_PATH: socketPath,
-    HEALTH_PORT: '0',
-    LOG_SEVERITY: 'info',
-    DRAIN_DELAY: '0s',
-    ...env,
-  });
-  return { child, log: new LogWatch(child) };
-}
-
 export interface GatewayRun {
   readonly ms: number;
   readonly peakMiB: number;
@@ -107,7 +95,7 @@ export async function gatewayRun(w: Workload, snapshot: readonly Buffer[]): Prom
   const dir = mkdtempSync(join(tmpdir(), 'egwb-'));
   const socketPath = join(dir, 'felix.sock');
   const felix = felixStandIn() === 'frames' ? await FrameFelix.start(socketPath, snapshot) : await BenchFelix.start(socketPath, snapshot);
-  const { child, log } = startDaemon(ns, socketPath);
+  const { child, log } = spawnDaemon(ns, socketPath);
   try {
     const done = await log.waitFor('the first reconcile', (l) => l.event === 'reconciled', 600_000);
     const started = felix.streamStarts[0];

@@ -5,6 +5,23 @@ import { join } from 'node:path';
 import { BenchFelix } from './felix';
 import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
 
+/**
+ * `egress-gateway start` in a gateway namespace, reaching Felix at socketPath, with the extra Node flags
+ * of BENCH_NODE_FLAGS: the one way every benchmark spawns the daemon.
+ */
+export function spawnDaemon(ns: string, socketPath: string, env: Record<string, string> = {}): { child: ChildProcess; log: LogWatch } {
+  const extraFlags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [];
+  const child = spawnIn(ns, [process.execPath, ...DAEMON_NODE_FLAGS, ...extraFlags, CLI, 'start'], {
+    EGRESS_POD_IP: GATEWAY_IP,
+    DAEMON_SOCKET_PATH: socketPath,
+    HEALTH_PORT: '0',
+    LOG_SEVERITY: 'info',
+    DRAIN_DELAY: '0s',
+    ...env,
+  });
+  return { child, log: new LogWatch(child) };
+}
+
 /** A gateway-like namespace with a bench Felix and the daemon, torn down by close(). */
 export interface GatewayUnderTest {
   readonly ns: string;
@@ -36,15 +53,9 @@ export async function startGateway(
     const socketPath = join(dir, 'felix.sock');
     felix = await BenchFelix.start(socketPath, snapshot);
     const spawnedAt = performance.timeOrigin + performance.now();
-    daemon = spawnIn(ns, [process.execPath, ...DAEMON_NODE_FLAGS, CLI, 'start'], {
-      EGRESS_POD_IP: GATEWAY_IP,
-      DAEMON_SOCKET_PATH: socketPath,
-      HEALTH_PORT: '0',
-      LOG_SEVERITY: 'info',
-      DRAIN_DELAY: '0s',
-      ...env,
-    });
-    return { ns, felix, daemon, log: new LogWatch(daemon), spawnedAt, close };
+    const started = spawnDaemon(ns, socketPath, env);
+    daemon = started.child;
+    return { ns, felix, daemon, log: started.log, spawnedAt, close };
   } catch (err) {
     await close();
     throw err;
