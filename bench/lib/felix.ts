@@ -6,7 +6,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteUpdateWire, SyncRequestWire, ToDataplaneWire, VtepUpdateWire } from '../../src/policysync/proto';
-import { loadPolicySyncProto } from '../../test/lab/proto-loader';
+import { listenPolicySync, loadPolicySyncProto } from '../../test/lab/proto-loader';
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
 export function nowMs(): number {
@@ -43,24 +43,7 @@ export class BenchFelix {
   /** `snapshot`: encoded messages sent to every new stream, in_sync included (the caller decides). */
   static async start(socketPath: string, snapshot: readonly Buffer[]): Promise<BenchFelix> {
     const felix = new BenchFelix(socketPath, snapshot);
-    if (existsSync(socketPath)) rmSync(socketPath);
-    const sync = loadPolicySyncProto().sync;
-    const method: grpc.MethodDefinition<SyncRequestWire, Buffer> = {
-      path: sync.path,
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: sync.requestSerialize,
-      requestDeserialize: sync.requestDeserialize,
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: (b: Buffer) => b,
-    };
-    const server = new grpc.Server();
-    server.addService({ Sync: method } as grpc.ServiceDefinition, {
-      Sync: (call: grpc.ServerWritableStream<SyncRequestWire, Buffer>) => felix.accept(call),
-    });
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-    );
+    const server = await listenPolicySync<Buffer>(socketPath, (b) => b, (call) => felix.accept(call));
     felix.server = server;
     return felix;
   }

@@ -1,4 +1,6 @@
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { loadSync } from '@grpc/proto-loader';
 import { packageRoot } from '../../src/package-root';
@@ -44,4 +46,36 @@ export function loadPolicySyncProto(): PolicySyncProto {
   }
   const receive = (bytes: Buffer): ReceivedMessage => decodeToDataplaneBytes(bytes);
   return (cached = { sync, receive });
+}
+
+/**
+ * Starts a grpc-js server for felix.PolicySync/Sync on a Unix socket (a stale socket file is removed
+ * first): the one way the test Felix and the benchmarks' Felix listen. `serialize` turns what the
+ * caller writes into bytes (already-encoded Buffers pass through); `accept` gets each new stream.
+ */
+export async function listenPolicySync<Out>(
+  socketPath: string,
+  serialize: (value: Out) => Buffer,
+  accept: (call: grpc.ServerWritableStream<SyncRequestWire, Out>) => void,
+): Promise<grpc.Server> {
+  if (existsSync(socketPath)) rmSync(socketPath);
+  const sync = loadPolicySyncProto().sync;
+  const method: grpc.MethodDefinition<SyncRequestWire, Out> = {
+    path: sync.path,
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: sync.requestSerialize,
+    requestDeserialize: sync.requestDeserialize,
+    responseSerialize: serialize,
+    // A server never reads its own responses back.
+    responseDeserialize: () => {
+      throw new Error('PolicySync server: responses are not deserialized');
+    },
+  };
+  const server = new grpc.Server();
+  server.addService({ Sync: method } as grpc.ServiceDefinition, { Sync: accept });
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  return server;
 }

@@ -28,7 +28,7 @@ import type {
   VtepUpdateWire,
 } from '../../src/policysync/proto';
 import { TO_DATAPLANE_FIELDS } from '../../src/policysync/proto';
-import { loadPolicySyncProto } from './proto-loader';
+import { listenPolicySync, loadPolicySyncProto } from './proto-loader';
 import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
 
 export interface Snapshot {
@@ -98,26 +98,12 @@ export class TestFelix {
   /** (Re)starts listening on the same path; a stale socket file is removed first. */
   async start(): Promise<void> {
     if (this.server) return;
-    if (existsSync(this.socketPath)) rmSync(this.socketPath);
     const sync = loadPolicySyncProto().sync;
-    const method: grpc.MethodDefinition<SyncRequestWire, Outgoing> = {
-      path: sync.path,
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: sync.requestSerialize,
-      requestDeserialize: sync.requestDeserialize,
-      responseSerialize: (value: Outgoing) => (Buffer.isBuffer(value) ? value : sync.responseSerialize(value)),
-      responseDeserialize: (bytes: Buffer) => bytes,
-    };
-    const server = new grpc.Server();
-    server.addService({ Sync: method } as grpc.ServiceDefinition, {
-      Sync: (call: grpc.ServerWritableStream<SyncRequestWire, Outgoing>) => this.accept(call),
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix:${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      );
-    });
+    const server = await listenPolicySync<Outgoing>(
+      this.socketPath,
+      (value) => (Buffer.isBuffer(value) ? value : sync.responseSerialize(value)),
+      (call) => this.accept(call),
+    );
     this.server = server;
   }
 
