@@ -5,7 +5,8 @@ import { LIVENESS_PATH, READINESS_PATH } from '../config/variables';
 import { GatewayError, ErrorCodes, describeCause } from '../errors';
 import type { Clock } from '../model/clock';
 import type { Logger } from '../observability/logger';
-import type { CheckName, CheckReport, ProbeTargetInputs, ReadinessReport } from './readiness';
+import type { CheckName, CheckReport, ReadinessReport } from './readiness';
+import { checkFields, isoFrom, targetTimes, type CheckFields, type TargetTimes, type ToIso } from './render';
 
 /**
  * The health port: /readiness (client nodes and the kubelet route traffic by it), /liveness,
@@ -111,11 +112,8 @@ export function buildHealthApp(deps: HealthAppDeps): FastifyInstance {
 
   app.get(READINESS_PATH, async (_req, reply) => {
     const report = deps.readiness.report();
-    const now = deps.clock.now();
-    const wall = wallNow();
-    const toIso = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(wall - (now - t)).toISOString());
     reply.header('cache-control', 'no-store');
-    return reply.code(report.ready ? 200 : 503).send(renderReadiness(report, toIso));
+    return reply.code(report.ready ? 200 : 503).send(renderReadiness(report, isoFrom(deps.clock.now(), wallNow())));
   });
 
   app.get(LIVENESS_PATH, async (_req, reply) => {
@@ -147,40 +145,22 @@ function sendError(reply: FastifyReply, status: number): FastifyReply {
     .send({ error: (STATUS_CODES[status] ?? 'Error').toLowerCase() });
 }
 
-type RenderedTarget = { target: string; lastSuccess?: string; latencyMs?: number; lastError?: string; lastErrorTime?: string };
-type RenderedCheck = { ok: boolean; reason: string; lastSuccess?: string; lastError?: string; lastErrorTime?: string; targets?: RenderedTarget[] };
+type RenderedTarget = { target: string } & TargetTimes;
+type RenderedCheck = CheckFields & { targets?: RenderedTarget[] };
 
 /** The /readiness body: overall state, the failing checks, and per check why, when it last held and last failed. */
 export function renderReadiness(
   report: ReadinessReport,
-  toIso: (t: number | undefined) => string | undefined,
+  toIso: ToIso,
 ): { ready: boolean; failing: readonly CheckName[]; checks: Partial<Record<CheckName, RenderedCheck>> } {
   const checks: Partial<Record<CheckName, RenderedCheck>> = {};
   for (const [name, check] of Object.entries(report.checks) as [CheckName, CheckReport][]) {
     checks[name] = {
-      ok: check.ok,
-      reason: check.reason,
-      ...defined('lastSuccess', toIso(check.lastSuccessAt)),
-      ...defined('lastError', check.lastError),
-      ...defined('lastErrorTime', toIso(check.lastErrorAt)),
-      ...(check.targets ? { targets: check.targets.map((t) => renderTarget(t, toIso)) } : {}),
+      ...checkFields(check, toIso),
+      ...(check.targets ? { targets: check.targets.map((t) => ({ target: t.target, ...targetTimes(t, toIso) })) } : {}),
     };
   }
   return { ready: report.ready, failing: report.failing, checks };
-}
-
-function renderTarget(t: ProbeTargetInputs, toIso: (t: number | undefined) => string | undefined): RenderedTarget {
-  return {
-    target: t.target,
-    ...defined('lastSuccess', toIso(t.lastSuccessAt)),
-    ...defined('latencyMs', t.lastLatencyMs === undefined ? undefined : Math.round(t.lastLatencyMs * 1000) / 1000),
-    ...defined('lastError', t.lastError),
-    ...defined('lastErrorTime', toIso(t.lastErrorAt)),
-  };
-}
-
-function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 export interface HealthServerOptions {

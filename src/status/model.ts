@@ -1,7 +1,8 @@
 import type { DaemonConfig } from '../config/daemon-config';
 import type { EntryCounts, ReconcilerStatus } from '../dataplane/reconciler';
 import type { CarrierState, CarrierStatus } from '../health/carrier';
-import type { CheckName, ReadinessInputs, ReadinessReport } from '../health/readiness';
+import type { CheckName, CheckReport, ReadinessInputs, ReadinessReport } from '../health/readiness';
+import { checkFields, defined, isoFrom, roundMs, targetTimes, type CheckFields } from '../health/render';
 import type { SyncConnectionState } from '../model/felix';
 import type { ProbeKind } from '../observability/metrics';
 import type { EventCounts, PolicySyncStats } from '../policysync/client';
@@ -20,13 +21,8 @@ export const STATUS_FORMAT = 1;
 
 export type DaemonPhase = 'starting' | 'running' | 'draining' | 'stopping' | 'stopped';
 
-export interface StatusCheck {
-  readonly ok: boolean;
-  readonly reason: string;
-  readonly lastSuccess?: string;
-  readonly lastError?: string;
-  readonly lastErrorTime?: string;
-}
+/** The same fields /readiness shows per check (health/render.ts). */
+export type StatusCheck = CheckFields;
 
 export interface PolicySyncSection {
   readonly socket: string;
@@ -172,19 +168,13 @@ export const MAX_FAILURES = 20;
 
 export function buildStatus(inputs: StatusInputs): StatusDocument {
   const { now, wallNow, config } = inputs;
-  const iso = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(wallNow - (now - t)).toISOString());
+  const iso = isoFrom(now, wallNow);
   const isoWall = (t: number): string => new Date(t).toISOString();
   const ri = inputs.readinessInputs;
 
   const checks: Partial<Record<CheckName, StatusCheck>> = {};
-  for (const [name, check] of Object.entries(inputs.readiness.checks) as [CheckName, NonNullable<ReadinessReport['checks'][CheckName]>][]) {
-    checks[name] = {
-      ok: check.ok,
-      reason: check.reason,
-      ...opt('lastSuccess', iso(check.lastSuccessAt)),
-      ...opt('lastError', check.lastError),
-      ...opt('lastErrorTime', iso(check.lastErrorAt)),
-    };
+  for (const [name, check] of Object.entries(inputs.readiness.checks) as [CheckName, CheckReport][]) {
+    checks[name] = checkFields(check, iso);
   }
 
   const sync = inputs.sync;
@@ -192,16 +182,16 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
     socket: config.socketPath,
     state: sync.state,
     inSync: sync.inSync,
-    ...opt('firstInSync', iso(ri.sync.firstInSyncAt)),
-    ...opt('lastInSync', iso(sync.lastInSyncAt ?? ri.sync.lastInSyncAt)),
+    ...defined('firstInSync', iso(ri.sync.firstInSyncAt)),
+    ...defined('lastInSync', iso(sync.lastInSyncAt ?? ri.sync.lastInSyncAt)),
     // The tracker also marks a failed first dial; "out of sync" only means something after an in_sync.
-    ...opt('outOfSyncSince', ri.sync.firstInSyncAt === undefined ? undefined : iso(ri.sync.outOfSyncSince)),
+    ...defined('outOfSyncSince', ri.sync.firstInSyncAt === undefined ? undefined : iso(ri.sync.outOfSyncSince)),
     attempts: sync.attempts,
     reconnects: sync.reconnects,
     streams: sync.streams,
     messages: { ...sync.messages },
-    ...opt('lastError', ri.sync.lastError),
-    ...opt('lastErrorTime', iso(ri.sync.lastErrorAt)),
+    ...defined('lastError', ri.sync.lastError),
+    ...defined('lastErrorTime', iso(ri.sync.lastErrorAt)),
   };
 
   const r = inputs.reconciler;
@@ -216,10 +206,10 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
           lastReconcile: {
             ok: last.ok,
             at: isoWall(last.at),
-            durationMs: round(last.durationMs),
+            durationMs: roundMs(last.durationMs),
             full: last.full,
             operations: last.operations,
-            ...opt('error', last.error),
+            ...defined('error', last.error),
           },
         }
       : {}),
@@ -242,10 +232,7 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
           target: t.target,
           state,
           counts: t.lastSuccessAt !== undefined && now <= t.lastSuccessAt + p.timeoutMs,
-          ...opt('lastSuccess', iso(t.lastSuccessAt)),
-          ...opt('latencyMs', t.lastLatencyMs === undefined ? undefined : round(t.lastLatencyMs)),
-          ...opt('lastError', t.lastError),
-          ...opt('lastErrorTime', iso(t.lastErrorAt)),
+          ...targetTimes(t, iso),
         };
       }),
     });
@@ -268,17 +255,17 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
     ...(inputs.underlay ? { underlay: underlayOf(inputs.underlay, iso) } : {}),
     drain: {
       draining: ri.drainingSince !== undefined,
-      ...opt('since', iso(ri.drainingSince)),
+      ...defined('since', iso(ri.drainingSince)),
       delayMs: config.health.drainDelayMs,
     },
     config: {
       statusSocket: config.statusSocket,
       policysyncSocket: config.socketPath,
-      ...opt('egressIpv4', config.egressIpv4?.text),
-      ...opt('egressIpv6', config.egressIpv6?.text),
+      ...defined('egressIpv4', config.egressIpv4?.text),
+      ...defined('egressIpv6', config.egressIpv6?.text),
       vxlanDevice: config.vxlanDevice,
       underlayDevice: config.underlayDevice,
-      health: { host: config.health.host, port: config.health.port, ...opt('boundPort', inputs.healthPort) },
+      health: { host: config.health.host, port: config.health.port, ...defined('boundPort', inputs.healthPort) },
       resyncIntervalMs: config.resyncIntervalMs,
       datastoreTimeoutMs: config.health.datastoreTimeoutMs,
       drainDelayMs: config.health.drainDelayMs,
@@ -321,16 +308,8 @@ function underlayOf(u: CarrierStatus, iso: (t: number | undefined) => string | u
   return {
     device: u.device,
     carrier: u.carrier,
-    ...opt('since', iso(u.since)),
+    ...defined('since', iso(u.since)),
     changes: u.changes,
     ...(r ? { lastRecovery: { at: iso(r.at) ?? '', nextHops: [...r.nextHops], deleted: [...r.deleted], errors: [...r.errors] } } : {}),
   };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
-
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
