@@ -8,6 +8,17 @@ import { SNAT_TCP, STATUS_SNAT, STATUS_SNAT_ASSURED, header, payload, type Messa
 
 const T0 = Date.UTC(2024, 4, 1, 14, 2, 0);
 
+/** The addresses and ports of SNAT_TCP as every record of it names them. */
+const SNAT_TCP_ENDS = {
+  protocol: 'tcp',
+  clientIp: '100.64.1.5',
+  clientPort: 40000,
+  egressIp: '100.64.2.7',
+  egressPort: 40000,
+  dstIp: '203.0.113.10',
+  dstPort: 443,
+} as const;
+
 function ev(spec: MessageSpec): ConntrackEvent {
   const { type, flags } = header(spec);
   const e = decodeConntrack(type, flags, payload(spec));
@@ -36,14 +47,8 @@ describe('SnatTracker', () => {
       record: {
         event: 'start',
         time: '2024-05-01T14:02:00.000Z',
-        protocol: 'tcp',
-        clientIp: '100.64.1.5',
-        clientPort: 40000,
+        ...SNAT_TCP_ENDS,
         clientNode: 'node1',
-        egressIp: '100.64.2.7',
-        egressPort: 40000,
-        dstIp: '203.0.113.10',
-        dstPort: 443,
         ctId: 42,
       },
     });
@@ -57,14 +62,8 @@ describe('SnatTracker', () => {
       record: {
         event: 'end',
         time: '2024-05-01T14:03:01.500Z',
-        protocol: 'tcp',
-        clientIp: '100.64.1.5',
-        clientPort: 40000,
+        ...SNAT_TCP_ENDS,
         clientNode: 'node1',
-        egressIp: '100.64.2.7',
-        egressPort: 40000,
-        dstIp: '203.0.113.10',
-        dstPort: 443,
         ctId: 42,
         start: '2024-05-01T14:02:00.000Z',
         durationMs: 61_500,
@@ -98,14 +97,8 @@ describe('SnatTracker', () => {
     assert.deepEqual(e.record, {
       event: 'end',
       time: '2024-05-01T14:02:00.000Z',
-      protocol: 'tcp',
-      clientIp: '100.64.1.5',
-      clientPort: 40000,
+      ...SNAT_TCP_ENDS,
       clientNode: 'node2',
-      egressIp: '100.64.2.7',
-      egressPort: 40000,
-      dstIp: '203.0.113.10',
-      dstPort: 443,
     });
   });
 
