@@ -77,7 +77,8 @@ function nodeRoute(store: RouteStore, node: string, dst: string): FelixRoute | u
   return r && r.dstNodeName === node ? r : undefined;
 }
 
-function partOf(store: RouteStore, node: string, opts: ReturnPathOptions, families: ReadonlySet<Family>): Part {
+/** `context`: the node's, when the caller has just computed it (update() does, to compare). */
+function partOf(store: RouteStore, node: string, opts: ReturnPathOptions, families: ReadonlySet<Family>, gatewayIps: readonly IpAddress[], context?: Context): Part {
   const vtep = store.vtepOf(node);
   const d = desiredReturnPath(store.routesOf(node), vtep ? [vtep] : [], opts);
   const byKey = <T>(kind: EntryKind<T>, xs: readonly T[]): Map<string, T> => new Map(xs.map((x) => [kind.key(x), x]));
@@ -85,7 +86,7 @@ function partOf(store: RouteStore, node: string, opts: ReturnPathOptions, famili
     routes: byKey(routeKind, d.routes),
     neighbours: byKey(neighbourKind, d.neighbours),
     fdb: byKey(fdbKind, d.fdb),
-    context: contextOf(store.routesOf(node), vtep, opts, families, opts.gatewayIps ?? [opts.gatewayIp]),
+    context: context ?? contextOf(store.routesOf(node), vtep, opts, families, gatewayIps),
   };
 }
 
@@ -127,15 +128,17 @@ export class NodeParts {
     const touched: TouchedKeys = { routes: new Set(), neighbours: new Set(), fdb: new Set() };
     for (const [node, dsts] of changes) {
       const old = this.parts.get(node);
+      let ctx: Context | undefined;
       if (old && dsts) {
-        const ctx = contextOf(this.store.routesOf(node), this.store.vtepOf(node), this.opts, this.families, this.gatewayIps);
+        ctx = contextOf(this.store.routesOf(node), this.store.vtepOf(node), this.opts, this.families, this.gatewayIps);
         if (ctx.text === old.context.text && ctx.tunnelKey === old.context.tunnelKey) {
           for (const dst of dsts) this.updateRoute(node, old, dst, touched);
           continue;
         }
       }
       if (old) for (const cls of CLASSES) for (const k of old[cls].keys()) touched[cls].add(k);
-      const now = this.recompute(node);
+      // The context just computed (if any) is the new part's: the store has not changed since.
+      const now = this.recompute(node, ctx);
       if (now) for (const cls of CLASSES) for (const k of now[cls].keys()) touched[cls].add(k);
     }
     return touched;
@@ -221,11 +224,11 @@ export class NodeParts {
     return out as never;
   }
 
-  private recompute(node: string): Part | undefined {
+  private recompute(node: string, context?: Context): Part | undefined {
     const old = this.parts.get(node);
     if (old) for (const cls of CLASSES) for (const k of old[cls].keys()) this.disown(cls, k, node);
     this.counts.wholeParts++;
-    const now = partOf(this.store, node, this.opts, this.families);
+    const now = partOf(this.store, node, this.opts, this.families, this.gatewayIps, context);
     if (now.routes.size + now.neighbours.size + now.fdb.size === 0) {
       this.parts.delete(node);
       return undefined;
