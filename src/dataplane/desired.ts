@@ -83,18 +83,18 @@ function holds(c: Cidr, a: IpAddress): boolean {
   return true;
 }
 
-export function isEncapsulated(r: FelixRoute): boolean {
+function isEncapsulated(r: FelixRoute): boolean {
   return r.ipPoolType === 'vxlan' || r.ipPoolType === 'ipip' || r.tunnel.vxlan || r.tunnel.ipip;
 }
 
-export function tunnelRank(r: FelixRoute): number {
+function tunnelRank(r: FelixRoute): number {
   if (r.tunnel.vxlan || r.ipPoolType === 'vxlan') return 0;
   if (r.tunnel.ipip || r.ipPoolType === 'ipip') return 1;
   return 2;
 }
 
 /** The node's address of `family` from its VTEP: the device its VXLAN tunnel runs on. */
-export function vtepParentAddress(vtep: FelixVtep | undefined, family: Family): IpAddress | undefined {
+function vtepParentAddress(vtep: FelixVtep | undefined, family: Family): IpAddress | undefined {
   return family === 4 ? vtep?.parentDeviceIp : vtep?.parentDeviceIpv6;
 }
 
