@@ -6,6 +6,7 @@ import type {
   TunnelTypeWire,
   VtepUpdateWire,
 } from './proto';
+import { TO_DATAPLANE_FIELDS } from './proto';
 
 /**
  * A hand-written reader for the ToDataplane payloads an l3-routes subscriber uses, straight from the
@@ -273,6 +274,20 @@ export function decodeToDataplaneBytes(bytes: Uint8Array): ReceivedMessage {
   }
 }
 
+/** How to read each declared payload's body; a name per field number comes from proto.ts. */
+const PAYLOAD_READERS: { readonly [K in PayloadName]: (buf: Uint8Array, end: number) => NonNullable<ToDataplaneWire[K]> } = {
+  in_sync: readEmpty,
+  route_update: readRouteUpdate,
+  route_remove: (buf, end) => ({ dst: readOneString(buf, end, 2, 'RouteRemove') }),
+  vtep_update: readVtepUpdate,
+  vtep_remove: (buf, end) => ({ node: readOneString(buf, end, 1, 'VXLANTunnelEndpointRemove') }),
+};
+
+/** Field number -> payload name, from TO_DATAPLANE_FIELDS, the project's one list of those numbers. */
+const PAYLOAD_BY_FIELD = new Map<number, PayloadName>(
+  (Object.keys(PAYLOAD_READERS) as PayloadName[]).map((name) => [TO_DATAPLANE_FIELDS[name], name]),
+);
+
 function readToDataplane(buf: Uint8Array): ReceivedMessage {
   pos = 0;
   const end = buf.length;
@@ -282,31 +297,13 @@ function readToDataplane(buf: Uint8Array): ReceivedMessage {
   while (pos < end) {
     const field = readTag(buf, end);
     const wt = lo & 7;
-    if (field === 15 /* sequence_number */) {
+    if (field === TO_DATAPLANE_FIELDS.sequence_number) {
       expectWire(field, wt, WIRE_VARINT, 'ToDataplane');
       readVarint(buf, end);
       msg.sequence_number = uint64Text();
       continue;
     }
-    // Field numbers as in proto.ts TO_DATAPLANE_FIELDS.
-    let name: PayloadName | undefined;
-    switch (field) {
-      case 1:
-        name = 'in_sync';
-        break;
-      case 23:
-        name = 'route_update';
-        break;
-      case 24:
-        name = 'route_remove';
-        break;
-      case 25:
-        name = 'vtep_update';
-        break;
-      case 26:
-        name = 'vtep_remove';
-        break;
-    }
+    const name = PAYLOAD_BY_FIELD.get(field);
     if (name === undefined) {
       skip(buf, wt, end);
       // Only used to name a payload we do not declare (see decode.ts), so in order, without repeats.
@@ -316,27 +313,12 @@ function readToDataplane(buf: Uint8Array): ReceivedMessage {
     }
     expectWire(field, wt, WIRE_BYTES, 'ToDataplane');
     const len = readLength(buf, end); // before reading pos: readLength moves it
-    const sub = pos + len;
     // A oneof: the member last on the wire wins, as proto3 says.
     if (payload !== undefined) msg[payload] = null;
     payload = name;
-    switch (name) {
-      case 'in_sync':
-        msg.in_sync = readEmpty(buf, sub);
-        break;
-      case 'route_update':
-        msg.route_update = readRouteUpdate(buf, sub);
-        break;
-      case 'route_remove':
-        msg.route_remove = { dst: readOneString(buf, sub, 2, 'RouteRemove') };
-        break;
-      case 'vtep_update':
-        msg.vtep_update = readVtepUpdate(buf, sub);
-        break;
-      case 'vtep_remove':
-        msg.vtep_remove = { node: readOneString(buf, sub, 1, 'VXLANTunnelEndpointRemove') };
-        break;
-    }
+    // Each reader returns the type of its own member (PAYLOAD_READERS' type says so); TypeScript
+    // cannot follow that through a name that is a union, hence the widened view of msg.
+    (msg as Record<PayloadName, unknown>)[name] = PAYLOAD_READERS[name](buf, pos + len);
   }
   if (payload !== undefined) msg.payload = payload;
   return { ok: true, message: msg, unknownFields: payload === undefined && unknown ? unknown : [] };
