@@ -8,20 +8,12 @@
  */
 import type { RouteUpdateWire, ToDataplaneWire } from '../../src/policysync/proto';
 import { loadPolicySyncProto } from '../lab/proto-loader';
+import { prng } from '../unit/dataplane-fixtures';
 
 export type Rng = () => number;
 
-/** A small, fast PRNG with a 32-bit state: good enough to pick cases, and replayable. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32): the one the dataplane tests already use, under the name the fuzz tests know. */
+export const mulberry32: (seed: number) => Rng = prng;
 
 export function int(rng: Rng, lo: number, hi: number): number {
   return lo + Math.floor(rng() * (hi - lo + 1));
