@@ -1,7 +1,6 @@
 import { request } from 'node:http';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
-import { STATUS_FORMAT, type StatusDocument } from './model';
-import { STATUS_PATH } from './server';
+import { STATUS_FORMAT, STATUS_PATH, type StatusDocument } from './model';
 
 /** Enough for a daemon under load; a daemon that takes longer is as good as unreachable for an operator. */
 export const DEFAULT_STATUS_TIMEOUT_MS = 5_000;

@@ -19,6 +19,9 @@ import type { EventCounts, PolicySyncStats } from '../policysync/client';
 /** Bumped when a field changes meaning or goes away; new fields do not bump it. */
 export const STATUS_FORMAT = 1;
 
+/** Where the daemon serves the document on its status socket (here, not in server.ts, so the client need not load fastify). */
+export const STATUS_PATH = '/status';
+
 export type DaemonPhase = 'starting' | 'running' | 'draining' | 'stopping' | 'stopped';
 
 /** The same fields /readiness shows per check (health/render.ts). */

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
 import type { Logger } from '../observability/logger';
-import type { StatusDocument } from './model';
+import { STATUS_PATH, type StatusDocument } from './model';
 
 /**
  * The daemon's status on a local Unix socket, for `egress-gateway status`. Not on the health port:
@@ -14,8 +14,6 @@ import type { StatusDocument } from './model';
  *
  * It reads in-memory state only, so it answers while the stream, the kernel or the probes are failing.
  */
-
-export const STATUS_PATH = '/status';
 
 export interface StatusAppDeps {
   /** Builds the document; the Daemon's status(). */
