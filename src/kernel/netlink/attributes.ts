@@ -49,6 +49,12 @@ export function parseAttributes(buf: Buffer, mode: AttributeMode = 'strict'): Ma
   return attrs;
 }
 
+/** A NUL-terminated string attribute's value (IFLA_IFNAME and the like); the whole payload when unterminated. */
+export function stringAttribute(b: Buffer): string {
+  const nul = b.indexOf(0);
+  return b.toString('utf8', 0, nul < 0 ? b.length : nul);
+}
+
 /** One attribute, padded to 4 bytes. `type` may carry NLA_F_NESTED. */
 export function encodeAttribute(type: number, payload: Uint8Array): Buffer {
   const len = NLA_HDRLEN + payload.length;

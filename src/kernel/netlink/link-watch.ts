@@ -1,6 +1,7 @@
-import { parseMessages, Protocol, RawNetlinkSocket, rt } from 'netlink';
+import { parseMessages, Protocol, RawNetlinkSocket } from 'netlink';
 import { kernelError } from '../../errors';
 import type { LinkCarrier, LinkWatch, LinkWatchHandlers } from '../ports';
+import { parseAttributes, stringAttribute } from './attributes';
 
 /**
  * Link events over rtnetlink: one NETLINK_ROUTE socket that joins RTNLGRP_LINK and, on the same
@@ -16,6 +17,7 @@ const RTM_DELLINK = 17;
 const RTM_GETLINK = 18;
 const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
+const IFLA_IFNAME = 3;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300;
 /** The driver reports a carrier (only set while the link is administratively up). */
@@ -27,9 +29,10 @@ export function decodeLinkCarrier(type: number, data: Buffer): LinkCarrier | und
   if ((type !== RTM_NEWLINK && type !== RTM_DELLINK) || data.length < IFINFOMSG_LEN) return undefined;
   const index = data.readInt32LE(4);
   const flags = data.readUInt32LE(8);
-  const { attrs } = rt.parseLinkMessage(data);
-  if (attrs.ifname === undefined) return undefined;
-  return { name: attrs.ifname, index, carrier: type === RTM_NEWLINK && (flags & IFF_LOWER_UP) !== 0 };
+  // The project's one attribute parser, as the return path's link index reads the same messages.
+  const ifname = parseAttributes(data.subarray(IFINFOMSG_LEN), 'lenient').get(IFLA_IFNAME);
+  if (ifname === undefined) return undefined;
+  return { name: stringAttribute(ifname), index, carrier: type === RTM_NEWLINK && (flags & IFF_LOWER_UP) !== 0 };
 }
 
 export class NetlinkLinkWatch implements LinkWatch {

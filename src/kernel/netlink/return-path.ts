@@ -11,7 +11,7 @@ import {
   type Routes,
   type Upsert,
 } from '../return-path';
-import { parseAttributes } from './attributes';
+import { parseAttributes, stringAttribute } from './attributes';
 import { NetlinkError, NetlinkSession, NlFlags } from './session';
 import { RequestWriter } from './writer';
 
@@ -91,12 +91,6 @@ const IFLA_IFNAME = 3;
 /** A host-order u32 attribute's value; undefined when absent or too short. */
 function u32Of(b: Buffer | undefined): number | undefined {
   return b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
-}
-
-/** A NUL-terminated string attribute. */
-function cString(b: Buffer): string {
-  const nul = b.indexOf(0);
-  return b.toString('utf8', 0, nul < 0 ? b.length : nul);
 }
 
 /**
@@ -317,7 +311,7 @@ export class LinkIndex {
       const index = r.data.readInt32LE(4);
       const nameBytes = parseAttributes(r.data.subarray(16), 'lenient').get(IFLA_IFNAME);
       if (nameBytes === undefined) continue;
-      const ifname = cString(nameBytes);
+      const ifname = stringAttribute(nameBytes);
       byName.set(ifname, index);
       byIndex.set(index, ifname);
     }
