@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { clientBlockRoute, eventually, httpTool, metricValue, prepareGateway, type GatewayRun } from '../lab/gateway';
+import { clientBlockRoute, eventually, httpTool, metricValue, prepareGateway, type GatewayRun, untilReady } from '../lab/gateway';
 import { waitForOutput, withLab, type Lab } from '../lab/lab';
 
 /**
@@ -112,7 +112,7 @@ describe('daemon: readiness', () => {
         assert.ok(report.failing.includes('policysync'), before.body);
         assert.equal(await gw.returnPath(), 'routes:\n\nneighbours:\n\nfdb:\n\n', 'no kernel write before in_sync');
         gw.felix.sendInSync();
-        await eventually('ready after in_sync', async () => ((await gw.health('/readiness'))?.status === 200 ? true : undefined));
+        await untilReady(gw, 'ready after in_sync');
       } finally {
         await gw.close();
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { clientBlockRoute, eventually, prepareGateway } from '../lab/gateway';
+import { clientBlockRoute, prepareGateway, untilReady } from '../lab/gateway';
 import { withLab, type Lab } from '../lab/lab';
 
 /**
@@ -24,7 +24,7 @@ describe('health server of a running daemon', () => {
       const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] });
       try {
         const daemon = gw.startDaemon();
-        await eventually('ready', async () => ((await gw.health('/readiness'))?.status === 200 ? true : undefined));
+        await untilReady(gw, 'ready');
         const cases: Array<{ name: string; request: string; status: number; header?: RegExp }> = [
           { name: 'unknown path', request: 'GET /admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404 },
           { name: 'path traversal', request: 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404 },

@@ -10,6 +10,7 @@ import {
   gatewayBlockRoute6,
   prepareGateway,
   type GatewayRun,
+  untilReady,
 } from '../lab/gateway';
 import { waitForOutput, withLab, type Lab } from '../lab/lab';
 
@@ -69,7 +70,7 @@ async function proveIpv6Egress(lab: Lab, gw: GatewayRun, opts: { fdbDst: string;
   const server = lab.spawn(lab.names.ext, lab.tcpTool('serve', PORT, '::'));
   await waitForOutput(server, /listening/);
   gw.startDaemon();
-  await eventually('the daemon in sync', async () => ((await gw.health('/readiness'))?.status === 200 ? true : undefined), 15_000);
+  await untilReady(gw, 'the daemon in sync', 15_000);
   assert.doesNotMatch(await returnPath6(lab), /via/, 'no IPv6 return route before Felix names the block');
   const blocked = await connect(lab, a.ext, PORT, 'no way back');
   assert.notEqual(blocked.code, 0, 'without the IPv6 return path the reply cannot reach the client');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
-import { clientBlockRoute, eventually, prepareGateway } from '../lab/gateway';
+import { clientBlockRoute, eventually, prepareGateway, untilReady } from '../lab/gateway';
 import { waitForOutput, withLab } from '../lab/lab';
 
 /**
@@ -42,7 +42,7 @@ describe('least privilege: start with NET_ADMIN and NET_RAW only', () => {
           const server = lab.spawn(lab.names.ext, lab.tcpTool('serve', '7777'));
           await waitForOutput(server, /listening/);
           const daemon = gw.startDaemon({ ICMP_PROBE_IPS: lab.addrs.ext, ICMP_PROBE_INTERVAL: '500ms', ICMP_PROBE_TIMEOUT: '1500ms' }, v.prefix);
-          await eventually('ready', async () => ((await gw.health('/readiness'))?.status === 200 ? true : undefined), 15_000);
+          await untilReady(gw, 'ready', 15_000);
           const status = readFileSync(`/proc/${daemon.pid ?? 0}/status`, 'utf8');
           assert.equal(/^CapEff:\s*(\S+)$/m.exec(status)?.[1], NET_ADMIN_AND_RAW, 'the daemon holds exactly NET_ADMIN and NET_RAW');
           assert.equal(/^CapBnd:\s*(\S+)$/m.exec(status)?.[1], NET_ADMIN_AND_RAW, 'and cannot gain more');
@@ -60,7 +60,7 @@ describe('least privilege: start with NET_ADMIN and NET_RAW only', () => {
           await eventually('vxlan0 re-created and the return path back', async () =>
             gw.logs.slice(broken).some((l) => l.includes('"event":"vxlan_device_restored"')) && (await gw.returnPath()).includes('via') ? true : undefined,
           15_000);
-          await eventually('ready again', async () => ((await gw.health('/readiness'))?.status === 200 ? true : undefined), 15_000);
+          await untilReady(gw, 'ready again', 15_000);
           assert.equal(gw.logs.filter((l) => /"level":"(error|fatal)"/.test(l)).join('\n'), '', 'no errors logged');
           assert.equal(daemon.exitCode, null);
         } finally {

@@ -171,6 +171,11 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
+/** Waits until the daemon's /readiness answers 200: the wait most daemon tests start (and resume) with. */
+export function untilReady(gw: GatewayRun, what = 'ready', timeoutMs = 10_000): Promise<true> {
+  return eventually(what, async () => ((await gw.health('/readiness'))?.status === 200 ? true : undefined), timeoutMs);
+}
+
 /** A counter or gauge from Prometheus text, summed over the series that match `labels`. */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
