@@ -11,6 +11,7 @@ import type { CloseInfo, KeepaliveOptions, ServerStreamCall } from './grpc-strea
 import { DEFAULT_KEEPALIVE, openServerStream } from './grpc-stream';
 import type { SyncRequestWire } from './proto';
 import { L3_ROUTES_SUBSCRIPTION, SYNC_METHOD_PATH } from './proto';
+import { encodeBytesField, encodeVarintField } from './wire';
 import { decodeToDataplaneBytes } from './wire-decode';
 
 /**
@@ -283,24 +284,10 @@ export class PolicySyncClient {
  * Proto3: fields at their default (false, '') are not written.
  */
 export function encodeSyncRequest(req: SyncRequestWire): Buffer {
-  const bytes: number[] = [];
-  const varint = (n: number): void => {
-    for (; n > 0x7f; n = Math.floor(n / 128)) bytes.push((n & 0x7f) | 0x80);
-    bytes.push(n);
-  };
-  const bool = (field: number, v: boolean | undefined): void => {
-    if (!v) return;
-    varint(field * 8); // wire type 0 (varint)
-    bytes.push(1);
-  };
-  bool(1, req.supports_drop_action_override);
-  bool(2, req.supports_dataplane_stats);
-  if (req.subscription_type) {
-    const text = Buffer.from(req.subscription_type, 'utf8');
-    varint(3 * 8 + 2); // wire type 2 (length-delimited)
-    varint(text.length);
-    for (const b of text) bytes.push(b);
-  }
-  bool(100, req.supports_ipv6_route_updates);
-  return Buffer.from(bytes);
+  const fields: Buffer[] = [];
+  if (req.supports_drop_action_override) fields.push(encodeVarintField(1, 1));
+  if (req.supports_dataplane_stats) fields.push(encodeVarintField(2, 1));
+  if (req.subscription_type) fields.push(encodeBytesField(3, Buffer.from(req.subscription_type, 'utf8')));
+  if (req.supports_ipv6_route_updates) fields.push(encodeVarintField(100, 1));
+  return Buffer.concat(fields);
 }

@@ -1,6 +1,6 @@
 /**
- * Just enough of the protobuf wire format to hand-encode fields, for the test Felix (payloads we do
- * not declare) and for tests. Pure; no I/O.
+ * Just enough of the protobuf wire format to hand-encode fields: the daemon's SyncRequest (client.ts),
+ * the test Felix (payloads we do not declare) and tests. Pure; no I/O.
  */
 
 /** A length-delimited field (wire type 2) holding `body` (e.g. an empty message). */
