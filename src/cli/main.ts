@@ -1,13 +1,16 @@
 import { Command, Option } from 'commander';
 import { describeCause, exitStatusFor, isGatewayError } from '../errors';
-import { runInitCommand, type InitFlags } from '../init/command';
-import { runStartCommand, type StartFlags } from '../daemon';
-import { runStatusCommand, type StatusFlags } from '../status/command';
+// Types only: each command's module is required by its action (see below).
+import type { InitFlags } from '../init/command';
+import type { StartFlags } from '../daemon';
+import type { StatusFlags } from '../status/command';
 import { findVariable } from '../config/variables';
 import { VERSION } from '../version';
 
 /**
- * The command line. Flags override the environment variables of the same meaning (the
+ * The command line. Each action loads its own command's module when it runs: `status` and `init`
+ * then do not load the daemon (fastify, prom-client, the PolicySync client), nor `start` init's.
+ * Flags override the environment variables of the same meaning (the
  * variables are what Calico's manifests set). Only this file maps errors to exit statuses.
  */
 export function buildProgram(): Command {
@@ -30,6 +33,7 @@ export function buildProgram(): Command {
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .option('--dry-run', 'print what would be applied and change nothing')
     .action(async (flags: InitFlags) => {
+      const { runInitCommand } = require('../init/command') as typeof import('../init/command');
       await runInitCommand(flags, process.env);
     });
 
@@ -47,6 +51,7 @@ export function buildProgram(): Command {
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .action(async (flags: StartFlags) => {
+      const { runStartCommand } = require('../daemon') as typeof import('../daemon');
       process.exitCode = await runStartCommand(flags, process.env);
     });
 
@@ -56,6 +61,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the status document as JSON, for scripts')
     .addOption(settingOption('--socket <path>', "the daemon's status socket", 'STATUS_SOCKET'))
     .action(async (flags: StatusFlags) => {
+      const { runStatusCommand } = require('../status/command') as typeof import('../status/command');
       process.exitCode = await runStatusCommand(flags, process.env, (text) => process.stdout.write(text));
     });
 
