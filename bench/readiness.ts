@@ -69,31 +69,21 @@ export async function benchReadiness(opts: { intervals: readonly number[]; round
       await gw.close();
     }
     const label = `interval ${interval} ms, timeout ${timeout} ms`;
-    const d = summarize(down);
-    const u = summarize(up);
     const perfect = summarize([timeout + interval]);
-    rows.push({
-      bench: 'readiness',
-      case: label,
-      metric: 'cut → 503',
-      unit: 'ms',
-      value: d,
-      baseline: { name: 'timeout+interval', value: perfect },
-      ratio: summarize(down.map((x) => x / (timeout + interval))),
-      target: `≤ ${bound} ms`,
-      met: d.max <= bound,
-    });
-    rows.push({
-      bench: 'readiness',
-      case: label,
-      metric: 'restore → 200',
-      unit: 'ms',
-      value: u,
-      baseline: { name: 'timeout+interval', value: perfect },
-      ratio: summarize(up.map((x) => x / (timeout + interval))),
-      target: `≤ ${bound} ms`,
-      met: u.max <= bound,
-    });
+    for (const [metric, samples] of [['cut → 503', down], ['restore → 200', up]] as const) {
+      const value = summarize(samples);
+      rows.push({
+        bench: 'readiness',
+        case: label,
+        metric,
+        unit: 'ms',
+        value,
+        baseline: { name: 'timeout+interval', value: perfect },
+        ratio: summarize(samples.map((x) => x / (timeout + interval))),
+        target: `≤ ${bound} ms`,
+        met: value.max <= bound,
+      });
+    }
   }
   return rows;
 }
