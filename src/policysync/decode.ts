@@ -1,6 +1,6 @@
 import type { FelixRoute, FelixVtep, IpPoolType, RouteKind, SyncEvent } from '../model/felix';
 import type { Cidr, Family, IpAddress } from '../model/ip';
-import { ipv4FromCanonicalText, parseCidr, parseIp } from '../model/ip';
+import { cidrOf, ipv4FromCanonicalText, parseCidr, parseIp } from '../model/ip';
 import { formatMac, parseMac } from '../model/mac';
 import type { ReceivedMessage, RouteUpdateWire, ToDataplaneWire, VtepUpdateWire } from './proto';
 
@@ -225,12 +225,11 @@ function canonicalIpv4Cidr(text: string): Cidr | undefined {
     digits++;
   }
   if (digits === 0 || len > 32 || (digits === 2 && len < 10)) return undefined;
-  const hostBits = len === 32 ? 0 : (0xffffffff >>> len) & value;
+  const address = ipv4FromCanonicalText(text.slice(0, slash));
   // Canonical and no host bits: the text is already what parseCidr would print, address included.
-  if (hostBits === 0) return { family: 4, address: ipv4FromCanonicalText(text.slice(0, slash)), prefixLength: len, text };
-  const net = (value - hostBits) >>> 0;
-  const address = ipv4FromCanonicalText(`${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}`);
-  return { family: 4, address, prefixLength: len, text: `${address.text}/${len}` };
+  if (len === 32 || ((0xffffffff >>> len) & value) === 0) return { family: 4, address, prefixLength: len, text };
+  // Host bits set (rare from Felix): model/ip's cidrOf masks them off, as parseCidr does.
+  return cidrOf(address, len);
 }
 
 /** Empty means "not given"; anything else must be an address of the expected family. */
