@@ -87,6 +87,19 @@ export interface MetricsOptions {
   readonly processMetrics?: boolean;
 }
 
+/**
+ * For counters that follow a source's running totals: given a total, what it grew by since the
+ * last call with the same key (0 when it did not grow). The totals are remembered per key.
+ */
+function addedSinceLast(): (key: string, total: number) => number {
+  const reported = new Map<string, number>();
+  return (key, total) => {
+    const added = total - (reported.get(key) ?? 0);
+    reported.set(key, total);
+    return added;
+  };
+}
+
 /** prom-client's default metric left out: a histogram observed on every garbage collection. */
 export const SKIPPED_DEFAULT_METRIC = 'gc';
 
@@ -118,10 +131,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const registers = [registry];
   if (options.processMetrics ?? true) collectRuntimeMetrics(registry, p);
   let policySync: (() => PolicySyncCounts) | undefined;
-  // What each counter has been given so far; a scrape adds what the source counted since.
-  const reportedMessages = new Map<SyncMessageKind, number>();
-  let reportedMalformed = 0;
-  let reportedReconnects = 0;
+  // A scrape adds to each counter what the source counted since the last scrape.
+  const sinceLast = addedSinceLast();
 
   const metrics: GatewayMetrics = {
     registry,
@@ -166,9 +177,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
         const counts = policySync?.().messages;
         if (!counts) return;
         for (const kind of SYNC_MESSAGE_KINDS) {
-          const added = counts[kind] - (reportedMessages.get(kind) ?? 0);
+          const added = sinceLast(`messages/${kind}`, counts[kind]);
           if (added > 0) this.inc({ kind }, added);
-          reportedMessages.set(kind, counts[kind]);
         }
       },
     }),
@@ -179,8 +189,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       collect(this: Counter) {
         const malformed = policySync?.().messages.malformed;
         if (malformed === undefined) return;
-        if (malformed > reportedMalformed) this.inc(malformed - reportedMalformed);
-        reportedMalformed = malformed;
+        const added = sinceLast('malformed', malformed);
+        if (added > 0) this.inc(added);
       },
     }),
     policySyncReconnects: new Counter({
@@ -190,8 +200,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       collect(this: Counter) {
         const reconnects = policySync?.().reconnects;
         if (reconnects === undefined) return;
-        if (reconnects > reportedReconnects) this.inc(reconnects - reportedReconnects);
-        reportedReconnects = reconnects;
+        const added = sinceLast('reconnects', reconnects);
+        if (added > 0) this.inc(added);
       },
     }),
     followPolicySync: (source) => {
