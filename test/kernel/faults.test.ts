@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { clientVtepMac } from '../../src/model/mac';
 import type { RouteUpdateWire } from '../../src/policysync/proto';
-import { CLIENT_NODE_NAME, clientBlockRoute, eventually, prepareGateway, type GatewayRun } from '../lab/gateway';
+import { CLIENT_NODE_NAME, clientBlockRoute, eventually, prepareGateway, type GatewayRun, untilReady } from '../lab/gateway';
 import { waitForOutput, withLab, type Lab } from '../lab/lab';
 
 /**
@@ -99,7 +99,7 @@ describe('faults: Felix', () => {
       const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] });
       try {
         const daemon = gw.startDaemon({ HEALTH_TIMEOUT_DATASTORE: '2s' });
-        await eventually('ready', async () => ((await status(gw)) === 200 ? true : undefined));
+        await untilReady(gw, 'ready');
 
         // Deleting the file does not touch a connected stream: nothing changes until it ends.
         rmSync(gw.socketPath);
@@ -119,7 +119,7 @@ describe('faults: Felix', () => {
 
         await gw.felix.stop();
         await gw.felix.start(); // a new socket file at the same path
-        await eventually('ready again', async () => ((await status(gw)) === 200 ? true : undefined), 15_000);
+        await untilReady(gw, 'ready again', 15_000);
 
         // The path becomes a directory (a broken hostPath mount looks like this).
         await gw.felix.stop();
@@ -130,7 +130,7 @@ describe('faults: Felix', () => {
         assert.ok(dirLost.some((l) => /ECONNREFUSED|ENOTSOCK|EISDIR|UNAVAILABLE/.test(l)), dirLost.join('\n'));
         rmdirSync(gw.socketPath);
         await gw.felix.start();
-        await eventually('ready again after the directory went', async () => ((await status(gw)) === 200 ? true : undefined), 15_000);
+        await untilReady(gw, 'ready again after the directory went', 15_000);
         assert.equal(daemon.exitCode, null, 'one daemon throughout');
         assert.equal(logCount(gw, 'handler_failed'), 0);
       } finally {
@@ -144,7 +144,7 @@ describe('faults: Felix', () => {
       const dir = join(gw.socketPath, '..');
       try {
         const daemon = gw.startDaemon({ HEALTH_TIMEOUT_DATASTORE: '2s' }, CONTAINER_CAPS);
-        await eventually('ready', async () => ((await status(gw)) === 200 ? true : undefined));
+        await untilReady(gw, 'ready');
         const caps = /^CapEff:\s*(\S+)$/m.exec(procStatus(daemon.pid ?? 0))?.[1];
         assert.equal(caps, '0000000000003000', 'the daemon holds NET_ADMIN and NET_RAW only');
 
@@ -155,7 +155,7 @@ describe('faults: Felix', () => {
         const lost = gw.logs.filter((l) => l.includes('"event":"stream_lost"')).slice(lostBefore);
         assert.ok(lost.some((l) => /EACCES|ermission denied/.test(l)), `EACCES is logged:\n${lost.join('\n')}`);
         chmodSync(dir, 0o700);
-        await eventually('ready again', async () => ((await status(gw)) === 200 ? true : undefined), 15_000);
+        await untilReady(gw, 'ready again', 15_000);
         assert.equal(daemon.exitCode, null);
       } finally {
         chmodSync(dir, 0o700);
