@@ -4,9 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { loadSync } from '@grpc/proto-loader';
 import { packageRoot } from '../../src/package-root';
-import type { ReceivedMessage, SyncRequestWire, ToDataplaneWire } from '../../src/policysync/proto';
+import type { SyncRequestWire, ToDataplaneWire } from '../../src/policysync/proto';
 import { SYNC_METHOD_PATH } from '../../src/policysync/proto';
-import { decodeToDataplaneBytes } from '../../src/policysync/wire-decode';
 
 /**
  * proto/felixbackend.proto loaded with proto-loader (protobufjs): the reference the tests, the test
@@ -28,8 +27,6 @@ export const PROTO_LOAD_OPTIONS = {
 
 export interface PolicySyncProto {
   readonly sync: MethodDefinition<SyncRequestWire, ToDataplaneWire>;
-  /** Like `sync.responseDeserialize` (the same objects), but never throws: the daemon's own reader (wire-decode.ts). */
-  readonly receive: (bytes: Buffer) => ReceivedMessage;
 }
 
 let cached: PolicySyncProto | undefined;
@@ -44,8 +41,7 @@ export function loadPolicySyncProto(): PolicySyncProto {
   if (!sync || sync.path !== SYNC_METHOD_PATH || !sync.responseStream) {
     throw new Error(`${file} does not declare ${SYNC_METHOD_PATH} as a server-streaming method`);
   }
-  const receive = (bytes: Buffer): ReceivedMessage => decodeToDataplaneBytes(bytes);
-  return (cached = { sync, receive });
+  return (cached = { sync });
 }
 
 /**

@@ -4,6 +4,7 @@ import type { RouteUpdateWire, ToDataplaneWire } from '../../src/policysync/prot
 import { loadPolicySyncProto } from '../lab/proto-loader';
 import { decodeReceived, decodeToDataplane, formatSyncEvent } from '../../src/policysync/decode';
 import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
+import { decodeToDataplaneBytes } from '../../src/policysync/wire-decode';
 import { Backoff } from '../../src/policysync/backoff';
 
 const remote: RouteUpdateWire = {
@@ -17,7 +18,7 @@ const remote: RouteUpdateWire = {
 /** Decodes as the client does: through the .proto's serializer and the client's deserializer. */
 function viaWire(msg: ToDataplaneWire): string {
   const proto = loadPolicySyncProto();
-  return formatSyncEvent(decodeReceived(proto.receive(proto.sync.responseSerialize(msg))));
+  return formatSyncEvent(decodeReceived(decodeToDataplaneBytes(proto.sync.responseSerialize(msg))));
 }
 
 const cases: ReadonlyArray<{ name: string; msg: ToDataplaneWire; want: string }> = [
@@ -190,17 +191,15 @@ for (const c of cases) {
 }
 
 test('decode: a payload the .proto does not declare is ignored and named by its field number', () => {
-  const proto = loadPolicySyncProto();
   // 13 is a ConfigUpdate in real Felix, 27 is past the l3-routes payloads; neither is declared here.
   for (const field of [2, 13, 27, 100]) {
     const bytes = Buffer.concat([encodeBytesField(field, Buffer.from([0x0a, 0x01, 0x78])), encodeVarintField(15, 41)]);
-    assert.equal(formatSyncEvent(decodeReceived(proto.receive(bytes))), `ignored seq=41 payload=field ${field}`);
+    assert.equal(formatSyncEvent(decodeReceived(decodeToDataplaneBytes(bytes))), `ignored seq=41 payload=field ${field}`);
   }
 });
 
 test('decode: bytes that are not a ToDataplane become one malformed event instead of an exception', () => {
-  const proto = loadPolicySyncProto();
-  const event = decodeReceived(proto.receive(Buffer.from([0xba, 0x01, 0x7f, 0x01])));
+  const event = decodeReceived(decodeToDataplaneBytes(Buffer.from([0xba, 0x01, 0x7f, 0x01])));
   assert.equal(event.kind, 'malformed');
   assert.match(formatSyncEvent(event), /^malformed seq=0 payload=unknown: undecodable ToDataplane \(4 bytes\)/);
 });
@@ -221,9 +220,8 @@ test('wire: field numbers of the .proto match Felix (hand-encoded RouteUpdate de
     encodeVarintField(12, 1 | 16), // types (Enterprise)
   ]);
   const bytes = Buffer.concat([encodeVarintField(15, 77), encodeBytesField(23, routeUpdate)]);
-  const proto = loadPolicySyncProto();
   assert.equal(
-    formatSyncEvent(decodeReceived(proto.receive(bytes))),
+    formatSyncEvent(decodeReceived(decodeToDataplaneBytes(bytes))),
     'route_update seq=77 100.64.1.0/26 kinds=remote_tunnel+remote_workload pool=ipip node=node1 node_ip=198.51.100.11 ' +
       'flags=same_subnet,nat_outgoing,local_workload,borrowed tunnel=ipip',
   );
@@ -248,7 +246,7 @@ test('wire: field numbers of the .proto match Felix (hand-encoded RouteUpdate de
     ],
     [encodeBytesField(26, str(1, 'n')), 'vtep_remove seq=0 node=n'],
   ] as const;
-  for (const [wire, want] of others) assert.equal(formatSyncEvent(decodeReceived(proto.receive(wire))), want);
+  for (const [wire, want] of others) assert.equal(formatSyncEvent(decodeReceived(decodeToDataplaneBytes(wire))), want);
 });
 
 test('wire: the SyncRequest carries subscription_type as field 3 and IPv6 support as field 100', () => {
