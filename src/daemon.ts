@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { snatAuditComponent } from './audit/component';
 import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
@@ -8,7 +7,7 @@ import { ensureSysctls } from './init/apply';
 import { ProcSysctl } from './kernel/sysctl';
 import { NetlinkLinks } from './kernel/links';
 import type { LinkWatch, Links, NeighbourCache } from './kernel/ports';
-import { CarrierMonitor } from './health/carrier';
+import { CarrierMonitor, carrierTargets } from './health/carrier';
 import { NetlinkLinkWatch } from './kernel/netlink/link-watch';
 import { NetlinkNeighbourCache } from './kernel/netlink/neighbour-cache';
 import { createHealthChecks, type HealthChecks } from './health/checks';
@@ -159,13 +158,11 @@ export class Daemon {
     const linkWatch = deps.linkWatch ?? (deps.kernel ? undefined : new NetlinkLinkWatch());
     const neighbourCache = deps.neighbourCache ?? (linkWatch ? new NetlinkNeighbourCache() : undefined);
     if (linkWatch && neighbourCache) {
-      const health = config.health;
       this.carrier = new CarrierMonitor({
         device: config.underlayDevice,
         watch: linkWatch,
         neighbours: neighbourCache,
-        // HTTP targets count only when given by address: a name would need DNS, which may be what is down.
-        targets: [...health.icmp.targets.map((ip) => ip.text), ...health.http.targets.map((u) => u.hostname.replace(/^\[|\]$/g, '')).filter((h) => isIP(h) !== 0)],
+        targets: carrierTargets(config.health),
         probeNow: (reason) => this.health.probeNow(reason),
         clock: this.clock,
         logger: this.log,

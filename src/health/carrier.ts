@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import type { HealthConfig } from '../config/health-config';
 import { describeCause } from '../errors';
 import type { NeighbourCache, NeighbourCacheEntry, LinkCarrier, LinkWatch } from '../kernel/ports';
 import type { Clock } from '../model/clock';
@@ -25,6 +27,15 @@ import type { GatewayMetrics } from '../observability/metrics';
 /** The entries to delete: unresolved, on `device`, for one of `nextHops`. Pure, for tests. */
 export function neighboursToRefresh(entries: readonly NeighbourCacheEntry[], device: string, nextHops: ReadonlySet<string>): NeighbourCacheEntry[] {
   return entries.filter((e) => e.dev === device && (e.state === 'incomplete' || e.state === 'failed') && nextHops.has(e.ip));
+}
+
+/**
+ * The addresses the probes reach, for the monitor's `targets`: every ICMP target, and the HTTP
+ * targets given by address (a name would need DNS, which may be what is down). Pure, for tests.
+ */
+export function carrierTargets(health: Pick<HealthConfig, 'icmp' | 'http'>): string[] {
+  const httpHosts = health.http.targets.map((u) => u.hostname.replace(/^\[|\]$/g, '')).filter((h) => isIP(h) !== 0);
+  return [...health.icmp.targets.map((ip) => ip.text), ...httpHosts];
 }
 
 export type CarrierState = 'up' | 'down' | 'unknown';

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDaemonConfig } from '../../src/config/daemon-config';
+import { parseHealthConfig } from '../../src/config/health-config';
 import { Daemon } from '../../src/daemon';
-import { CarrierMonitor, neighboursToRefresh } from '../../src/health/carrier';
+import { CarrierMonitor, carrierTargets, neighboursToRefresh } from '../../src/health/carrier';
 import { FakeIcmpNetwork } from '../../src/health/fakes';
 import { Pinger } from '../../src/health/icmp';
 import { ProbeRunner } from '../../src/health/probe-runner';
@@ -45,6 +46,15 @@ async function metricText(metrics: GatewayMetrics, name: string): Promise<string
     .filter((l) => l.startsWith(name))
     .join('\n');
 }
+
+test('carrierTargets: every ICMP target, and HTTP targets only when given by address (IPv6 without brackets)', () => {
+  const health = parseHealthConfig({
+    ICMP_PROBE_IPS: '198.51.100.2,2001:db8::2',
+    HTTP_PROBE_URLS: 'http://203.0.113.80/health,http://[2001:db8::80]:8080/,http://example.test/',
+  });
+  assert.deepEqual(carrierTargets(health), ['198.51.100.2', '2001:db8::2', '203.0.113.80', '2001:db8::80']);
+  assert.deepEqual(carrierTargets(parseHealthConfig({})), []);
+});
 
 test('neighboursToRefresh: only unresolved entries of the next hops, on the underlay device', () => {
   const e = (dev: string, addr: string, state: NeighbourCacheEntry['state']): NeighbourCacheEntry => ({ dev, ip: addr, state });
