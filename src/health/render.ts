@@ -55,3 +55,8 @@ export function targetTimes(t: ProbeTargetInputs, toIso: ToIso): TargetTimes {
     ...defined('lastErrorTime', toIso(t.lastErrorAt)),
   };
 }
+
+/** host:port as an operator types it: an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

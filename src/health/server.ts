@@ -6,7 +6,7 @@ import { GatewayError, ErrorCodes, describeCause } from '../errors';
 import type { Clock } from '../model/clock';
 import type { Logger } from '../observability/logger';
 import type { CheckName, CheckReport, ReadinessReport } from './readiness';
-import { checkFields, isoFrom, targetTimes, type CheckFields, type TargetTimes, type ToIso } from './render';
+import { checkFields, hostPort, isoFrom, targetTimes, type CheckFields, type TargetTimes, type ToIso } from './render';
 
 /**
  * The health port: /readiness (client nodes and the kubelet route traffic by it), /liveness,
@@ -187,8 +187,9 @@ export async function startHealthServer(options: HealthServerOptions, deps: Heal
     await app.listen({ port: options.port, host: options.host });
   } catch (err) {
     await app.close().catch(() => undefined);
-    const where = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
-    throw new GatewayError(ErrorCodes.HEALTH_SERVER_FAILED, `listening for health checks on ${where}: ${describeCause(err)}`, { cause: err });
+    throw new GatewayError(ErrorCodes.HEALTH_SERVER_FAILED, `listening for health checks on ${hostPort(options.host, options.port)}: ${describeCause(err)}`, {
+      cause: err,
+    });
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

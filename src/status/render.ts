@@ -1,4 +1,5 @@
 import type { CheckName } from '../health/readiness';
+import { hostPort } from '../health/render';
 import type { ProbeTargetStatus, StatusDocument } from './model';
 
 /**
@@ -145,10 +146,6 @@ function table(out: string[], headers: readonly string[], rows: readonly (readon
     });
     out.push(`  ${cells.join('  ')}`.trimEnd());
   }
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** "400ms ago", "12s ago", "3m04s ago"; "in 2s" for a time after `now` (one clock makes both, but be safe). */
