@@ -4,9 +4,9 @@
 # /init-gateway.sh (init container) and /start-gateway.sh (main container); both are here and hand over to
 # the CLI at /opt/egress-gateway/bin/egress-gateway. See docs/image.md for the choices made below.
 #
-# Node 22 (LTS) and not 24: raw-socket pins nan 2.19, whose headers do not compile against Node 24's V8
-# (Object::SetAccessor was removed). Build and final stage must use the same Node major (native ABI).
-ARG NODE_IMAGE=node:22-bookworm-slim
+# Node 24 (LTS). raw-socket pins nan 2.19, which does not compile against Node 24's V8; package.json's
+# `overrides` lifts it to a current nan. Build and final stage must use the same Node major (native ABI).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 # Toolchain for the native modules (netlink, raw-socket); it stays in this stage.

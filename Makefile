@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 .PHONY: help setup build lint test unit demo image clean bench fuzz soak
 IMAGE ?= egress-gateway:dev
+# The project's Node (scripts/node-env.sh unpacks it into .tools/ during setup) comes first for every target.
+NODE_VERSION ?= $(shell cat .node-version)
+export PATH := $(CURDIR)/.tools/node-$(NODE_VERSION)/bin:$(PATH)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'

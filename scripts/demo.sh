@@ -12,5 +12,6 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 bash scripts/setup.sh
+source scripts/node-env.sh
 # exec: Ctrl-C and SIGTERM reach the demo itself, which tears the lab down before it exits.
 exec node dist/demo/run.js

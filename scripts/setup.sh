@@ -33,9 +33,14 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm ci is the reproducible install; skip it when node_modules already matches the lock file.
-if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node_modules/.lock-stamp 2>/dev/null; then
+# The project's Node (scripts/node-env.sh): native modules are built for it, and every script runs it.
+source scripts/node-env.sh
+
+# npm ci is the reproducible install; skip it when node_modules already matches the lock file and was
+# built for this Node (native modules are tied to its ABI).
+stamp="$(cat package-lock.json) node=$NODE_VERSION"
+if [[ ! -f node_modules/.package-lock.json ]] || [[ "$(cat node_modules/.lock-stamp 2>/dev/null)" != "$stamp" ]]; then
   npm ci --no-audit --no-fund
-  cp package-lock.json node_modules/.lock-stamp
+  printf '%s' "$stamp" > node_modules/.lock-stamp
 fi
 npm run --silent build

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+source scripts/node-env.sh
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "test: the kernel tests need root (network namespaces, netfilter); run as root, as CI does" >&2

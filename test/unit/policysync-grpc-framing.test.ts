@@ -42,11 +42,17 @@ test('framing: one byte per chunk, and three-way splits, deliver the same messag
   }
 });
 
+/** Whether `bytes` lies inside `chunk`'s memory. Small buffers share Node's pool, so the ArrayBuffer alone says nothing. */
+function viewOf(bytes: Buffer, chunk: Buffer): boolean {
+  return bytes.buffer === chunk.buffer && bytes.byteOffset >= chunk.byteOffset && bytes.byteOffset + bytes.length <= chunk.byteOffset + chunk.length;
+}
+
 test('framing: several messages in one chunk are views into it; a message across chunks is its own buffer', () => {
   const messages = [Buffer.from('first'), Buffer.from(''), Buffer.from('second')];
   const chunk = Buffer.concat(messages.map(frameMessage));
   const seen: Array<{ text: string; shared: boolean }> = [];
-  const reader = new MessageReader((bytes) => seen.push({ text: bytes.toString(), shared: bytes.buffer === chunk.buffer }));
+  let current = chunk;
+  const reader = new MessageReader((bytes) => seen.push({ text: bytes.toString(), shared: viewOf(bytes, current) }));
   reader.push(chunk);
   assert.deepEqual(seen, [
     { text: 'first', shared: true },
@@ -58,9 +64,11 @@ test('framing: several messages in one chunk are views into it; a message across
   const a = Buffer.from(spanning.subarray(0, 9));
   const b = Buffer.from(spanning.subarray(9));
   seen.length = 0;
+  current = a;
   reader.push(a);
   assert.equal(reader.atBoundary, false);
   assert.equal(reader.describePartial(), '4 of a 17-byte message');
+  current = b;
   reader.push(b);
   assert.deepEqual(seen, [{ text: 'across two chunks', shared: false }]);
   assert.ok(reader.atBoundary);
