@@ -1,0 +1,44 @@
+import type { IpAddress } from './ip';
+
+/**
+ * The one value the OSS agent's two halves meet at: the control plane (Kubernetes watches,
+ * selectors, gateway health) computes it, the dataplane (egress.calico, ip rules, route tables,
+ * nexthop groups on the client node) programs it. See /work/coord/CONTRACT.md.
+ */
+
+/** What this node's steering must be: pure data, compared by value, printed for tests. */
+export interface SteeringSpec {
+  /** egress.calico: VNI, UDP port, local = this node's IP (its MAC is derived from the node name). */
+  readonly device: { readonly nodeName: string; readonly vni: number; readonly port: number; readonly localIp: IpAddress };
+  /** One per steered pod on this node. */
+  readonly clients: ReadonlyArray<SteeredClient>;
+}
+
+export interface SteeredClient {
+  readonly pod: string; // "namespace/name", for logs and status
+  readonly ips: readonly IpAddress[]; // the pod's addresses (status.podIPs)
+  /** The gateways this pod's new flows may use now: ready ones only, at most maxNextHops, in a stable order.
+   *  Empty = fail closed (`unreachable default`): never fall back to the node's own path. */
+  readonly gateways: readonly IpAddress[];
+}
+
+/**
+ * The spec as text, one line per client sorted by pod, so that two specs are equal exactly when
+ * their texts are: tests print and compare it; the agent logs it.
+ */
+export function steeringSpecText(spec: SteeringSpec): string {
+  const d = spec.device;
+  const lines = [`device ${d.nodeName} vni ${d.vni} port ${d.port} local ${d.localIp.text}`];
+  const clients = spec.clients.map(
+    (c) =>
+      `client ${c.pod} ips ${c.ips.map((ip) => ip.text).join(',') || '-'} gateways ${
+        c.gateways.map((ip) => ip.text).join(',') || 'none'
+      }`,
+  );
+  return [...lines, ...clients.sort()].join('\n');
+}
+
+/** True when the two specs program the same steering (order of clients does not matter). */
+export function sameSteeringSpec(a: SteeringSpec, b: SteeringSpec): boolean {
+  return steeringSpecText(a) === steeringSpecText(b);
+}
