@@ -1,7 +1,8 @@
 import { snatAuditComponent } from './audit/component';
-import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
+import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './daemon-config';
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
-import { VxlanGuard, vxlanSpecFor, vxlanSysctls } from './dataplane/vxlan-guard';
+import { VxlanGuard } from './dataplane/vxlan-guard';
+import { vxlanSpecFor, vxlanSysctls } from './model/vxlan';
 import { describeCause, type GatewayError } from './errors';
 import { ensureSysctls } from './init/apply';
 import { ProcSysctl } from './kernel/sysctl';
@@ -25,7 +26,7 @@ import { buildStatus, type DaemonPhase, type StatusDocument } from './status/mod
 import { startStatusServer, type StatusServer } from './status/server';
 import { VERSION } from './version';
 
-export type { StartFlags } from './config/daemon-config';
+export type { StartFlags } from './daemon-config';
 
 /** What the daemon talks to; the real ones by default, fakes in tests. */
 export interface DaemonDeps {

@@ -3,7 +3,7 @@ import type { Family, IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
 import { clientSkipReason, desiredReturnPath, nodeContext, type ReturnPathOptions } from './desired';
 import type { ReturnPathEntries } from './diff';
-import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from './entries';
+import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../model/entries';
 import type { RouteStore } from './route-store';
 
 /**

@@ -14,7 +14,7 @@ import {
   type EntryClass,
   type EntryKind,
   type RouteEntry,
-} from './entries';
+} from '../model/entries';
 import { NodeParts, type TouchedKeys } from './node-parts';
 import { RouteStore } from './route-store';
 

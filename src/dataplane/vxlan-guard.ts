@@ -1,5 +1,7 @@
 import { describeCause, kernelError, type GatewayError } from '../errors';
-import type { LinkState, Links, VxlanSpec } from '../kernel/ports';
+import type { Links } from '../kernel/ports';
+import type { LinkState, VxlanSpec } from '../model/link';
+import { vxlanDefect } from '../model/vxlan';
 import type { Clock, TimerHandle } from '../model/clock';
 import type { Logger } from '../observability/logger';
 
@@ -37,21 +39,7 @@ export interface VxlanGuardOptions {
 
 export const DEFAULT_VXLAN_CHECK_INTERVAL_MS = 2_000;
 
-// vxlan0 and its own settings exactly as init makes them: one definition, in init's plan.
-export { vxlanSpecFor, vxlanSysctls } from '../init/plan';
-
-/** What is wrong with `link` for `spec`, or undefined when it is what init made. */
-export function vxlanDefect(link: LinkState | undefined, spec: VxlanSpec): string | undefined {
-  if (!link) return `${spec.name} does not exist`;
-  if (link.kind !== 'vxlan' || !link.vxlan) return `${spec.name} is a ${link.kind || 'plain'} device, not vxlan`;
-  const v = link.vxlan;
-  if (v.vni !== spec.vni) return `${spec.name} has vni ${v.vni}, not ${spec.vni}`;
-  if (v.port !== spec.port) return `${spec.name} has dstport ${v.port}, not ${spec.port}`;
-  if (spec.local !== undefined && v.local !== spec.local) return `${spec.name} has local ${v.local ?? 'unset'}, not ${spec.local}`;
-  if (link.mac !== spec.mac.toLowerCase()) return `${spec.name} has address ${link.mac}, not ${spec.mac}`;
-  if (!link.up) return `${spec.name} is down`;
-  return undefined;
-}
+// vxlan0 and its own settings exactly as init makes them: one definition, in ../model/vxlan.ts.
 
 export class VxlanGuard {
   private readonly intervalMs: number;

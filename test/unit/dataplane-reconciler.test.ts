@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReconcileError, ReturnPathReconciler, type ReconcileResult, type ReconcilerOptions } from '../../src/dataplane/reconciler';
-import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
+import { FakeReturnPathKernel } from '../../src/fakes/return-path';
 import { FakeClock } from '../../src/model/clock';
 import { cidr, ev, gatewayOptions, ip, route } from './dataplane-fixtures';
 
