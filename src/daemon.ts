@@ -1,12 +1,13 @@
 import { snatAuditComponent } from './audit/component';
-import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './config/daemon-config';
+import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './daemon-config';
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
-import { VxlanGuard, vxlanSpecFor, vxlanSysctls } from './dataplane/vxlan-guard';
+import { VxlanGuard } from './dataplane/vxlan-guard';
+import { vxlanSpecFor, vxlanSysctls } from './model/vxlan';
 import { describeCause, type GatewayError } from './errors';
 import { ensureSysctls } from './init/apply';
 import { ProcSysctl } from './kernel/sysctl';
 import { NetlinkLinks } from './kernel/links';
-import type { LinkWatch, Links, NeighbourCache } from './kernel/ports';
+import type { LinkWatch, Links, NeighbourCache, Sysctl } from './kernel/ports';
 import { CarrierMonitor, carrierTargets } from './health/carrier';
 import { NetlinkLinkWatch } from './kernel/netlink/link-watch';
 import { NetlinkNeighbourCache } from './kernel/netlink/neighbour-cache';
@@ -25,20 +26,41 @@ import { buildStatus, type DaemonPhase, type StatusDocument } from './status/mod
 import { startStatusServer, type StatusServer } from './status/server';
 import { VERSION } from './version';
 
-export type { StartFlags } from './config/daemon-config';
+export type { StartFlags } from './daemon-config';
 
-/** What the daemon talks to; the real ones by default, fakes in tests. */
+/**
+ * What the daemon talks to, every part named: `realDaemonDeps()` for `start`, fakes in tests. A
+ * part left out is off (no guessing from which others were given).
+ */
 export interface DaemonDeps {
   readonly clock?: Clock;
+  /** Default: a logger at the configured level on stdout. */
   readonly logger?: Logger;
-  readonly kernel?: ReturnPathKernel & { close?(): void };
-  /** For the vxlan0 guard. With a fake `kernel` and no `links`, the guard is off (a test never touches real links). */
+  /** The return path's kernel tables. */
+  readonly kernel: ReturnPathKernel & { close?(): void };
+  /** The link table, for the vxlan0 guard; without it the guard is off. */
   readonly links?: Links & { close?(): void };
-  /** Time between vxlan0 checks (default 2 s). */
+  /** Link notifications for the guard: it checks vxlan0 when the kernel reports a change; without them it polls. */
+  readonly vxlanWatch?: LinkWatch;
+  /** Time between vxlan0 checks (default: 60 s as a backstop with `vxlanWatch`, else 2 s). */
   readonly vxlanCheckIntervalMs?: number;
-  /** eth0's carrier and the neighbour cache, for the carrier monitor; with a fake `kernel` and no `linkWatch`, it is off. */
+  /** /proc/sys, to re-assert vxlan0's own settings (its rp_filter) after a repair; without it they are left alone. */
+  readonly sysctl?: Sysctl;
+  /** eth0's carrier and the neighbour cache, for the carrier monitor; without both it is off. */
   readonly linkWatch?: LinkWatch;
   readonly neighbourCache?: NeighbourCache & { close?(): void };
+}
+
+/** The real kernel: netlink for the return path, links and events, /proc/sys for settings. */
+export function realDaemonDeps(): DaemonDeps {
+  return {
+    kernel: new NetlinkReturnPath(new NetlinkSession()),
+    links: new NetlinkLinks(),
+    vxlanWatch: new NetlinkLinkWatch(),
+    sysctl: new ProcSysctl(),
+    linkWatch: new NetlinkLinkWatch(),
+    neighbourCache: new NetlinkNeighbourCache(),
+  };
 }
 
 /**
@@ -68,7 +90,7 @@ export class Daemon {
   /** Restores the probes' path at once when eth0's carrier comes back (see health/carrier.ts). */
   readonly carrier: CarrierMonitor | undefined;
 
-  constructor(readonly config: DaemonConfig, deps: DaemonDeps = {}) {
+  constructor(readonly config: DaemonConfig, deps: DaemonDeps) {
     this.clock = deps.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.log = deps.logger ?? createLogger(config.logLevel);
@@ -82,7 +104,7 @@ export class Daemon {
     if (config.egressIpv6) families.add(6);
 
     this.health = createHealthChecks({ config: config.health, clock: this.clock, logger: this.log, metrics: this.metrics });
-    const kernel = deps.kernel ?? new NetlinkReturnPath(new NetlinkSession());
+    const kernel = deps.kernel;
     this.reconciler = new ReturnPathReconciler({
       kernel,
       returnPath: {
@@ -133,7 +155,8 @@ export class Daemon {
     // One source for the message and reconnect counts: the client's own stats, which `status` shows too.
     this.metrics.followPolicySync(() => this.client.stats());
 
-    const links = deps.links ?? (deps.kernel ? undefined : new NetlinkLinks());
+    const links = deps.links;
+    const sysctl = deps.sysctl;
     // As init does: vxlan0 rides on the IPv4 egress address when the pod has one, else the IPv6 one (= gatewayIp).
     const vxlanUnderlayIp = gatewayIp;
     if (links) {
@@ -142,6 +165,7 @@ export class Daemon {
         spec: vxlanSpecFor({ vni: config.vxlanVni, vxlanPort: config.vxlanPort, underlay: config.underlayDevice, egressIp: vxlanUnderlayIp }),
         clock: this.clock,
         logger: this.log,
+        ...(deps.vxlanWatch ? { watch: deps.vxlanWatch } : {}),
         ...(deps.vxlanCheckIntervalMs !== undefined ? { intervalMs: deps.vxlanCheckIntervalMs } : {}),
         onProblem: (problem) => {
           this.vxlanProblem = problem;
@@ -149,14 +173,13 @@ export class Daemon {
           if (problem) this.health.tracker.reconcileResult(false, problem);
         },
         onRepaired: () => this.reconciler.requestResync('vxlan device repaired'),
-        // Only with the real link table: a test's fake links come with no /proc/sys of their own.
-        ...(deps.links ? {} : { reassertSettings: () => ensureSysctls(new ProcSysctl(), vxlanSysctls(vxlanUnderlayIp.family)).then(() => undefined) }),
+        ...(sysctl ? { reassertSettings: () => ensureSysctls(sysctl, vxlanSysctls(vxlanUnderlayIp.family)).then(() => undefined) } : {}),
       });
     }
     const guard = this.vxlanGuard;
 
-    const linkWatch = deps.linkWatch ?? (deps.kernel ? undefined : new NetlinkLinkWatch());
-    const neighbourCache = deps.neighbourCache ?? (linkWatch ? new NetlinkNeighbourCache() : undefined);
+    const linkWatch = deps.linkWatch;
+    const neighbourCache = deps.neighbourCache;
     if (linkWatch && neighbourCache) {
       this.carrier = new CarrierMonitor({
         device: config.underlayDevice,
@@ -337,7 +360,7 @@ export interface RunOptions {
  */
 export async function runStartCommand(flags: StartFlags, env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<number> {
   const config = parseDaemonConfig(env, flags);
-  return runDaemon(new Daemon(config), options);
+  return runDaemon(new Daemon(config, realDaemonDeps()), options);
 }
 
 /**

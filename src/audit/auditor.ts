@@ -6,10 +6,10 @@ import type { IpAddress } from '../model/ip';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import { PORT_USE_TOP_N, type AuditConfig } from './config';
-import type { ConntrackEvent } from './ctnetlink';
+import type { ConntrackEvent } from '../kernel/netlink/conntrack';
 import { TokenBucket } from './rate-limit';
 import type { AuditSink } from './sink';
-import type { ConntrackEvents } from './source';
+import type { ConntrackEvents } from '../kernel/netlink/conntrack-events';
 import { SnatTracker, type AuditRecord } from './tracker';
 
 /**

@@ -8,7 +8,7 @@ import type { GatewayMetrics } from '../observability/metrics';
 import { SnatAuditor } from './auditor';
 import type { AuditConfig } from './config';
 import { openFileSink, stdoutSink, type AuditSink } from './sink';
-import { NetlinkConntrackEvents, type ConntrackEvents } from './source';
+import { NetlinkConntrackEvents, type ConntrackEvents } from '../kernel/netlink/conntrack-events';
 
 export interface SnatAuditWiring {
   readonly metrics: GatewayMetrics;

@@ -1,5 +1,7 @@
 import type { IpAddress } from '../model/ip';
-import { isSourceNatted, protocolName, type ConntrackEvent, type ConntrackTuple } from './ctnetlink';
+import { hostPort, isSourceNatted, protocolName, tupleText, type ConntrackEvent } from '../kernel/netlink/conntrack';
+
+export { tupleText };
 
 /**
  * The pure core of the SNAT audit: conntrack events in, audit records and connection state out.
@@ -249,14 +251,6 @@ export function tupleKey(e: ConntrackEvent): string {
   return `${protocolName(e.orig.protocol)} ${hostPort(e.orig.src, e.orig.srcPort)} > ${hostPort(e.orig.dst, e.orig.dstPort)}${zone}`;
 }
 
-export function tupleText(t: ConntrackTuple): string {
-  return `${protocolName(t.protocol)} ${hostPort(t.src, t.srcPort)} > ${hostPort(t.dst, t.dstPort)}`;
-}
-
-function hostPort(ip: IpAddress, port: number | undefined): string {
-  const host = ip.family === 6 ? `[${ip.text}]` : ip.text;
-  return port === undefined ? host : `${host}:${port}`;
-}
 
 function nsToMs(ns: bigint): number {
   return Number(ns / 1_000_000n);

@@ -6,8 +6,6 @@ import { parseHealthConfig, type HealthConfig } from './health-config';
 import { parseInterface, parseLogLevel, parseVxlanSettings } from './init-config';
 import { checkSocketPath } from './socket-path';
 import { DEFAULT_SOCKET_PATH } from './variables';
-import { parseStatusSocket } from '../status/config';
-import { parseAuditConfig, type AuditConfig } from '../audit/config';
 
 /** Flags of `egress-gateway start`; each overrides the variable of the same meaning. */
 export interface StartFlags {
@@ -23,8 +21,11 @@ export interface StartFlags {
   readonly interface?: string;
 }
 
-/** Everything `start` needs, validated and frozen before anything runs. */
-export interface DaemonConfig {
+/**
+ * The gateway's own settings for `start`, validated and frozen before anything runs. The daemon
+ * adds the feature folders' own settings (status socket, audit log) to these: ../daemon-config.ts.
+ */
+export interface GatewaySettings {
   readonly socketPath: string;
   readonly egressIpv4?: IpAddress;
   readonly egressIpv6?: IpAddress;
@@ -38,15 +39,11 @@ export interface DaemonConfig {
   readonly vxlanPort: number;
   readonly logLevel: Level;
   readonly health: HealthConfig;
-  /** The local Unix socket `egress-gateway status` reads (STATUS_SOCKET). */
-  readonly statusSocket: string;
-  /** The SNAT audit log (AUDIT_LOG); absent = off, the default. */
-  readonly audit?: AuditConfig;
 }
 
 export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
 
-export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfig {
+export function parseGatewaySettings(env: Env, flags: StartFlags = {}): GatewaySettings {
   const addrs = parseEgressAddresses(env, { name: '--pod-ip', value: flags.podIp });
   const socket = pick(env, 'DAEMON_SOCKET_PATH', { name: '--socket-path', value: flags.socketPath });
   const socketPath = checkSocketPath(socket, socket.value ?? DEFAULT_SOCKET_PATH);
@@ -60,9 +57,7 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
   const logLevel = parseLogLevel(env, flags.logSeverity);
   const egress = addrs.ipv4 ?? addrs.ipv6;
   const health = parseHealthConfig(env, { healthPort: flags.healthPort, healthHost: flags.healthHost }, egress?.text);
-  const statusSocket = parseStatusSocket(env, { name: '--status-socket', value: flags.statusSocket });
-  const audit = parseAuditConfig(env);
-  return Object.freeze({
+  return {
     socketPath,
     ...(addrs.ipv4 ? { egressIpv4: addrs.ipv4 } : {}),
     ...(addrs.ipv6 ? { egressIpv6: addrs.ipv6 } : {}),
@@ -73,7 +68,5 @@ export function parseDaemonConfig(env: Env, flags: StartFlags = {}): DaemonConfi
     vxlanPort,
     logLevel,
     health,
-    statusSocket,
-    ...(audit ? { audit } : {}),
-  });
+  };
 }

@@ -1,5 +1,4 @@
 import type pino from 'pino';
-import { parseAuditDestination } from '../audit/config';
 import { configError } from '../errors';
 import type { IpAddress } from '../model/ip';
 import { logLevelFor, LOG_SEVERITIES } from '../observability/logger';
@@ -40,7 +39,8 @@ export interface InitConfig {
   readonly dryRun: boolean;
   /**
    * AUDIT_LOG is set for the daemon: init turns on conntrack accounting and timestamps, which the
-   * unprivileged daemon container cannot write (/proc/sys is read-only there).
+   * unprivileged daemon container cannot write (/proc/sys is read-only there). Read by the audit
+   * folder's parser (../init/config.ts adds it); false here.
    */
   readonly conntrackAccounting: boolean;
 }
@@ -90,8 +90,7 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
     underlay,
     logLevel,
     dryRun: flags.dryRun === true,
-    // Only on/off matters here, but a value the daemon would refuse is refused here too, before any change.
-    conntrackAccounting: parseAuditDestination(env) !== undefined,
+    conntrackAccounting: false,
   });
 }
 

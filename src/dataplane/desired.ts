@@ -1,7 +1,7 @@
 import type { FelixRoute, FelixVtep } from '../model/felix';
 import { cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
-import { fdbKind, neighbourKind, routeKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from './entries';
+import { fdbKind, neighbourKind, routeKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../model/entries';
 
 /**
  * The return path as a pure function of what Felix told us: no I/O, no clock, and no dependence on

@@ -6,7 +6,7 @@ import {
   type FdbEntry,
   type NeighbourEntry,
   type RouteEntry,
-} from './entries';
+} from '../model/entries';
 
 /** What must change for one class of entry to go from `have` to `want`. */
 export interface ClassPlan<T> {

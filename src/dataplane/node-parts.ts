@@ -3,7 +3,7 @@ import type { Family, IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
 import { clientSkipReason, desiredReturnPath, nodeContext, type ReturnPathOptions } from './desired';
 import type { ReturnPathEntries } from './diff';
-import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from './entries';
+import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../model/entries';
 import type { RouteStore } from './route-store';
 
 /**
@@ -99,8 +99,6 @@ export class NodeParts {
   private readonly owners: Record<ClassName, Map<string, string | string[]>> = { routes: new Map(), neighbours: new Map(), fdb: new Map() };
   /** Keys with more than one owner. */
   private clashCount = 0;
-  /** Blocks updated one by one, and parts recomputed whole, since construction (for tests). */
-  readonly counts = { blocks: 0, wholeParts: 0 };
 
   private readonly families: ReadonlySet<Family>;
   private readonly gatewayIps: readonly IpAddress[];
@@ -148,7 +146,6 @@ export class NodeParts {
   private updateRoute(node: string, part: Part, dst: string, touched: TouchedKeys): void {
     // The tunnel /32 route is part of the context; a block at its prefix gets nothing.
     if (dst === part.context.tunnelKey) return;
-    this.counts.blocks++;
     const dev = this.opts.vxlanDevice;
     const neighbourKey = (ip: IpAddress): string => neighbourKind.key({ ip, mac: '', dev });
     const refs = part.refs ?? (part.refs = this.countRefs(part));
@@ -227,7 +224,6 @@ export class NodeParts {
   private recompute(node: string, context?: Context): Part | undefined {
     const old = this.parts.get(node);
     if (old) for (const cls of CLASSES) for (const k of old[cls].keys()) this.disown(cls, k, node);
-    this.counts.wholeParts++;
     const now = partOf(this.store, node, this.opts, this.families, this.gatewayIps, context);
     if (now.routes.size + now.neighbours.size + now.fdb.size === 0) {
       this.parts.delete(node);

@@ -1,5 +1,7 @@
 import { describeCause, kernelError, type GatewayError } from '../errors';
-import type { LinkState, Links, VxlanSpec } from '../kernel/ports';
+import type { LinkWatch, Links } from '../kernel/ports';
+import type { LinkState, VxlanSpec } from '../model/link';
+import { vxlanDefect } from '../model/vxlan';
 import type { Clock, TimerHandle } from '../model/clock';
 import type { Logger } from '../observability/logger';
 
@@ -7,8 +9,9 @@ import type { Logger } from '../observability/logger';
  * Watches the VXLAN device init made and puts it back when someone deletes or breaks it.
  *
  * Deleting vxlan0 silently takes every return route, neighbour and FDB entry with it, and the
- * reconciler would only notice at its next full resync. So the guard looks at the device every
- * `intervalMs` (a netlink GET: cheap, and no subscription to lose), and on a problem:
+ * reconciler would only notice at its next full resync. So the guard looks at the device whenever
+ * the kernel reports a change to it (link notifications, `watch`: no polling; a lost notification
+ * makes it look too), and every `intervalMs` as a backstop; on a problem:
  *   1. reports it at once (readiness turns 503: the kernel no longer holds the return path);
  *   2. re-creates it with init's own `ensureVxlan` and the same spec (the daemon has NET_ADMIN);
  *   3. re-applies init's settings for the device (its rp_filter), then asks for a full resync so
@@ -22,7 +25,9 @@ export interface VxlanGuardOptions {
   readonly spec: VxlanSpec;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Time between checks; default 2 s. */
+  /** Link notifications: the guard checks when one names the device. Without them it polls. */
+  readonly watch?: LinkWatch;
+  /** Time between checks; default 60 s with `watch` (a backstop), 2 s without. */
   readonly intervalMs?: number;
   /** The device is wrong (an error) or right again (undefined). Called on changes only. */
   onProblem(problem: GatewayError | undefined): void;
@@ -36,27 +41,16 @@ export interface VxlanGuardOptions {
 }
 
 export const DEFAULT_VXLAN_CHECK_INTERVAL_MS = 2_000;
+/** With link notifications the periodic check is only a backstop. */
+export const DEFAULT_VXLAN_BACKSTOP_MS = 60_000;
 
-// vxlan0 and its own settings exactly as init makes them: one definition, in init's plan.
-export { vxlanSpecFor, vxlanSysctls } from '../init/plan';
-
-/** What is wrong with `link` for `spec`, or undefined when it is what init made. */
-export function vxlanDefect(link: LinkState | undefined, spec: VxlanSpec): string | undefined {
-  if (!link) return `${spec.name} does not exist`;
-  if (link.kind !== 'vxlan' || !link.vxlan) return `${spec.name} is a ${link.kind || 'plain'} device, not vxlan`;
-  const v = link.vxlan;
-  if (v.vni !== spec.vni) return `${spec.name} has vni ${v.vni}, not ${spec.vni}`;
-  if (v.port !== spec.port) return `${spec.name} has dstport ${v.port}, not ${spec.port}`;
-  if (spec.local !== undefined && v.local !== spec.local) return `${spec.name} has local ${v.local ?? 'unset'}, not ${spec.local}`;
-  if (link.mac !== spec.mac.toLowerCase()) return `${spec.name} has address ${link.mac}, not ${spec.mac}`;
-  if (!link.up) return `${spec.name} is down`;
-  return undefined;
-}
+// vxlan0 and its own settings exactly as init makes them: one definition, in ../model/vxlan.ts.
 
 export class VxlanGuard {
   private readonly intervalMs: number;
   private timer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
+  private again: Promise<void> | undefined;
   private started = false;
   private problem: string | undefined;
   private lastRepairError: string | undefined;
@@ -65,7 +59,7 @@ export class VxlanGuard {
   private settingsPending = false;
 
   constructor(private readonly opts: VxlanGuardOptions) {
-    this.intervalMs = opts.intervalMs ?? DEFAULT_VXLAN_CHECK_INTERVAL_MS;
+    this.intervalMs = opts.intervalMs ?? (opts.watch ? DEFAULT_VXLAN_BACKSTOP_MS : DEFAULT_VXLAN_CHECK_INTERVAL_MS);
   }
 
   /**
@@ -78,6 +72,16 @@ export class VxlanGuard {
   async start(): Promise<void> {
     this.started = true;
     await this.check();
+    this.opts.watch?.watch({
+      // The device by name, or by the index it had (a rename): any change may be a defect.
+      onLink: (link) => {
+        if (this.started && (link.name === this.opts.spec.name || link.index === this.healthyIndex)) void this.check();
+      },
+      // Events were lost: one of them may have been about the device.
+      onError: () => {
+        if (this.started) void this.check();
+      },
+    });
     this.schedule(this.intervalMs);
   }
 
@@ -85,12 +89,24 @@ export class VxlanGuard {
     this.started = false;
     this.timer?.cancel();
     this.timer = undefined;
+    this.opts.watch?.close();
     await this.running;
+    await this.again;
   }
 
-  /** One check (and repair, when needed) now; resolves when done. Never rejects. */
+  /**
+   * One check (and repair, when needed) now; resolves when done. Never rejects. A check asked for
+   * while one runs runs again after it: the event may have come after the running one looked.
+   */
   check(): Promise<void> {
-    this.running ??= this.checkOnce().finally(() => {
+    if (this.running) {
+      this.again ??= this.running.then(() => {
+        this.again = undefined;
+        return this.check();
+      });
+      return this.again;
+    }
+    this.running = this.checkOnce().finally(() => {
       this.running = undefined;
     });
     return this.running;

@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
 import type { HealthConfig } from '../config/health-config';
 import { describeCause } from '../errors';
-import type { NeighbourCache, NeighbourCacheEntry, LinkCarrier, LinkWatch } from '../kernel/ports';
+import { refreshUnresolvedNextHops } from '../kernel/neighbour-refresh';
+import type { LinkWatch, NeighbourCache } from '../kernel/ports';
+import type { LinkCarrier } from '../model/link';
 import type { Clock } from '../model/clock';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
@@ -19,15 +21,15 @@ import type { GatewayMetrics } from '../observability/metrics';
  * that device (never a resolved, PERMANENT or NOARP one, never another device's), then runs a
  * probe round at once instead of waiting for the next tick.
  *
+ * The kernel work (next hops, the neighbour cache) is ../kernel/neighbour-refresh.ts; this file
+ * decides when, logs and counts.
+ *
  * A lost carrier does not by itself touch readiness: the probes decide (a pod may lose its
  * carrier for a moment without losing a packet that matters, and a missing probe configuration
  * means the operator did not ask for upstream checks).
  */
 
-/** The entries to delete: unresolved, on `device`, for one of `nextHops`. Pure, for tests. */
-export function neighboursToRefresh(entries: readonly NeighbourCacheEntry[], device: string, nextHops: ReadonlySet<string>): NeighbourCacheEntry[] {
-  return entries.filter((e) => e.dev === device && (e.state === 'incomplete' || e.state === 'failed') && nextHops.has(e.ip));
-}
+export { neighboursToRefresh } from '../kernel/neighbour-refresh';
 
 /**
  * The addresses the probes reach, for the monitor's `targets`: every ICMP target, and the HTTP
@@ -164,38 +166,11 @@ export class CarrierMonitor {
 
   private async recover(): Promise<void> {
     const { device, neighbours, targets, clock, logger, metrics } = this.opts;
-    const errors: string[] = [];
-    const nextHops = new Set<string>();
-    // Looked up now, not at start: a route may have changed while the link was down.
-    await Promise.all(
-      targets.map(async (target) => {
-        try {
-          const hop = await neighbours.nextHop(target);
-          if (hop && hop.dev === device) nextHops.add(hop.ip);
-        } catch (err) {
-          errors.push(describeCause(err));
-        }
-      }),
-    );
-    const deleted: string[] = [];
-    if (nextHops.size > 0) {
-      try {
-        for (const entry of neighboursToRefresh(await neighbours.list(device), device, nextHops)) {
-          try {
-            await neighbours.remove(entry);
-            deleted.push(`${entry.ip} (${entry.state})`);
-          } catch (err) {
-            errors.push(describeCause(err));
-          }
-        }
-      } catch (err) {
-        errors.push(describeCause(err));
-      }
-    }
+    const { nextHops, deleted, errors } = await refreshUnresolvedNextHops(neighbours, device, targets);
     if (deleted.length > 0) metrics?.underlayNeighboursRefreshed.inc({ device }, deleted.length);
-    const recovery: CarrierRecovery = { at: clock.now(), nextHops: [...nextHops].sort(), deleted, errors };
+    const recovery: CarrierRecovery = { at: clock.now(), nextHops, deleted, errors };
     this.lastRecovery = recovery;
-    const fields = { component: 'underlay', event: 'carrier_recovery', device, nextHops: recovery.nextHops, deleted, ...(errors.length > 0 ? { errors } : {}) };
+    const fields = { component: 'underlay', event: 'carrier_recovery', device, nextHops, deleted, ...(errors.length > 0 ? { errors } : {}) };
     const what = deleted.length > 0 ? `deleted unresolved neighbour entries ${deleted.join(', ')}` : 'no unresolved neighbour entry in the way';
     if (errors.length > 0) logger?.warn(fields, `${device} carrier back: ${what}; ${errors.join('; ')}`);
     else logger?.info(fields, `${device} carrier back: ${what}`);

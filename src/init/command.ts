@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { parseInitConfig, type InitConfig, type InitFlags } from '../config/init-config';
+import type { InitConfig, InitFlags } from '../config/init-config';
+import { initConfigFrom } from './config';
 import type { Env } from '../config/env';
 import { NetlinkLinks } from '../kernel/links';
 import { IptablesRestoreNetfilter, NftNetfilter, detectIptablesVariant, type VariantChoice } from '../kernel/netfilter';
@@ -40,7 +41,7 @@ export function realInitDeps(): InitDeps {
  * before the configuration and the tools have been checked.
  */
 export async function runInitCommand(flags: InitFlags, env: Env, deps: InitDeps = realInitDeps()): Promise<void> {
-  const config = parseInitConfig(env, flags);
+  const config = initConfigFrom(env, flags);
   const logger = deps.logger(config);
   try {
     const backend = await chooseBackend(config, deps, logger);

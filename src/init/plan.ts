@@ -1,26 +1,12 @@
 import type { InitConfig, IptablesVariant } from '../config/init-config';
-import type { NetfilterBackend, RulesetFamily, VxlanSpec } from '../kernel/ports';
-import type { Family, IpAddress } from '../model/ip';
-import { gatewayVxlanMac } from '../model/mac';
+import type { NetfilterBackend, RulesetFamily } from '../kernel/ports';
+import type { IpAddress } from '../model/ip';
+import type { VxlanSpec } from '../model/link';
+import { vxlanSpecFor, vxlanSysctls, type SysctlSetting } from '../model/vxlan';
 import { mssForMtu, renderRuleset, type RulesetPayload } from './ruleset';
 
-/** The name client nodes' Felix expects the gateway's VXLAN device to answer as. */
-export const VXLAN_DEVICE = 'vxlan0';
-
-/** The kernel gives a VXLAN device its parent's MTU minus this (outer IPv4 + UDP + VXLAN + Ethernet). */
-export const VXLAN_OVERHEAD_BYTES = 50;
-/** The same over an IPv6 underlay (outer IPv6 header is 20 bytes longer): an IPv6-only pod's vxlan0. */
-export const VXLAN6_OVERHEAD_BYTES = 70;
-
-export function vxlanOverheadBytes(underlay: Family): number {
-  return underlay === 4 ? VXLAN_OVERHEAD_BYTES : VXLAN6_OVERHEAD_BYTES;
-}
-
-export interface SysctlSetting {
-  /** Slashed form below /proc/sys, so interface names with dots stay unambiguous. */
-  readonly key: string;
-  readonly value: string;
-}
+// vxlan0's spec and own settings live in ../model/vxlan.ts, which the daemon's guard shares.
+export { VXLAN_DEVICE, VXLAN6_OVERHEAD_BYTES, VXLAN_OVERHEAD_BYTES, vxlanOverheadBytes, vxlanSpecFor, vxlanSysctls, type SysctlSetting } from '../model/vxlan';
 
 /** What init will make the kernel hold, decided from the config alone. */
 export interface InitPlan {
@@ -45,30 +31,11 @@ export function backendFor(config: Pick<InitConfig, 'dataplane'>, variant: Iptab
   return variant === 'legacy' ? 'iptables-legacy' : 'iptables-nft';
 }
 
-/**
- * vxlan0 as init creates it; the daemon re-creates it with the same spec when it goes missing.
- * `egressIp` is the underlay address: the IPv4 egress address, or the IPv6 one on an IPv6-only pod.
- */
-export function vxlanSpecFor(c: Pick<InitConfig, 'vni' | 'vxlanPort' | 'underlay' | 'egressIp'>): VxlanSpec {
-  return { name: VXLAN_DEVICE, vni: c.vni, port: c.vxlanPort, parent: c.underlay, mac: gatewayVxlanMac(c.egressIp), local: c.egressIp.text };
-}
-
 /** What the SNAT audit log needs: byte/packet counters and start times on each connection. */
 export const CONNTRACK_ACCOUNTING_SYSCTLS: readonly SysctlSetting[] = [
   { key: 'net/netfilter/nf_conntrack_acct', value: '1' },
   { key: 'net/netfilter/nf_conntrack_timestamp', value: '1' },
 ];
-
-/**
- * The settings that belong to vxlan0 itself, lost when the device is re-created, so the daemon
- * re-asserts them after a repair. Decapsulated packets arrive on vxlan0 from client pod addresses
- * that the pod's routes would send out of eth0; strict reverse-path filtering would drop them.
- * IPv6 has no rp_filter, and a new device inherits forwarding from "default", which init's write
- * to "all" also set.
- */
-export function vxlanSysctls(underlay: Family = 4): SysctlSetting[] {
-  return underlay === 4 ? [{ key: `net/ipv4/conf/${VXLAN_DEVICE}/rp_filter`, value: '0' }] : [];
-}
 
 /**
  * Dual-stack (docs/dual-stack.md): one vxlan0 whose underlay is the IPv4 egress address when the

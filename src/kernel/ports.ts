@@ -1,35 +1,12 @@
+import type { LinkCarrier, LinkState, VxlanSpec } from '../model/link';
+
 /**
  * The kernel, as the rest of the gateway sees it: small interfaces named for what they manage.
  * Each has one real adapter (netlink, /proc/sys, iptables-restore / nft) and one stateful
- * in-memory fake that prints itself as text (`dump()`), for unit tests.
+ * in-memory fake that prints itself as text (`dump()`, all in ./fake/), for unit tests.
  */
 
-/** A VXLAN device as the gateway wants it. */
-export interface VxlanSpec {
-  readonly name: string;
-  readonly vni: number;
-  /** UDP destination port. */
-  readonly port: number;
-  /** Name of the underlay device (eth0). */
-  readonly parent: string;
-  /** "aa:bb:cc:dd:ee:ff" */
-  readonly mac: string;
-  /** Local underlay address for encapsulated packets (the egress IP). */
-  readonly local?: string;
-  /** MTU; when omitted, the kernel's choice (parent MTU - 50) is kept. */
-  readonly mtu?: number;
-}
-
-export interface LinkState {
-  readonly name: string;
-  readonly index: number;
-  readonly kind: string;
-  readonly up: boolean;
-  readonly mtu: number;
-  readonly mac: string;
-  /** Set for VXLAN links. */
-  readonly vxlan?: { readonly vni: number; readonly port: number; readonly parentIndex?: number; readonly local?: string };
-}
+export type { LinkCarrier, LinkState, VxlanSpec } from '../model/link';
 
 export interface Links {
   get(name: string): Promise<LinkState | undefined>;
@@ -67,13 +44,6 @@ export interface Netfilter {
    * backend cannot apply (ipv6 to nft, inet to iptables) is rejected before anything runs.
    */
   apply(payload: string, family?: RulesetFamily): Promise<void>;
-}
-
-/** A link's carrier as the kernel reports it (RTM_NEWLINK's IFF_LOWER_UP; a deleted link has none). */
-export interface LinkCarrier {
-  readonly name: string;
-  readonly index: number;
-  readonly carrier: boolean;
 }
 
 export interface LinkWatchHandlers {

@@ -1,4 +1,4 @@
-import type { FdbEntry, NeighbourEntry, RouteEntry } from '../dataplane/entries';
+import type { FdbEntry, NeighbourEntry, RouteEntry } from '../model/entries';
 
 /**
  * The kernel tables the return path lives in, limited to what the gateway owns:

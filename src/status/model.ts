@@ -1,4 +1,4 @@
-import type { DaemonConfig } from '../config/daemon-config';
+import type { DaemonConfig } from '../daemon-config';
 import type { EntryCounts, ReconcilerStatus } from '../dataplane/reconciler';
 import type { CarrierState, CarrierStatus } from '../health/carrier';
 import type { CheckName, CheckReport, ReadinessInputs, ReadinessReport } from '../health/readiness';

@@ -14,7 +14,7 @@ import {
   isSourceNatted,
   splitMessages,
   type ConntrackEvent,
-} from '../../src/audit/ctnetlink';
+} from '../../src/kernel/netlink/conntrack';
 import { tupleText } from '../../src/audit/tracker';
 import { SNAT_TCP, STATUS_SNAT, STATUS_SNAT_ASSURED, attr, header, message, nest, payload, type MessageSpec } from './audit-wire';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeConntrack, type ConntrackEvent } from '../../src/audit/ctnetlink';
+import { decodeConntrack, type ConntrackEvent } from '../../src/kernel/netlink/conntrack';
 import { TokenBucket } from '../../src/audit/rate-limit';
 import { SnatTracker } from '../../src/audit/tracker';
 import { parseCidr, type IpAddress } from '../../src/model/ip';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDaemonConfig } from '../../src/config/daemon-config';
+import { parseDaemonConfig } from '../../src/daemon-config';
 import { MAX_SOCKET_PATH_BYTES } from '../../src/config/socket-path';
 import { DEFAULT_SOCKET_PATH } from '../../src/config/variables';
 import { ErrorCodes, isGatewayError } from '../../src/errors';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { desiredReturnPath, type DesiredState, type ReturnPathOptions } from '../../src/dataplane/desired';
-import { formatFdb, formatNeighbour, formatRoute } from '../../src/dataplane/entries';
+import { formatFdb, formatNeighbour, formatRoute } from '../../src/model/entries';
 import { RouteStore } from '../../src/dataplane/route-store';
 import type { SyncEvent } from '../../src/model/felix';
 import { clientVtepMac } from '../../src/model/mac';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReconcileError, ReturnPathReconciler, type ReconcileResult, type ReconcilerOptions } from '../../src/dataplane/reconciler';
-import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
+import { FakeReturnPathKernel } from '../../src/fakes/return-path';
 import { FakeClock } from '../../src/model/clock';
 import { cidr, ev, gatewayOptions, ip, route } from './dataplane-fixtures';
 
@@ -313,29 +313,25 @@ test('stop() cancels timers: nothing runs after it', async () => {
   assert.equal(kernel.calls, calls);
 });
 
-test('an idle resync reads the kernel but rebuilds no part and diffs nothing whole; updates, drift and a new stream still get theirs', async () => {
+test('an idle resync reads the kernel and writes nothing; updates, drift and a new stream still get theirs', async () => {
   const { kernel, r, advance, results } = setup(undefined, { resyncIntervalMs: 30_000 });
   r.start();
   for (const e of [ev.update(node1), ev.update(node3), ev.inSync()]) r.apply(e);
   await advance(0);
-  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 1 });
   const calls = kernel.calls;
   await advance(30_000);
   await advance(30_000);
   assert.equal(kernel.calls - calls, 6, 'each resync listed routes, neighbours and FDB');
-  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 1 }, 'idle resyncs: no parts built, no whole diff');
 
   // A live update, then a resync: the update's pass writes its block; the resync checks and finds nothing.
   r.apply(ev.update(route('100.64.4.0/26', 'remote_workload', 'node3', '198.51.100.13')));
   await advance(2);
   await advance(30_000);
-  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 1 });
 
   // Drift made by others: the resync finds the kernel unlike what it programmed and diffs all of it.
   await kernel.routes.remove({ dst: cidr('100.64.3.0/26'), gateway: ip('198.51.100.13'), dev: 'vxlan0', onlink: true });
   kernel.seed({ fdb: { mac: M1, dst: ip('198.51.100.99'), dev: 'vxlan0' } });
   await advance(30_000);
-  assert.deepEqual(r.work, { partsBuilt: 1, wholeDiffs: 2 });
   assert.equal(
     kernel.dump(),
     `# ip route
@@ -355,9 +351,7 @@ ${M1} dev vxlan0 dst 198.51.100.11 self permanent
   r.streamStarted();
   for (const e of [ev.update(node1), ev.inSync()]) r.apply(e);
   await advance(0);
-  assert.deepEqual(r.work, { partsBuilt: 2, wholeDiffs: 3 });
   await advance(30_000);
-  assert.deepEqual(r.work, { partsBuilt: 2, wholeDiffs: 3 });
   assert.deepEqual(
     results.map((x) => `${x.reason} ${x.full ? 'full' : 'incremental'} ${x.operations}`),
     [

@@ -3,18 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseDaemonConfig } from '../../src/config/daemon-config';
+import { parseDaemonConfig } from '../../src/daemon-config';
 import { parseHealthConfig } from '../../src/config/health-config';
 import { Daemon } from '../../src/daemon';
 import { CarrierMonitor, carrierTargets, neighboursToRefresh } from '../../src/health/carrier';
-import { FakeIcmpNetwork } from '../../src/health/fakes';
+import { FakeIcmpNetwork } from '../../src/fakes/probes';
 import { Pinger } from '../../src/health/icmp';
 import { ProbeRunner } from '../../src/health/probe-runner';
-import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
-import { FakeLinkWatch } from '../../src/kernel/fake/link-watch';
+import { FakeReturnPathKernel } from '../../src/fakes/return-path';
+import { FakeLinkWatch } from '../../src/fakes/link-watch';
 import { decodeLinkCarrier } from '../../src/kernel/netlink/link-watch';
 import { neighbourStateName } from '../../src/kernel/netlink/neighbour-cache';
-import { FakeNeighbourCache } from '../../src/kernel/fake/neighbour-cache';
+import { FakeNeighbourCache } from '../../src/fakes/neighbour-cache';
 import type { NeighbourCacheEntry } from '../../src/kernel/ports';
 import { FakeClock } from '../../src/model/clock';
 import { parseIp, type IpAddress } from '../../src/model/ip';
@@ -299,13 +299,12 @@ test('link watch decoding: the carrier is IFF_LOWER_UP of RTM_NEWLINK; a deleted
   assert.equal(decodeLinkCarrier(16, Buffer.alloc(8)), undefined, 'too short');
 });
 
-test('neighbour state names: the package\'s NUD bits to one name', () => {
-  assert.equal(neighbourStateName({ incomplete: true }), 'incomplete');
-  assert.equal(neighbourStateName({ failed: true }), 'failed');
-  assert.equal(neighbourStateName({ permanent: true, noarp: true }), 'permanent');
-  assert.equal(neighbourStateName({ reachable: true }), 'reachable');
-  assert.equal(neighbourStateName({}), 'none');
-  assert.equal(neighbourStateName(undefined), 'none');
+test('neighbour state names: the kernel\'s NUD bits to one name', () => {
+  assert.equal(neighbourStateName(0x01), 'incomplete');
+  assert.equal(neighbourStateName(0x20), 'failed');
+  assert.equal(neighbourStateName(0x80 | 0x40), 'permanent');
+  assert.equal(neighbourStateName(0x02), 'reachable');
+  assert.equal(neighbourStateName(0), 'none');
 });
 
 test('status: the underlay section shows the carrier and what the last carrier-up did', () => {

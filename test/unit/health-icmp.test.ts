@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { echoReplyFor, FakeIcmpNetwork } from '../../src/health/fakes';
+import { echoReplyFor, FakeIcmpNetwork } from '../../src/fakes/probes';
 import { encodeEchoRequest, internetChecksum, parseEchoReply, Pinger } from '../../src/health/icmp';
 import { FakeClock } from '../../src/model/clock';
 import { parseIp, type IpAddress } from '../../src/model/ip';

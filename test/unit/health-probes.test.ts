@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeHttpTargets, FakeIcmpNetwork } from '../../src/health/fakes';
+import { FakeHttpTargets, FakeIcmpNetwork } from '../../src/fakes/probes';
 import { httpTargets, displayUrl } from '../../src/health/http-probe';
 import { Pinger } from '../../src/health/icmp';
 import { ProbeRunner } from '../../src/health/probe-runner';

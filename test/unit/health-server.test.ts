@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { isGatewayError } from '../../src/errors';
-import { FakeIcmpNetwork } from '../../src/health/fakes';
+import { FakeIcmpNetwork } from '../../src/fakes/probes';
 import { createHealthChecks } from '../../src/health/checks';
 import { buildHealthApp, startHealthServer, type LivenessStatus } from '../../src/health/server';
 import { FakeClock } from '../../src/model/clock';

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseInitConfig } from '../../src/config/init-config';
+import { initConfigFrom } from '../../src/init/config';
 import { applyInit } from '../../src/init/apply';
 import { describePlan, planInit } from '../../src/init/plan';
-import { FakeLinks } from '../../src/kernel/fake/links';
-import { FakeNftables } from '../../src/kernel/fake/netfilter';
-import { FakeSysctl } from '../../src/kernel/fake/sysctl';
+import { FakeLinks } from '../../src/fakes/links';
+import { FakeNftables } from '../../src/fakes/netfilter';
+import { FakeSysctl } from '../../src/fakes/sysctl';
 import { silentLogger } from '../../src/observability/logger';
 
 /** A pod namespace on a host where conntrack is loaded (it is wherever NAT runs). */
@@ -31,7 +32,7 @@ test('without AUDIT_LOG, init leaves conntrack accounting alone', async () => {
 
 test('with AUDIT_LOG, init turns on conntrack counters and timestamps after the ruleset, once', async () => {
   const k = kernel();
-  const plan = planInit(parseInitConfig({ EGRESS_POD_IP: '100.64.2.7', AUDIT_LOG: 'stdout' }), 'nftables');
+  const plan = planInit(initConfigFrom({ EGRESS_POD_IP: '100.64.2.7', AUDIT_LOG: 'stdout' }), 'nftables');
   const first = await applyInit(plan, k, silentLogger());
   assert.deepEqual(first.changedSysctls.slice(-2), ['net/netfilter/nf_conntrack_acct', 'net/netfilter/nf_conntrack_timestamp']);
   assert.match(k.sysctl.dump(), /^net\/netfilter\/nf_conntrack_acct = 1$/m);
@@ -44,7 +45,7 @@ test('with AUDIT_LOG, init turns on conntrack counters and timestamps after the 
 test('a failure to turn on accounting names the fourth step and what was already applied', async () => {
   const k = kernel();
   const noConntrack = new FakeSysctl((dev) => k.links.has(dev));
-  const plan = planInit(parseInitConfig({ EGRESS_POD_IP: '100.64.2.7', AUDIT_LOG: '/var/log/egress/audit.jsonl' }), 'nftables');
+  const plan = planInit(initConfigFrom({ EGRESS_POD_IP: '100.64.2.7', AUDIT_LOG: '/var/log/egress/audit.jsonl' }), 'nftables');
   await assert.rejects(applyInit(plan, { ...k, sysctl: noConntrack }, silentLogger()), (err: Error) => {
     assert.match(err.message, /^init step 4 of 4 \(conntrack accounting\) failed: .*nf_conntrack_acct/);
     assert.match(err.message, /already applied: vxlan device, sysctls, netfilter ruleset/);

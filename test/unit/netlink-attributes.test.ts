@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConntrackDecodeError, parseAttributes as parseConntrackAttributes } from '../../src/audit/ctnetlink';
+import { ConntrackDecodeError, parseAttributes as parseConntrackAttributes } from '../../src/kernel/netlink/conntrack';
 import { AttributeError, encodeAttribute, NLA_F_NESTED, NLA_F_NET_BYTEORDER, parseAttributes } from '../../src/kernel/netlink/attributes';
 
 /** A map of attributes as "type=hex" text, in stream order. */

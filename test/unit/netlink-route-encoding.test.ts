@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RouteEntry } from '../../src/dataplane/entries';
+import type { RouteEntry } from '../../src/model/entries';
 import { LinkIndex, NetlinkRoutes } from '../../src/kernel/netlink/return-path';
 import type { EncodedRequests, NetlinkReply, NetlinkSession } from '../../src/kernel/netlink/session';
 import { parseCidr, parseIp, type Cidr, type IpAddress } from '../../src/model/ip';
@@ -20,7 +20,7 @@ function recordingSession(): { session: NetlinkSession; sent: Buffer[] } {
     data.writeUInt16LE(attrLen, 16);
     data.writeUInt16LE(3, 18);
     nameBytes.copy(data, 20);
-    return { type: 16, data };
+    return { type: 16, flags: 0, data };
   };
   const fake = {
     dump: async (): Promise<NetlinkReply[]> => [link(7, 'vxlan0'), link(9, 'eth0')],

@@ -1,4 +1,4 @@
-import { parseDaemonConfig } from '../../src/config/daemon-config';
+import { parseDaemonConfig } from '../../src/daemon-config';
 import type { ReconcilerStatus } from '../../src/dataplane/reconciler';
 import { evaluateReadiness, type ReadinessInputs } from '../../src/health/readiness';
 import type { PolicySyncStats } from '../../src/policysync/client';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDaemonConfig } from '../../src/config/daemon-config';
+import { parseDaemonConfig } from '../../src/daemon-config';
 import { buildStatus } from '../../src/status/model';
 import { ago, duration, ms, renderStatusTable } from '../../src/status/render';
 import { CONFIG_ENV, HTTP_WITH_PENDING, NOW, WALL, statusInputs } from './status-fixtures';

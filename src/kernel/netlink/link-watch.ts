@@ -1,105 +1,97 @@
-import { parseMessages, Protocol, RawNetlinkSocket } from 'netlink';
 import { kernelError } from '../../errors';
-import type { LinkCarrier, LinkWatch, LinkWatchHandlers } from '../ports';
-import { parseAttributes, stringAttribute } from './attributes';
+import type { LinkCarrier } from '../../model/link';
+import type { LinkWatch, LinkWatchHandlers } from '../ports';
+import { decodeLink, linkPayload } from './codec';
+import { IFF_LOWER_UP, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTNLGRP_LINK } from './constants';
+import { NetlinkSession, type NetlinkReply } from './session';
 
 /**
- * Link events over rtnetlink: one NETLINK_ROUTE socket that joins RTNLGRP_LINK and, on the same
- * socket, asks for one RTM_GETLINK dump. Both arrive in the kernel's order on one socket, so the
- * dump is the state at some point of the event stream and each later event is newer than it:
- * nothing can be missed between "listed" and "subscribed". A lost event (ENOBUFS) is answered with
- * a fresh dump.
+ * Link events over rtnetlink: one session that joins RTNLGRP_LINK and then lists every link with
+ * one RTM_GETLINK dump on the same socket. Events that arrive while the dump is under way are held
+ * and reported after it: each carries a link's whole state, and one that came after a dump entry is
+ * newer than it, so nothing is missed between "listed" and "subscribed" and nothing older wins. A
+ * lost event (ENOBUFS) is answered with a fresh dump.
  */
-
-const RTNLGRP_LINK = 1;
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
-const RTM_GETLINK = 18;
-const NLMSG_HDRLEN = 16;
-const IFINFOMSG_LEN = 16;
-const IFLA_IFNAME = 3;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-/** The driver reports a carrier (only set while the link is administratively up). */
-const IFF_LOWER_UP = 0x10000;
-const ENOBUFS = 105;
 
 /** The carrier a link message reports, or undefined for any other message. */
 export function decodeLinkCarrier(type: number, data: Buffer): LinkCarrier | undefined {
-  if ((type !== RTM_NEWLINK && type !== RTM_DELLINK) || data.length < IFINFOMSG_LEN) return undefined;
-  const index = data.readInt32LE(4);
-  const flags = data.readUInt32LE(8);
-  // The project's one attribute parser, as the return path's link index reads the same messages.
-  const ifname = parseAttributes(data.subarray(IFINFOMSG_LEN), 'lenient').get(IFLA_IFNAME);
-  if (ifname === undefined) return undefined;
-  return { name: stringAttribute(ifname), index, carrier: type === RTM_NEWLINK && (flags & IFF_LOWER_UP) !== 0 };
+  if (type !== RTM_NEWLINK && type !== RTM_DELLINK) return undefined;
+  const link = decodeLink(data);
+  if (link?.name === undefined) return undefined;
+  return { name: link.name, index: link.index, carrier: type === RTM_NEWLINK && (link.flags & IFF_LOWER_UP) !== 0 };
 }
 
 export class NetlinkLinkWatch implements LinkWatch {
-  private socket: RawNetlinkSocket | undefined;
-  private seq = Math.floor(Math.random() * 0x7fffffff) + 1;
+  private session: NetlinkSession | undefined;
+  /** Events held while a listing is under way; undefined when none is. */
+  private held: NetlinkReply[] | undefined;
 
   watch(h: LinkWatchHandlers): void {
-    if (this.socket) throw new Error('link watch: already watching');
-    let socket: RawNetlinkSocket;
+    if (this.session) throw new Error('link watch: already watching');
+    let session: NetlinkSession;
     try {
-      socket = new RawNetlinkSocket(Protocol.ROUTE, { recvBufferSize: 256 * 1024, sendBufferSize: 0 });
+      session = new NetlinkSession({ recvBufferSize: 256 * 1024 });
     } catch (err) {
       throw kernelError('opening a NETLINK_ROUTE socket for link events', err);
     }
-    try {
-      socket.addMembership(RTNLGRP_LINK);
-    } catch (err) {
-      socket.close();
-      throw kernelError('joining the rtnetlink link multicast group', err);
-    }
-    socket.on('message', (datagram: Buffer) => {
-      let messages;
+    const report = (m: NetlinkReply): void => {
+      let link: LinkCarrier | undefined;
       try {
-        messages = parseMessages(datagram);
+        link = decodeLinkCarrier(m.type, m.data);
       } catch (err) {
-        h.onError(kernelError('reading a link event', err));
+        h.onError(kernelError('decoding a link event', err));
         return;
       }
-      for (const m of messages) {
-        let link: LinkCarrier | undefined;
-        try {
-          link = decodeLinkCarrier(m.type, m.data);
-        } catch (err) {
-          h.onError(kernelError('decoding a link event', err));
-          continue;
-        }
-        if (link) h.onLink(link);
-      }
-    });
-    socket.on('error', (err) => {
-      const overrun = err.errno === ENOBUFS || err.code === 'ENOBUFS';
-      h.onError(kernelError(overrun ? 'reading link events (events were lost; listing the links again)' : 'reading link events', err));
-      if (overrun) this.list(h);
-    });
-    // The daemon's other parts keep the process alive; a watch alone must not.
-    socket.unref();
-    this.socket = socket;
-    this.list(h);
+      if (link) h.onLink(link);
+    };
+    try {
+      session.subscribe([RTNLGRP_LINK], {
+        onMessage: (m) => {
+          if (this.held) this.held.push(m);
+          else report(m);
+        },
+        onOverrun: () => {
+          h.onError(kernelError('reading link events (events were lost; listing the links again)', new Error('ENOBUFS')));
+          this.list(h, report);
+        },
+        onError: (err) => h.onError(kernelError('reading link events', err)),
+      });
+    } catch (err) {
+      session.close();
+      throw kernelError('joining the rtnetlink link multicast group', err);
+    }
+    this.session = session;
+    this.list(h, report);
   }
 
   close(): void {
-    this.socket?.close();
-    this.socket = undefined;
+    this.session?.close();
+    this.session = undefined;
+    this.held = undefined;
   }
 
-  /** Asks for every link; the replies come through the same 'message' handler as events. */
-  private list(h: LinkWatchHandlers): void {
-    const socket = this.socket;
-    if (!socket) return;
-    const msg = Buffer.alloc(NLMSG_HDRLEN + IFINFOMSG_LEN);
-    msg.writeUInt32LE(msg.length, 0);
-    msg.writeUInt16LE(RTM_GETLINK, 4);
-    msg.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-    this.seq = this.seq >= 0x7ffffffe ? 1 : this.seq + 1;
-    msg.writeUInt32LE(this.seq, 8);
-    socket.send(msg, { port: 0 }, (err) => {
-      if (err) h.onError(kernelError('listing links (RTM_GETLINK dump)', err));
-    });
+  /** Lists every link, then the events held meanwhile, in the order they came. */
+  private list(h: LinkWatchHandlers, report: (m: NetlinkReply) => void): void {
+    const session = this.session;
+    if (!session || this.held) return;
+    const held: NetlinkReply[] = [];
+    this.held = held;
+    const release = (): void => {
+      if (this.held !== held) return;
+      this.held = undefined;
+      for (const m of held) report(m);
+    };
+    session.dump(RTM_GETLINK, linkPayload({}), 'RTM_GETLINK dump').then(
+      (replies) => {
+        if (this.session !== session) return;
+        for (const r of replies) report(r);
+        release();
+      },
+      (err: unknown) => {
+        if (this.session !== session) return;
+        h.onError(kernelError('listing links (RTM_GETLINK dump)', err));
+        release();
+      },
+    );
   }
 }

@@ -1,6 +1,6 @@
-import type { FdbEntry, NeighbourEntry, RouteEntry } from '../../dataplane/entries';
-import { cidrOf, ipFromBytes, type Family, type IpAddress } from '../../model/ip';
-import { formatMac, parseMac } from '../../model/mac';
+import type { FdbEntry, NeighbourEntry, RouteEntry } from '../../model/entries';
+import { cidrOf, ipFromBytes } from '../../model/ip';
+import { parseMac } from '../../model/mac';
 import {
   MAIN_TABLE,
   RETURN_PATH_ROUTE_PROTOCOL,
@@ -11,198 +11,38 @@ import {
   type Routes,
   type Upsert,
 } from '../return-path';
-import { parseAttributes, stringAttribute } from './attributes';
+import { RouteEncoder, decodeLink, decodeNeighbour, decodeRoute, familyCode, linkPayload, neighbourPayload, routeDumpPayload, writeNeighbour, type NeighbourMessage } from './codec';
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  EINVAL,
+  ENODEV,
+  NTF_SELF,
+  NUD_PERMANENT,
+  RTM_DELNEIGH,
+  RTM_DELROUTE,
+  RTM_GETLINK,
+  RTM_GETNEIGH,
+  RTM_GETROUTE,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+  RTN_UNICAST,
+  RTNH_F_ONLINK,
+  RT_SCOPE_LINK,
+  RT_SCOPE_NOWHERE,
+  RT_SCOPE_UNIVERSE,
+} from './constants';
 import { NetlinkError, NetlinkSession, NlFlags } from './session';
 import { RequestWriter } from './writer';
 
 /**
- * The return-path ports over rtnetlink. Requests are written here, byte by byte, by a RequestWriter
- * into one buffer per batch call, back to back, as they go on the wire (header, family header,
- * attributes; no buffer per request): the `netlink` package maps some header fields to names and
- * drops others (RTNH_F_ONLINK lives in rtm_flags, which it does not name), and its attribute streams
- * cost several small buffers per message, which matters at 10k routes. Writes go to the session in
- * batches (`*Many`), one promise per class of entries; the single-entry calls are batches of one.
- * Dump replies are read with the project's one attribute parser (./attributes.ts).
+ * The return-path ports over rtnetlink. Requests are written by the codec (./codec.ts) into one
+ * RequestWriter buffer per batch call, back to back, as they go on the wire (no buffer per request:
+ * that matters at 10k routes). Writes go to the session in batches (`*Many`), one promise per class
+ * of entries; the single-entry calls are batches of one. Dump replies are read by the codec.
  */
-
-const RTM_GETLINK = 18;
-const RTM_NEWROUTE = 24;
-const RTM_DELROUTE = 25;
-const RTM_GETROUTE = 26;
-const RTM_NEWNEIGH = 28;
-const RTM_DELNEIGH = 29;
-const RTM_GETNEIGH = 30;
-
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_BRIDGE = 7;
-const AF_INET6 = 10;
-
-const RTN_UNICAST = 1;
-const RT_SCOPE_UNIVERSE = 0;
-const RT_SCOPE_LINK = 253;
-const RT_SCOPE_NOWHERE = 255;
-/** In rtm_flags, not in a nexthop: the kernel copies it to the route's single nexthop. */
-const RTNH_F_ONLINK = 0x4;
-
-const NUD_PERMANENT = 0x80;
-const NTF_SELF = 0x02;
-
-const ENODEV = 19;
-
-function familyCode(f: Family): number {
-  return f === 4 ? AF_INET : AF_INET6;
-}
-
-function ipFromBuffer(b: Buffer | undefined): IpAddress | undefined {
-  if (!b || (b.length !== 4 && b.length !== 16)) return undefined;
-  return ipFromBytes(Uint8Array.from(b));
-}
-
-function rtmsg(f: { family: number; dstLen: number; table: number; protocol: number; scope: number; type: number; flags: number }): Buffer {
-  const b = Buffer.alloc(12);
-  b.writeUInt8(f.family, 0);
-  b.writeUInt8(f.dstLen, 1);
-  b.writeUInt8(f.table < 256 ? f.table : 252 /* RT_TABLE_COMPAT: the real id is in RTA_TABLE */, 4);
-  b.writeUInt8(f.protocol, 5);
-  b.writeUInt8(f.scope, 6);
-  b.writeUInt8(f.type, 7);
-  b.writeUInt32LE(f.flags, 8);
-  return b;
-}
-
-function ndmsg(f: { family: number; ifindex: number; state: number; flags: number }): Buffer {
-  const b = Buffer.alloc(12);
-  b.writeUInt8(f.family, 0);
-  b.writeInt32LE(f.ifindex, 4);
-  b.writeUInt16LE(f.state, 8);
-  b.writeUInt8(f.flags, 10);
-  return b;
-}
-
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_TABLE = 15;
-const NDA_DST = 1;
-const NDA_LLADDR = 2;
-const IFLA_IFNAME = 3;
-
-/** A host-order u32 attribute's value; undefined when absent or too short. */
-function u32Of(b: Buffer | undefined): number | undefined {
-  return b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
-}
-
-/**
- * What every route message of one shape (message type and flags, family, protocol, scope, type,
- * rtm_flags, whether it names a device, the gateway's family) has in common: a whole request with
- * zeroed prefix length, addresses and device, and where those go. A batch copies it per route and
- * writes only those.
- */
-class RouteShape {
-  readonly bytes: Buffer;
-  readonly dstAt: number;
-  readonly oifAt: number;
-  readonly gatewayAt: number;
-
-  constructor(
-    readonly type: number,
-    readonly flags: number,
-    readonly family: Family,
-    readonly protocol: number,
-    readonly scope: number,
-    readonly rtType: number,
-    readonly rtFlags: number,
-    readonly withOif: boolean,
-    readonly gateway: Family | 0,
-  ) {
-    const w = new RequestWriter(1);
-    const at = w.begin(type, flags, 12);
-    w.u8(at, familyCode(family));
-    w.u8(at + 4, MAIN_TABLE < 256 ? MAIN_TABLE : 252 /* RT_TABLE_COMPAT: the real id is in RTA_TABLE */);
-    w.u8(at + 5, protocol);
-    w.u8(at + 6, scope);
-    w.u8(at + 7, rtType);
-    w.u32(at + 8, rtFlags);
-    w.attrU32(RTA_TABLE, MAIN_TABLE);
-    const addrLen = family === 4 ? 4 : 16;
-    w.attrBytes(RTA_DST, new Uint8Array(addrLen));
-    this.dstAt = 16 + 12 + 8 + 4;
-    let next = this.dstAt + addrLen;
-    this.oifAt = -1;
-    if (withOif) {
-      w.attrU32(RTA_OIF, 0);
-      this.oifAt = next + 4;
-      next += 8;
-    }
-    this.gatewayAt = -1;
-    if (gateway !== 0) {
-      w.attrBytes(RTA_GATEWAY, new Uint8Array(gateway === 4 ? 4 : 16));
-      this.gatewayAt = next + 4;
-    }
-    w.finish();
-    this.bytes = Buffer.from(w.done().bytes);
-  }
-
-  is(type: number, flags: number, family: Family, protocol: number, scope: number, rtType: number, rtFlags: number, withOif: boolean, gateway: Family | 0): boolean {
-    return (
-      this.type === type &&
-      this.flags === flags &&
-      this.family === family &&
-      this.protocol === protocol &&
-      this.scope === scope &&
-      this.rtType === rtType &&
-      this.rtFlags === rtFlags &&
-      this.withOif === withOif &&
-      this.gateway === gateway
-    );
-  }
-}
-
-/** The shapes of one batch call: one or a few (IPv4, IPv6, with and without gateway). */
-class RouteShapes {
-  private readonly shapes: RouteShape[] = [];
-  private last: RouteShape | undefined;
-
-  get(type: number, flags: number, family: Family, protocol: number, scope: number, rtType: number, rtFlags: number, withOif: boolean, gateway: Family | 0): RouteShape {
-    const last = this.last;
-    if (last?.is(type, flags, family, protocol, scope, rtType, rtFlags, withOif, gateway)) return last;
-    let shape = this.shapes.find((s) => s.is(type, flags, family, protocol, scope, rtType, rtFlags, withOif, gateway));
-    if (!shape) {
-      shape = new RouteShape(type, flags, family, protocol, scope, rtType, rtFlags, withOif, gateway);
-      this.shapes.push(shape);
-    }
-    this.last = shape;
-    return shape;
-  }
-}
-
-/**
- * The one route message encoder, for RTM_NEWROUTE and RTM_DELROUTE alike: rtmsg, then table, dst,
- * oif (when known) and gateway attributes; a copy of the route's shape with its own values written in.
- */
-function writeRoute(w: RequestWriter, shapes: RouteShapes, type: number, flags: number, route: RouteEntry, protocol: number, scope: number, rtType: number, rtFlags: number, oif: number | undefined): void {
-  const gateway = route.gateway;
-  const shape = shapes.get(type, flags, route.dst.family, protocol, scope, rtType, rtFlags, oif !== undefined, gateway?.family ?? 0);
-  const at = w.beginFrom(shape.bytes);
-  w.u8(at + 16 + 1, route.dst.prefixLength);
-  w.ipAt(at + shape.dstAt, route.dst.address);
-  if (oif !== undefined) w.u32(at + shape.oifAt, oif);
-  if (gateway) w.ipAt(at + shape.gatewayAt, gateway);
-  w.finish();
-}
-
-/** The one neighbour message encoder (ARP/NDP and FDB entries alike): ndmsg, dst, and the MAC when given. */
-function writeNeighbour(w: RequestWriter, type: number, flags: number, family: number, ifindex: number, state: number, ndFlags: number, dst: IpAddress, mac: Buffer | undefined): void {
-  const at = w.begin(type, flags, 12);
-  w.u8(at, family);
-  w.i32(at + 4, ifindex);
-  w.u16(at + 8, state);
-  w.u8(at + 10, ndFlags);
-  w.attrIp(NDA_DST, dst);
-  if (mac) w.attrBytes(NDA_LLADDR, mac);
-  w.finish();
-}
 
 /** MAC text → bytes, cached: a few hundred nodes' MACs recur across thousands of entries. */
 const macCache = new Map<string, Buffer>();
@@ -210,7 +50,7 @@ function macBuffer(mac: string): Buffer {
   let b = macCache.get(mac);
   if (b) return b;
   const bytes = parseMac(mac);
-  if (!bytes) throw new NetlinkError(22 /* EINVAL */, `bad MAC address ${JSON.stringify(mac)}`);
+  if (!bytes) throw new NetlinkError(EINVAL, `bad MAC address ${JSON.stringify(mac)}`);
   // Its own memory, not a slice of Node's shared pool: it is cached and read for a long time.
   b = Buffer.alloc(6);
   b.set(bytes);
@@ -303,17 +143,14 @@ export class LinkIndex {
   }
 
   private async dumpLinks(): Promise<void> {
-    const replies = await this.session.dump(RTM_GETLINK, Buffer.alloc(16), 'RTM_GETLINK dump');
+    const replies = await this.session.dump(RTM_GETLINK, linkPayload({}), 'RTM_GETLINK dump');
     const byName = new Map<string, number>();
     const byIndex = new Map<number, string>();
     for (const r of replies) {
-      if (r.type !== 16 /* RTM_NEWLINK */ || r.data.length < 16) continue;
-      const index = r.data.readInt32LE(4);
-      const nameBytes = parseAttributes(r.data.subarray(16), 'lenient').get(IFLA_IFNAME);
-      if (nameBytes === undefined) continue;
-      const ifname = stringAttribute(nameBytes);
-      byName.set(ifname, index);
-      byIndex.set(index, ifname);
+      const link = r.type === RTM_NEWLINK ? decodeLink(r.data) : undefined;
+      if (link?.name === undefined) continue;
+      byName.set(link.name, link.index);
+      byIndex.set(link.index, link.name);
     }
     this.byName = byName;
     this.byIndex = byIndex;
@@ -363,26 +200,22 @@ export class NetlinkRoutes implements Routes {
 
   async list(): Promise<RouteEntry[]> {
     await this.links.refresh();
-    const replies = await this.session.dump(RTM_GETROUTE, rtmsg({ family: AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 }), 'RTM_GETROUTE dump');
+    const replies = await this.session.dump(RTM_GETROUTE, routeDumpPayload(), 'RTM_GETROUTE dump');
     const out: RouteEntry[] = [];
     for (const r of replies) {
-      if (r.type !== RTM_NEWROUTE || r.data.length < 12) continue;
+      // Cheap checks on the fixed header first: most of a dump may be routes of others.
       const d = r.data;
-      const family = d.readUInt8(0);
-      if ((family !== AF_INET && family !== AF_INET6) || d.readUInt8(5) !== this.protocol || d.readUInt8(7) !== RTN_UNICAST) continue;
-      const attrs = parseAttributes(d.subarray(12), 'lenient');
-      if ((u32Of(attrs.get(RTA_TABLE)) ?? d.readUInt8(4)) !== MAIN_TABLE) continue;
-      const dstLen = d.readUInt8(1);
-      const dstIp = ipFromBuffer(attrs.get(RTA_DST)) ?? ipFromBytes(new Uint8Array(family === AF_INET ? 4 : 16));
-      const oif = u32Of(attrs.get(RTA_OIF));
-      const dev = oif === undefined ? undefined : this.links.nameOf(oif);
-      const gateway = ipFromBuffer(attrs.get(RTA_GATEWAY));
+      if (r.type !== RTM_NEWROUTE || d.length < 12 || d.readUInt8(5) !== this.protocol || d.readUInt8(7) !== RTN_UNICAST) continue;
+      const m = decodeRoute(d);
+      if (!m || (m.family !== AF_INET && m.family !== AF_INET6) || m.table !== MAIN_TABLE) continue;
+      const dstIp = m.dst ?? ipFromBytes(new Uint8Array(m.family === AF_INET ? 4 : 16));
+      const dev = m.oif === undefined ? undefined : this.links.nameOf(m.oif);
       out.push({
-        dst: cidrOf(dstIp, dstLen),
-        ...(gateway ? { gateway } : {}),
+        dst: cidrOf(dstIp, m.dstLen),
+        ...(m.gateway ? { gateway: m.gateway } : {}),
         // A multipath or device-less route of ours is still ours; an odd name makes it differ and be fixed.
-        dev: dev ?? (oif === undefined ? '(none)' : `(ifindex ${oif})`),
-        onlink: (d.readUInt32LE(8) & RTNH_F_ONLINK) !== 0,
+        dev: dev ?? (m.oif === undefined ? '(none)' : `(ifindex ${m.oif})`),
+        onlink: (m.flags & RTNH_F_ONLINK) !== 0,
       });
     }
     return out;
@@ -399,7 +232,7 @@ export class NetlinkRoutes implements Routes {
   async upsertMany(items: readonly Upsert<RouteEntry>[]): Promise<BatchErrors> {
     const oifs = await indicesOf(this.links, devsOf(items.map((i) => i.entry)));
     const b = new Batch(items.length);
-    const shapes = new RouteShapes();
+    const encoder = new RouteEncoder();
     for (let i = 0; i < items.length; i++) {
       const { entry: route, existing } = items[i] as Upsert<RouteEntry>;
       const oif = oifs.get(route.dev);
@@ -411,7 +244,8 @@ export class NetlinkRoutes implements Routes {
       // of being overwritten. Replace only when the kernel holds our own route under that key.
       const flags = NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL);
       const scope = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-      writeRoute(b.writer, shapes, RTM_NEWROUTE, flags, route, this.protocol, scope, RTN_UNICAST, route.onlink ? RTNH_F_ONLINK : 0, oif);
+      const fields = { family: route.dst.family, table: MAIN_TABLE, protocol: this.protocol, scope, type: RTN_UNICAST, flags: route.onlink ? RTNH_F_ONLINK : 0 };
+      encoder.write(b.writer, RTM_NEWROUTE, flags, fields, route.dst, oif, route.gateway);
       b.wrote(i);
     }
     return b.send(this.session, (i) => `RTM_NEWROUTE ${items[i]?.entry.dst.text ?? '?'}`);
@@ -420,44 +254,27 @@ export class NetlinkRoutes implements Routes {
   async removeMany(routes: readonly RouteEntry[]): Promise<BatchErrors> {
     const oifs = await indicesOf(this.links, devsOf(routes));
     const b = new Batch(routes.length);
-    const shapes = new RouteShapes();
+    const encoder = new RouteEncoder();
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i] as RouteEntry;
       const oif = oifs.get(route.dev);
       // The protocol makes the kernel match only our route, never a foreign one with the same dst;
       // with the device gone, dst and protocol alone.
-      writeRoute(b.writer, shapes, RTM_DELROUTE, 0, route, this.protocol, RT_SCOPE_NOWHERE, 0, 0, typeof oif === 'number' ? oif : undefined);
+      const fields = { family: route.dst.family, table: MAIN_TABLE, protocol: this.protocol, scope: RT_SCOPE_NOWHERE, type: 0, flags: 0 };
+      encoder.write(b.writer, RTM_DELROUTE, 0, fields, route.dst, typeof oif === 'number' ? oif : undefined, route.gateway);
       b.wrote(i);
     }
     return b.send(this.session, (i) => `RTM_DELROUTE ${routes[i]?.dst.text ?? '?'}`, ['ESRCH', 'ENOENT']);
   }
 }
 
-interface NdEntry {
-  readonly family: number;
-  readonly ifindex: number;
-  readonly state: number;
-  readonly flags: number;
-  readonly dst?: IpAddress;
-  readonly lladdr?: string;
-}
-
-async function dumpNeighbours(session: NetlinkSession, family: number): Promise<NdEntry[]> {
-  const replies = await session.dump(RTM_GETNEIGH, ndmsg({ family, ifindex: 0, state: 0, flags: 0 }), `RTM_GETNEIGH dump (family ${family})`);
-  const out: NdEntry[] = [];
+/** Every neighbour entry of one family (AF_INET, AF_INET6, or AF_BRIDGE for FDB entries). */
+export async function dumpNeighbours(session: NetlinkSession, family: number): Promise<NeighbourMessage[]> {
+  const replies = await session.dump(RTM_GETNEIGH, neighbourPayload({ family }), `RTM_GETNEIGH dump (family ${family})`);
+  const out: NeighbourMessage[] = [];
   for (const r of replies) {
-    if (r.type !== RTM_NEWNEIGH || r.data.length < 12) continue;
-    const attrs = parseAttributes(r.data.subarray(12), 'lenient');
-    const dst = ipFromBuffer(attrs.get(NDA_DST));
-    const lladdr = attrs.get(NDA_LLADDR);
-    out.push({
-      family: r.data.readUInt8(0),
-      ifindex: r.data.readInt32LE(4),
-      state: r.data.readUInt16LE(8),
-      flags: r.data.readUInt8(10),
-      ...(dst ? { dst } : {}),
-      ...(lladdr && lladdr.length === 6 ? { lladdr: formatMac(lladdr) } : {}),
-    });
+    const n = r.type === RTM_NEWNEIGH ? decodeNeighbour(r.data) : undefined;
+    if (n) out.push(n);
   }
   return out;
 }

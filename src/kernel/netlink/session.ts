@@ -1,9 +1,30 @@
 import { getSystemErrorName } from 'node:util';
-import { Protocol, RawNetlinkSocket } from 'netlink';
+import { RawNetlinkSocket } from 'netlink';
+import {
+  EIO,
+  ENOBUFS,
+  ETIMEDOUT,
+  NETLINK_ROUTE,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  NLM_F_ACK,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_EXCL,
+  NLM_F_MULTI,
+  NLM_F_REPLACE,
+  NLM_F_REQUEST,
+} from './constants';
 
 /**
- * One rtnetlink socket with a bounded number of requests in flight, several requests packed into
- * one datagram, and replies routed back to their request by sequence number.
+ * One netlink socket (any protocol: rtnetlink for routes, neighbours and links; netfilter's for
+ * conntrack) that does everything the project asks of the kernel: requests answered by an ACK,
+ * requests answered by messages (`query`), dumps, and multicast subscriptions (`subscribe`). It keeps
+ * a bounded number of requests in flight, packs several requests into one datagram, and routes
+ * replies back to their request by sequence number; a message that is not a reply to us (its port
+ * is not ours) is a notification and goes to the subscriber.
  *
  * Why batched: one sendmsg and one ACK per route cost a system call and a wakeup each. The kernel
  * processes the messages of a datagram in order, one after the other, and always reports a failed
@@ -18,22 +39,16 @@ import { Protocol, RawNetlinkSocket } from 'netlink';
  * routes a record, a map entry and a settle per request cost more than the encoding did.
  */
 
-const NLMSG_HDRLEN = 16;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_MULTI = 0x2;
-const NLM_F_ACK = 0x4;
-const NLM_F_DUMP = 0x300;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-
 export const NlFlags = {
-  REPLACE: 0x100,
-  EXCL: 0x200,
-  CREATE: 0x400,
-  APPEND: 0x800,
+  REPLACE: NLM_F_REPLACE,
+  EXCL: NLM_F_EXCL,
+  CREATE: NLM_F_CREATE,
+  APPEND: NLM_F_APPEND,
 } as const;
 
 export interface NetlinkSessionOptions {
+  /** NETLINK_ROUTE (default) or NETLINK_NETFILTER (./constants.ts). */
+  readonly protocol?: number;
   /**
    * Requests sent and not yet answered. Only failures and the last message of each datagram get
    * replies, each well under 1.5 KiB of receive buffer, and Linux grants at least 2 × 208 KiB by
@@ -70,12 +85,26 @@ function errnoName(errno: number): string {
 }
 
 /**
- * One message of a dump reply: its type and payload (family header and attributes). `data` is a
- * view of the datagram it came in, not a copy: decode it, and copy what is kept for long.
+ * One message of a reply or a notification: its type, header flags and payload (family header and
+ * attributes). `data` is a view of the datagram it came in, not a copy: decode it, and copy what is
+ * kept for long.
  */
 export interface NetlinkReply {
   readonly type: number;
+  readonly flags: number;
   readonly data: Buffer;
+}
+
+/** What a subscription hears: each notification, and that some were lost. */
+export interface NetlinkSubscriber {
+  onMessage(message: NetlinkReply): void;
+  /**
+   * The receive buffer overflowed (ENOBUFS) or a datagram was cut: notifications were lost, so the
+   * subscriber must list what it watches again.
+   */
+  onOverrun(): void;
+  /** Any other socket error; the subscription stays. */
+  onError(err: Error): void;
 }
 
 /**
@@ -105,7 +134,11 @@ interface Job {
   open: number;
   readonly errors: (Error | undefined)[];
   readonly describe: (index: number) => string;
-  readonly dump: boolean;
+  /**
+   * Its replies are messages, collected in `parts`: a dump (settled by NLMSG_DONE, or by a message
+   * without NLM_F_MULTI) or a query (settled by its ACK). Such a job travels alone in its datagram.
+   */
+  readonly collect: 'dump' | 'query' | undefined;
   readonly parts: NetlinkReply[];
   readonly done: (job: Job) => void;
 }
@@ -138,10 +171,17 @@ export interface DatagramSocket {
   close(): void;
   /** The receive buffer the kernel granted, in bytes, when known. */
   recvBufferSize?(): number;
+  /** The socket's netlink port: replies carry it, notifications another (or 0). Unknown: by sequence number alone. */
+  localPort?(): number;
+  /** Joins a multicast group; throws when the kernel refuses. */
+  addMembership?(group: number): void;
+  /** A datagram was longer than what was read of it. */
+  onTruncated?(handler: () => void): void;
 }
 
-function rawRouteSocket(recvBufferSize: number): DatagramSocket {
-  const raw = new RawNetlinkSocket(Protocol.ROUTE, { recvBufferSize, sendBufferSize: recvBufferSize });
+/** The real transport: the `netlink` package's raw socket (message peeking on, so datagrams arrive whole). */
+function rawSocket(protocol: number, recvBufferSize: number): DatagramSocket {
+  const raw = new RawNetlinkSocket(protocol, { recvBufferSize, sendBufferSize: recvBufferSize });
   return {
     send: (d, cb) => raw.send(d, { port: 0 }, (err) => cb(err)),
     onMessage: (h) => void raw.on('message', (msg) => h(msg)),
@@ -150,6 +190,9 @@ function rawRouteSocket(recvBufferSize: number): DatagramSocket {
     unref: () => raw.unref(),
     close: () => raw.close(),
     recvBufferSize: () => raw.getRecvBufferSize(),
+    localPort: () => raw.address().port,
+    addMembership: (group) => raw.addMembership(group),
+    onTruncated: (h) => void raw.on('truncatedMessage', () => h()),
   };
 }
 
@@ -167,25 +210,48 @@ export class NetlinkSession {
   private inFlightCount = 0;
   private seq = Math.floor(Math.random() * 0x7fffffff) + 1;
   private flushScheduled = false;
-  private dumping = false;
+  /** A collecting job (dump or query) is in flight: nothing else is sent until it settles. */
+  private collecting = false;
   private closed = false;
-  /** Datagrams sent, for tests and the benchmark. */
+  private subscriber: NetlinkSubscriber | undefined;
+  /** Our port, when the transport knows it: replies carry it, notifications do not. */
+  private readonly port: number | undefined;
+  /** Datagrams sent (the batching's effect, which a kernel test and the benchmark check). */
   datagramsSent = 0;
 
   constructor(options: NetlinkSessionOptions = {}, socket?: DatagramSocket) {
     this.maxDatagramBytes = Math.max(1024, options.maxDatagramBytes ?? 32 * 1024);
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.socket = socket ?? rawRouteSocket(options.recvBufferSize ?? 1 << 20);
+    this.socket = socket ?? rawSocket(options.protocol ?? NETLINK_ROUTE, options.recvBufferSize ?? 1 << 20);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? defaultInFlight(this.socket));
+    this.port = this.socket.localPort?.();
     this.socket.onMessage((d) => this.receive(d));
-    // A receive error (ENOBUFS: replies were dropped) means any in-flight reply may never come.
-    this.socket.onError((err) => this.failInFlight(() => err));
+    // A receive error (ENOBUFS: replies were dropped) means any in-flight reply may never come, and
+    // a subscriber missed notifications.
+    this.socket.onError((err) => {
+      this.failInFlight(() => err);
+      const overrun = (err as NodeJS.ErrnoException).errno === ENOBUFS || (err as NodeJS.ErrnoException).code === 'ENOBUFS';
+      if (overrun) this.subscriber?.onOverrun();
+      else this.subscriber?.onError(err);
+    });
+    this.socket.onTruncated?.(() => this.subscriber?.onOverrun());
     this.socket.unref();
+  }
+
+  /**
+   * Joins multicast `groups` and hands every notification to `subscriber`, in the order the socket
+   * delivers them. One subscriber per session; it does not keep the process alive.
+   */
+  subscribe(groups: readonly number[], subscriber: NetlinkSubscriber): void {
+    if (this.subscriber) throw new Error('netlink session: already subscribed');
+    if (!this.socket.addMembership) throw new Error('netlink session: this transport cannot join multicast groups');
+    for (const g of groups) this.socket.addMembership(g);
+    this.subscriber = subscriber;
   }
 
   /** Sends one request and waits for its ACK; rejects with a NetlinkError on a negative ACK. */
   async request(type: number, flags: number, payload: Uint8Array, what: string): Promise<void> {
-    await this.enqueue(type, flags, payload, false, what);
+    await this.enqueue(type, flags, payload, undefined, what);
   }
 
   /**
@@ -205,9 +271,17 @@ export class NetlinkSession {
     return this.batch(requests.bytes, requests.starts, undefined, requests.count, describe);
   }
 
-  /** Sends a dump request and collects every message of the reply. */
+  /** Sends a dump request (NLM_F_REQUEST | NLM_F_DUMP) and collects every message of the reply. */
   dump(type: number, payload: Uint8Array, what: string): Promise<NetlinkReply[]> {
-    return this.enqueue(type, NLM_F_DUMP, payload, true, what);
+    return this.enqueue(type, NLM_F_DUMP, payload, 'dump', what);
+  }
+
+  /**
+   * Sends one request whose answer is messages (a GET for one object: a link by name, the route to
+   * one address) and collects them; resolves at its ACK, rejects with a NetlinkError on a negative one.
+   */
+  query(type: number, flags: number, payload: Uint8Array, what: string): Promise<NetlinkReply[]> {
+    return this.enqueue(type, flags, payload, 'query', what);
   }
 
   close(): void {
@@ -244,11 +318,11 @@ export class NetlinkSession {
       return Promise.resolve(errors);
     }
     return new Promise((resolve) => {
-      this.push({ bytes, starts, wires, count, next: 0, open: count, errors, describe, dump: false, parts: NO_PARTS, done: (j) => resolve(j.errors) });
+      this.push({ bytes, starts, wires, count, next: 0, open: count, errors, describe, collect: undefined, parts: NO_PARTS, done: (j) => resolve(j.errors) });
     });
   }
 
-  private enqueue(type: number, flags: number, payload: Uint8Array, dump: boolean, what: string): Promise<NetlinkReply[]> {
+  private enqueue(type: number, flags: number, payload: Uint8Array, collect: Job['collect'], what: string): Promise<NetlinkReply[]> {
     if (this.closed) return Promise.reject(new Error(`${what}: netlink session closed`));
     const wire = encodeRequest(type, flags, payload.length);
     wire.set(payload, NLMSG_HDRLEN);
@@ -258,7 +332,7 @@ export class NetlinkSession {
         if (err) reject(err);
         else resolve(j.parts);
       };
-      this.push({ bytes: undefined, starts: undefined, wires: [wire], count: 1, next: 0, open: 1, errors: [undefined], describe: () => what, dump, parts: dump ? [] : NO_PARTS, done });
+      this.push({ bytes: undefined, starts: undefined, wires: [wire], count: 1, next: 0, open: 1, errors: [undefined], describe: () => what, collect, parts: collect ? [] : NO_PARTS, done });
     });
   }
 
@@ -283,7 +357,7 @@ export class NetlinkSession {
   }
 
   private flush(): void {
-    while (this.queueHead < this.queue.length && this.inFlightCount < this.maxInFlight && !this.dumping) {
+    while (this.queueHead < this.queue.length && this.inFlightCount < this.maxInFlight && !this.collecting) {
       if (!this.sendNext()) break;
     }
     if (this.queueHead === this.queue.length) {
@@ -297,8 +371,9 @@ export class NetlinkSession {
 
   /**
    * Packs the next datagram from the queue and sends it: members are given consecutive sequence
-   * numbers, and only the last asks for an ACK (see the top of this file); a dump travels alone,
-   * because the kernel runs one dump at a time per socket. Returns false when nothing was sent.
+   * numbers, and only the last asks for an ACK (see the top of this file); a dump or query travels
+   * alone (the kernel runs one dump at a time per socket, and their replies are collected by
+   * sequence number). Returns false when nothing was sent.
    */
   private sendNext(): boolean {
     // Sequence numbers of one datagram never wrap (at most one member per 16 bytes).
@@ -312,7 +387,7 @@ export class NetlinkSession {
     let lastOff = 0;
     while (this.queueHead < this.queue.length) {
       const job = this.queue[this.queueHead] as Job;
-      if (job.dump && n > 0) break;
+      if (job.collect && n > 0) break;
       const from = job.next;
       let i = from;
       const buf = job.bytes;
@@ -342,7 +417,7 @@ export class NetlinkSession {
         bytes += len;
         n++;
         i++;
-        if (job.dump) break;
+        if (job.collect) break;
       }
       if (i > from) {
         d.jobs.push(job);
@@ -351,22 +426,23 @@ export class NetlinkSession {
         if (buf && starts) chunks.push(buf.subarray(starts[from] as number, starts[i] as number));
         job.next = i;
       }
-      if (i < job.count || job.dump) {
-        if (job.dump && i > from) this.queue[this.queueHead++] = undefined;
+      if (i < job.count || job.collect) {
+        if (job.collect && i > from) this.queue[this.queueHead++] = undefined;
         break;
       }
       this.queue[this.queueHead++] = undefined; // let it go once settled
     }
     if (n === 0 || !lastBuf) return false;
-    const dump = d.jobs[0]?.dump === true;
-    if (dump) this.dumping = true;
-    else lastBuf[lastOff + 6] = (lastBuf[lastOff + 6] as number) | NLM_F_ACK;
+    const collect = d.jobs[0]?.collect;
+    if (collect) this.collecting = true;
+    // A dump ends with NLMSG_DONE; everything else asks for an ACK on its last member.
+    if (collect !== 'dump') lastBuf[lastOff + 6] = (lastBuf[lastOff + 6] as number) | NLM_F_ACK;
     this.seq = firstSeq + n;
     d.count = n;
     d.open = n;
     this.inFlightCount += n;
     this.inFlight.set((firstSeq + n - 1) >>> 0, d);
-    d.timer = setTimeout(() => this.complete(d, (job, i) => new NetlinkError(110 /* ETIMEDOUT */, `no reply from the kernel to ${job.describe(i)}`)), this.timeoutMs);
+    d.timer = setTimeout(() => this.complete(d, (job, i) => new NetlinkError(ETIMEDOUT, `no reply from the kernel to ${job.describe(i)}`)), this.timeoutMs);
     d.timer.unref();
     this.socket.ref();
     this.datagramsSent++;
@@ -392,11 +468,17 @@ export class NetlinkSession {
   private reply(buf: Buffer, off: number, len: number): void {
     const type = buf.readUInt16LE(off + 4);
     const seq = buf.readUInt32LE(off + 8);
+    // Replies carry our port; a notification carries its originator's (or the kernel's 0).
+    if (this.port !== undefined && buf.readUInt32LE(off + 12) !== this.port) return this.notify(buf, off, len, type);
     const d = this.inFlight.get(seq) ?? this.datagramOf(seq);
-    if (!d) return; // a late reply to a request that already timed out
+    if (!d) {
+      // A late reply to a request that already timed out, or (port unknown) a notification.
+      if (type !== NLMSG_ERROR && type !== NLMSG_DONE) this.notify(buf, off, len, type);
+      return;
+    }
     const k = seq - d.firstSeq;
     if (type === NLMSG_ERROR) {
-      const errno = len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -5; /* EIO */
+      const errno = len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : -EIO;
       if (errno !== 0) this.settle(d, k, (job, i) => new NetlinkError(errno, job.describe(i)));
       // The reply to the last message of a datagram: everything before it is done, and what
       // reported no error succeeded.
@@ -407,11 +489,16 @@ export class NetlinkSession {
       this.settle(d, k, errno === 0 ? undefined : (job, i) => new NetlinkError(errno, job.describe(i)));
     } else {
       const job = d.jobs[0];
-      if (!job?.dump) return;
+      if (!job?.collect) return this.notify(buf, off, len, type);
+      const flags = buf.readUInt16LE(off + 6);
       // A view, not a copy: the datagram is ours (the binding hands over a fresh buffer each time).
-      job.parts.push({ type, data: buf.subarray(off + NLMSG_HDRLEN, off + len) });
-      if (!(buf.readUInt16LE(off + 6) & NLM_F_MULTI)) this.settle(d, k, undefined);
+      job.parts.push({ type, flags, data: buf.subarray(off + NLMSG_HDRLEN, off + len) });
+      if (job.collect === 'dump' && !(flags & NLM_F_MULTI)) this.settle(d, k, undefined);
     }
+  }
+
+  private notify(buf: Buffer, off: number, len: number, type: number): void {
+    this.subscriber?.onMessage({ type, flags: buf.readUInt16LE(off + 6), data: buf.subarray(off + NLMSG_HDRLEN, off + len) });
   }
 
   /** The datagram in flight holding `seq`, for a reply to a member other than the last (an error). */
@@ -471,7 +558,7 @@ export class NetlinkSession {
   private retire(d: Datagram): void {
     if (d.timer) clearTimeout(d.timer);
     this.inFlight.delete((d.firstSeq + d.count - 1) >>> 0);
-    if (d.jobs[0]?.dump) this.dumping = false;
+    if (d.jobs[0]?.collect) this.collecting = false;
     if (this.inFlightCount === 0) this.socket.unref();
     this.scheduleFlush();
   }

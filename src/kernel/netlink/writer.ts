@@ -1,4 +1,5 @@
 import type { IpAddress } from '../../model/ip';
+import { NLMSG_HDRLEN, NLM_F_REQUEST } from './constants';
 import type { EncodedRequests } from './session';
 
 /**
@@ -8,9 +9,6 @@ import type { EncodedRequests } from './session';
  * writing. Headers and attributes are in host byte order, little-endian on every platform the image
  * is built for (amd64, arm64).
  */
-
-const NLMSG_HDRLEN = 16;
-const NLM_F_REQUEST = 0x1;
 
 export class RequestWriter {
   private buf: Buffer;

@@ -4,7 +4,7 @@
  * JSON on stdin and reads one JSON result per step from stdout. Each run is a fresh process: a
  * second run is exactly a daemon restarted on a kernel that holds what the first run programmed.
  */
-import { formatFdb, formatNeighbour, formatRoute, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../../../src/dataplane/entries';
+import { formatFdb, formatNeighbour, formatRoute, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../../../src/model/entries';
 import { ReturnPathReconciler } from '../../../src/dataplane/reconciler';
 import { NetlinkReturnPath } from '../../../src/kernel/netlink/return-path';
 import { NetlinkSession } from '../../../src/kernel/netlink/session';

@@ -1,4 +1,4 @@
-import type { Cidr, IpAddress } from '../model/ip';
+import type { Cidr, IpAddress } from './ip';
 
 /**
  * The three kinds of kernel entry the return path is made of, as plain values. Devices are named

@@ -1,6 +1,6 @@
-import { ErrorCodes, kernelError } from '../../errors';
-import { parseMac, formatMac } from '../../model/mac';
-import type { LinkState, Links, VxlanSpec } from '../ports';
+import { ErrorCodes, kernelError } from '../errors';
+import { parseMac, formatMac } from '../model/mac';
+import type { LinkState, Links, VxlanSpec } from '../kernel/ports';
 
 /**
  * The kernel's default: a VXLAN device gets its parent's MTU minus the encapsulation overhead,

@@ -1,4 +1,4 @@
-import type { NeighbourCache, NeighbourCacheEntry, NeighbourState, NextHop } from '../ports';
+import type { NeighbourCache, NeighbourCacheEntry, NeighbourState, NextHop } from '../kernel/ports';
 
 /**
  * A neighbour cache and route lookup in memory, for tests: `routeVia` says where a destination

@@ -1,6 +1,6 @@
-import { ErrorCodes, GatewayError } from '../../errors';
-import { dropPresentInserts } from '../netfilter';
-import type { Netfilter, NetfilterBackend, RulesetFamily } from '../ports';
+import { ErrorCodes, GatewayError } from '../errors';
+import { dropPresentInserts } from '../kernel/netfilter';
+import type { Netfilter, NetfilterBackend, RulesetFamily } from '../kernel/ports';
 
 const BUILTIN_CHAINS: Readonly<Record<string, readonly string[]>> = {
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],

@@ -9,8 +9,8 @@ import {
   type FdbEntry,
   type NeighbourEntry,
   type RouteEntry,
-} from '../dataplane/entries';
-import { eachOf, type Fdb, type Neighbours, type ReturnPathKernel, type Routes } from './return-path';
+} from '../model/entries';
+import { eachOf, type Fdb, type Neighbours, type ReturnPathKernel, type Routes } from '../kernel/return-path';
 
 /**
  * A stateful in-memory kernel for the return path. It keeps foreign entries too (routes of other

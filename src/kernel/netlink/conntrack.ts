@@ -1,5 +1,6 @@
-import { AttributeError, parseAttributes as parseNetlinkAttributes } from '../kernel/netlink/attributes';
-import { ipFromBytes, type IpAddress } from '../model/ip';
+import { ipFromBytes, type IpAddress } from '../../model/ip';
+import { AttributeError, parseAttributes as parseNetlinkAttributes } from './attributes';
+import { NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NLMSG_HDRLEN, NLM_F_CREATE } from './constants';
 
 /**
  * A decoder for ctnetlink conntrack event messages (NETLINK_NETFILTER, subsystem CTNETLINK), written
@@ -7,7 +8,7 @@ import { ipFromBytes, type IpAddress } from '../model/ip';
  * nf_conntrack_common.h). Pure: bytes in, plain values out; nothing here touches a socket.
  *
  * Byte order: the netlink and attribute headers are in host order (little-endian on every
- * architecture the image is built for, as in ../kernel/netlink/session.ts); ctnetlink's own values
+ * architecture the image is built for, as in ./constants.ts); ctnetlink's own values
  * (status, ports, counters, id, timestamps) are big-endian, as the kernel writes them with
  * nla_put_be*.
  */
@@ -17,7 +18,6 @@ export const NFNLGRP_CONNTRACK_NEW = 1;
 export const NFNLGRP_CONNTRACK_UPDATE = 2;
 export const NFNLGRP_CONNTRACK_DESTROY = 3;
 
-export const NFNL_SUBSYS_CTNETLINK = 1;
 export const IPCTNL_MSG_CT_NEW = 0;
 export const IPCTNL_MSG_CT_GET = 1;
 export const IPCTNL_MSG_CT_DELETE = 2;
@@ -52,16 +52,8 @@ export const CTA_TIMESTAMP_ATTR = { START: 1, STOP: 2 } as const;
 export const IPS_SRC_NAT = 1 << 4;
 export const IPS_DST_NAT = 1 << 5;
 
-export { NLA_F_NESTED, NLA_F_NET_BYTEORDER } from '../kernel/netlink/attributes';
-
-export const NLMSG_HDRLEN = 16;
-export const NFGENMSG_LEN = 4;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const NLMSG_OVERRUN = 4;
-/** The kernel marks the NEW event of a connection it just created with these (update events carry neither). */
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
+// The netlink numbers the conntrack tests build messages with; all defined once in ./constants.ts.
+export { NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NLA_F_NESTED, NLA_F_NET_BYTEORDER, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_OVERRUN, NLM_F_CREATE, NLM_F_EXCL } from './constants';
 
 export type TransportName = 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'sctp' | 'udplite' | 'dccp' | 'gre';
 const PROTOCOL_NAMES: Readonly<Record<number, TransportName>> = {
@@ -296,4 +288,15 @@ export function dumpRequestPayload(family: number): Buffer {
 
 function align4(n: number): number {
   return (n + 3) & ~3;
+}
+
+/** One direction of a connection as text: "tcp 100.64.1.5:39000 > 203.0.113.10:443". */
+export function tupleText(t: ConntrackTuple): string {
+  return `${protocolName(t.protocol)} ${hostPort(t.src, t.srcPort)} > ${hostPort(t.dst, t.dstPort)}`;
+}
+
+/** "198.51.100.1:80", "[2001:db8::1]:80", or the address alone. */
+export function hostPort(ip: IpAddress, port: number | undefined): string {
+  const host = ip.family === 6 ? `[${ip.text}]` : ip.text;
+  return port === undefined ? host : `${host}:${port}`;
 }

@@ -1,6 +1,6 @@
-import { kernelError } from '../../errors';
-import { sysctlKeyPath } from '../sysctl';
-import type { Sysctl } from '../ports';
+import { kernelError } from '../errors';
+import { sysctlKeyPath } from '../kernel/sysctl';
+import type { Sysctl } from '../kernel/ports';
 
 /**
  * Sysctls as a map. Per-interface keys (net/ipv{4,6}/conf/<dev>/...) exist only while the device

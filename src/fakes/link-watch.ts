@@ -1,4 +1,4 @@
-import type { LinkCarrier, LinkWatch, LinkWatchHandlers } from '../ports';
+import type { LinkCarrier, LinkWatch, LinkWatchHandlers } from '../kernel/ports';
 
 /**
  * The kernel's link table as events, for tests: the test plugs and unplugs cables (`setCarrier`),

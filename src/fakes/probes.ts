@@ -1,8 +1,8 @@
 import type { Clock } from '../model/clock';
 import type { Family, IpAddress } from '../model/ip';
 import { parseIp } from '../model/ip';
-import type { HttpGet } from './http-probe';
-import { internetChecksum, type IcmpSocket } from './icmp';
+import type { HttpGet } from '../health/http-probe';
+import { internetChecksum, type IcmpSocket } from '../health/icmp';
 
 /**
  * Stateful in-memory stand-ins for the probe ports, driven by a FakeClock and printing

@@ -1,0 +1,355 @@
+import { cidrOf, ipFromBytes, type Cidr, type Family, type IpAddress } from '../../model/ip';
+import { formatMac } from '../../model/mac';
+import { encodeAttribute, parseAttributes, stringAttribute } from './attributes';
+import {
+  AF_INET,
+  AF_INET6,
+  IFINFOMSG_LEN,
+  IFLA_ADDRESS,
+  IFLA_IFNAME,
+  IFLA_INFO_DATA,
+  IFLA_INFO_KIND,
+  IFLA_LINKINFO,
+  IFLA_MTU,
+  IFLA_VXLAN_ID,
+  IFLA_VXLAN_LEARNING,
+  IFLA_VXLAN_LINK,
+  IFLA_VXLAN_LOCAL,
+  IFLA_VXLAN_LOCAL6,
+  IFLA_VXLAN_PORT,
+  NDA_DST,
+  NDA_LLADDR,
+  NDMSG_LEN,
+  RTA_DST,
+  RTA_GATEWAY,
+  RTA_OIF,
+  RTA_TABLE,
+  RTMSG_LEN,
+  RT_TABLE_COMPAT,
+} from './constants';
+import { RequestWriter } from './writer';
+
+/**
+ * The one codec of rtnetlink messages: routes (struct rtmsg), neighbours and FDB entries (struct
+ * ndmsg) and links (struct ifinfomsg), each as a plain value with a decoder for what the kernel
+ * sends and an encoder for what we send. Decoders take the payload after the netlink header (as
+ * NetlinkSession hands it over) and read attributes with the project's one parser
+ * (./attributes.ts), leniently: newer kernels append attributes we do not know. Encoders either
+ * write into a RequestWriter (batches: no buffer per request) or return a payload for the
+ * session's single-request calls. See ./README.md for how to add a message type.
+ */
+
+export function familyCode(f: Family): number {
+  return f === 4 ? AF_INET : AF_INET6;
+}
+
+/** An address attribute's value; undefined when absent or not 4 or 16 bytes. */
+export function ipOf(b: Buffer | undefined): IpAddress | undefined {
+  if (!b || (b.length !== 4 && b.length !== 16)) return undefined;
+  return ipFromBytes(Uint8Array.from(b));
+}
+
+/** A host-order u32 attribute's value; undefined when absent or too short. */
+export function u32Of(b: Buffer | undefined): number | undefined {
+  return b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
+}
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes (RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE)
+
+/** A route message's fields that the project reads or writes. */
+export interface RouteMessage {
+  readonly family: number;
+  readonly dstLen: number;
+  /** RTA_TABLE when present, else rtm_table. */
+  readonly table: number;
+  readonly protocol: number;
+  readonly scope: number;
+  readonly type: number;
+  /** rtm_flags (RTNH_F_ONLINK lives here). */
+  readonly flags: number;
+  readonly dst?: IpAddress;
+  readonly oif?: number;
+  readonly gateway?: IpAddress;
+}
+
+/** Reads a route message; undefined when it is too short to be one. */
+export function decodeRoute(data: Buffer): RouteMessage | undefined {
+  if (data.length < RTMSG_LEN) return undefined;
+  const attrs = parseAttributes(data.subarray(RTMSG_LEN), 'lenient');
+  const dst = ipOf(attrs.get(RTA_DST));
+  const oif = u32Of(attrs.get(RTA_OIF));
+  const gateway = ipOf(attrs.get(RTA_GATEWAY));
+  return {
+    family: data.readUInt8(0),
+    dstLen: data.readUInt8(1),
+    table: u32Of(attrs.get(RTA_TABLE)) ?? data.readUInt8(4),
+    protocol: data.readUInt8(5),
+    scope: data.readUInt8(6),
+    type: data.readUInt8(7),
+    flags: data.readUInt32LE(8),
+    ...(dst ? { dst } : {}),
+    ...(oif !== undefined ? { oif } : {}),
+    ...(gateway ? { gateway } : {}),
+  };
+}
+
+/** The destination of a route message as a prefix (the family's zero address when RTA_DST is absent: a default route). */
+export function routeDst(m: RouteMessage): Cidr {
+  return cidrOf(m.dst ?? ipFromBytes(new Uint8Array(m.family === AF_INET ? 4 : 16)), m.dstLen);
+}
+
+/** A route lookup (RTM_GETROUTE for one address, not a dump): rtmsg and RTA_DST. */
+export function routeLookupPayload(dst: IpAddress): Buffer {
+  const head = Buffer.alloc(RTMSG_LEN);
+  head.writeUInt8(familyCode(dst.family), 0);
+  head.writeUInt8(dst.family === 4 ? 32 : 128, 1);
+  return Buffer.concat([head, encodeAttribute(RTA_DST, dst.bytes)]);
+}
+
+/** A route dump of every family and table (the caller filters). */
+export function routeDumpPayload(): Buffer {
+  return Buffer.alloc(RTMSG_LEN);
+}
+
+/** The fixed fields of a route request; address fields are per route. */
+export interface RouteFields {
+  readonly family: Family;
+  readonly table: number;
+  readonly protocol: number;
+  readonly scope: number;
+  readonly type: number;
+  readonly flags: number;
+}
+
+/**
+ * What every route request of one shape (message type and flags, the fixed fields, whether it
+ * names a device, the gateway's family) has in common: a whole request with zeroed prefix length,
+ * addresses and device, and where those go. A batch copies it per route and writes only those.
+ */
+class RouteShape {
+  readonly bytes: Buffer;
+  readonly dstAt: number;
+  readonly oifAt: number;
+  readonly gatewayAt: number;
+
+  constructor(
+    readonly key: string,
+    w: RequestWriter,
+    type: number,
+    flags: number,
+    f: RouteFields,
+    withOif: boolean,
+    gateway: Family | 0,
+  ) {
+    const at = w.begin(type, flags, RTMSG_LEN);
+    w.u8(at, familyCode(f.family));
+    w.u8(at + 4, f.table < 256 ? f.table : RT_TABLE_COMPAT);
+    w.u8(at + 5, f.protocol);
+    w.u8(at + 6, f.scope);
+    w.u8(at + 7, f.type);
+    w.u32(at + 8, f.flags);
+    w.attrU32(RTA_TABLE, f.table);
+    const addrLen = f.family === 4 ? 4 : 16;
+    w.attrBytes(RTA_DST, new Uint8Array(addrLen));
+    // Offsets from the request's start: header 16, rtmsg 12, RTA_TABLE 8, RTA_DST's own header 4.
+    this.dstAt = 16 + RTMSG_LEN + 8 + 4;
+    let next = this.dstAt + addrLen;
+    this.oifAt = -1;
+    if (withOif) {
+      w.attrU32(RTA_OIF, 0);
+      this.oifAt = next + 4;
+      next += 8;
+    }
+    this.gatewayAt = -1;
+    if (gateway !== 0) {
+      w.attrBytes(RTA_GATEWAY, new Uint8Array(gateway === 4 ? 4 : 16));
+      this.gatewayAt = next + 4;
+    }
+    w.finish();
+    this.bytes = Buffer.from(w.done().bytes);
+  }
+}
+
+/**
+ * The route encoder of one batch: RTM_NEWROUTE and RTM_DELROUTE alike, rtmsg then table, dst, oif
+ * (when known) and gateway attributes, each request a copy of its shape's template with its own
+ * values written in (one or a few shapes per batch: IPv4, IPv6, with and without gateway).
+ */
+export class RouteEncoder {
+  private readonly shapes = new Map<string, RouteShape>();
+  private last: RouteShape | undefined;
+
+  write(w: RequestWriter, type: number, flags: number, f: RouteFields, dst: Cidr, oif: number | undefined, gateway: IpAddress | undefined): void {
+    const key = `${type} ${flags} ${f.family} ${f.table} ${f.protocol} ${f.scope} ${f.type} ${f.flags} ${oif !== undefined} ${gateway?.family ?? 0}`;
+    let shape = this.last?.key === key ? this.last : this.shapes.get(key);
+    if (!shape) {
+      shape = new RouteShape(key, new RequestWriter(1), type, flags, f, oif !== undefined, gateway?.family ?? 0);
+      this.shapes.set(key, shape);
+    }
+    this.last = shape;
+    const at = w.beginFrom(shape.bytes);
+    w.u8(at + 16 + 1, dst.prefixLength);
+    w.ipAt(at + shape.dstAt, dst.address);
+    if (oif !== undefined) w.u32(at + shape.oifAt, oif);
+    if (gateway) w.ipAt(at + shape.gatewayAt, gateway);
+    w.finish();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Neighbours and FDB entries (RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH)
+
+export interface NeighbourMessage {
+  readonly family: number;
+  readonly ifindex: number;
+  /** NUD_* bits. */
+  readonly state: number;
+  /** NTF_* bits. */
+  readonly flags: number;
+  readonly dst?: IpAddress;
+  /** "aa:bb:cc:dd:ee:ff", when the message carries a 6-byte link-layer address. */
+  readonly lladdr?: string;
+}
+
+export function decodeNeighbour(data: Buffer): NeighbourMessage | undefined {
+  if (data.length < NDMSG_LEN) return undefined;
+  const attrs = parseAttributes(data.subarray(NDMSG_LEN), 'lenient');
+  const dst = ipOf(attrs.get(NDA_DST));
+  const lladdr = attrs.get(NDA_LLADDR);
+  return {
+    family: data.readUInt8(0),
+    ifindex: data.readInt32LE(4),
+    state: data.readUInt16LE(8),
+    flags: data.readUInt8(10),
+    ...(dst ? { dst } : {}),
+    ...(lladdr && lladdr.length === 6 ? { lladdr: formatMac(lladdr) } : {}),
+  };
+}
+
+/** An ndmsg with nothing but the family (a dump of one family) or the fields given. */
+export function neighbourPayload(m: { family: number; ifindex?: number; state?: number; flags?: number; dst?: IpAddress }): Buffer {
+  const head = Buffer.alloc(NDMSG_LEN);
+  head.writeUInt8(m.family, 0);
+  head.writeInt32LE(m.ifindex ?? 0, 4);
+  head.writeUInt16LE(m.state ?? 0, 8);
+  head.writeUInt8(m.flags ?? 0, 10);
+  return m.dst ? Buffer.concat([head, encodeAttribute(NDA_DST, m.dst.bytes)]) : head;
+}
+
+/** One neighbour request (ARP/NDP and FDB entries alike) into a batch: ndmsg, dst, and the MAC when given. */
+export function writeNeighbour(w: RequestWriter, type: number, flags: number, family: number, ifindex: number, state: number, ndFlags: number, dst: IpAddress, mac: Uint8Array | undefined): void {
+  const at = w.begin(type, flags, NDMSG_LEN);
+  w.u8(at, family);
+  w.i32(at + 4, ifindex);
+  w.u16(at + 8, state);
+  w.u8(at + 10, ndFlags);
+  w.attrIp(NDA_DST, dst);
+  if (mac) w.attrBytes(NDA_LLADDR, mac);
+  w.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links (RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK)
+
+export interface VxlanInfo {
+  readonly vni: number;
+  readonly port: number;
+  readonly parentIndex?: number;
+  /** The local address (IFLA_VXLAN_LOCAL or LOCAL6), as text. */
+  readonly local?: string;
+}
+
+export interface LinkMessage {
+  readonly index: number;
+  /** IFF_* bits. */
+  readonly flags: number;
+  readonly name?: string;
+  readonly mtu?: number;
+  /** "aa:bb:cc:dd:ee:ff" for a 6-byte address. */
+  readonly address?: string;
+  /** IFLA_INFO_KIND ('' when none). */
+  readonly kind: string;
+  readonly vxlan?: VxlanInfo;
+}
+
+export function decodeLink(data: Buffer): LinkMessage | undefined {
+  if (data.length < IFINFOMSG_LEN) return undefined;
+  const attrs = parseAttributes(data.subarray(IFINFOMSG_LEN), 'lenient');
+  const name = attrs.get(IFLA_IFNAME);
+  const mtu = u32Of(attrs.get(IFLA_MTU));
+  const address = attrs.get(IFLA_ADDRESS);
+  const linkinfo = attrs.get(IFLA_LINKINFO);
+  const info = linkinfo ? parseAttributes(linkinfo, 'lenient') : undefined;
+  const kindBytes = info?.get(IFLA_INFO_KIND);
+  const kind = kindBytes ? stringAttribute(kindBytes) : '';
+  const infoData = info?.get(IFLA_INFO_DATA);
+  const vxlan = kind === 'vxlan' && infoData ? decodeVxlanInfo(infoData) : undefined;
+  return {
+    index: data.readInt32LE(4),
+    flags: data.readUInt32LE(8),
+    ...(name ? { name: stringAttribute(name) } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
+    ...(address && address.length === 6 ? { address: formatMac(address) } : {}),
+    kind,
+    ...(vxlan ? { vxlan } : {}),
+  };
+}
+
+function decodeVxlanInfo(data: Buffer): VxlanInfo {
+  const d = parseAttributes(data, 'lenient');
+  const id = d.get(IFLA_VXLAN_ID);
+  const port = d.get(IFLA_VXLAN_PORT);
+  const link = u32Of(d.get(IFLA_VXLAN_LINK));
+  const local = d.get(IFLA_VXLAN_LOCAL);
+  const local6 = d.get(IFLA_VXLAN_LOCAL6);
+  const localIp = (local?.length === 4 ? ipOf(local) : undefined) ?? (local6?.length === 16 ? ipOf(local6) : undefined);
+  return {
+    vni: u32Of(id) ?? 0,
+    port: port && port.length >= 2 ? port.readUInt16BE(0) : 0,
+    ...(link !== undefined ? { parentIndex: link } : {}),
+    ...(localIp ? { local: localIp.text } : {}),
+  };
+}
+
+/** A link request's payload: ifinfomsg, then the attributes given. */
+export function linkPayload(m: {
+  index?: number;
+  flags?: number;
+  change?: number;
+  name?: string;
+  address?: Uint8Array;
+  mtu?: number;
+  /** IFLA_LINKINFO: kind and its nested data attributes. */
+  info?: { kind: string; data: Buffer };
+}): Buffer {
+  const head = Buffer.alloc(IFINFOMSG_LEN);
+  head.writeInt32LE(m.index ?? 0, 4);
+  head.writeUInt32LE(m.flags ?? 0, 8);
+  head.writeUInt32LE(m.change ?? 0, 12);
+  const parts: Buffer[] = [head];
+  if (m.name !== undefined) parts.push(encodeAttribute(IFLA_IFNAME, Buffer.from(`${m.name}\0`)));
+  if (m.address) parts.push(encodeAttribute(IFLA_ADDRESS, m.address));
+  if (m.mtu !== undefined) parts.push(encodeAttribute(IFLA_MTU, u32(m.mtu)));
+  if (m.info) {
+    parts.push(encodeAttribute(IFLA_LINKINFO, Buffer.concat([encodeAttribute(IFLA_INFO_KIND, Buffer.from(m.info.kind)), encodeAttribute(IFLA_INFO_DATA, m.info.data)])));
+  }
+  return Buffer.concat(parts);
+}
+
+/** IFLA_INFO_DATA of a VXLAN device: id, parent, port (big-endian), local address, learning off. */
+export function vxlanInfoData(v: { vni: number; port: number; parentIndex: number; local?: IpAddress }): Buffer {
+  const port = Buffer.alloc(2);
+  port.writeUInt16BE(v.port); // __be16 on the wire, unlike the other integers
+  const parts: Buffer[] = [encodeAttribute(IFLA_VXLAN_ID, u32(v.vni)), encodeAttribute(IFLA_VXLAN_LINK, u32(v.parentIndex)), encodeAttribute(IFLA_VXLAN_PORT, port)];
+  if (v.local) parts.push(encodeAttribute(v.local.family === 4 ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, v.local.bytes));
+  // The daemon programs every FDB entry; learning would let any inner source MAC repoint one.
+  parts.push(encodeAttribute(IFLA_VXLAN_LEARNING, Buffer.from([0])));
+  return Buffer.concat(parts);
+}
