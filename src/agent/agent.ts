@@ -3,6 +3,7 @@ import { describeCause } from '../errors';
 import type { CheckReport, ReadinessReport, AgentCheckName } from '../health/readiness';
 import { Lifecycle, type StartOutcome } from '../lifecycle';
 import type { Clock, TimerHandle } from '../model/clock';
+import { cidrOf, type Cidr } from '../model/ip';
 import { steeringSpecText, type SteeringSpec } from '../model/steering';
 import type { Logger } from '../observability/logger';
 import { blockFrom, namespaceFrom, nodeFrom, podFrom, poolFrom, type BlockInfo, type NamespaceInfo, type NodeInfo, type PodInfo, type PoolInfo } from './cluster';
@@ -123,6 +124,7 @@ export class Agent {
       watch(this.targets.gateways, this.gateways as Store<unknown>),
       watch(this.targets.namespaces, this.namespaces as Store<unknown>),
       watch(this.targets.selfNode, this.selfNode as Store<unknown>),
+      watch(this.targets.pools, this.pools as Store<unknown>),
     ];
     this.lifecycle
       .add({ name: 'route-feed', start: () => deps.feed.start(), stop: () => deps.feed.close() })
@@ -211,6 +213,7 @@ export class Agent {
         namespaces: this.namespaces.items,
         gateways: this.gateways.items.values(),
         usable: (g) => this.verdictOf(g).usable,
+        bypass: this.bypass(self),
       },
       this.assignments,
     );
@@ -222,6 +225,17 @@ export class Agent {
     this.deps.metrics.failedClosedPods.set(plan.clients.filter((c) => c.gateways.length === 0).length);
     if (plan.spec) this.requestApply(plan.spec);
     this.passFeed();
+  }
+
+  /**
+   * What steered pods reach directly: the IP pools (other pods, and services once kube-proxy has
+   * picked a pod), this node's own addresses, and AGENT_BYPASS_CIDRS (say, the node network: other
+   * nodes' addresses would otherwise go through a gateway, which works but hairpins).
+   */
+  private bypass(self: NodeInfo | undefined): Cidr[] {
+    const pools = [...this.pools.items.values()].map((p) => p.cidr);
+    const own = [self?.ipv4, self?.ipv6].filter((ip): ip is NonNullable<typeof ip> => ip !== undefined).map((ip) => cidrOf(ip, ip.family === 4 ? 32 : 128));
+    return [...pools, ...own, ...this.config.bypassCidrs];
   }
 
   private reportErrors(plan: SteeringPlan): void {
@@ -309,13 +323,12 @@ export class Agent {
   }
 
   private startFeedWatches(): void {
-    for (const s of [this.nodes, this.blocks, this.pools]) s.items.clear();
+    for (const s of [this.nodes, this.blocks]) s.items.clear();
     this.feedWatches = [
       this.deps.watches.create(this.targets.nodes, this.handlersFor(this.targets.nodes.name, this.nodes as Store<unknown>)),
       this.deps.watches.create(this.targets.blocks, this.handlersFor(this.targets.blocks.name, this.blocks as Store<unknown>)),
-      this.deps.watches.create(this.targets.pools, this.handlersFor(this.targets.pools.name, this.pools as Store<unknown>)),
     ];
-    this.log.info({ component: 'agent', event: 'route_feed_watches_started' }, 'a gateway runs on this node: watching nodes, IPAM blocks and IP pools for its route feed');
+    this.log.info({ component: 'agent', event: 'route_feed_watches_started' }, 'a gateway runs on this node: watching nodes and IPAM blocks for its route feed');
     for (const w of this.feedWatches) w.start();
   }
 
@@ -336,7 +349,7 @@ export class Agent {
     const a = this.applied;
     checks.dataplane = !a ? { ok: false, reason: 'the steering has not been programmed yet' } : a.ok ? { ok: true, reason: 'the last apply succeeded' } : { ok: false, reason: `the last apply failed: ${a.error ?? ''}` };
     if (this.localGateways().length > 0) {
-      checks.routefeed = this.feedInSync ? { ok: true, reason: 'the route feed is in sync' } : { ok: false, reason: 'listing nodes, IPAM blocks and IP pools for the route feed' };
+      checks.routefeed = this.feedInSync ? { ok: true, reason: 'the route feed is in sync' } : { ok: false, reason: 'listing nodes and IPAM blocks for the route feed' };
     }
     const order: AgentCheckName[] = ['kube', 'node', 'dataplane', 'routefeed'];
     const failing = order.filter((n) => checks[n]?.ok === false);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IpAddress } from '../model/ip';
+import type { Cidr, IpAddress } from '../model/ip';
 import type { SteeredClient, SteeringSpec } from '../model/steering';
 import { matches, printSelector, type Selector } from '../selector/ast';
 import { tryParseSelector } from '../selector/parse';
@@ -35,6 +35,8 @@ export interface SteeringInputs {
   readonly gateways: Iterable<PodInfo>;
   /** Whether a gateway may take new flows now (Kubernetes readiness, deletion, the /readiness poll). */
   readonly usable: (gateway: PodInfo) => boolean;
+  /** Destinations steered pods reach directly (IP pools, this node, AGENT_BYPASS_CIDRS): the spec's `bypass`. */
+  readonly bypass?: readonly Cidr[];
 }
 
 export type AnnotationSource = 'pod' | 'namespace';
@@ -124,6 +126,12 @@ function compareIps(a: IpAddress, b: IpAddress): number {
   return 0;
 }
 
+function uniqueCidrs(list: readonly Cidr[]): Cidr[] {
+  const seen = new Map<string, Cidr>();
+  for (const c of list) seen.set(c.text, c);
+  return [...seen.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+}
+
 export function isClientCandidate(p: PodInfo, nodeName: string): boolean {
   return p.nodeName === nodeName && !p.hostNetwork && !TERMINAL_PHASES.has(p.phase) && p.ips.length > 0;
 }
@@ -204,7 +212,11 @@ export function planSteering(inputs: SteeringInputs, previous: ReadonlyMap<strin
   }
 
   const spec: SteeringSpec | undefined = inputs.nodeIp
-    ? { device: { nodeName: inputs.nodeName, vni: inputs.vni, port: inputs.port, localIp: inputs.nodeIp }, clients }
+    ? {
+        device: { nodeName: inputs.nodeName, vni: inputs.vni, port: inputs.port, localIp: inputs.nodeIp },
+        clients,
+        ...(inputs.bypass && inputs.bypass.length > 0 ? { bypass: uniqueCidrs(inputs.bypass) } : {}),
+      }
     : undefined;
   const relevantGateways = new Set(wanted.flatMap((w) => w.matchedKeys ?? []));
   return { ...(spec ? { spec } : {}), assignments, clients: reports, errors, relevantGateways };

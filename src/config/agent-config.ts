@@ -1,5 +1,6 @@
 import type { Level } from 'pino';
 import { configError } from '../errors';
+import { parseCidr, parseIp, type Cidr } from '../model/ip';
 import { parseStatusSocket } from '../status/config';
 import { parseDurationSetting } from './duration';
 import { parseIntegerInRange, pick, type Env } from './env';
@@ -44,6 +45,8 @@ export interface AgentConfig {
   readonly gatewayPoll: { readonly intervalMs: number; readonly timeoutMs: number; readonly failureThreshold: number };
   readonly statusSocket: string;
   readonly logLevel: Level;
+  /** AGENT_BYPASS_CIDRS: more destinations steered pods reach directly (besides the IP pools and this node). */
+  readonly bypassCidrs: readonly Cidr[];
 }
 
 export const AGENT_DEFAULTS = {
@@ -88,6 +91,7 @@ export function parseAgentConfig(env: Env, flags: AgentFlags = {}): AgentConfig 
   const failureThreshold = parseIntegerInRange(pick(env, 'AGENT_GATEWAY_POLL_FAILURES'), 1, 100, AGENT_DEFAULTS.pollFailures);
   const statusSocket = parseStatusSocket(env, { name: '--status-socket', value: flags.statusSocket });
   const logLevel = parseLogLevel(env, flags.logSeverity);
+  const bypassCidrs = parseCidrList(pick(env, 'AGENT_BYPASS_CIDRS'));
   return Object.freeze({
     nodeName: node.value,
     ...(kube.value !== undefined ? { kubeconfig: kube.value } : {}),
@@ -101,7 +105,21 @@ export function parseAgentConfig(env: Env, flags: AgentFlags = {}): AgentConfig 
     gatewayPoll: { intervalMs, timeoutMs, failureThreshold },
     statusSocket,
     logLevel,
+    bypassCidrs,
   });
+}
+
+function parseCidrList(s: { name: string; value: string | undefined }): Cidr[] {
+  if (s.value === undefined) return [];
+  return s.value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => {
+      const c = parseCidr(p);
+      if (!c || (!p.includes('/') && !parseIp(p))) throw configError(s.name, s.value, `"${p}" is not a CIDR`);
+      return c;
+    });
 }
 
 function parseTableRange(s: { name: string; value: string | undefined }): { first: number; last: number } {

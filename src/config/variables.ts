@@ -229,6 +229,12 @@ export const VARIABLES: readonly VariableSpec[] = [
     meaning: "Port (host network) of the agent's /readiness, /liveness and /metrics; 0 disables it.",
   },
   {
+    name: 'AGENT_BYPASS_CIDRS',
+    commands: ['agent'],
+    default: '',
+    meaning: "Destinations steered pods reach directly, not through a gateway, comma separated CIDRs (e.g. the node network), besides Calico's IP pools and the agent's own node, which are always direct.",
+  },
+  {
     name: 'AGENT_GATEWAY_POLL_INTERVAL',
     commands: ['agent'],
     default: '10s',

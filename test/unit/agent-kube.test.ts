@@ -67,7 +67,7 @@ describe('agent against the stand-in Kubernetes API', () => {
   const dataplane = new RecordingDataplane();
   const feed = new RecordingFeed();
   const probeAnswers = new Map<string, boolean>();
-  const device = 'device node1 vni 4097 port 4790 local 198.51.100.11';
+  const device = 'device node1 vni 4097 port 4790 local 198.51.100.11\nbypass 100.64.0.0/16,198.51.100.11/32';
 
   before(async () => {
     api = await KubeApiServer.start({ bookmarkIntervalMs: 200 });
@@ -108,7 +108,7 @@ describe('agent against the stand-in Kubernetes API', () => {
 
   it('lists then watches, with the selectors the scale plan relies on, and never lists on a timer', async () => {
     await until('the first spec', () => dataplane.specs.length > 0);
-    await until('four watches open', () => api.openWatches >= 4);
+    await until('five watches open', () => api.openWatches >= 5);
     assert.equal(dataplane.last, device);
     assert.equal(agent.readiness().ready, true, JSON.stringify(agent.readiness()));
     const gets = api.requests.filter((r) => r.method === 'GET');
@@ -119,6 +119,7 @@ describe('agent against the stand-in Kubernetes API', () => {
     assert.ok(gets.some((r) => r.path === '/api/v1/nodes' && r.query.fieldSelector === 'metadata.name=node1'), 'only its own node');
     assert.ok(!gets.some((r) => r.path === '/api/v1/pods' && r.query.fieldSelector === undefined && r.query.labelSelector === undefined), 'never every pod of the cluster');
     assert.ok(!gets.some((r) => r.path.includes('ipamblocks')), 'no IPAM blocks without a local gateway');
+    assert.ok(!gets.some((r) => r.path === '/api/v1/nodes' && r.query.fieldSelector === undefined), 'no other nodes without a local gateway');
     const lists = gets.filter((r) => r.query.watch === undefined).length;
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(api.requests.filter((r) => r.method === 'GET' && r.query.watch === undefined).length, lists, 'no list while nothing fails');
@@ -160,8 +161,8 @@ describe('agent against the stand-in Kubernetes API', () => {
   it('a watch cut mid-stream: the agent watches again from where it was, without listing', async () => {
     const listsBefore = api.requests.filter((r) => r.query.watch === undefined).length;
     const watchesBefore = api.requests.filter((r) => r.query.watch === 'true').length;
-    assert.ok(api.cutWatches() >= 4);
-    await until('watches re-opened', () => api.openWatches >= 4 && api.requests.filter((r) => r.query.watch === 'true').length >= watchesBefore + 4, 5_000);
+    assert.ok(api.cutWatches() >= 5);
+    await until('watches re-opened', () => api.openWatches >= 5 && api.requests.filter((r) => r.query.watch === 'true').length >= watchesBefore + 5, 5_000);
     const rewatch = api.requests.filter((r) => r.query.watch === 'true').slice(watchesBefore);
     assert.ok(rewatch.every((r) => r.query.resourceVersion !== '' && r.query.resourceVersion !== '0'), 'from the last resourceVersion seen');
     assert.equal(api.requests.filter((r) => r.query.watch === undefined).length, listsBefore, 'no relist for a cut');

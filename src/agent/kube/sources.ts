@@ -30,10 +30,11 @@ export function watchTargets(nodeName: string, gatewaySelector: string) {
     namespaces: { name: 'namespaces', path: '/api/v1/namespaces' },
     /** This node: its address is egress.calico's local address. */
     selfNode: { name: 'node', path: '/api/v1/nodes', fieldSelector: `metadata.name=${nodeName}` },
+    /** Calico's IP pools (a handful): what steered pods reach directly, and the pool type of each block. */
+    pools: { name: 'ippools', path: '/apis/crd.projectcalico.org/v1/ippools' },
     /** Only while a gateway runs on this node, for its route feed: */
     nodes: { name: 'nodes', path: '/api/v1/nodes' },
     blocks: { name: 'ipamblocks', path: '/apis/crd.projectcalico.org/v1/ipamblocks' },
-    pools: { name: 'ippools', path: '/apis/crd.projectcalico.org/v1/ippools' },
   } satisfies Record<string, WatchTarget>;
 }
 
