@@ -3,6 +3,7 @@ import type { CheckName, CheckReport, ReadinessReport } from '../health/readines
 import { ago, duration, fields, section, table } from '../status/render';
 import { STATUS_FORMAT } from '../status/model';
 import type { AgentSnapshot } from './agent';
+import type { ClientReport } from './steering';
 
 /**
  * What `egress-gateway status` shows for the agent, built from its in-memory state only: the steered
@@ -23,18 +24,8 @@ export interface AgentStatusDocument {
   readonly failing: readonly CheckName[];
   readonly checks: Readonly<Partial<Record<CheckName, { readonly ok: boolean; readonly reason: string }>>>;
   readonly node: { readonly name: string; readonly ipv4?: string; readonly ipv6?: string };
-  readonly clients: readonly {
-    readonly pod: string;
-    readonly ips: readonly string[];
-    readonly source: string;
-    readonly selector?: string;
-    readonly namespaceSelector?: string;
-    readonly maxNextHops: number;
-    readonly matched: number;
-    readonly usable: number;
-    readonly gateways: readonly string[];
-    readonly problem?: string;
-  }[];
+  /** One per steered pod of this node, as the planner reported it. */
+  readonly clients: readonly ClientReport[];
   readonly gateways: readonly {
     readonly pod: string;
     readonly node: string;

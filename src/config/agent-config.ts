@@ -1,9 +1,9 @@
 import type { Level } from 'pino';
 import { configError } from '../errors';
-import { parseCidr, parseIp, type Cidr } from '../model/ip';
+import type { Cidr } from '../model/ip';
 import { parseStatusSocket } from '../status/config';
 import { parseDurationSetting } from './duration';
-import { parseIntegerInRange, pick, type Env } from './env';
+import { parseCidrList, parseIntegerInRange, pick, type Env } from './env';
 import { parseLogLevel, parseVxlanSettings } from './init-config';
 import { checkSocketPath } from './socket-path';
 import {
@@ -109,18 +109,6 @@ export function parseAgentConfig(env: Env, flags: AgentFlags = {}): AgentConfig 
   });
 }
 
-function parseCidrList(s: { name: string; value: string | undefined }): Cidr[] {
-  if (s.value === undefined) return [];
-  return s.value
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '')
-    .map((p) => {
-      const c = parseCidr(p);
-      if (!c || (!p.includes('/') && !parseIp(p))) throw configError(s.name, s.value, `"${p}" is not a CIDR`);
-      return c;
-    });
-}
 
 function parseTableRange(s: { name: string; value: string | undefined }): { first: number; last: number } {
   const text = s.value ?? DEFAULT_AGENT_ROUTE_TABLES;
