@@ -21,6 +21,10 @@ export const ErrorCodes = {
   STATUS_SERVER_FAILED: 'STATUS_SERVER_FAILED',
   /** `egress-gateway status` got no usable answer from the daemon's status socket. Exit status 3. */
   DAEMON_UNREACHABLE: 'DAEMON_UNREACHABLE',
+  /** A Calico selector (an egress annotation) does not parse; the pod it names is left unsteered. */
+  SELECTOR_INVALID: 'SELECTOR_INVALID',
+  /** The Kubernetes API could not be listed or watched (the agent retries). */
+  KUBE_API_FAILED: 'KUBE_API_FAILED',
   /** A bug: an invariant did not hold. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -4,6 +4,7 @@ import { describeCause, exitStatusFor, isGatewayError } from '../errors';
 import type { InitFlags } from '../init/command';
 import type { StartFlags } from '../daemon';
 import type { StatusFlags } from '../status/command';
+import type { AgentFlags } from '../agent/command';
 import { findVariable } from '../config/variables';
 import { VERSION } from '../version';
 
@@ -53,6 +54,25 @@ export function buildProgram(): Command {
     .action(async (flags: StartFlags) => {
       const { runStartCommand } = require('../daemon') as typeof import('../daemon');
       process.exitCode = await runStartCommand(flags, process.env);
+    });
+
+  program
+    .command('agent')
+    .description('run the OSS node agent (one per node, host network): steer annotated pods of this node to their gateways, serve the route feed to the gateways here')
+    .addOption(settingOption('--node-name <name>', "this node's name (downward API spec.nodeName)", 'NODE_NAME'))
+    .addOption(settingOption('--kubeconfig <file>', 'kubeconfig; in-cluster service account when unset', 'KUBECONFIG'))
+    .addOption(settingOption('--gateway-selector <selector>', 'Kubernetes label selector of gateway pods', 'AGENT_GATEWAY_SELECTOR'))
+    .addOption(settingOption('--route-tables <from-to>', 'route tables the agent may use', 'AGENT_ROUTE_TABLES'))
+    .addOption(settingOption('--rule-priority <n>', 'priority of its ip rules', 'AGENT_RULE_PRIORITY'))
+    .addOption(settingOption('--policysync-socket <path>', 'where it serves the route feed to local gateways', 'AGENT_POLICYSYNC_SOCKET'))
+    .addOption(settingOption('--health-port <port>', '/readiness, /liveness, /metrics; 0 disables them', 'AGENT_HEALTH_PORT'))
+    .addOption(settingOption('--vni <n>', 'VXLAN id of egress.calico', 'EGRESS_VXLAN_VNI'))
+    .addOption(settingOption('--vxlan-port <port>', 'VXLAN UDP port of egress.calico', 'EGRESS_VXLAN_PORT'))
+    .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
+    .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
+    .action(async (flags: AgentFlags) => {
+      const { runAgentCommand } = require('../agent/command') as typeof import('../agent/command');
+      process.exitCode = await runAgentCommand(flags, process.env);
     });
 
   program

@@ -1,5 +1,5 @@
 import { configError } from '../errors';
-import { parseIp, type IpAddress } from '../model/ip';
+import { parseCidr, parseIp, type Cidr, type IpAddress } from '../model/ip';
 
 /** Where configuration comes from: the environment, overridden by flags of the same meaning. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -35,18 +35,28 @@ export function parseChoice<T extends string>(s: RawSetting, choices: readonly T
   return found;
 }
 
-/** A comma-separated list of IP addresses; every entry must parse. */
-export function parseIpList(s: RawSetting): IpAddress[] {
+/** A comma-separated list whose every entry must parse; `what` names an entry in the error. */
+function parseList<T>(s: RawSetting, what: string, parse: (part: string) => T | undefined): T[] {
   if (s.value === undefined) return [];
   return s.value
     .split(',')
     .map((part) => part.trim())
     .filter((part) => part !== '')
     .map((part) => {
-      const ip = parseIp(part);
-      if (!ip) throw configError(s.name, s.value, `"${part}" is not an IP address`);
-      return ip;
+      const v = parse(part);
+      if (v === undefined) throw configError(s.name, s.value, `"${part}" is not ${what}`);
+      return v;
     });
+}
+
+/** A comma-separated list of IP addresses; every entry must parse. */
+export function parseIpList(s: RawSetting): IpAddress[] {
+  return parseList(s, 'an IP address', parseIp);
+}
+
+/** A comma-separated list of CIDRs ("addr/len"; a bare address is a host prefix); every entry must parse. */
+export function parseCidrList(s: RawSetting): Cidr[] {
+  return parseList(s, 'a CIDR', parseCidr);
 }
 
 export interface EgressAddresses {

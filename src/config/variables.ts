@@ -4,7 +4,7 @@
  * when a parser starts or stops reading a variable, change this list in the same commit.
  */
 
-export type CommandName = 'init' | 'start' | 'status';
+export type CommandName = 'init' | 'start' | 'status' | 'agent';
 
 export interface VariableSpec {
   readonly name: string;
@@ -19,6 +19,12 @@ export interface VariableSpec {
 
 export const DEFAULT_SOCKET_PATH = '/var/run/nodeagent/socket';
 export const DEFAULT_HEALTH_PORT = 8080;
+/** The OSS node agent's settings (CONTRACT: names fixed). */
+export const DEFAULT_AGENT_POLICYSYNC_SOCKET = '/var/run/egress-gateway/policysync/socket';
+export const DEFAULT_AGENT_GATEWAY_SELECTOR = 'egress-gateway.io/gateway=true';
+export const DEFAULT_AGENT_HEALTH_PORT = 9570;
+export const DEFAULT_AGENT_ROUTE_TABLES = '1000-1999';
+export const DEFAULT_AGENT_RULE_PRIORITY = 100;
 /**
  * Under /tmp, not /var/run: Calico's manifests mount Felix's policysync volume at /var/run, and the status
  * socket must stay private to this container. docs/status.md covers read-only root filesystems.
@@ -45,14 +51,14 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'EGRESS_VXLAN_VNI',
-    commands: ['init', 'start'],
+    commands: ['init', 'start', 'agent'],
     default: '4097',
     flag: '--vni',
     meaning: 'VXLAN network identifier of vxlan0 (1 to 16777215); must match what Felix uses for egress gateways.',
   },
   {
     name: 'EGRESS_VXLAN_PORT',
-    commands: ['init', 'start'],
+    commands: ['init', 'start', 'agent'],
     default: '4790',
     flag: '--vxlan-port',
     meaning: 'UDP port of vxlan0 (1 to 65535).',
@@ -174,15 +180,88 @@ export const VARIABLES: readonly VariableSpec[] = [
     meaning: 'Audit lines that may be written at once above the rate (1 to 10000000).',
   },
   {
+    name: 'NODE_NAME',
+    commands: ['agent'],
+    default: undefined,
+    flag: '--node-name',
+    meaning: "The agent's node (downward API spec.nodeName): whose pods it steers, whose gateways it feeds routes to. Required.",
+  },
+  {
+    name: 'KUBECONFIG',
+    commands: ['agent'],
+    default: undefined,
+    flag: '--kubeconfig',
+    meaning: "A kubeconfig file for the Kubernetes API; unset: the pod's in-cluster service account.",
+  },
+  {
+    name: 'AGENT_GATEWAY_SELECTOR',
+    commands: ['agent'],
+    default: DEFAULT_AGENT_GATEWAY_SELECTOR,
+    flag: '--gateway-selector',
+    meaning: 'Kubernetes label selector of the gateway pods the agent watches, cluster-wide (the chart puts this label on every gateway pod).',
+  },
+  {
+    name: 'AGENT_ROUTE_TABLES',
+    commands: ['agent'],
+    default: DEFAULT_AGENT_ROUTE_TABLES,
+    flag: '--route-tables',
+    meaning: "Route tables the agent may use for steered pods, FROM-TO (Felix owns 1-250 by default; keep clear of it and of 253-255).",
+  },
+  {
+    name: 'AGENT_RULE_PRIORITY',
+    commands: ['agent'],
+    default: String(DEFAULT_AGENT_RULE_PRIORITY),
+    flag: '--rule-priority',
+    meaning: "Priority of the agent's `ip rule from <pod IP>` entries (1 to 32765; Enterprise's egressIPRoutingRulePriority default is 100).",
+  },
+  {
+    name: 'AGENT_POLICYSYNC_SOCKET',
+    commands: ['agent'],
+    default: DEFAULT_AGENT_POLICYSYNC_SOCKET,
+    flag: '--policysync-socket',
+    meaning: 'Host Unix socket where the agent serves felix.PolicySync/Sync (l3-routes) to the gateways on its node; the chart mounts its folder into gateway pods at /var/run/nodeagent.',
+  },
+  {
+    name: 'AGENT_HEALTH_PORT',
+    commands: ['agent'],
+    default: String(DEFAULT_AGENT_HEALTH_PORT),
+    flag: '--health-port',
+    meaning: "Port (host network) of the agent's /readiness, /liveness and /metrics; 0 disables it.",
+  },
+  {
+    name: 'AGENT_BYPASS_CIDRS',
+    commands: ['agent'],
+    default: '',
+    meaning: "Destinations steered pods reach directly, not through a gateway, comma separated CIDRs (e.g. the node network), besides Calico's IP pools and the agent's own node, which are always direct.",
+  },
+  {
+    name: 'AGENT_GATEWAY_POLL_INTERVAL',
+    commands: ['agent'],
+    default: '10s',
+    meaning: "How often the agent polls each gateway its pods may use (GET /readiness on the pod's port named health), as Felix does (Go duration).",
+  },
+  {
+    name: 'AGENT_GATEWAY_POLL_TIMEOUT',
+    commands: ['agent'],
+    default: '5s',
+    meaning: 'How long one gateway poll may take before it counts as a failure (Go duration, at most the interval).',
+  },
+  {
+    name: 'AGENT_GATEWAY_POLL_FAILURES',
+    commands: ['agent'],
+    default: '3',
+    meaning: 'Failed polls in a row before a gateway gets no new flows (1 to 100); one success takes it back.',
+  },
+  {
     name: 'STATUS_SOCKET',
-    commands: ['start', 'status'],
+    commands: ['start', 'status', 'agent'],
     default: DEFAULT_STATUS_SOCKET,
     flag: '--status-socket',
     meaning: 'Unix socket (mode 0600) where the daemon serves `egress-gateway status`; `status` reads the same variable (or its --socket flag). Its folder must be writable (docs/status.md).',
   },
   {
     name: 'LOG_SEVERITY',
-    commands: ['init', 'start'],
+    commands: ['init', 'start', 'agent'],
     default: 'info',
     flag: '--log-severity',
     meaning: 'debug, info, warning, error, fatal or panic (Calico\'s names).',

@@ -5,7 +5,9 @@
  * No I/O and no timers here: all times are milliseconds on the caller's clock.
  */
 
-export type CheckName = 'policysync' | 'reconcile' | 'icmp' | 'http' | 'drain';
+export type CheckName = 'policysync' | 'reconcile' | 'icmp' | 'http' | 'drain' | AgentCheckName;
+/** The OSS node agent's checks (src/agent/readiness.ts); the gateway never reports them. */
+export type AgentCheckName = 'kube' | 'node' | 'dataplane' | 'routefeed';
 
 export interface SyncInputs {
   /** When the stream first reached in_sync; undefined: never. */

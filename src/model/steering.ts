@@ -1,4 +1,4 @@
-import type { IpAddress } from './ip';
+import type { Cidr, IpAddress } from './ip';
 
 /**
  * The one value the OSS agent's two halves meet at: the control plane (Kubernetes watches,
@@ -12,6 +12,14 @@ export interface SteeringSpec {
   readonly device: { readonly nodeName: string; readonly vni: number; readonly port: number; readonly localIp: IpAddress };
   /** One per steered pod on this node. */
   readonly clients: ReadonlyArray<SteeredClient>;
+  /**
+   * Destinations inside the cluster that steered pods reach directly, never through a gateway:
+   * the IP pools' CIDRs and the nodes' addresses (what Enterprise's Felix leaves unmarked: its
+   * all-ipam-pools and all-hosts-net sets), and any other CIDR the operator names. Services need
+   * no entry: kube-proxy has rewritten their address to a pod's or a node's before routing.
+   * Absent or empty: every destination of a steered pod goes through its gateways.
+   */
+  readonly bypass?: readonly Cidr[];
 }
 
 export interface SteeredClient {
@@ -29,6 +37,7 @@ export interface SteeredClient {
 export function steeringSpecText(spec: SteeringSpec): string {
   const d = spec.device;
   const lines = [`device ${d.nodeName} vni ${d.vni} port ${d.port} local ${d.localIp.text}`];
+  if (spec.bypass?.length) lines.push(`bypass ${spec.bypass.map((c) => c.text).sort().join(',')}`);
   const clients = spec.clients.map(
     (c) =>
       `client ${c.pod} ips ${c.ips.map((ip) => ip.text).join(',') || '-'} gateways ${

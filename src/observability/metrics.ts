@@ -119,7 +119,7 @@ type DefaultMetric = (registry: Registry, config: { prefix: string; eventLoopMon
  * (named by its own metricsList, one module each) is registered here; a prom-client that moves
  * them fails at startup and in the unit test, not silently.
  */
-function collectRuntimeMetrics(registry: Registry, prefix: string): void {
+export function collectRuntimeMetrics(registry: Registry, prefix: string): void {
   for (const name of collectDefaultMetrics.metricsList) {
     if (name === SKIPPED_DEFAULT_METRIC) continue;
     const register = require(`prom-client/lib/metrics/${name}`) as DefaultMetric;

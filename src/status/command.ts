@@ -2,6 +2,7 @@ import type { Env } from '../config/env';
 import { fetchStatus } from './client';
 import { parseStatusSocket } from './config';
 import { renderStatusTable } from './render';
+import { renderAgentStatusTable } from '../agent/status';
 
 /** Flags of `egress-gateway status`. */
 export interface StatusFlags {
@@ -20,6 +21,8 @@ export const STATUS_EXIT = { ready: 0, notReady: 1 } as const;
 export async function runStatusCommand(flags: StatusFlags, env: Env, write: (text: string) => void): Promise<number> {
   const socket = parseStatusSocket(env, { name: '--socket', value: flags.socket });
   const doc = await fetchStatus(socket);
-  write(flags.json ? `${JSON.stringify(doc, null, 2)}\n` : renderStatusTable(doc));
+  // The OSS node agent answers on the same socket protocol with its own document.
+  const render = (doc as { role?: unknown }).role === 'agent' ? renderAgentStatusTable : renderStatusTable;
+  write(flags.json ? `${JSON.stringify(doc, null, 2)}\n` : render(doc as never));
   return doc.ready ? STATUS_EXIT.ready : STATUS_EXIT.notReady;
 }

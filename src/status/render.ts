@@ -122,12 +122,12 @@ function lastError(now: number, t: ProbeTargetStatus): string {
   return `${t.lastError} (${ago(now, t.lastErrorTime)})`;
 }
 
-function section(out: string[], title: string): void {
+export function section(out: string[], title: string): void {
   out.push('', title);
 }
 
 /** `label  value` lines with the labels padded to one width; further lines of a value line up under its first. */
-function fields(out: string[], rows: readonly (readonly [string, string])[]): void {
+export function fields(out: string[], rows: readonly (readonly [string, string])[]): void {
   const width = Math.max(0, ...rows.map(([k]) => k.length));
   for (const [k, v] of rows) {
     v.split('\n').forEach((line, i) => out.push(`  ${(i === 0 ? k : '').padEnd(width)}  ${line}`.trimEnd()));
@@ -135,7 +135,7 @@ function fields(out: string[], rows: readonly (readonly [string, string])[]): vo
 }
 
 /** Columns as wide as their widest cell; numbers right-aligned where asked; a last left-aligned column is not padded. */
-function table(out: string[], headers: readonly string[], rows: readonly (readonly string[])[], rightAlign: readonly boolean[] = []): void {
+export function table(out: string[], headers: readonly string[], rows: readonly (readonly string[])[], rightAlign: readonly boolean[] = []): void {
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   for (const r of all) {

@@ -17,7 +17,8 @@ import { STATUS_PATH, type StatusDocument } from './model';
 
 export interface StatusAppDeps {
   /** Builds the document; the Daemon's status(). */
-  readonly status: () => StatusDocument;
+  /** The gateway's StatusDocument, or the agent's (src/agent/status.ts): any JSON document with `format` and `ready`. */
+  readonly status: () => StatusDocument | { readonly format: number; readonly ready: boolean };
   readonly logger?: Logger;
 }
 
@@ -40,7 +41,7 @@ export function buildStatusApp(deps: StatusAppDeps): FastifyInstance {
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: `not found; GET ${STATUS_PATH}` }));
   app.get(STATUS_PATH, async (_req, reply) => {
-    let doc: StatusDocument;
+    let doc: ReturnType<StatusAppDeps['status']>;
     try {
       doc = deps.status();
     } catch (err) {

@@ -1,0 +1,389 @@
+import type { AgentConfig } from '../config/agent-config';
+import { describeCause } from '../errors';
+import type { CheckReport, ReadinessReport, AgentCheckName } from '../health/readiness';
+import { Lifecycle, type StartOutcome } from '../lifecycle';
+import type { Clock, TimerHandle } from '../model/clock';
+import { cidrOf, type Cidr } from '../model/ip';
+import { steeringSpecText, type SteeringSpec } from '../model/steering';
+import type { Logger } from '../observability/logger';
+import { blockFrom, namespaceFrom, nodeFrom, podFrom, poolFrom, type BlockInfo, type NamespaceInfo, type NodeInfo, type PodInfo, type PoolInfo } from './cluster';
+import { GatewayHealthMonitor, httpReadinessProbe, type ReadinessProbe } from './gateway-health/monitor';
+import { gatewayVerdict, type ProbeRecord } from './gateway-health/state';
+import { watchTargets, type ManagedWatch, type WatchFactory } from './kube/sources';
+import type { WatchHandlers } from './kube/watch';
+import type { AgentMetrics } from './metrics';
+import type { RouteFeedServer, SteeringDataplane } from './ports';
+import { computeRouteFeed, routeFeedText, type RouteFeed } from './route-feed';
+import { planSteering, type SteeringPlan } from './steering';
+
+export interface AgentDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: AgentMetrics;
+  readonly watches: WatchFactory;
+  readonly dataplane: SteeringDataplane;
+  readonly feed: RouteFeedServer;
+  /** The gateway poll (HTTP GET /readiness by default). */
+  readonly probe?: ReadinessProbe;
+  /** Debounce of recomputes after a burst of events (default 50 ms). */
+  readonly debounceMs?: number;
+}
+
+export type AgentPhase = 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Keyed stores, one per kind the watches fill; `clear()` when a watch starts over. */
+class Store<T> {
+  readonly items = new Map<string, T>();
+  constructor(
+    private readonly parse: (raw: unknown) => T | undefined,
+    private readonly keyOf: (raw: unknown) => string | undefined,
+  ) {}
+  upsert(raw: unknown): boolean {
+    const key = this.keyOf(raw);
+    if (key === undefined) return false;
+    const v = this.parse(raw);
+    if (v === undefined) return this.items.delete(key);
+    this.items.set(key, v);
+    return true;
+  }
+  remove(raw: unknown): boolean {
+    const key = this.keyOf(raw);
+    return key !== undefined && this.items.delete(key);
+  }
+}
+
+const metaKey = (raw: unknown): string | undefined => {
+  const m = (raw as { metadata?: { name?: unknown; namespace?: unknown } } | undefined)?.metadata;
+  if (typeof m?.name !== 'string') return undefined;
+  return typeof m.namespace === 'string' ? `${m.namespace}/${m.name}` : m.name;
+};
+
+/**
+ * `egress-gateway agent`: the OSS node agent's control plane. Watches feed in-memory stores and
+ * call trigger(); a debounced pass computes the SteeringSpec (pure, steering.ts) and the route feed
+ * (pure, route-feed.ts) and hands them to the dataplane and the PolicySync server. Nothing is
+ * programmed before every core watch has listed once (a half-listed state would unsteer pods that
+ * simply had not been seen yet), and the route feed says in_sync only once its watches have too.
+ */
+export class Agent {
+  readonly pods = new Store<PodInfo>(podFrom, metaKey);
+  readonly gateways = new Store<PodInfo>(podFrom, metaKey);
+  readonly namespaces = new Store<NamespaceInfo>(namespaceFrom, metaKey);
+  readonly selfNode = new Store<NodeInfo>(nodeFrom, metaKey);
+  readonly nodes = new Store<NodeInfo>(nodeFrom, metaKey);
+  readonly blocks = new Store<BlockInfo>(blockFrom, metaKey);
+  readonly pools = new Store<PoolInfo>(poolFrom, metaKey);
+
+  readonly health: GatewayHealthMonitor;
+  private readonly lifecycle: Lifecycle;
+  private readonly core: ManagedWatch[];
+  private feedWatches: ManagedWatch[] | undefined;
+  private readonly targets: ReturnType<typeof watchTargets>;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private timer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private retryDelayMs = 500;
+  private phase: AgentPhase = 'starting';
+  readonly startedAt: number;
+
+  private assignments: ReadonlyMap<string, readonly string[]> = new Map();
+  private lastPlan: SteeringPlan | undefined;
+  private applied: { text: string; ok: boolean; at: number; error?: string; durationMs: number } | undefined;
+  private applying: Promise<void> | undefined;
+  private applyAgain = false;
+  private lastFeed: RouteFeed | undefined;
+  private feedText: string | undefined;
+  private feedInSync = false;
+  /** Annotation errors already logged: each is logged once while it lasts, and counted once. */
+  private readonly reported = new Set<string>();
+
+  constructor(
+    readonly config: AgentConfig,
+    private readonly deps: AgentDeps,
+  ) {
+    this.clock = deps.clock;
+    this.log = deps.logger;
+    this.startedAt = this.clock.now();
+    this.lifecycle = new Lifecycle(this.log);
+    this.targets = watchTargets(config.nodeName, config.gatewaySelector);
+    this.health = new GatewayHealthMonitor({
+      clock: this.clock,
+      logger: this.log,
+      policy: config.gatewayPoll,
+      probe: deps.probe ?? httpReadinessProbe,
+      onChange: (key, record) => {
+        deps.metrics.gatewayHealthChanges.inc({ to: record.state });
+        this.trigger(`gateway ${key} ${record.state}`);
+      },
+    });
+    const watch = (target: (typeof this.targets)[keyof typeof this.targets], store: Store<unknown>): ManagedWatch =>
+      deps.watches.create(target, this.handlersFor(target.name, store));
+    this.core = [
+      watch(this.targets.localPods, this.pods as Store<unknown>),
+      watch(this.targets.gateways, this.gateways as Store<unknown>),
+      watch(this.targets.namespaces, this.namespaces as Store<unknown>),
+      watch(this.targets.selfNode, this.selfNode as Store<unknown>),
+      watch(this.targets.pools, this.pools as Store<unknown>),
+    ];
+    this.lifecycle
+      .add({ name: 'route-feed', start: () => deps.feed.start(), stop: () => deps.feed.close() })
+      .add({ name: 'gateway-health', stop: () => this.health.stop() })
+      .add({
+        name: 'watches',
+        start: () => {
+          for (const w of this.core) w.start();
+        },
+        stop: async () => {
+          this.timer?.cancel();
+          this.retryTimer?.cancel();
+          await Promise.all([...this.core, ...(this.feedWatches ?? [])].map((w) => w.stop()));
+          await this.applying;
+        },
+      })
+      .add({ name: 'dataplane', stop: () => deps.dataplane.close?.() });
+  }
+
+  private handlersFor(name: string, store: Store<unknown>): WatchHandlers {
+    return {
+      upsert: (raw) => {
+        this.deps.metrics.watchEvents.inc({ resource: name, type: 'upsert' });
+        if (store.upsert(raw)) this.trigger(`${name} changed`);
+      },
+      remove: (raw) => {
+        this.deps.metrics.watchEvents.inc({ resource: name, type: 'delete' });
+        if (store.remove(raw)) this.trigger(`${name} deleted`);
+      },
+      synced: () => {
+        this.deps.metrics.watchLists.inc({ resource: name });
+        this.trigger(`${name} listed`);
+      },
+    };
+  }
+
+  async start(): Promise<StartOutcome> {
+    this.log.info({ component: 'agent', event: 'starting', node: this.config.nodeName, gatewaySelector: this.config.gatewaySelector }, `egress agent starting on node ${this.config.nodeName}`);
+    const outcome = await this.lifecycle.start();
+    if (outcome === 'started') this.phase = 'running';
+    return outcome;
+  }
+
+  async stop(): Promise<void> {
+    this.phase = 'stopping';
+    await this.lifecycle.stop();
+    this.phase = 'stopped';
+    this.log.info({ component: 'agent', event: 'stopped' }, 'egress agent stopped');
+  }
+
+  get state(): AgentPhase {
+    return this.phase;
+  }
+
+  get coreSynced(): boolean {
+    return this.core.every((w) => w.synced);
+  }
+
+  /** Events only update the stores and ask for a pass; a burst makes one pass. */
+  trigger(reason: string): void {
+    if (this.phase === 'stopping' || this.phase === 'stopped') return;
+    if (this.timer) return;
+    this.log.debug({ component: 'agent', event: 'trigger', reason }, reason);
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.pass();
+    }, this.deps.debounceMs ?? 50);
+  }
+
+  private localGateways(): PodInfo[] {
+    return [...this.gateways.items.values()].filter((g) => g.nodeName === this.config.nodeName && g.ips.length > 0);
+  }
+
+  private verdictOf = (g: PodInfo): ReturnType<typeof gatewayVerdict> => gatewayVerdict(g, this.health.get(g.key));
+
+  private pass(): void {
+    if (!this.coreSynced) return;
+    const self = this.selfNode.items.get(this.config.nodeName);
+    const plan = planSteering(
+      {
+        nodeName: this.config.nodeName,
+        ...(self?.ipv4 ? { nodeIp: self.ipv4 } : {}),
+        vni: this.config.vni,
+        port: this.config.vxlanPort,
+        pods: this.pods.items.values(),
+        namespaces: this.namespaces.items,
+        gateways: this.gateways.items.values(),
+        usable: (g) => this.verdictOf(g).usable,
+        bypass: this.bypass(self),
+      },
+      this.assignments,
+    );
+    this.assignments = plan.assignments;
+    this.lastPlan = plan;
+    this.reportErrors(plan);
+    this.health.setTargets([...this.gateways.items.values()].filter((g) => plan.relevantGateways.has(g.key)));
+    this.deps.metrics.steeredPods.set(plan.clients.length);
+    this.deps.metrics.failedClosedPods.set(plan.clients.filter((c) => c.gateways.length === 0).length);
+    if (plan.spec) this.requestApply(plan.spec);
+    this.passFeed();
+  }
+
+  /**
+   * What steered pods reach directly: the IP pools (other pods, and services once kube-proxy has
+   * picked a pod), this node's own addresses, and AGENT_BYPASS_CIDRS (say, the node network: other
+   * nodes' addresses would otherwise go through a gateway, which works but hairpins).
+   */
+  private bypass(self: NodeInfo | undefined): Cidr[] {
+    const pools = [...this.pools.items.values()].map((p) => p.cidr);
+    const own = [self?.ipv4, self?.ipv6].filter((ip): ip is NonNullable<typeof ip> => ip !== undefined).map((ip) => cidrOf(ip, ip.family === 4 ? 32 : 128));
+    return [...pools, ...own, ...this.config.bypassCidrs];
+  }
+
+  private reportErrors(plan: SteeringPlan): void {
+    const now = new Set<string>();
+    for (const e of plan.errors) {
+      const key = `${e.pod}|${e.source}|${e.annotation}|${e.value}`;
+      now.add(key);
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      this.deps.metrics.annotationErrors.inc({ annotation: e.annotation });
+      this.log.warn({ component: 'agent', event: 'annotation_invalid', pod: e.pod, source: e.source, annotation: e.annotation, value: e.value }, `${e.pod} (${e.source} annotation ${e.annotation}): ${e.message}`);
+    }
+    for (const k of [...this.reported]) if (!now.has(k)) this.reported.delete(k);
+  }
+
+  /** One apply at a time; a newer spec waits for the running one, then goes (only the latest). */
+  private requestApply(spec: SteeringSpec): void {
+    const text = steeringSpecText(spec);
+    if (this.applied?.ok && this.applied.text === text && !this.applying) return;
+    if (this.applying) {
+      this.applyAgain = true;
+      return;
+    }
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
+    const started = this.clock.now();
+    this.applying = this.deps.dataplane
+      .apply(spec)
+      .then(
+        () => {
+          const changed = this.applied?.text !== text;
+          this.applied = { text, ok: true, at: Date.now(), durationMs: this.clock.now() - started };
+          this.retryDelayMs = 500;
+          this.deps.metrics.applies.inc({ result: 'ok' });
+          if (changed) this.log.info({ component: 'agent', event: 'steering_applied', clients: spec.clients.length }, `steering applied: ${spec.clients.length} pod(s)`);
+        },
+        (err: unknown) => {
+          const error = describeCause(err);
+          this.applied = { text, ok: false, at: Date.now(), error, durationMs: this.clock.now() - started };
+          this.deps.metrics.applies.inc({ result: 'error' });
+          const delay = this.retryDelayMs;
+          this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+          this.log.warn({ component: 'agent', event: 'steering_failed', err, retryMs: delay }, `programming the steering failed: ${error}; retrying in ${delay} ms`);
+          this.retryTimer = this.clock.setTimeout(() => {
+            this.retryTimer = undefined;
+            this.trigger('retry after a failed apply');
+          }, delay);
+        },
+      )
+      .finally(() => {
+        this.applying = undefined;
+        if (this.applyAgain) {
+          this.applyAgain = false;
+          this.trigger('a newer spec waited for the last apply');
+        }
+      });
+  }
+
+  /**
+   * The route feed's watches run only while a gateway runs on this node: most agents never list the
+   * cluster's nodes and blocks (docs/agent.md, scale). While they (re)list, the last published feed
+   * stands; a half-listed one would make the gateways delete return routes.
+   */
+  private passFeed(): void {
+    const local = this.localGateways();
+    if (local.length > 0 && !this.feedWatches) this.startFeedWatches();
+    if (local.length === 0 && this.feedWatches) void this.stopFeedWatches();
+    if (!this.feedWatches || !this.feedWatches.every((w) => w.synced)) return;
+    const nodes = new Map(this.nodes.items);
+    const self = this.selfNode.items.get(this.config.nodeName);
+    if (self && !nodes.has(self.name)) nodes.set(self.name, self);
+    const feed = computeRouteFeed({ nodeName: this.config.nodeName, localGateways: local, nodes, blocks: this.blocks.items.values(), pools: this.pools.items.values() });
+    this.lastFeed = feed;
+    const text = routeFeedText(feed);
+    if (text !== this.feedText) {
+      this.deps.feed.replace(feed.routes, feed.vteps);
+      this.feedText = text;
+      this.deps.metrics.feedRoutes.set(feed.routes.length);
+      this.log.info({ component: 'agent', event: 'route_feed_changed', routes: feed.routes.length, vteps: feed.vteps.length, skipped: feed.skipped.length }, `route feed: ${feed.routes.length} route(s), ${feed.vteps.length} VTEP(s)`);
+    }
+    if (!this.feedInSync) {
+      this.deps.feed.inSync();
+      this.feedInSync = true;
+    }
+  }
+
+  private startFeedWatches(): void {
+    for (const s of [this.nodes, this.blocks]) s.items.clear();
+    this.feedWatches = [
+      this.deps.watches.create(this.targets.nodes, this.handlersFor(this.targets.nodes.name, this.nodes as Store<unknown>)),
+      this.deps.watches.create(this.targets.blocks, this.handlersFor(this.targets.blocks.name, this.blocks as Store<unknown>)),
+    ];
+    this.log.info({ component: 'agent', event: 'route_feed_watches_started' }, 'a gateway runs on this node: watching nodes and IPAM blocks for its route feed');
+    for (const w of this.feedWatches) w.start();
+  }
+
+  private async stopFeedWatches(): Promise<void> {
+    const ws = this.feedWatches ?? [];
+    this.feedWatches = undefined;
+    this.log.info({ component: 'agent', event: 'route_feed_watches_stopped' }, 'no gateway runs on this node any more: the route feed watches stop');
+    await Promise.all(ws.map((w) => w.stop()));
+  }
+
+  /** What /readiness says: the watches have listed, this node's address is known, the last apply held, the feed is in sync (when a gateway runs here). */
+  readiness(): ReadinessReport {
+    const checks: Partial<Record<AgentCheckName, CheckReport>> = {};
+    const unsynced = this.core.filter((w) => !w.synced).map((w) => w.stats().name);
+    checks.kube = unsynced.length === 0 ? { ok: true, reason: 'every watch has listed' } : { ok: false, reason: `waiting for the first list of ${unsynced.join(', ')}` };
+    const self = this.selfNode.items.get(this.config.nodeName);
+    checks.node = self?.ipv4 ? { ok: true, reason: `node ${this.config.nodeName} at ${self.ipv4.text}` } : { ok: false, reason: `node ${this.config.nodeName} has no IPv4 address in the API yet` };
+    const a = this.applied;
+    checks.dataplane = !a ? { ok: false, reason: 'the steering has not been programmed yet' } : a.ok ? { ok: true, reason: 'the last apply succeeded' } : { ok: false, reason: `the last apply failed: ${a.error ?? ''}` };
+    if (this.localGateways().length > 0) {
+      checks.routefeed = this.feedInSync ? { ok: true, reason: 'the route feed is in sync' } : { ok: false, reason: 'listing nodes and IPAM blocks for the route feed' };
+    }
+    const order: AgentCheckName[] = ['kube', 'node', 'dataplane', 'routefeed'];
+    const failing = order.filter((n) => checks[n]?.ok === false);
+    return { ready: failing.length === 0, checks, failing };
+  }
+
+  /** The in-memory state `status` and the tests read. */
+  snapshot(): AgentSnapshot {
+    return {
+      phase: this.phase,
+      node: this.selfNode.items.get(this.config.nodeName),
+      watches: [...this.core, ...(this.feedWatches ?? [])].map((w) => w.stats()),
+      plan: this.lastPlan,
+      gateways: [...this.gateways.items.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((g) => ({ pod: g, probe: this.health.get(g.key), verdict: this.verdictOf(g) })),
+      applied: this.applied,
+      feed: this.lastFeed,
+      feedInSync: this.feedInSync,
+      localGateways: this.localGateways().map((g) => g.key),
+      dataplane: this.deps.dataplane.status?.(),
+      feedServer: this.deps.feed.stats?.(),
+    };
+  }
+}
+
+export interface AgentSnapshot {
+  readonly phase: AgentPhase;
+  readonly node?: NodeInfo;
+  readonly watches: readonly ReturnType<ManagedWatch['stats']>[];
+  readonly plan?: SteeringPlan;
+  readonly gateways: readonly { readonly pod: PodInfo; readonly probe?: ProbeRecord; readonly verdict: ReturnType<typeof gatewayVerdict> }[];
+  readonly applied?: { readonly text: string; readonly ok: boolean; readonly at: number; readonly error?: string; readonly durationMs: number };
+  readonly feed?: RouteFeed;
+  readonly feedInSync: boolean;
+  readonly localGateways: readonly string[];
+  readonly dataplane?: unknown;
+  readonly feedServer?: unknown;
+}

@@ -1,0 +1,129 @@
+import { parseAgentConfig, type AgentConfig, type AgentFlags } from '../config/agent-config';
+import { describeCause, ErrorCodes, GatewayError } from '../errors';
+import { startHealthServer, type HealthServer } from '../health/server';
+import { runDaemon, type RunOptions } from '../daemon';
+import { systemClock, type Clock } from '../model/clock';
+import { createLogger, type Logger } from '../observability/logger';
+import { startStatusServer, type StatusServer } from '../status/server';
+import { VERSION } from '../version';
+import { Agent } from './agent';
+import { kubeWatchFactory, type WatchFactory } from './kube/sources';
+import { createAgentMetrics } from './metrics';
+import type { RouteFeedServer, SteeringDataplane } from './ports';
+import { buildAgentStatus } from './status';
+
+export type { AgentFlags } from '../config/agent-config';
+
+/** The agent's two outputs; the real ones come from the modules that program the kernel and serve PolicySync. */
+export interface AgentOutputs {
+  readonly dataplane: SteeringDataplane;
+  readonly feed: RouteFeedServer;
+}
+
+export interface AgentCommandDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly watches?: WatchFactory;
+  readonly outputs?: (config: AgentConfig, deps: { clock: Clock; logger: Logger }) => AgentOutputs;
+}
+
+/**
+ * The real outputs: the client node's kernel steering (src/steering/, the agent-dataplane half of
+ * issue #15) and the PolicySync server (src/policysync/server.ts, issue #14's libraries). Neither is
+ * on this branch yet: the agent says so at start and exits 1 rather than running without them.
+ */
+function realOutputs(): AgentOutputs {
+  throw new GatewayError(
+    ErrorCodes.BACKEND_UNAVAILABLE,
+    'this build has the agent control plane only: the kernel steering (src/steering) and the PolicySync server (src/policysync/server.ts) are not wired in yet',
+  );
+}
+
+/**
+ * `egress-gateway agent`: one lifecycle, like the gateway daemon's. Start order: status socket (so
+ * `status` answers from the first moment), the agent (route feed server, gateway health, watches),
+ * then the health port; stop in reverse. SIGTERM/SIGINT stop it (no drain: the kernel state stays,
+ * so steered pods keep their gateways while the agent restarts); a second signal exits at once.
+ */
+export class AgentProcess {
+  readonly agent: Agent;
+  private health: HealthServer | undefined;
+  private status: StatusServer | undefined;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly metrics = createAgentMetrics();
+
+  constructor(
+    readonly config: AgentConfig,
+    watches: WatchFactory,
+    outputs: AgentOutputs,
+    deps: { clock: Clock; logger: Logger },
+  ) {
+    this.clock = deps.clock;
+    this.log = deps.logger;
+    this.agent = new Agent(config, { clock: this.clock, logger: this.log, metrics: this.metrics, watches, dataplane: outputs.dataplane, feed: outputs.feed });
+  }
+
+  get healthPort(): number | undefined {
+    return this.health?.port;
+  }
+
+  statusDocument(): ReturnType<typeof buildAgentStatus> {
+    const readiness = this.agent.readiness();
+    this.metrics.ready.set(readiness.ready ? 1 : 0);
+    return buildAgentStatus({
+      version: VERSION,
+      pid: process.pid,
+      wallNow: Date.now(),
+      uptimeMs: this.clock.now() - this.agent.startedAt,
+      config: this.config,
+      readiness,
+      snapshot: this.agent.snapshot(),
+    });
+  }
+
+  async start(): Promise<'started' | 'stopped'> {
+    try {
+      this.status = await startStatusServer(this.config.statusSocket, { status: () => this.statusDocument(), logger: this.log });
+    } catch (err) {
+      this.log.warn({ component: 'status', event: 'status_server_failed', err }, `${describeCause(err)}; \`egress-gateway status\` cannot reach this agent`);
+    }
+    const outcome = await this.agent.start();
+    if (outcome === 'stopped') return outcome;
+    if (this.config.healthPort !== 0) {
+      this.health = await startHealthServer(
+        { port: this.config.healthPort, host: '0.0.0.0' },
+        {
+          readiness: {
+            report: () => {
+              const r = this.agent.readiness();
+              this.metrics.ready.set(r.ready ? 1 : 0);
+              return r;
+            },
+          },
+          metrics: this.metrics,
+          clock: this.clock,
+          logger: this.log,
+          liveness: () => (this.agent.state === 'running' ? { alive: true } : { alive: false, reason: `the agent is ${this.agent.state}` }),
+        },
+      );
+    }
+    return 'started';
+  }
+
+  /** Same name as the daemon's, for runDaemon: the agent has nothing to drain. */
+  async drain(): Promise<void> {
+    await this.health?.close();
+    await this.agent.stop();
+    await this.status?.close();
+  }
+}
+
+export async function runAgentCommand(flags: AgentFlags, env: NodeJS.ProcessEnv, deps: AgentCommandDeps = {}, options: RunOptions = {}): Promise<number> {
+  const config = parseAgentConfig(env, flags);
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const watches = deps.watches ?? (await kubeWatchFactory(config.kubeconfig, { clock, logger }));
+  const outputs = deps.outputs ? deps.outputs(config, { clock, logger }) : realOutputs();
+  return runDaemon(new AgentProcess(config, watches, outputs, { clock, logger }), options);
+}

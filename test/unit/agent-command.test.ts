@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { runAgentCommand } from '../../src/agent/command';
+import type { AgentStatusDocument } from '../../src/agent/status';
+import { parseAgentConfig } from '../../src/config/agent-config';
+import { ErrorCodes, isGatewayError } from '../../src/errors';
+import { runStatusCommand } from '../../src/status/command';
+import { namespaceObject, nodeObject, podObject } from '../lab/kube-api/objects';
+import { KubeApiServer } from '../lab/kube-api/server';
+import { until } from './wait';
+
+describe('agent config', () => {
+  const base = { NODE_NAME: 'node1' };
+  it('defaults (CONTRACT)', () => {
+    const c = parseAgentConfig(base);
+    assert.deepEqual(
+      { ...c, logLevel: c.logLevel },
+      {
+        nodeName: 'node1',
+        gatewaySelector: 'egress-gateway.io/gateway=true',
+        routeTables: { first: 1000, last: 1999 },
+        rulePriority: 100,
+        vni: 4097,
+        vxlanPort: 4790,
+        policysyncSocket: '/var/run/egress-gateway/policysync/socket',
+        healthPort: 9570,
+        gatewayPoll: { intervalMs: 10_000, timeoutMs: 5_000, failureThreshold: 3 },
+        statusSocket: '/tmp/egress-gateway/status.sock',
+        logLevel: 'info',
+        bypassCidrs: [],
+      },
+    );
+  });
+  const bad: [Record<string, string>, string][] = [
+    [{}, 'NODE_NAME=unset: is required'],
+    [{ NODE_NAME: 'Node_1' }, 'NODE_NAME="Node_1": must be a Kubernetes node name'],
+    [{ ...base, AGENT_ROUTE_TABLES: '100-300' }, 'AGENT_ROUTE_TABLES="100-300": overlaps tables 1-250'],
+    [{ ...base, AGENT_ROUTE_TABLES: '252-260' }, 'overlaps the kernel tables 253-255'],
+    [{ ...base, AGENT_ROUTE_TABLES: '2000-1000' }, 'AGENT_ROUTE_TABLES="2000-1000": must be FROM-TO'],
+    [{ ...base, AGENT_ROUTE_TABLES: '1000' }, 'must be a range FROM-TO'],
+    [{ ...base, AGENT_RULE_PRIORITY: '0' }, 'AGENT_RULE_PRIORITY="0": must be from 1 to 32765'],
+    [{ ...base, AGENT_GATEWAY_SELECTOR: 'a in (b' }, 'AGENT_GATEWAY_SELECTOR="a in (b": is not a Kubernetes label selector'],
+    [{ ...base, AGENT_GATEWAY_POLL_TIMEOUT: '20s' }, 'AGENT_GATEWAY_POLL_TIMEOUT="20s": AGENT_GATEWAY_POLL_TIMEOUT must not be longer'],
+    [{ ...base, AGENT_GATEWAY_POLL_FAILURES: '0' }, 'AGENT_GATEWAY_POLL_FAILURES="0": must be from 1 to 100'],
+    [{ ...base, AGENT_POLICYSYNC_SOCKET: 'relative/socket' }, 'AGENT_POLICYSYNC_SOCKET="relative/socket": must be an absolute path'],
+    [{ ...base, AGENT_BYPASS_CIDRS: '198.51.100.0/24,nope' }, 'AGENT_BYPASS_CIDRS="198.51.100.0/24,nope": "nope" is not a CIDR'],
+    [{ ...base, KUBECONFIG: '/a:/b' }, 'KUBECONFIG="/a:/b": must name one kubeconfig file'],
+    [{ ...base, EGRESS_VXLAN_VNI: '0' }, 'EGRESS_VXLAN_VNI="0": must be from 1 to 16777215'],
+  ];
+  for (const [env, message] of bad) {
+    it(`rejects ${JSON.stringify(env)}`, () => {
+      assert.throws(
+        () => parseAgentConfig(env),
+        (err: unknown) => isGatewayError(err, ErrorCodes.CONFIG_INVALID) && err.message.includes(message),
+      );
+    });
+  }
+  it('accepts selector forms and flags over variables', () => {
+    for (const sel of ['a=b', 'a==b,c!=d', 'a in (x, y),!z', 'app.kubernetes.io/name=egress-gateway']) {
+      assert.equal(parseAgentConfig({ ...base, AGENT_GATEWAY_SELECTOR: sel }).gatewaySelector, sel);
+    }
+    assert.equal(parseAgentConfig({ ...base, AGENT_RULE_PRIORITY: '5' }, { rulePriority: '7' }).rulePriority, 7);
+    assert.deepEqual(parseAgentConfig({ ...base, AGENT_BYPASS_CIDRS: '198.51.100.0/24, 2001:db8::/64' }).bypassCidrs.map((c) => c.text), ['198.51.100.0/24', '2001:db8::/64']);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('agent command: one lifecycle, health port, status socket, signals', () => {
+  it('starts, answers /readiness and `status`, stops on SIGTERM with 0', async () => {
+    const api = await KubeApiServer.start();
+    const dir = mkdtempSync(join(tmpdir(), 'agent-cmd-'));
+    try {
+      writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
+      api.store.create('namespaces', namespaceObject('default', { annotations: { 'egress.projectcalico.org/selector': 'all()' } }));
+      api.store.create('nodes', nodeObject('node1', '198.51.100.11'));
+      api.store.create('pods', podObject({ name: 'client', node: 'node1', ips: ['100.64.1.5'] }));
+      api.store.create('pods', podObject({ name: 'gw', node: 'node2', ips: ['100.64.2.7'], labels: { 'egress-gateway.io/gateway': 'true' } }));
+      const port = await freePort();
+      const statusSocket = join(dir, 'status.sock');
+      const env = { NODE_NAME: 'node1', KUBECONFIG: join(dir, 'kubeconfig'), AGENT_HEALTH_PORT: String(port), STATUS_SOCKET: statusSocket, AGENT_POLICYSYNC_SOCKET: join(dir, 'feed.sock') };
+      const specs: string[] = [];
+      const signals = new EventEmitter();
+      const exit = runAgentCommand({}, env, {
+        logger: pino({ level: 'silent' }),
+        outputs: () => ({
+          dataplane: {
+            apply: (spec) => {
+              specs.push(spec.clients.map((c) => `${c.pod}->${c.gateways.map((g) => g.text).join(',')}`).join(';'));
+              return Promise.resolve();
+            },
+          },
+          feed: { start: () => Promise.resolve(), close: () => Promise.resolve(), replace: () => undefined, inSync: () => undefined },
+        }),
+      }, { signals: signals as unknown as NodeJS.Process, exit: () => assert.fail('exit called') });
+      await until('steered', () => specs.includes('default/client->100.64.2.7'));
+      await until('the agent is ready', () => specs.length > 0);
+      let res = await fetch(`http://127.0.0.1:${port}/readiness`);
+      for (let i = 0; i < 100 && res.status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        res = await fetch(`http://127.0.0.1:${port}/readiness`);
+      }
+      const body = (await res.json()) as { ready: boolean; checks: Record<string, unknown> };
+      assert.equal(body.ready, true);
+      assert.deepEqual(Object.keys(body.checks).sort(), ['dataplane', 'kube', 'node']);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, /^egress_gateway_agent_steered_pods 1$/m);
+      let text = '';
+      assert.equal(await runStatusCommand({}, { STATUS_SOCKET: statusSocket }, (t) => (text += t)), 0);
+      assert.match(text, /^READY: yes$/m);
+      assert.match(text, /default\/client\s+100\.64\.1\.5\s+namespace\s+default\/gw/);
+      let json = '';
+      await runStatusCommand({ json: true }, { STATUS_SOCKET: statusSocket }, (t) => (json += t));
+      const doc = JSON.parse(json) as AgentStatusDocument;
+      assert.equal(doc.role, 'agent');
+      assert.deepEqual(doc.clients.map((c) => [c.pod, c.gateways]), [['default/client', ['default/gw']]]);
+      signals.emit('SIGTERM', 'SIGTERM');
+      assert.equal(await exit, 0);
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/readiness`));
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without the kernel steering and the PolicySync server built in, it says so and fails (exit 1)', async () => {
+    const api = await KubeApiServer.start();
+    const dir = mkdtempSync(join(tmpdir(), 'agent-cmd-'));
+    try {
+      writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
+      await assert.rejects(runAgentCommand({}, { NODE_NAME: 'node1', KUBECONFIG: join(dir, 'kubeconfig') }, { logger: pino({ level: 'silent' }) }), (err: unknown) => isGatewayError(err, ErrorCodes.BACKEND_UNAVAILABLE));
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

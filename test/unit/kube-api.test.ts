@@ -1,0 +1,92 @@
+/** The stand-in API server's own semantics, which the agent's tests rely on: filtered watches, 410, the process form. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { podObject } from '../lab/kube-api/objects';
+import { labelsMatch, parseFieldSelector, parseLabelSelector } from '../lab/kube-api/selectors';
+import { KubeStore, type WatchEvent } from '../lab/kube-api/store';
+
+describe('kube-api stand-in: selectors', () => {
+  const cases: [string, Record<string, string>, boolean][] = [
+    ['a=b', { a: 'b' }, true],
+    ['a==b', { a: 'c' }, false],
+    ['a!=b', {}, true],
+    ['a in (x, y)', { a: 'y' }, true],
+    ['a notin (x)', { a: 'x' }, false],
+    ['a', { a: '' }, true],
+    ['!a', { a: '' }, false],
+    ['a=b,c', { a: 'b' }, false],
+    ['egress-gateway.io/gateway=true', { 'egress-gateway.io/gateway': 'true' }, true],
+  ];
+  for (const [sel, labels, want] of cases) it(`${sel} on ${JSON.stringify(labels)}`, () => assert.equal(labelsMatch(parseLabelSelector(sel), labels), want));
+  it('an unsupported field is refused, as the API server does', () => {
+    assert.throws(() => parseFieldSelector('spec.foo=bar', ['spec.nodeName']), /field label not supported: spec.foo/);
+  });
+});
+
+describe('kube-api stand-in: watch semantics', () => {
+  const filter = { labels: [], fields: parseFieldSelector('spec.nodeName=node1', ['spec.nodeName']) };
+  it('a filtered watch sees an object entering and leaving its filter as ADDED and DELETED', () => {
+    const s = new KubeStore();
+    const seen: string[] = [];
+    const w = s.watch('pods', s.resourceVersion, filter, (e: WatchEvent) => seen.push(`${e.type} ${e.object.metadata.name}`));
+    s.create('pods', podObject({ name: 'p', node: 'node2', ips: ['100.64.1.5'] }));
+    s.patch('pods', 'default', 'p', { spec: { nodeName: 'node1' } });
+    s.patch('pods', 'default', 'p', { metadata: { labels: { x: 'y' } } });
+    s.patch('pods', 'default', 'p', { spec: { nodeName: 'node3' } });
+    w?.stop();
+    assert.deepEqual(seen, ['ADDED p', 'MODIFIED p', 'DELETED p']);
+  });
+  it('replays from a resourceVersion; older than the history: undefined (the server answers 410)', () => {
+    const s = new KubeStore(2);
+    s.create('pods', podObject({ name: 'a', node: 'node1', ips: [] }));
+    const from = s.resourceVersion;
+    s.create('pods', podObject({ name: 'b', node: 'node1', ips: [] }));
+    const seen: string[] = [];
+    s.watch('pods', from, filter, (e) => seen.push(e.object.metadata.name))?.stop();
+    assert.deepEqual(seen, ['b']);
+    s.create('pods', podObject({ name: 'c', node: 'node1', ips: [] }));
+    s.create('pods', podObject({ name: 'd', node: 'node1', ips: [] }));
+    assert.equal(s.watch('pods', from, filter, () => undefined), undefined);
+    s.compact();
+    assert.equal(s.watch('pods', String(Number(s.resourceVersion) - 1), filter, () => undefined), undefined);
+  });
+  it('PUT with a stale resourceVersion is a conflict', () => {
+    const s = new KubeStore();
+    const p = s.create('pods', podObject({ name: 'a', node: 'node1', ips: [] }));
+    s.patch('pods', 'default', 'a', { metadata: { labels: { x: '1' } } });
+    assert.throws(() => s.replace('pods', p), /has been modified/);
+  });
+});
+
+describe('kube-api stand-in: as a process', () => {
+  it('listens, writes a kubeconfig, serves lists, stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kube-api-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    const child = spawn(process.execPath, [join(__dirname, '../lab/kube-api/main.js'), '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (d: Buffer) => resolve(d.toString()));
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const { url } = JSON.parse(line) as { url: string };
+      assert.ok(existsSync(kubeconfig));
+      assert.match(readFileSync(kubeconfig, 'utf8'), new RegExp(`server: ${url}`));
+      const res = await fetch(`${url}/api/v1/namespaces`, { method: 'POST', body: JSON.stringify({ metadata: { name: 'shop' } }) });
+      assert.equal(res.status, 201);
+      const list = (await (await fetch(`${url}/api/v1/namespaces`)).json()) as { kind: string; items: unknown[]; metadata: { resourceVersion: string } };
+      assert.equal(list.kind, 'NamespaceList');
+      assert.equal(list.items.length, 1);
+      assert.equal((await fetch(`${url}/api/v1/pods?fieldSelector=spec.nope=x`)).status, 400);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
