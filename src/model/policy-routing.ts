@@ -27,7 +27,9 @@ export type TableRouteType =
   /** Reject: the sender gets "no route to host" (the fail-closed answer). */
   | 'unreachable'
   /** End this table's lookup as if nothing matched: the next policy rule decides. */
-  | 'throw';
+  | 'throw'
+  /** Straight out of `dev` (scope link, no gateway). */
+  | 'device';
 
 /** A route in one of the agent's tables. */
 export interface TableRouteEntry {
@@ -36,6 +38,8 @@ export interface TableRouteEntry {
   readonly type: TableRouteType;
   /** Set for type 'nexthop'. */
   readonly nexthopId?: number;
+  /** Set for type 'device'. */
+  readonly dev?: string;
   /** The route's priority (RTA_PRIORITY): two routes to one dst with different metrics coexist. */
   readonly metric: number;
   /** As for rules: what an owned route read back carries that the agent never writes (a gateway, another type). */
@@ -72,7 +76,7 @@ export function formatRule(r: RuleEntry): string {
 /** "table 1000 default nhid 7 metric 10", "table 1000 unreachable default metric 4294967295". */
 export function formatTableRoute(r: TableRouteEntry): string {
   const dst = r.dst.prefixLength === 0 ? `default${r.dst.family === 6 ? ' (IPv6)' : ''}` : r.dst.text;
-  const what = r.type === 'nexthop' ? `${dst} nhid ${r.nexthopId ?? '?'}` : `${r.type} ${dst}`;
+  const what = r.type === 'nexthop' ? `${dst} nhid ${r.nexthopId ?? '?'}` : r.type === 'device' ? `${dst} dev ${r.dev ?? '?'}` : `${r.type} ${dst}`;
   return `table ${r.table} ${what} metric ${r.metric}${r.unexpected ? ` (unexpected: ${r.unexpected})` : ''}`;
 }
 

@@ -11,6 +11,7 @@ import type { SteeringSpec } from '../model/steering';
  *   table T:  default nhid G metric 10 proto 69                  the pod's gateways (when it has any)
  *             unreachable default metric 4294967295 proto 69     the backstop: fail closed
  *             throw <cluster CIDR> metric 10 proto 69            cluster destinations stay direct
+ *             169.254.1.1 dev egress.calico metric 10 proto 69   proxy ARP for the pod's gateway
  *   nexthop G: group of the gateways' nexthops, type resilient   one per table with gateways
  *   nexthop N: via <gateway IP> dev egress.calico onlink         one per gateway
  *   neigh <gateway IP> lladdr a2:2a:<octets> permanent; fdb a2:2a:<octets> dst <gateway IP>
@@ -37,10 +38,28 @@ export interface SteeringOptions {
   readonly nexthopIds: { readonly first: number; readonly last: number };
   /** The resilient groups' parameters (see NexthopGroupEntry). */
   readonly group: { readonly buckets: number; readonly idleTimerS: number; readonly unbalancedTimerS: number };
+  /**
+   * How the node hashes a flow onto a group's buckets (net.ipv4.fib_multipath_hash_policy and
+   * _fields, node-wide settings): 'l3' hashes source and destination addresses only, so all
+   * connections of one pod to one server take one gateway; 'l4' adds the protocol and ports, so
+   * they spread (policy 3 with the 5-tuple's fields: see the reconciler for why not policy 1).
+   * Undefined: the node's setting is left as it is (the kernel's default is l3).
+   */
+  readonly multipathHash?: 'l3' | 'l4';
 }
 
 /** The device Felix names it, and the agent with it. */
 export const STEERING_DEVICE = 'egress.calico';
+/**
+ * Calico's pod gateway: every pod's default route is via 169.254.1.1, which the node answers by
+ * proxy ARP, and the kernel answers only when its route lookup for that address *from the pod*
+ * ends in a unicast route out of another device. Our rule makes that lookup use the pod's table,
+ * so each table routes it out of egress.calico: with the backstop alone a closed pod could not even
+ * resolve its gateway (its every connection would hang instead of failing at once, and its traffic
+ * to cluster destinations would stop too). A packet really sent to that address dies in
+ * egress.calico, which has no FDB entry for it: nothing leaves.
+ */
+export const CALICO_POD_GATEWAY = parseCidr('169.254.1.1/32') as Cidr;
 /** Metric of the gateway route and the throw routes; the backstop's is the largest there is. */
 export const ROUTE_METRIC = 10;
 export const BACKSTOP_METRIC = 0xffffffff;
@@ -175,6 +194,7 @@ export function desiredSteering(spec: SteeringSpec, options: SteeringOptions, ke
 
   for (const { group, table } of assignment) {
     routes.push({ table, dst: DEFAULT_V4, type: 'unreachable', metric: BACKSTOP_METRIC });
+    routes.push({ table, dst: CALICO_POD_GATEWAY, type: 'device', dev: options.device, metric: ROUTE_METRIC });
     for (const dst of bypass) routes.push({ table, dst, type: 'throw', metric: ROUTE_METRIC });
     let groupId: number | undefined;
     if (group.gateways.length > 0) {
@@ -234,6 +254,7 @@ function bypassCidrs(spec: SteeringSpec, problems: string[]): Cidr[] {
   const out = new Map<string, Cidr>();
   for (const c of spec.bypass ?? []) {
     if (c.family !== 4) continue;
+    if (c.text === CALICO_POD_GATEWAY.text) continue;
     if (c.prefixLength === 0) {
       problems.push(`bypass ${c.text} ignored: it would take every destination off the gateways`);
       continue;

@@ -425,6 +425,32 @@ export class SteeringReconciler {
     } catch (err) {
       fail(`setting ${key} to 2 (loose)`, err);
     }
+    // 'l4' is policy 3 (the fields below), not policy 1: policy 1 takes a forwarded packet's own
+    // L4 hash when it has one, and a pod's packets carry their socket's random txhash across the
+    // veth, which TCP draws afresh after a retransmission timeout: the flow would change bucket,
+    // hence gateway, mid-connection. Policy 3 hashes the headers themselves: source and destination
+    // address, protocol, source and destination port (0x37).
+    const hash = this.options.multipathHash;
+    if (hash) {
+      const wanted: Array<[string, string]> =
+        hash === 'l4'
+          ? [
+              ['net/ipv4/fib_multipath_hash_fields', String(0x37)],
+              ['net/ipv4/fib_multipath_hash_policy', '3'],
+            ]
+          : [['net/ipv4/fib_multipath_hash_policy', '0']];
+      for (const [key, value] of wanted) {
+        try {
+          if ((await this.kernel.sysctl.get(key)) !== value) {
+            attempted++;
+            await this.kernel.sysctl.set(key, value);
+            writes.push(`set ${key} = ${value}`);
+          }
+        } catch (err) {
+          fail(`setting ${key} to ${value} (${hash} hashing)`, err);
+        }
+      }
+    }
     return attempted;
   }
 

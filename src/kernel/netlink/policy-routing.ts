@@ -51,6 +51,7 @@ const RTN_UNICAST = 1;
 const RTN_UNREACHABLE = 7;
 const RTN_THROW = 9;
 const RT_SCOPE_UNIVERSE = 0;
+const RT_SCOPE_LINK = 253;
 const RT_SCOPE_NOWHERE = 255;
 
 const RTA_DST = 1;
@@ -131,7 +132,7 @@ function anyAddress(family: Family): IpAddress {
 }
 
 function routeTypeCode(t: TableRouteType): number {
-  return t === 'nexthop' ? RTN_UNICAST : t === 'unreachable' ? RTN_UNREACHABLE : RTN_THROW;
+  return t === 'nexthop' || t === 'device' ? RTN_UNICAST : t === 'unreachable' ? RTN_UNREACHABLE : RTN_THROW;
 }
 
 /** Sends one batch and maps the replies back to the items; "already gone" codes count as done. */
@@ -165,7 +166,7 @@ function writeRule(w: RequestWriter, type: number, flags: number, r: RuleEntry, 
   w.finish();
 }
 
-function writeTableRoute(w: RequestWriter, type: number, flags: number, r: TableRouteEntry, protocol: number, scope: number): void {
+function writeTableRoute(w: RequestWriter, type: number, flags: number, r: TableRouteEntry, protocol: number, scope: number, oif?: number): void {
   const at = w.begin(type, flags, 12);
   w.u8(at, familyCode(r.dst.family));
   w.u8(at + 1, r.dst.prefixLength);
@@ -177,6 +178,7 @@ function writeTableRoute(w: RequestWriter, type: number, flags: number, r: Table
   if (r.dst.prefixLength > 0) w.attrIp(RTA_DST, r.dst.address);
   w.attrU32(RTA_PRIORITY, r.metric);
   if (r.type === 'nexthop' && r.nexthopId !== undefined) w.attrU32(RTA_NH_ID, r.nexthopId);
+  if (oif !== undefined) w.attrU32(RTA_OIF, oif);
   w.finish();
 }
 
@@ -239,7 +241,7 @@ export function decodeRule(data: Buffer, protocol: number): RuleEntry | undefine
 }
 
 /** Decodes an owned route of a non-reserved table from an RTM_NEWROUTE message; undefined otherwise. */
-export function decodeTableRoute(data: Buffer, protocol: number): TableRouteEntry | undefined {
+export function decodeTableRoute(data: Buffer, protocol: number, devName: (ifindex: number) => string | undefined = () => undefined): TableRouteEntry | undefined {
   if (data.length < 12) return undefined;
   const family = familyOf(data.readUInt8(0));
   if (!family || data.readUInt8(5) !== protocol) return undefined;
@@ -250,8 +252,13 @@ export function decodeTableRoute(data: Buffer, protocol: number): TableRouteEntr
   const rtType = data.readUInt8(7);
   const nexthopId = u32Of(attrs.get(RTA_NH_ID));
   const odd: string[] = [];
+  const oif = u32Of(attrs.get(RTA_OIF));
   let type: TableRouteType;
-  if (rtType === RTN_UNICAST) {
+  let dev: string | undefined;
+  if (rtType === RTN_UNICAST && nexthopId === undefined && oif !== undefined && !attrs.has(RTA_GATEWAY) && !attrs.has(RTA_MULTIPATH)) {
+    type = 'device';
+    dev = devName(oif) ?? `(ifindex ${oif})`;
+  } else if (rtType === RTN_UNICAST) {
     type = 'nexthop';
     if (nexthopId === undefined) odd.push('no nhid');
     if (attrs.has(RTA_GATEWAY) && nexthopId === undefined) odd.push('via');
@@ -262,12 +269,13 @@ export function decodeTableRoute(data: Buffer, protocol: number): TableRouteEntr
     type = 'unreachable';
     odd.push(`type ${rtType}`);
   }
-  if (type !== 'nexthop' && attrs.has(RTA_OIF) && family === 4) odd.push('dev');
+  if ((type === 'unreachable' || type === 'throw') && oif !== undefined && family === 4) odd.push('dev');
   return {
     table,
     dst,
     type,
     ...(type === 'nexthop' && nexthopId !== undefined ? { nexthopId } : {}),
+    ...(dev !== undefined ? { dev } : {}),
     metric: u32Of(attrs.get(RTA_PRIORITY)) ?? 0,
     ...(odd.length ? { unexpected: odd.join(' ') } : {}),
   };
@@ -365,26 +373,39 @@ export class NetlinkPolicyRouting implements PolicyRouting {
   }
 
   async listTableRoutes(): Promise<TableRouteEntry[]> {
+    await this.links.refresh();
     const replies = await this.dump(RTM_GETROUTE, Buffer.alloc(12), 'listing routes (RTM_GETROUTE dump)');
     const out: TableRouteEntry[] = [];
     for (const r of replies) {
       if (r.type !== RTM_NEWROUTE) continue;
-      const route = decodeTableRoute(r.data, this.protocol);
+      const route = decodeTableRoute(r.data, this.protocol, (i) => this.links.nameOf(i));
       if (route) out.push(route);
     }
     return out;
   }
 
-  upsertTableRoutes(items: readonly Upsert<TableRouteEntry>[]): Promise<BatchErrors> {
+  async upsertTableRoutes(items: readonly Upsert<TableRouteEntry>[]): Promise<BatchErrors> {
+    const out = new Array<Error | undefined>(items.length).fill(undefined);
     const w = new RequestWriter(items.length, 64);
     const itemOf: number[] = [];
-    items.forEach(({ entry, existing }, i) => {
+    for (let i = 0; i < items.length; i++) {
+      const { entry, existing } = items[i] as Upsert<TableRouteEntry>;
+      let oif: number | undefined;
+      if (entry.type === 'device') {
+        try {
+          oif = await this.links.indexOf(entry.dev ?? '');
+        } catch (err) {
+          out[i] = err instanceof Error ? err : new Error(String(err));
+          continue;
+        }
+      }
       // Exclusive unless the kernel holds our own route under this key: a foreign route in one of
       // our tables makes this entry fail with EEXIST rather than be overwritten.
-      writeTableRoute(w, RTM_NEWROUTE, NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL), entry, this.protocol, RT_SCOPE_UNIVERSE);
+      const flags = NlFlags.CREATE | (existing ? NlFlags.REPLACE : NlFlags.EXCL);
+      writeTableRoute(w, RTM_NEWROUTE, flags, entry, this.protocol, entry.type === 'device' ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE, oif);
       itemOf.push(i);
-    });
-    return send(this.session, w, itemOf, new Array<Error | undefined>(items.length).fill(undefined), (i) => `writing route ${(items[i] ? formatTableRoute(items[i].entry) : '?')}`);
+    }
+    return send(this.session, w, itemOf, out, (i) => `writing route ${items[i] ? formatTableRoute(items[i].entry) : '?'}`);
   }
 
   removeTableRoutes(routes: readonly TableRouteEntry[]): Promise<BatchErrors> {
