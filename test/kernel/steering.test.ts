@@ -83,14 +83,23 @@ async function steeredAndUnsteered(lab: Lab, variant: FelixVariant): Promise<voi
     assert.equal(await sourceSeen(lab, server, lab.names.cpod, 'steered'), lab.addrs.gwpod, 'steered: the egress IP');
     assert.equal(await sourceSeen(lab, server, lab.names.cpod2!, 'unsteered'), lab.addrs.node1, 'the unsteered pod: the node IP');
 
-    // Felix re-asserts its jumps at the top; the steering still holds.
+    // Felix re-asserts its jumps at the top (nftables mode: rewrites its table); the steering still holds.
     await lab.reinsertFelixJumps();
-    const post = (await lab.exec(lab.names.node1, [`iptables-${variant}`, '-t', 'nat', '-S', 'POSTROUTING'])).stdout;
-    assert.match(post, /^-P POSTROUTING ACCEPT\n-A POSTROUTING -j cali-POSTROUTING$/m, `Felix's jump is first:\n${post}`);
-    assert.equal(await sourceSeen(lab, server, lab.names.cpod, 'after felix'), lab.addrs.gwpod, 'still the egress IP after Felix re-inserted its jumps');
-    // Felix's masquerade rule never matched a steered connection (its counter is read, not reset).
-    const save = (await lab.exec(lab.names.node1, [`iptables-${variant}-save`, '-c', '-t', 'nat'])).stdout;
-    assert.match(save, /\[(\d+):\d+\] -A cali-nat-outgoing .* -j MASQUERADE --random-fully/, save);
+    if (variant !== 'nftables') {
+      const post = (await lab.exec(lab.names.node1, [`iptables-${variant}`, '-t', 'nat', '-S', 'POSTROUTING'])).stdout;
+      assert.match(post, /^-P POSTROUTING ACCEPT\n-A POSTROUTING -j cali-POSTROUTING$/m, `Felix's jump is first:\n${post}`);
+    }
+    assert.equal(await sourceSeen(lab, server, lab.names.cpod, 'after felix'), lab.addrs.gwpod, 'still the egress IP after Felix re-asserted its rules');
+    assert.equal(await sourceSeen(lab, server, lab.names.cpod2!, 'unsteered again'), lab.addrs.node1, 'and Felix still masquerades the unsteered pod');
+
+    // The control: without the agent's NAT exemption, Felix's masquerade takes the steered
+    // connection (egress.calico has no address to masquerade to: the packet is dropped). The agent's
+    // next pass (its resync, 10 s later; here asked for at once) puts the exemption back.
+    await lab.exec(lab.names.node1, ['nft', 'delete', 'table', 'inet', 'egress_gateway_agent']);
+    await connectFails(lab, lab.names.cpod);
+    const again = await s.set(labSpec(lab, [client(lab, [lab.addrs.gwpod])]));
+    assert.deepEqual(again.writes, ['write nftables table inet egress_gateway_agent (no NAT-outgoing through egress.calico)']);
+    assert.equal(await sourceSeen(lab, server, lab.names.cpod, 'exempt again'), lab.addrs.gwpod, 'the egress IP once the exemption is back');
 
     // Steering removed: the node's IP again.
     const removed = await s.set(labSpec(lab, []));
@@ -106,8 +115,8 @@ async function steeredAndUnsteered(lab: Lab, variant: FelixVariant): Promise<voi
 }
 
 describe('steering on an OSS Calico client node', () => {
-  for (const variant of ['legacy', 'nft'] as const) {
-    it(`steered pod → egress IP, unsteered pod → node IP, Felix jumps re-inserted, steering removed (Felix on iptables-${variant})`, (t) =>
+  for (const variant of ['legacy', 'nft', 'nftables'] as const) {
+    it(`steered pod → egress IP, unsteered pod → node IP, Felix jumps re-inserted, steering removed (Felix on ${variant === 'nftables' ? 'nftables' : `iptables-${variant}`})`, (t) =>
       withLab(t, (lab) => steeredAndUnsteered(lab, variant), { felix: variant }));
   }
 

@@ -59,8 +59,8 @@ export interface LabAddrs {
 /** IPv6 in the lab: off, dual-stack pods, or IPv6-only pods. */
 export type LabIpv6 = false | 'dual' | 'only';
 
-/** Which iptables OSS Felix writes its rules with. */
-export type FelixVariant = 'legacy' | 'nft';
+/** How OSS Felix writes its rules: iptables-legacy, iptables-nft, or its nftables mode (Calico 3.29+). */
+export type FelixVariant = 'legacy' | 'nft' | 'nftables';
 
 export interface LabOptions {
   /** true (or 'dual'): dual-stack pods; 'only': IPv6-only pods. Default: IPv4 only, as LAB.md. */
@@ -111,11 +111,11 @@ export interface Lab {
   spawnGateway(args: readonly string[], env: Record<string, string>): ChildProcess;
   /** The iptables variant of node1's Felix-like rules; undefined when node1 plays Enterprise Felix by hand. */
   readonly felix: FelixVariant | undefined;
-  /** node1's Felix-like rules as `iptables-<variant>-save` prints them (raw, nat and filter). */
+  /** node1's Felix-like rules as `iptables-<variant>-save` (raw, nat and filter) or `nft list table ip calico` prints them. */
   felixRules(): Promise<string>;
   /**
    * Does what Felix does every few seconds: deletes its jumps from the built-in chains and inserts
-   * them again at the top, ahead of anything added since.
+   * them again at the top, ahead of anything added since (nftables mode: writes its table anew).
    */
   reinsertFelixJumps(): Promise<void>;
   /** `tcpdump -lni iface filter...` in `ns`, resolved once tcpdump listens. */
@@ -278,12 +278,17 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     felix,
     felixRules: async () => {
       if (!felix) return '';
+      if (felix === 'nftables') return normalize((await exec(names.node1, ['nft', 'list', 'table', 'ip', 'calico'])).stdout);
       const parts: string[] = [];
       for (const table of ['raw', 'nat', 'filter']) parts.push(normalize((await exec(names.node1, [`iptables-${felix}-save`, '-t', table])).stdout));
       return parts.join('');
     },
     reinsertFelixJumps: async () => {
       if (!felix) throw new Error('lab: reinsertFelixJumps needs a Felix-like lab');
+      if (felix === 'nftables') {
+        await exec(names.node1, ['nft', '-f', '-'], { input: `table ip calico\ndelete table ip calico\n${FELIX_NFT}` });
+        return;
+      }
       for (const [table, chain, target] of FELIX_JUMPS) {
         await exec(names.node1, [`iptables-${felix}`, '-w', '-t', table, '-D', chain, '-j', target], { allowFail: true });
         await exec(names.node1, [`iptables-${felix}`, '-w', '-t', table, '-I', chain, '1', '-j', target]);
@@ -444,6 +449,12 @@ const FELIX_JUMPS: ReadonlyArray<readonly [string, string, string]> = [
  */
 async function buildFelix(lab: Lab, variant: FelixVariant, sysctl: (ns: string, key: string, value: string) => Promise<CommandResult>): Promise<void> {
   const node = lab.names.node1;
+  await sysctl(node, 'net.ipv4.conf.all.rp_filter', '1');
+  for (const veth of ['cali-c', 'cali-c2']) await sysctl(node, `net.ipv4.conf.${veth}.rp_filter`, '1');
+  if (variant === 'nftables') {
+    await lab.exec(node, ['nft', '-f', '-'], { input: FELIX_NFT });
+    return;
+  }
   for (const set of ['cali40masq-ipam-pools', 'cali40all-ipam-pools']) {
     await lab.exec(node, ['ipset', 'create', set, 'hash:net', 'family', 'inet']);
     for (const pool of LAB_POOLS) await lab.exec(node, ['ipset', 'add', set, pool]);
@@ -473,9 +484,31 @@ async function buildFelix(lab: Lab, variant: FelixVariant, sysctl: (ns: string, 
     '',
   ].join('\n');
   await lab.exec(node, [`iptables-${variant}-restore`, '-w', '--noflush'], { input: rules });
-  await sysctl(node, 'net.ipv4.conf.all.rp_filter', '1');
-  for (const veth of ['cali-c', 'cali-c2']) await sysctl(node, `net.ipv4.conf.${veth}.rp_filter`, '1');
 }
+
+/** The same rules as Felix's nftables mode keeps them: one `ip calico` table, sets for the pools, base chains of its own. */
+const FELIX_NFT = [
+  'table ip calico {',
+  `\tset cali40masq-ipam-pools { type ipv4_addr; flags interval; elements = { ${LAB_POOLS.join(', ')} } }`,
+  `\tset cali40all-ipam-pools { type ipv4_addr; flags interval; elements = { ${LAB_POOLS.join(', ')} } }`,
+  '\tchain raw-PREROUTING {',
+  '\t\ttype filter hook prerouting priority raw; policy accept;',
+  '\t\tiifname "cali*" meta mark set mark or 0x40000',
+  '\t\tmeta mark & 0x40000 == 0x40000 fib saddr . mark . iif oif 0 drop',
+  '\t}',
+  '\tchain nat-POSTROUTING {',
+  '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+  '\t\tip saddr @cali40masq-ipam-pools ip daddr != @cali40all-ipam-pools counter masquerade fully-random',
+  '\t}',
+  '\tchain filter-FORWARD {',
+  '\t\ttype filter hook forward priority filter; policy drop;',
+  '\t\tct state established,related accept',
+  '\t\tiifname "cali*" accept',
+  '\t\toifname "cali*" accept',
+  '\t}',
+  '}',
+  '',
+].join('\n');
 
 /**
  * The IPv6 half of the lab (see the header): addresses, forwarding and routes like the IPv4 ones,
