@@ -168,6 +168,19 @@ export class SteeringReconciler {
     if (this.running) await this.running.catch(() => undefined);
   }
 
+  /**
+   * The agent's port (`SteeringDataplane.apply` of src/agent/ports.ts): sets the spec, starts the
+   * reconciler if it was not, and resolves once a pass has made the kernel hold it; rejects with
+   * the pass's SteeringError (code KERNEL_OP_FAILED) when some of it could not be programmed. The
+   * reconciler keeps retrying on its own either way.
+   */
+  async apply(spec: SteeringSpec): Promise<void> {
+    this.spec = spec;
+    if (!this.started) this.start();
+    const result = await this.reconcileNow('spec');
+    if (result?.error) throw result.error;
+  }
+
   /** Runs a pass now (after a running one); undefined before the first spec. For tests and tools. */
   async reconcileNow(reason = 'requested'): Promise<SteeringResult | undefined> {
     while (this.running) await this.running.catch(() => undefined);

@@ -238,4 +238,19 @@ describe('steering reconciler (fake kernel)', () => {
     const res = await pass(r);
     assert.ok(res.writes.includes('write nftables table inet egress_gateway_agent (no NAT-outgoing through egress.calico)'));
   });
+
+  it('apply(): the agent\'s port resolves once the kernel holds the spec, and rejects with the coded failure', async () => {
+    const node = fakeNode();
+    const r = reconciler(node);
+    await r.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    assert.match(node.policy.dump(), /rule from 100\.64\.1\.5\/32 lookup 1000/);
+    node.policy.failNext('upsertNexthop', 'ENOSPC');
+    await assert.rejects(r.apply(spec([['default/a', '100.64.1.5', [GW1, GW2]]])), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'KERNEL_OP_FAILED');
+      assert.match(err.message, /adding nexthop id \d+ via 100\.64\.2\.8 dev egress\.calico onlink: ENOSPC/);
+      return true;
+    });
+    assert.equal(r.status().lastReconcile?.ok, false);
+    await r.stop();
+  });
 });
