@@ -136,7 +136,7 @@ interface ClientGroup {
   readonly members: Map<string, { readonly ip: IpAddress; readonly pod: string }>;
 }
 
-export function desiredSteering(spec: SteeringSpec, options: SteeringOptions, kernel: SteeringKernelView): DesiredSteering {
+export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass'>, options: SteeringOptions, kernel: SteeringKernelView): DesiredSteering {
   const problems: string[] = [];
   const gatewayIps = new Map<string, IpAddress>();
 
@@ -250,7 +250,7 @@ function podsOf(group: ClientGroup): string[] {
 }
 
 /** The spec's cluster destinations for the throw routes: IPv4, not the default route itself. */
-function bypassCidrs(spec: SteeringSpec, problems: string[]): Cidr[] {
+function bypassCidrs(spec: Pick<SteeringSpec, 'bypass'>, problems: string[]): Cidr[] {
   const out = new Map<string, Cidr>();
   for (const c of spec.bypass ?? []) {
     if (c.family !== 4) continue;

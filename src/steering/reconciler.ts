@@ -181,6 +181,28 @@ export class SteeringReconciler {
     if (result?.error) throw result.error;
   }
 
+  /**
+   * Uninstall: removes everything the agent owns on this node, rules first (every pod goes back to
+   * the node's own path, as before the agent), then routes, nexthops, neighbours and FDB entries,
+   * then the NAT exemption. egress.calico stays (nothing routes into it any more). For an
+   * uninstall hook; an agent that merely stops leaves the kernel as it is.
+   */
+  async teardown(): Promise<SteeringResult> {
+    await this.stop();
+    const result = await this.pass('teardown', true);
+    try {
+      if ((await this.kernel.nat.read()) !== undefined) {
+        const table = `${NAT_EXEMPTION_TABLE.family} ${NAT_EXEMPTION_TABLE.name}`;
+        await this.kernel.nat.write(`table ${table}\ndelete table ${table}\n`);
+        return { ...result, writes: [...result.writes, `delete nftables table ${table}`] };
+      }
+    } catch (err) {
+      const error = new SteeringError([err instanceof GatewayError ? err : kernelError('deleting the NAT exemption', err)], 1);
+      return { ...result, ok: false, error };
+    }
+    return result;
+  }
+
   /** Runs a pass now (after a running one); undefined before the first spec. For tests and tools. */
   async reconcileNow(reason = 'requested'): Promise<SteeringResult | undefined> {
     while (this.running) await this.running.catch(() => undefined);
@@ -249,8 +271,9 @@ export class SteeringReconciler {
     }
   }
 
-  private async pass(reason: string): Promise<SteeringResult> {
-    const spec = this.spec as SteeringSpec;
+  /** One pass; `teardown`: as for a spec without clients, leaving the device and the NAT exemption alone. */
+  private async pass(reason: string, teardown = false): Promise<SteeringResult> {
+    const spec: Pick<SteeringSpec, 'clients' | 'bypass'> = teardown ? { clients: [] } : (this.spec as SteeringSpec);
     const startedAt = this.clock.now();
     const writes: string[] = [];
     const errors: GatewayError[] = [];
@@ -261,8 +284,10 @@ export class SteeringReconciler {
 
     // Device and NAT exemption first. A missing device makes the gateways' nexthops fail; the rules
     // and backstops still go in, so the pods fail closed rather than leave through the node.
-    attempted += await this.ensureDevice(spec, writes, fail);
-    attempted += await this.ensureNatExemption(writes, fail);
+    if (!teardown) {
+      attempted += await this.ensureDevice(spec as SteeringSpec, writes, fail);
+      attempted += await this.ensureNatExemption(writes, fail);
+    }
 
     let read: KernelRead;
     try {

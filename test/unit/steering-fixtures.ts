@@ -38,6 +38,10 @@ export class FakeNatTable {
   async write(payload: string): Promise<void> {
     this.writes++;
     const lines = payload.split('\n');
+    if (!payload.includes('{')) {
+      this.text = undefined; // `table X` + `delete table X`: gone
+      return;
+    }
     this.text = lines
       .slice(2)
       .map((l) => l.replace(/ meta nfproto ipv[46]/, ''))

@@ -253,4 +253,19 @@ describe('steering reconciler (fake kernel)', () => {
     assert.equal(r.status().lastReconcile?.ok, false);
     await r.stop();
   });
+
+  it('teardown (uninstall) removes all it owns, rules first, even in a process that never had a spec', async () => {
+    const node = fakeNode();
+    const r = reconciler(node);
+    await r.apply(spec([['default/a', '100.64.1.5', [GW1]], ['default/b', '100.64.1.6', []]]));
+    await r.stop();
+    const fresh = reconciler(node);
+    const res = await fresh.teardown();
+    assert.ok(res.ok, res.error?.message);
+    assert.match(res.writes[0] ?? '', /^del rule from /);
+    assert.equal(res.writes.at(-1), 'delete nftables table inet egress_gateway_agent');
+    assert.equal(node.policy.dump(), '');
+    assert.deepEqual(await node.neigh.neighbours.list('egress.calico'), []);
+    assert.equal(node.nat.text, undefined);
+  });
 });
