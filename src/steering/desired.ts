@@ -1,4 +1,4 @@
-import type { FdbEntry, NeighbourEntry } from '../dataplane/entries';
+import type { FdbEntry, NeighbourEntry } from '../model/entries';
 import { cidrOf, parseCidr, type Cidr, type IpAddress } from '../model/ip';
 import { gatewayVxlanMac } from '../model/mac';
 import type { NexthopEntry, NexthopGroupEntry, RuleEntry, TableRouteEntry } from '../model/policy-routing';

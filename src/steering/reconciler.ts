@@ -1,11 +1,13 @@
 import { diffClass, type ClassPlan } from '../dataplane/diff';
-import { describeEntry, fdbKind, neighbourKind, type FdbEntry, type NeighbourEntry } from '../dataplane/entries';
-import { ErrorCodes, GatewayError, kernelError } from '../errors';
+import { describeEntry, fdbKind, neighbourKind, type FdbEntry, type NeighbourEntry } from '../model/entries';
+import { GatewayError, kernelError } from '../errors';
 import type { OwnedNftTable } from '../kernel/nft-table';
 import type { PolicyRouting, PolicyRoutingWatch } from '../kernel/policy-routing';
 import type { Links, Sysctl } from '../kernel/ports';
 import type { BatchErrors, Fdb, Neighbours, Upsert } from '../kernel/return-path';
-import { systemClock, type Clock, type TimerHandle } from '../model/clock';
+import { ReconcileError } from '../dataplane/reconciler';
+import { PassScheduler } from '../dataplane/scheduler';
+import { systemClock, type Clock } from '../model/clock';
 import { clientVtepMac } from '../model/mac';
 import type { NexthopEntry, NexthopGroupEntry, RuleEntry, TableRouteEntry } from '../model/policy-routing';
 import { steeringSpecText, type SteeringSpec } from '../model/steering';
@@ -60,14 +62,11 @@ export interface SteeringReconcilerOptions {
   readonly onReconciled?: (result: SteeringResult) => void;
 }
 
-export class SteeringError extends GatewayError {
-  readonly errors: readonly GatewayError[];
+/** All the per-entry failures of one steering pass. */
+export class SteeringError extends ReconcileError {
   constructor(errors: readonly GatewayError[], attempted: number) {
-    const first = errors[0]?.message ?? 'unknown failure';
-    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-    super(ErrorCodes.KERNEL_OP_FAILED, `reconciling the steering: ${errors.length} of ${attempted} kernel operations failed: ${first}${more}`);
+    super(errors, attempted, 'the steering');
     this.name = 'SteeringError';
-    this.errors = errors;
   }
 }
 
@@ -107,21 +106,15 @@ export class SteeringReconciler {
   private readonly clock: Clock;
   private readonly wallClock: () => number;
   private readonly debounceMs: number;
-  private readonly resyncIntervalMs: number;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
   private readonly log: Logger | undefined;
 
   private spec: SteeringSpec | undefined;
   private started = false;
-  private failures = 0;
   private last: SteeringResult | undefined;
   private lastDesired: DesiredSteering | undefined;
   private lastProblems = '';
-  private passTimer: { handle: TimerHandle; due: number } | undefined;
-  private resyncTimer: TimerHandle | undefined;
-  private running: Promise<SteeringResult> | undefined;
-  private rerun: string | undefined;
+  /** When passes run: debounce, retry with backoff, periodic resync (the return path's scheduler). */
+  private readonly scheduler: PassScheduler;
 
   constructor(private readonly opts: SteeringReconcilerOptions) {
     this.kernel = opts.kernel;
@@ -129,10 +122,18 @@ export class SteeringReconciler {
     this.clock = opts.clock ?? systemClock;
     this.wallClock = opts.wallClock ?? Date.now;
     this.debounceMs = opts.debounceMs ?? 2;
-    this.resyncIntervalMs = opts.resyncIntervalMs ?? 10_000;
-    this.retryInitialMs = opts.retryInitialMs ?? 500;
-    this.retryMaxMs = opts.retryMaxMs ?? 30_000;
     this.log = opts.logger?.child({ component: 'steering' });
+    this.scheduler = new PassScheduler({
+      clock: this.clock,
+      debounceMs: this.debounceMs,
+      resyncIntervalMs: opts.resyncIntervalMs ?? 10_000,
+      retryInitialMs: opts.retryInitialMs ?? 500,
+      retryMaxMs: opts.retryMaxMs ?? 30_000,
+      // Nothing is written before the first spec.
+      canRun: () => this.spec !== undefined,
+      // Every pass reads everything the agent owns back: a node's steering is small.
+      pass: async (reason) => (await this.pass(reason)).ok,
+    });
   }
 
   /** The whole desired steering of this node; the first call allows the first kernel write. */
@@ -140,7 +141,7 @@ export class SteeringReconciler {
     const before = this.spec ? steeringSpecText(this.spec) : undefined;
     this.spec = spec;
     if (before === steeringSpecText(spec) && this.last?.ok) return;
-    this.trigger('spec', 0);
+    this.scheduler.trigger('spec', 0);
   }
 
   /** Subscribes to kernel notifications and begins reconciling (a spec already set is applied now). */
@@ -148,24 +149,20 @@ export class SteeringReconciler {
     if (this.started) return;
     this.started = true;
     this.kernel.watch?.watch(this.options.device, {
-      onChange: (what) => this.trigger(`kernel: ${what}`, this.debounceMs),
+      onChange: (what) => this.scheduler.trigger(`kernel: ${what}`, this.debounceMs),
       onError: (err) => {
         this.log?.warn({ event: 'steering_watch_error', err }, 'kernel notifications lost; reading everything again');
-        this.trigger('kernel notifications lost', 0);
+        this.scheduler.requestFull('kernel notifications lost');
       },
     });
-    this.trigger('start', 0);
+    this.scheduler.start();
   }
 
   /** Stops timers and notifications and waits for a running pass. The kernel state stays as it is. */
   async stop(): Promise<void> {
     this.started = false;
     this.kernel.watch?.close();
-    this.passTimer?.handle.cancel();
-    this.passTimer = undefined;
-    this.resyncTimer?.cancel();
-    this.resyncTimer = undefined;
-    if (this.running) await this.running.catch(() => undefined);
+    await this.scheduler.stop();
   }
 
   /**
@@ -205,12 +202,10 @@ export class SteeringReconciler {
 
   /** Runs a pass now (after a running one); undefined before the first spec. For tests and tools. */
   async reconcileNow(reason = 'requested'): Promise<SteeringResult | undefined> {
-    while (this.running) await this.running.catch(() => undefined);
+    await this.scheduler.whenIdle();
     if (!this.spec) return undefined;
-    // This pass covers whatever a scheduled one was for.
-    this.passTimer?.handle.cancel();
-    this.passTimer = undefined;
-    return this.runPass(reason);
+    await this.scheduler.runNow(reason);
+    return this.last;
   }
 
   status(): SteeringStatus {
@@ -231,44 +226,6 @@ export class SteeringReconciler {
           }
         : {}),
     };
-  }
-
-  private trigger(reason: string, delayMs: number): void {
-    if (!this.started || !this.spec) return;
-    if (this.running) {
-      this.rerun ??= reason;
-      return;
-    }
-    const due = this.clock.now() + delayMs;
-    if (this.passTimer && this.passTimer.due <= due) return;
-    this.passTimer?.handle.cancel();
-    const handle = this.clock.setTimeout(() => {
-      this.passTimer = undefined;
-      if (this.started && this.spec) void this.runPass(reason).catch(() => undefined);
-    }, delayMs);
-    this.passTimer = { handle, due };
-  }
-
-  private runPass(reason: string): Promise<SteeringResult> {
-    const p = this.pass(reason).finally(() => {
-      this.running = undefined;
-      this.afterPass();
-    });
-    this.running = p;
-    return p;
-  }
-
-  private afterPass(): void {
-    if (!this.started) return;
-    this.resyncTimer?.cancel();
-    const failed = this.last && !this.last.ok;
-    const delay = failed ? Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.max(0, this.failures - 1)) : this.resyncIntervalMs;
-    this.resyncTimer = this.clock.setTimeout(() => this.trigger(failed ? 'retry' : 'resync', 0), delay);
-    if (this.rerun !== undefined) {
-      const why = this.rerun;
-      this.rerun = undefined;
-      this.trigger(why, 0);
-    }
   }
 
   /** One pass; `teardown`: as for a spec without clients, leaving the device and the NAT exemption alone. */
@@ -405,7 +362,6 @@ export class SteeringReconciler {
     const durationMs = this.clock.now() - startedAt;
     const error = errors.length ? new SteeringError(errors, Math.max(attempted, errors.length)) : undefined;
     const result: SteeringResult = { ok: !error, reason, at: this.wallClock(), durationMs, operations: writes.length + errors.length, writes, ...(error ? { error } : {}) };
-    this.failures = error ? this.failures + 1 : 0;
     this.last = result;
     if (error) this.log?.error({ event: 'steering_failed', reason, err: error, writes: writes.length }, error.message);
     else if (writes.length) this.log?.info({ event: 'steering_changed', reason, writes }, `steering: ${writes.length} kernel writes (${reason})`);

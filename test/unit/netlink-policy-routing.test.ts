@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeNexthop, decodeRule, decodeTableRoute, NetlinkPolicyRouting } from '../../src/kernel/netlink/policy-routing';
+import { decodeNexthop, decodeRoute, decodeRule } from '../../src/kernel/netlink/codec';
+import { NetlinkPolicyRouting, nexthopEntryOf, ruleEntryOf, tableRouteEntryOf } from '../../src/kernel/netlink/policy-routing';
 import { SteeringEventFilter } from '../../src/kernel/netlink/policy-routing-watch';
 import { LinkIndex } from '../../src/kernel/netlink/return-path';
 import type { EncodedRequests, NetlinkReply, NetlinkSession } from '../../src/kernel/netlink/session';
@@ -16,7 +17,7 @@ function recordingSession(): { session: NetlinkSession; sent: Buffer[]; links: L
   data.writeUInt16LE(3, 18);
   nameBytes.copy(data, 20);
   const fake = {
-    dump: async (): Promise<NetlinkReply[]> => [{ type: 16, data }],
+    dump: async (): Promise<NetlinkReply[]> => [{ type: 16, flags: 2, data }],
     requestEncoded: async (r: EncodedRequests): Promise<(Error | undefined)[]> => {
       for (let k = 0; k < r.count; k++) sent.push(Buffer.from(r.bytes.subarray(r.starts[k] as number, r.starts[k + 1] as number)));
       return new Array<Error | undefined>(r.count).fill(undefined);
@@ -61,10 +62,14 @@ describe('netlink policy routing codec', () => {
     const hdr = Buffer.from([2, 0, 32, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
     const body = Buffer.concat([hdr, attr(2, Buffer.from([100, 64, 1, 5])), attr(6, u32(100)), attr(15, u32(1000)), attr(21, Buffer.from([0x45]))]);
     assert.equal(sent[0]?.toString('hex'), message(32, 0x400 | 0x200, body));
-    assert.deepEqual(decodeRule(body, 0x45), r);
-    assert.equal(decodeRule(body, 0x46), undefined, 'another protocol: not ours');
+    const rule = (b: Buffer, proto: number): ReturnType<typeof ruleEntryOf> => {
+      const m = decodeRule(b);
+      return m && ruleEntryOf(m, proto);
+    };
+    assert.deepEqual(rule(body, 0x45), r);
+    assert.equal(rule(body, 0x46), undefined, 'another protocol: not ours');
     const withIif = Buffer.concat([body, attr(3, Buffer.from('cali-c\0'))]);
-    assert.equal(decodeRule(withIif, 0x45)?.unexpected, 'iif');
+    assert.equal(rule(withIif, 0x45)?.unexpected, 'iif');
   });
 
   it('writes nexthops and resilient groups as nhmsg + NHA_*, and reads them back', async () => {
@@ -82,9 +87,13 @@ describe('netlink policy routing codec', () => {
     assert.equal(sent[1]?.toString('hex'), message(104, 0x400 | 0x100, grp));
 
     await links.refresh();
-    assert.deepEqual(decodeNexthop(single, 0x45, (i) => links.nameOf(i)), { kind: 'single', owned: true, id: 7, entry: { id: 7, gateway: ip('100.64.2.7'), dev: 'egress.calico' } });
-    assert.deepEqual(decodeNexthop(grp, 0x45, () => undefined), { kind: 'group', owned: true, id: 9, entry: group });
-    assert.deepEqual(decodeNexthop(grp, 0x10, () => undefined), { kind: 'group', owned: false, id: 9 }, 'a foreign one: only its id');
+    const nh = (b: Buffer, proto: number): ReturnType<typeof nexthopEntryOf> => {
+      const m = decodeNexthop(b);
+      return m && nexthopEntryOf(m, proto, (i: number) => links.nameOf(i));
+    };
+    assert.deepEqual(nh(single, 0x45), { kind: 'single', owned: true, id: 7, entry: { id: 7, gateway: ip('100.64.2.7'), dev: 'egress.calico' } });
+    assert.deepEqual(nh(grp, 0x45), { kind: 'group', owned: true, id: 9, entry: group });
+    assert.deepEqual(nh(grp, 0x10), { kind: 'group', owned: false, id: 9 }, 'a foreign one: only its id');
   });
 
   it('writes table routes (nhid, unreachable, throw, device) and deletes them by type, metric and nhid', async () => {
@@ -103,12 +112,16 @@ describe('netlink policy routing codec', () => {
     assert.equal(sent[1]?.toString('hex'), message(24, 0x600, backstopBody));
     assert.equal(sent[2]?.toString('hex'), message(24, 0x600, devBody));
     assert.equal(sent[3]?.toString('hex'), message(25, 0, Buffer.concat([rtmsg(1, 255, 0), attr(15, u32(1000)), attr(6, u32(10)), attr(30, u32(9))])));
-    assert.deepEqual(decodeTableRoute(nhBody, 0x45), nh);
-    assert.deepEqual(decodeTableRoute(backstopBody, 0x45), backstop);
-    assert.deepEqual(decodeTableRoute(devBody, 0x45, (i) => (i === 5 ? 'egress.calico' : undefined)), dev);
+    const route = (b: Buffer): ReturnType<typeof tableRouteEntryOf> => {
+      const m = decodeRoute(b);
+      return m && tableRouteEntryOf(m, 0x45, (i: number) => (i === 5 ? 'egress.calico' : undefined));
+    };
+    assert.deepEqual(route(nhBody), nh);
+    assert.deepEqual(route(backstopBody), backstop);
+    assert.deepEqual(route(devBody), dev);
     const mainTable = Buffer.from(nhBody);
     mainTable.writeUInt32LE(254, 12 + 4);
-    assert.equal(decodeTableRoute(mainTable, 0x45), undefined, 'the main table is never ours');
+    assert.equal(route(mainTable), undefined, 'the main table is never ours');
   });
 
   it('lets through only notifications about what the agent owns', () => {

@@ -1,6 +1,6 @@
-import { FakeReturnPathKernel } from '../../src/kernel/fake-return-path';
-import { FakeLinks } from '../../src/kernel/fake/links';
-import { FakeSysctl } from '../../src/kernel/fake/sysctl';
+import { FakeReturnPathKernel } from '../../src/fakes/return-path';
+import { FakeLinks } from '../../src/fakes/links';
+import { FakeSysctl } from '../../src/fakes/sysctl';
 import { FakePolicyRouting } from '../../src/fakes/policy-routing';
 import { parseCidr, parseIp, type Cidr, type IpAddress } from '../../src/model/ip';
 import type { SteeringSpec } from '../../src/model/steering';

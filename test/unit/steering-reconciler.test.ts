@@ -268,4 +268,36 @@ describe('steering reconciler (fake kernel)', () => {
     assert.deepEqual(await node.neigh.neighbours.list('egress.calico'), []);
     assert.equal(node.nat.text, undefined);
   });
+
+  it('a pass asked for now while one is scheduled runs once, never two at a time', async () => {
+    const node = fakeNode();
+    const clock = new FakeClock();
+    const results: SteeringResult[] = [];
+    const r = new SteeringReconciler({ kernel: node.kernel, clock, onReconciled: (x) => results.push(x) });
+    // Hold the first pass in the middle (at its NAT check) until the scheduled one is due.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const read = node.nat.read.bind(node.nat);
+    let held = false;
+    node.nat.read = async () => {
+      if (!held) {
+        held = true;
+        await gate;
+      }
+      return read();
+    };
+    r.start();
+    r.set(spec([['default/a', '100.64.1.5', [GW1]]]));
+    const now = r.reconcileNow('now');
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(10);
+    release();
+    const res = await now;
+    await r.reconcileNow('after');
+    assert.ok(res?.ok, res?.error?.message);
+    // Two passes at once would both add the same entries, and the second fail with EEXIST.
+    assert.ok(results.every((x) => x.ok), JSON.stringify(results.map((x) => [x.reason, x.ok, x.error?.message])));
+    assert.equal(results.filter((x) => x.writes.length > 0).length, 1, 'one pass wrote the spec, the others found it there');
+    await r.stop();
+  });
 });

@@ -1,43 +1,38 @@
-import { parseMessages, Protocol, RawNetlinkSocket } from 'netlink';
 import { kernelError } from '../../errors';
 import type { PolicyRoutingWatch } from '../policy-routing';
 import { RETURN_PATH_ROUTE_PROTOCOL } from '../return-path';
-import { parseAttributes, stringAttribute } from './attributes';
-import { decodeRule, decodeTableRoute } from './policy-routing';
+import { decodeLink, decodeNexthop, decodeRoute, decodeRule, linkPayload } from './codec';
+import {
+  NDMSG_LEN,
+  RTM_DELLINK,
+  RTM_DELNEIGH,
+  RTM_DELNEXTHOP,
+  RTM_DELROUTE,
+  RTM_DELRULE,
+  RTM_GETLINK,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWNEXTHOP,
+  RTM_NEWROUTE,
+  RTM_NEWRULE,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV4_RULE,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_IPV6_RULE,
+  RTNLGRP_LINK,
+  RTNLGRP_NEIGH,
+  RTNLGRP_NEXTHOP,
+} from './constants';
+import { ruleEntryOf, tableRouteEntryOf } from './policy-routing';
+import { NetlinkSession } from './session';
 
 /**
- * Kernel notifications that may concern the agent's steering, on one NETLINK_ROUTE socket joined to
- * the link, neighbour, IPv4/IPv6 route and rule, and nexthop groups: the steering reconciler
- * repairs drift when something changes rather than polling. Only notifications about what the
- * agent owns get through (its protocol on rules, routes and nexthops; its device and the permanent
- * neighbour and FDB entries on it), so Felix's own churn on a busy node costs no pass.
+ * Kernel notifications that may concern the agent's steering, on one session joined to the link,
+ * neighbour, IPv4/IPv6 route and rule, and nexthop groups: the steering reconciler repairs drift
+ * when something changes rather than polling. Only notifications about what the agent owns get
+ * through (its protocol on rules, routes and nexthops; its device and the neighbour and FDB
+ * entries on it), so Felix's own churn on a busy node costs no pass.
  */
-
-const RTNLGRP_LINK = 1;
-const RTNLGRP_NEIGH = 3;
-const RTNLGRP_IPV4_ROUTE = 7;
-const RTNLGRP_IPV4_RULE = 8;
-const RTNLGRP_IPV6_ROUTE = 11;
-const RTNLGRP_IPV6_RULE = 19;
-const RTNLGRP_NEXTHOP = 32;
-
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
-const RTM_GETLINK = 18;
-const RTM_NEWROUTE = 24;
-const RTM_DELROUTE = 25;
-const RTM_NEWNEIGH = 28;
-const RTM_DELNEIGH = 29;
-const RTM_NEWRULE = 32;
-const RTM_DELRULE = 33;
-const RTM_NEWNEXTHOP = 104;
-const RTM_DELNEXTHOP = 105;
-
-const IFLA_IFNAME = 3;
-const NLMSG_HDRLEN = 16;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-const ENOBUFS = 105;
 
 /** What one notification means for the agent: a short reason, or undefined when it is none of its business. */
 export class SteeringEventFilter {
@@ -53,29 +48,31 @@ export class SteeringEventFilter {
     switch (type) {
       case RTM_NEWLINK:
       case RTM_DELLINK: {
-        if (data.length < 16) return undefined;
-        const name = parseAttributes(data.subarray(16), 'lenient').get(IFLA_IFNAME);
-        if (!name || stringAttribute(name) !== this.device) return undefined;
-        const index = data.readInt32LE(4);
+        const link = decodeLink(data);
+        if (!link || link.name !== this.device) return undefined;
         const before = this.deviceIndex;
-        this.deviceIndex = type === RTM_NEWLINK ? index : undefined;
-        // The dump at subscription time and the kernel's own link updates repeat what is known.
-        if (type === RTM_NEWLINK && before === index) return undefined;
+        this.deviceIndex = type === RTM_NEWLINK ? link.index : undefined;
+        // The listing at subscription time and the kernel's own link updates repeat what is known.
+        if (type === RTM_NEWLINK && before === link.index) return undefined;
         return type === RTM_NEWLINK ? `${this.device} appeared` : `${this.device} deleted`;
       }
       case RTM_NEWNEIGH:
       case RTM_DELNEIGH:
-        if (data.length < 12 || this.deviceIndex === undefined || data.readInt32LE(4) !== this.deviceIndex) return undefined;
+        if (data.length < NDMSG_LEN || this.deviceIndex === undefined || data.readInt32LE(4) !== this.deviceIndex) return undefined;
         return type === RTM_NEWNEIGH ? `neighbour or FDB entry changed on ${this.device}` : `neighbour or FDB entry deleted on ${this.device}`;
       case RTM_NEWROUTE:
-      case RTM_DELROUTE:
-        return decodeTableRoute(data, this.protocol) ? (type === RTM_NEWROUTE ? 'route added' : 'route deleted') : undefined;
+      case RTM_DELROUTE: {
+        const m = decodeRoute(data);
+        return m && tableRouteEntryOf(m, this.protocol, () => undefined) ? (type === RTM_NEWROUTE ? 'route added' : 'route deleted') : undefined;
+      }
       case RTM_NEWRULE:
-      case RTM_DELRULE:
-        return decodeRule(data, this.protocol) ? (type === RTM_NEWRULE ? 'rule added' : 'rule deleted') : undefined;
+      case RTM_DELRULE: {
+        const m = decodeRule(data);
+        return m && ruleEntryOf(m, this.protocol) ? (type === RTM_NEWRULE ? 'rule added' : 'rule deleted') : undefined;
+      }
       case RTM_NEWNEXTHOP:
       case RTM_DELNEXTHOP:
-        if (data.length < 8 || data.readUInt8(2) !== this.protocol) return undefined;
+        if (decodeNexthop(data)?.protocol !== this.protocol) return undefined;
         return type === RTM_NEWNEXTHOP ? 'nexthop changed' : 'nexthop deleted';
       default:
         return undefined;
@@ -84,63 +81,48 @@ export class SteeringEventFilter {
 }
 
 export class NetlinkPolicyRoutingWatch implements PolicyRoutingWatch {
-  private socket: RawNetlinkSocket | undefined;
+  private session: NetlinkSession | undefined;
 
   watch(device: string, h: { onChange(what: string): void; onError(err: Error): void }): void {
-    if (this.socket) throw new Error('policy routing watch: already watching');
-    let socket: RawNetlinkSocket;
+    if (this.session) throw new Error('policy routing watch: already watching');
+    let session: NetlinkSession;
     try {
-      socket = new RawNetlinkSocket(Protocol.ROUTE, { recvBufferSize: 1 << 20, sendBufferSize: 0 });
+      session = new NetlinkSession({ recvBufferSize: 1 << 20 });
     } catch (err) {
       throw kernelError('opening a NETLINK_ROUTE socket for routing events', err);
     }
-    try {
-      for (const g of [RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE, RTNLGRP_NEXTHOP]) {
-        socket.addMembership(g);
-      }
-    } catch (err) {
-      socket.close();
-      throw kernelError('joining the rtnetlink multicast groups (link, neighbour, route, rule, nexthop)', err);
-    }
     const filter = new SteeringEventFilter(device);
-    socket.on('message', (datagram: Buffer) => {
-      let messages;
+    const hear = (type: number, data: Buffer): void => {
+      let why: string | undefined;
       try {
-        messages = parseMessages(datagram);
+        why = filter.relevant(type, data);
       } catch (err) {
-        h.onError(kernelError('reading a routing event', err));
+        h.onError(kernelError('decoding a routing event', err));
         return;
       }
-      for (const m of messages) {
-        let why: string | undefined;
-        try {
-          why = filter.relevant(m.type, m.data);
-        } catch (err) {
-          h.onError(kernelError('decoding a routing event', err));
-          continue;
-        }
-        if (why) h.onChange(why);
-      }
-    });
-    socket.on('error', (err) => {
-      const overrun = err.errno === ENOBUFS || err.code === 'ENOBUFS';
-      h.onError(kernelError(overrun ? 'reading routing events (events were lost)' : 'reading routing events', err));
-    });
-    socket.unref();
-    this.socket = socket;
-    // One link dump on the same socket teaches the filter the device's index before any neighbour event.
-    const msg = Buffer.alloc(NLMSG_HDRLEN + 16);
-    msg.writeUInt32LE(msg.length, 0);
-    msg.writeUInt16LE(RTM_GETLINK, 4);
-    msg.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-    msg.writeUInt32LE(1, 8);
-    socket.send(msg, { port: 0 }, (err) => {
-      if (err) h.onError(kernelError('listing links (RTM_GETLINK dump)', err));
-    });
+      if (why) h.onChange(why);
+    };
+    try {
+      session.subscribe([RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE, RTNLGRP_NEXTHOP], {
+        onMessage: (m) => hear(m.type, m.data),
+        // Lost events: the caller reads everything again.
+        onOverrun: () => h.onError(kernelError('reading routing events (events were lost)', new Error('ENOBUFS'))),
+        onError: (err) => h.onError(kernelError('reading routing events', err)),
+      });
+    } catch (err) {
+      session.close();
+      throw kernelError('joining the rtnetlink multicast groups (link, neighbour, route, rule, nexthop)', err);
+    }
+    this.session = session;
+    // One link listing teaches the filter the device's index before any neighbour event.
+    session.dump(RTM_GETLINK, linkPayload({}), 'RTM_GETLINK dump').then(
+      (links) => links.forEach((l) => hear(l.type, l.data)),
+      (err: unknown) => h.onError(kernelError('listing links (RTM_GETLINK dump)', err)),
+    );
   }
 
   close(): void {
-    this.socket?.close();
-    this.socket = undefined;
+    this.session?.close();
+    this.session = undefined;
   }
 }
