@@ -11,6 +11,7 @@ declare -A wanted=(
   [nft]=nftables
   [tcpdump]=tcpdump
   [iperf3]=iperf3
+  [ipset]=ipset
   [capsh]=libcap2-bin
   [go]=golang-go
   [/usr/share/gocode/src/github.com/Masterminds/sprig]=golang-github-masterminds-sprig-dev

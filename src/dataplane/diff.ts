@@ -8,6 +8,9 @@ import {
   type RouteEntry,
 } from '../model/entries';
 
+/** What the diff needs of an entry kind: its key and its equality (the agent's steering has kinds of its own). */
+export type DiffKind<T> = Pick<EntryKind<T>, 'key' | 'same'>;
+
 /** What must change for one class of entry to go from `have` to `want`. */
 export interface ClassPlan<T> {
   /** Entries to create, or to replace (`existing` is what the kernel holds under the same key). */
@@ -41,7 +44,7 @@ export type Held<T> = T | T[];
 export type HeldMap<T> = Map<string, Held<T>>;
 
 /** Adds `x` under its key, after whatever the key already holds. */
-export function holdEntry<T>(map: HeldMap<T>, kind: EntryKind<T>, x: T): void {
+export function holdEntry<T>(map: HeldMap<T>, kind: DiffKind<T>, x: T): void {
   const k = kind.key(x);
   const held = map.get(k);
   if (held === undefined) map.set(k, x);
@@ -53,7 +56,7 @@ export function holdEntry<T>(map: HeldMap<T>, kind: EntryKind<T>, x: T): void {
  * One diff for every class: entries are equal when they print the same, so an unchanged entry is
  * never rewritten (a restarted daemon on a kernel that already holds the right state does nothing).
  */
-export function diffClass<T>(kind: EntryKind<T>, have: readonly T[], want: readonly T[]): ClassPlan<T> {
+export function diffClass<T>(kind: DiffKind<T>, have: readonly T[], want: readonly T[]): ClassPlan<T> {
   const haveByKey: HeldMap<T> = new Map();
   for (const h of have) holdEntry(haveByKey, kind, h);
   // The desired state has unique keys; tolerate a careless caller (diffHeld does not).
@@ -75,7 +78,7 @@ export function diffClass<T>(kind: EntryKind<T>, have: readonly T[], want: reado
  * read from the kernel share nothing with Felix's routes; the wanted ones do): no operation touches
  * those keys. `keys`, when the caller has it, is the set of wanted keys.
  */
-export function diffHeld<T>(kind: EntryKind<T>, have: HeldMap<T>, want: readonly T[], opts: { adopt?: boolean; keys?: ReadonlySet<string> } = {}): ClassPlan<T> {
+export function diffHeld<T>(kind: DiffKind<T>, have: HeldMap<T>, want: readonly T[], opts: { adopt?: boolean; keys?: ReadonlySet<string> } = {}): ClassPlan<T> {
   const upserts: { entry: T; existing?: T }[] = [];
   const removals: T[] = [];
   let unchanged = 0;

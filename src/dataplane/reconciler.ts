@@ -47,10 +47,11 @@ export interface ReconcilerOptions {
 /** All the per-entry failures of one pass. */
 export class ReconcileError extends GatewayError {
   readonly errors: readonly GatewayError[];
-  constructor(errors: readonly GatewayError[], attempted: number) {
+  /** `what`: the state reconciled, for the message (the agent's steering reuses this error). */
+  constructor(errors: readonly GatewayError[], attempted: number, what = 'the return path') {
     const first = errors[0]?.message ?? 'unknown failure';
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-    super(ErrorCodes.KERNEL_OP_FAILED, `reconciling the return path: ${errors.length} of ${attempted} kernel operations failed: ${first}${more}`);
+    super(ErrorCodes.KERNEL_OP_FAILED, `reconciling ${what}: ${errors.length} of ${attempted} kernel operations failed: ${first}${more}`);
     this.name = 'ReconcileError';
     this.errors = errors;
   }

@@ -80,6 +80,11 @@ export class PassScheduler {
     const handle = this.opts.clock.setTimeout(() => {
       this.passTimer = undefined;
       if (!this.started || !this.opts.canRun()) return;
+      // A pass started by runNow meanwhile: never two at once; this one follows it.
+      if (this.running) {
+        this.rerun = true;
+        return;
+      }
       void this.run(reason);
     }, delayMs);
     this.passTimer = { handle, due };
@@ -88,6 +93,9 @@ export class PassScheduler {
   /** Runs a pass now, after any running one. */
   async runNow(reason: string): Promise<void> {
     await this.whenIdle();
+    // This pass does what a scheduled one would have done.
+    this.passTimer?.handle.cancel();
+    this.passTimer = undefined;
     await this.run(reason);
   }
 

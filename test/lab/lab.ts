@@ -39,6 +39,10 @@ export interface LabNames {
   readonly ext: string;
   readonly cpod: string;
   readonly gwpod: string;
+  /** An unsteered client pod on node1 (OSS labs only). */
+  readonly cpod2?: string;
+  /** The second gateway pod on node2 (gateways: 2 only). */
+  readonly gwpod2?: string;
 }
 
 export interface LabAddrs {
@@ -47,14 +51,24 @@ export interface LabAddrs {
   readonly ext: string;
   readonly cpod: string;
   readonly gwpod: string;
+  /** Configured only when the lab has these pods (see LabNames). */
+  readonly cpod2: string;
+  readonly gwpod2: string;
 }
 
 /** IPv6 in the lab: off, dual-stack pods, or IPv6-only pods. */
 export type LabIpv6 = false | 'dual' | 'only';
 
+/** How OSS Felix writes its rules: iptables-legacy, iptables-nft, or its nftables mode (Calico 3.29+). */
+export type FelixVariant = 'legacy' | 'nft' | 'nftables';
+
 export interface LabOptions {
   /** true (or 'dual'): dual-stack pods; 'only': IPv6-only pods. Default: IPv4 only, as LAB.md. */
   readonly ipv6?: boolean | 'dual' | 'only';
+  /** node1 as an OSS Calico node whose Felix uses this iptables variant (see the header). IPv4 only. */
+  readonly felix?: FelixVariant;
+  /** Gateway pods on node2: 1 (gwpod, the default) or 2 (gwpod and gwpod2). */
+  readonly gateways?: 1 | 2;
 }
 
 export interface ExecOptions {
@@ -90,15 +104,27 @@ export interface Lab {
   /** How the gateway is started: [node, script]; bin/egress-gateway when running from dist/. */
   readonly gatewayCommand: readonly string[];
   exec(ns: string, argv: readonly string[], opts?: ExecOptions): Promise<CommandResult>;
-  /** A long-running process in `ns`, stdout/stderr piped; killed at teardown. */
-  spawn(ns: string, argv: readonly string[], opts?: { env?: Record<string, string> }): ChildProcess;
-  /** Runs `egress-gateway <args>` in the gateway pod's namespace with exactly `env`; never rejects on exit status. */
-  gateway(args: readonly string[], env: Record<string, string>): Promise<CommandResult>;
+  /** A long-running process in `ns`, stdout/stderr piped (stdin too with `stdin: true`); killed at teardown. */
+  spawn(ns: string, argv: readonly string[], opts?: { env?: Record<string, string>; stdin?: boolean }): ChildProcess;
+  /** Runs `egress-gateway <args>` in a gateway pod's namespace (gwpod unless `ns`) with exactly `env`; never rejects on exit status. */
+  gateway(args: readonly string[], env: Record<string, string>, ns?: string): Promise<CommandResult>;
   spawnGateway(args: readonly string[], env: Record<string, string>): ChildProcess;
+  /** The iptables variant of node1's Felix-like rules; undefined when node1 plays Enterprise Felix by hand. */
+  readonly felix: FelixVariant | undefined;
+  /** node1's Felix-like rules as `iptables-<variant>-save` (raw, nat and filter) or `nft list table ip calico` prints them. */
+  felixRules(): Promise<string>;
+  /**
+   * Does what Felix does every few seconds: deletes its jumps from the built-in chains and inserts
+   * them again at the top, ahead of anything added since (nftables mode: writes its table anew).
+   */
+  reinsertFelixJumps(): Promise<void>;
   /** `tcpdump -lni iface filter...` in `ns`, resolved once tcpdump listens. */
   capture(ns: string, iface: string, filter: readonly string[]): Promise<Capture>;
-  /** The route, neighbour and FDB entry on gwpod's vxlan0 that the daemon programs later (both families with IPv6). */
-  setReturnPathByHand(): Promise<void>;
+  /**
+   * The route, neighbour and FDB entry on a gateway pod's vxlan0 that the daemon programs later
+   * (both families with IPv6); `gateway` is gwpod (the default) or gwpod2.
+   */
+  setReturnPathByHand(gateway?: string): Promise<void>;
   /** `node tcp-tool.js ...` argv, to pass to exec or spawn. */
   tcpTool(...args: string[]): string[];
   /**
@@ -116,6 +142,8 @@ const ADDRS: LabAddrs = {
   ext: '198.51.100.13',
   cpod: '100.64.1.5',
   gwpod: '100.64.2.7',
+  cpod2: '100.64.1.6',
+  gwpod2: '100.64.2.8',
 };
 /** Documentation prefixes only: 2001:db8:100::/64 is the fabric, 2001:db8:64::/48 the pod networks. */
 const ADDRS6: LabAddrs = {
@@ -124,6 +152,8 @@ const ADDRS6: LabAddrs = {
   ext: '2001:db8:100::13',
   cpod: '2001:db8:64:1::5',
   gwpod: '2001:db8:64:2::7',
+  cpod2: '2001:db8:64:1::6',
+  gwpod2: '2001:db8:64:2::8',
 };
 /** The pods' IPv6 default gateway: a link-local address on the node side of each pod's veth. */
 const POD_GATEWAY6 = 'fe80::1';
@@ -177,6 +207,8 @@ function gatewayScript(): string {
 
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const ipv6: LabIpv6 = options.ipv6 === true ? 'dual' : options.ipv6 === undefined ? false : options.ipv6;
+  const felix = options.felix;
+  if (felix && ipv6) throw new Error('lab: the Felix-like client node is IPv4 only');
   const prefix = `egw-${process.pid}-${++labCounter}-`;
   const names: LabNames = {
     fabric: `${prefix}fabric`,
@@ -185,6 +217,8 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     ext: `${prefix}ext`,
     cpod: `${prefix}cpod`,
     gwpod: `${prefix}gwpod`,
+    ...(felix ? { cpod2: `${prefix}cpod2` } : {}),
+    ...(options.gateways === 2 ? { gwpod2: `${prefix}gwpod2` } : {}),
   };
   const children = new Set<ChildProcess>();
   const created: string[] = [];
@@ -195,10 +229,10 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const ip = (ns: string, ...args: string[]): Promise<CommandResult> => run([IP, '-n', ns, ...args]);
   const sysctl = (ns: string, key: string, value: string): Promise<CommandResult> => exec(ns, ['sysctl', '-qw', `${key}=${value}`]);
 
-  const spawnIn = (ns: string, argv: readonly string[], opts: { env?: Record<string, string> } = {}): ChildProcess => {
+  const spawnIn = (ns: string, argv: readonly string[], opts: { env?: Record<string, string>; stdin?: boolean } = {}): ChildProcess => {
     if (tornDown) throw new Error('lab: spawn after teardown');
     // `ip netns exec` execs the program, so the child's pid is the program's and signals reach it.
-    const child = spawn(IP, ['netns', 'exec', ns, ...argv], { env: minimalEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(IP, ['netns', 'exec', ns, ...argv], { env: minimalEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     children.add(child);
     liveChildren.add(child);
     child.once('close', () => {
@@ -240,12 +274,30 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     gatewayCommand: [process.execPath, script],
     exec,
     spawn: spawnIn,
-    gateway: (args, env) => exec(names.gwpod, [process.execPath, script, ...args], { env, allowFail: true, timeoutMs: 60_000 }),
+    gateway: (args, env, ns = names.gwpod) => exec(ns, [process.execPath, script, ...args], { env, allowFail: true, timeoutMs: 60_000 }),
+    felix,
+    felixRules: async () => {
+      if (!felix) return '';
+      if (felix === 'nftables') return normalize((await exec(names.node1, ['nft', 'list', 'table', 'ip', 'calico'])).stdout);
+      const parts: string[] = [];
+      for (const table of ['raw', 'nat', 'filter']) parts.push(normalize((await exec(names.node1, [`iptables-${felix}-save`, '-t', table])).stdout));
+      return parts.join('');
+    },
+    reinsertFelixJumps: async () => {
+      if (!felix) throw new Error('lab: reinsertFelixJumps needs a Felix-like lab');
+      if (felix === 'nftables') {
+        await exec(names.node1, ['nft', '-f', '-'], { input: `table ip calico\ndelete table ip calico\n${FELIX_NFT}` });
+        return;
+      }
+      for (const [table, chain, target] of FELIX_JUMPS) {
+        await exec(names.node1, [`iptables-${felix}`, '-w', '-t', table, '-D', chain, '-j', target], { allowFail: true });
+        await exec(names.node1, [`iptables-${felix}`, '-w', '-t', table, '-I', chain, '1', '-j', target]);
+      }
+    },
     spawnGateway: (args, env) => spawnIn(names.gwpod, [process.execPath, script, ...args], { env }),
     capture: (ns, iface, filter) => startCapture(spawnIn(ns, ['tcpdump', '-l', '-n', '--immediate-mode', '-i', iface, ...filter])),
     tcpTool: (...args) => [process.execPath, join(__dirname, 'tcp-tool.js'), ...args],
-    async setReturnPathByHand() {
-      const gw = names.gwpod;
+    async setReturnPathByHand(gw = names.gwpod) {
       if (ipv6 !== 'only') {
         await ip(gw, 'route', 'replace', lab.clientBlock, 'via', ADDRS.node1, 'dev', 'vxlan0', 'onlink');
         await ip(gw, 'neigh', 'replace', ADDRS.node1, 'lladdr', CLIENT_VTEP_MAC, 'dev', 'vxlan0', 'nud', 'permanent');
@@ -269,6 +321,8 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
       // IPv4 only: IPv6 link-local routes appear asynchronously after a link comes up.
       await section('ip -4 route', ['ip', '-4', 'route', 'show', 'table', 'all']);
       await section('ip neigh (permanent)', ['ip', 'neigh', 'show', 'nud', 'permanent']);
+      await section('ip rule', ['ip', 'rule', 'show']);
+      await section('ip nexthop', ['ip', 'nexthop', 'show']);
       await section('iptables-legacy-save', ['iptables-legacy-save']);
       await section('iptables-nft-save', ['iptables-nft-save']);
       await section('nft list ruleset', ['nft', 'list', 'ruleset']);
@@ -299,6 +353,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     }
     await build(lab, ip, sysctl);
     if (ipv6) await buildIpv6(lab, ip, sysctl);
+    if (felix) await buildFelix(lab, felix, sysctl);
   } catch (err) {
     await teardown();
     throw err;
@@ -342,6 +397,8 @@ async function build(
     [n.node1, 'cali-c', n.cpod, a.cpod],
     [n.node2, 'cali-g', n.gwpod, a.gwpod],
   ];
+  if (n.cpod2) pods.push([n.node1, 'cali-c2', n.cpod2, a.cpod2]);
+  if (n.gwpod2) pods.push([n.node2, 'cali-g2', n.gwpod2, a.gwpod2]);
   for (const [node, veth, pod, addr] of pods) {
     await ip(node, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod);
     await ip(pod, 'link', 'set', 'eth0', 'up');
@@ -355,8 +412,9 @@ async function build(
     await ip(node, 'route', 'add', `${addr}/32`, 'dev', veth);
   }
 
-  // An IPv6-only cluster's egress.calico runs over IPv6: buildIpv6 makes it.
-  if (lab.ipv6 === 'only') return;
+  // An IPv6-only cluster's egress.calico runs over IPv6: buildIpv6 makes it. On an OSS node the
+  // agent's steering makes it.
+  if (lab.ipv6 === 'only' || lab.felix) return;
   // Felix's part on the client node: the client pod's traffic goes to the gateway over VXLAN.
   await ip(
     n.node1, 'link', 'add', 'egress.calico', 'address', lab.vxlan.clientVtepMac, 'type', 'vxlan',
@@ -371,6 +429,86 @@ async function build(
   await ip(n.node1, 'neigh', 'add', a.gwpod, 'lladdr', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'nud', 'permanent');
   await lab.exec(n.node1, ['bridge', 'fdb', 'add', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'dst', a.gwpod, 'self', 'permanent']);
 }
+
+/** The pools of the lab's cluster (natOutgoing: true): what Felix's ipsets hold. */
+const LAB_POOLS = ['100.64.0.0/16'];
+/** Felix's jumps from the built-in chains, which it keeps first: [table, chain, target]. */
+const FELIX_JUMPS: ReadonlyArray<readonly [string, string, string]> = [
+  ['raw', 'PREROUTING', 'cali-PREROUTING'],
+  ['nat', 'POSTROUTING', 'cali-POSTROUTING'],
+  ['filter', 'FORWARD', 'cali-FORWARD'],
+];
+
+/**
+ * What OSS Felix (iptables dataplane) has on a client node, as far as egress steering meets it
+ * (/work/shared/CALICO-OSS.md): ipsets of the pools; in raw, packets from workloads marked and
+ * dropped when they fail the reverse-path check; in nat, pool → non-pool traffic masqueraded with
+ * fully random ports; in filter, FORWARD dropping what neither comes from nor goes to a workload
+ * nor belongs to an established connection; strict rp_filter. Felix's own chain and set names, our
+ * own rules (Felix's mark bits: 0x40000 is one of its 0xffff0000).
+ */
+async function buildFelix(lab: Lab, variant: FelixVariant, sysctl: (ns: string, key: string, value: string) => Promise<CommandResult>): Promise<void> {
+  const node = lab.names.node1;
+  await sysctl(node, 'net.ipv4.conf.all.rp_filter', '1');
+  for (const veth of ['cali-c', 'cali-c2']) await sysctl(node, `net.ipv4.conf.${veth}.rp_filter`, '1');
+  if (variant === 'nftables') {
+    await lab.exec(node, ['nft', '-f', '-'], { input: FELIX_NFT });
+    return;
+  }
+  for (const set of ['cali40masq-ipam-pools', 'cali40all-ipam-pools']) {
+    await lab.exec(node, ['ipset', 'create', set, 'hash:net', 'family', 'inet']);
+    for (const pool of LAB_POOLS) await lab.exec(node, ['ipset', 'add', set, pool]);
+  }
+  const rules = [
+    '*raw',
+    ':cali-PREROUTING - [0:0]',
+    '-A PREROUTING -j cali-PREROUTING',
+    '-A cali-PREROUTING -i cali+ -j MARK --set-xmark 0x40000/0x40000',
+    '-A cali-PREROUTING -m mark --mark 0x40000/0x40000 -m rpfilter --validmark --invert -j DROP',
+    'COMMIT',
+    '*nat',
+    ':cali-POSTROUTING - [0:0]',
+    ':cali-nat-outgoing - [0:0]',
+    '-A POSTROUTING -j cali-POSTROUTING',
+    '-A cali-POSTROUTING -j cali-nat-outgoing',
+    '-A cali-nat-outgoing -m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE --random-fully',
+    'COMMIT',
+    '*filter',
+    ':FORWARD DROP [0:0]',
+    ':cali-FORWARD - [0:0]',
+    '-A FORWARD -j cali-FORWARD',
+    '-A cali-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-A cali-FORWARD -i cali+ -j ACCEPT',
+    '-A cali-FORWARD -o cali+ -j ACCEPT',
+    'COMMIT',
+    '',
+  ].join('\n');
+  await lab.exec(node, [`iptables-${variant}-restore`, '-w', '--noflush'], { input: rules });
+}
+
+/** The same rules as Felix's nftables mode keeps them: one `ip calico` table, sets for the pools, base chains of its own. */
+const FELIX_NFT = [
+  'table ip calico {',
+  `\tset cali40masq-ipam-pools { type ipv4_addr; flags interval; elements = { ${LAB_POOLS.join(', ')} } }`,
+  `\tset cali40all-ipam-pools { type ipv4_addr; flags interval; elements = { ${LAB_POOLS.join(', ')} } }`,
+  '\tchain raw-PREROUTING {',
+  '\t\ttype filter hook prerouting priority raw; policy accept;',
+  '\t\tiifname "cali*" meta mark set mark or 0x40000',
+  '\t\tmeta mark & 0x40000 == 0x40000 fib saddr . mark . iif oif 0 drop',
+  '\t}',
+  '\tchain nat-POSTROUTING {',
+  '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+  '\t\tip saddr @cali40masq-ipam-pools ip daddr != @cali40all-ipam-pools counter masquerade fully-random',
+  '\t}',
+  '\tchain filter-FORWARD {',
+  '\t\ttype filter hook forward priority filter; policy drop;',
+  '\t\tct state established,related accept',
+  '\t\tiifname "cali*" accept',
+  '\t\toifname "cali*" accept',
+  '\t}',
+  '}',
+  '',
+].join('\n');
 
 /**
  * The IPv6 half of the lab (see the header): addresses, forwarding and routes like the IPv4 ones,

@@ -22,10 +22,43 @@ import {
   NDMSG_LEN,
   RTA_DST,
   RTA_GATEWAY,
+  RTA_MULTIPATH,
+  RTA_NH_ID,
   RTA_OIF,
+  RTA_PRIORITY,
   RTA_TABLE,
   RTMSG_LEN,
   RT_TABLE_COMPAT,
+  FIB_RULE_HDR_LEN,
+  FRA_DPORT_RANGE,
+  FRA_DST,
+  FRA_FWMARK,
+  FRA_GOTO,
+  FRA_IIFNAME,
+  FRA_IP_PROTO,
+  FRA_L3MDEV,
+  FRA_OIFNAME,
+  FRA_PRIORITY,
+  FRA_PROTOCOL,
+  FRA_SPORT_RANGE,
+  FRA_SRC,
+  FRA_TABLE,
+  FRA_UID_RANGE,
+  IFADDRMSG_LEN,
+  IFA_ADDRESS,
+  IFA_LOCAL,
+  NHA_BLACKHOLE,
+  NHA_GATEWAY,
+  NHA_GROUP,
+  NHA_GROUP_TYPE,
+  NHA_ID,
+  NHA_OIF,
+  NHA_RES_GROUP,
+  NHA_RES_GROUP_BUCKETS,
+  NHA_RES_GROUP_IDLE_TIMER,
+  NHA_RES_GROUP_UNBALANCED_TIMER,
+  NHMSG_LEN,
+  NLA_F_NESTED,
 } from './constants';
 import { RequestWriter } from './writer';
 
@@ -77,6 +110,12 @@ export interface RouteMessage {
   readonly dst?: IpAddress;
   readonly oif?: number;
   readonly gateway?: IpAddress;
+  /** RTA_PRIORITY (the metric); absent reads as 0. */
+  readonly priority?: number;
+  /** RTA_NH_ID: the nexthop object the route uses. */
+  readonly nhId?: number;
+  /** An RTA_MULTIPATH attribute is present (plain ECMP). */
+  readonly multipath?: boolean;
 }
 
 /** Reads a route message; undefined when it is too short to be one. */
@@ -86,6 +125,8 @@ export function decodeRoute(data: Buffer): RouteMessage | undefined {
   const dst = ipOf(attrs.get(RTA_DST));
   const oif = u32Of(attrs.get(RTA_OIF));
   const gateway = ipOf(attrs.get(RTA_GATEWAY));
+  const priority = u32Of(attrs.get(RTA_PRIORITY));
+  const nhId = u32Of(attrs.get(RTA_NH_ID));
   return {
     family: data.readUInt8(0),
     dstLen: data.readUInt8(1),
@@ -97,7 +138,39 @@ export function decodeRoute(data: Buffer): RouteMessage | undefined {
     ...(dst ? { dst } : {}),
     ...(oif !== undefined ? { oif } : {}),
     ...(gateway ? { gateway } : {}),
+    ...(priority !== undefined ? { priority } : {}),
+    ...(nhId !== undefined ? { nhId } : {}),
+    ...(attrs.has(RTA_MULTIPATH) ? { multipath: true } : {}),
   };
+}
+
+/**
+ * A route request with a metric and optionally a nexthop object or a device, for policy-routing
+ * tables (rtmsg, then RTA_TABLE, RTA_DST unless the prefix is /0, RTA_PRIORITY, RTA_NH_ID, RTA_OIF).
+ * The batch encoder below is for the return path's many same-shaped routes.
+ */
+export function writeRouteWithMetric(
+  w: RequestWriter,
+  type: number,
+  flags: number,
+  f: RouteFields,
+  dst: Cidr,
+  extra: { readonly priority: number; readonly nhId?: number; readonly oif?: number },
+): void {
+  const at = w.begin(type, flags, RTMSG_LEN);
+  w.u8(at, familyCode(f.family));
+  w.u8(at + 1, dst.prefixLength);
+  w.u8(at + 4, f.table < 256 ? f.table : RT_TABLE_COMPAT);
+  w.u8(at + 5, f.protocol);
+  w.u8(at + 6, f.scope);
+  w.u8(at + 7, f.type);
+  w.u32(at + 8, f.flags);
+  w.attrU32(RTA_TABLE, f.table);
+  if (dst.prefixLength > 0) w.attrIp(RTA_DST, dst.address);
+  w.attrU32(RTA_PRIORITY, extra.priority);
+  if (extra.nhId !== undefined) w.attrU32(RTA_NH_ID, extra.nhId);
+  if (extra.oif !== undefined) w.attrU32(RTA_OIF, extra.oif);
+  w.finish();
 }
 
 /** The destination of a route message as a prefix (the family's zero address when RTA_DST is absent: a default route). */
@@ -352,4 +425,206 @@ export function vxlanInfoData(v: { vni: number; port: number; parentIndex: numbe
   // The daemon programs every FDB entry; learning would let any inner source MAC repoint one.
   parts.push(encodeAttribute(IFLA_VXLAN_LEARNING, Buffer.from([0])));
   return Buffer.concat(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy rules (RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE)
+
+/** Selectors a rule message may carry besides its source: named as `ip rule` prints them. */
+const RULE_SELECTORS: ReadonlyArray<readonly [number, string]> = [
+  [FRA_DST, 'to'],
+  [FRA_IIFNAME, 'iif'],
+  [FRA_GOTO, 'goto'],
+  [FRA_FWMARK, 'fwmark'],
+  [FRA_OIFNAME, 'oif'],
+  [FRA_L3MDEV, 'l3mdev'],
+  [FRA_UID_RANGE, 'uidrange'],
+  [FRA_IP_PROTO, 'ipproto'],
+  [FRA_SPORT_RANGE, 'sport'],
+  [FRA_DPORT_RANGE, 'dport'],
+];
+
+export interface RuleMessage {
+  readonly family: number;
+  readonly srcLen: number;
+  readonly dstLen: number;
+  /** FRA_TABLE when present, else the header's table byte. */
+  readonly table: number;
+  readonly action: number;
+  readonly flags: number;
+  readonly src?: IpAddress;
+  readonly priority?: number;
+  /** FRA_PROTOCOL, when the kernel reports it (4.17+). */
+  readonly protocol?: number;
+  /** The other selectors present (`iif`, `fwmark`, ...), by name. */
+  readonly selectors: readonly string[];
+}
+
+export function decodeRule(data: Buffer): RuleMessage | undefined {
+  if (data.length < FIB_RULE_HDR_LEN) return undefined;
+  const attrs = parseAttributes(data.subarray(FIB_RULE_HDR_LEN), 'lenient');
+  const src = ipOf(attrs.get(FRA_SRC));
+  const priority = u32Of(attrs.get(FRA_PRIORITY));
+  const proto = attrs.get(FRA_PROTOCOL);
+  return {
+    family: data.readUInt8(0),
+    dstLen: data.readUInt8(1),
+    srcLen: data.readUInt8(2),
+    table: u32Of(attrs.get(FRA_TABLE)) ?? data.readUInt8(4),
+    action: data.readUInt8(7),
+    flags: data.readUInt32LE(8),
+    ...(src ? { src } : {}),
+    ...(priority !== undefined ? { priority } : {}),
+    ...(proto && proto.length >= 1 ? { protocol: proto.readUInt8(0) } : {}),
+    selectors: RULE_SELECTORS.filter(([a]) => attrs.has(a)).map(([, name]) => name),
+  };
+}
+
+/** fib_rule_hdr, then FRA_SRC, FRA_PRIORITY, FRA_TABLE and FRA_PROTOCOL. */
+export function writeRule(
+  w: RequestWriter,
+  type: number,
+  flags: number,
+  r: { readonly src: Cidr; readonly priority: number; readonly table: number; readonly protocol: number; readonly action: number },
+): void {
+  const at = w.begin(type, flags, FIB_RULE_HDR_LEN);
+  w.u8(at, familyCode(r.src.family));
+  w.u8(at + 2, r.src.prefixLength);
+  w.u8(at + 4, r.table < 256 ? r.table : 0);
+  w.u8(at + 7, r.action);
+  w.attrIp(FRA_SRC, r.src.address);
+  w.attrU32(FRA_PRIORITY, r.priority);
+  w.attrU32(FRA_TABLE, r.table);
+  w.attrBytes(FRA_PROTOCOL, Uint8Array.of(r.protocol));
+  w.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nexthop objects and groups (RTM_NEWNEXTHOP, RTM_DELNEXTHOP, RTM_GETNEXTHOP)
+
+export interface NexthopMessage {
+  readonly family: number;
+  readonly protocol: number;
+  /** nh_flags (RTNH_F_ONLINK). */
+  readonly flags: number;
+  readonly id?: number;
+  readonly oif?: number;
+  readonly gateway?: IpAddress;
+  readonly blackhole: boolean;
+  /** Member ids, for a group. */
+  readonly group?: readonly number[];
+  readonly groupType?: number;
+  /** A resilient group's parameters, timers in clock_t. */
+  readonly resilient?: { readonly buckets?: number; readonly idleTimer?: number; readonly unbalancedTimer?: number };
+}
+
+export function decodeNexthop(data: Buffer): NexthopMessage | undefined {
+  if (data.length < NHMSG_LEN) return undefined;
+  const attrs = parseAttributes(data.subarray(NHMSG_LEN), 'lenient');
+  const id = u32Of(attrs.get(NHA_ID));
+  const oif = u32Of(attrs.get(NHA_OIF));
+  const gateway = ipOf(attrs.get(NHA_GATEWAY));
+  const grp = attrs.get(NHA_GROUP);
+  const type = attrs.get(NHA_GROUP_TYPE);
+  const res = attrs.get(NHA_RES_GROUP);
+  let resilient: NexthopMessage['resilient'];
+  if (res) {
+    const p = parseAttributes(res, 'lenient');
+    const buckets = p.get(NHA_RES_GROUP_BUCKETS);
+    const idle = u32Of(p.get(NHA_RES_GROUP_IDLE_TIMER));
+    const unbalanced = u32Of(p.get(NHA_RES_GROUP_UNBALANCED_TIMER));
+    resilient = {
+      ...(buckets && buckets.length >= 2 ? { buckets: buckets.readUInt16LE(0) } : {}),
+      ...(idle !== undefined ? { idleTimer: idle } : {}),
+      ...(unbalanced !== undefined ? { unbalancedTimer: unbalanced } : {}),
+    };
+  }
+  const group: number[] = [];
+  if (grp) for (let off = 0; off + 8 <= grp.length; off += 8) group.push(grp.readUInt32LE(off));
+  return {
+    family: data.readUInt8(0),
+    protocol: data.readUInt8(2),
+    flags: data.readUInt32LE(4),
+    ...(id !== undefined ? { id } : {}),
+    ...(oif !== undefined ? { oif } : {}),
+    ...(gateway ? { gateway } : {}),
+    blackhole: attrs.has(NHA_BLACKHOLE),
+    ...(grp ? { group } : {}),
+    ...(type && type.length >= 2 ? { groupType: type.readUInt16LE(0) } : {}),
+    ...(resilient ? { resilient } : {}),
+  };
+}
+
+/**
+ * nhmsg and NHA_ID, then either a single nexthop's NHA_OIF and NHA_GATEWAY, or a group's NHA_GROUP
+ * (each member with weight 1), NHA_GROUP_TYPE and the nested NHA_RES_GROUP parameters; a delete
+ * request carries the id alone.
+ */
+export function writeNexthop(
+  w: RequestWriter,
+  type: number,
+  flags: number,
+  m: {
+    readonly family: number;
+    readonly protocol: number;
+    readonly flags: number;
+    readonly id: number;
+    readonly oif?: number;
+    readonly gateway?: IpAddress;
+    readonly group?: readonly number[];
+    readonly groupType?: number;
+    readonly resilient?: { readonly buckets: number; readonly idleTimer: number; readonly unbalancedTimer: number };
+  },
+): void {
+  const at = w.begin(type, flags, NHMSG_LEN);
+  w.u8(at, m.family);
+  w.u8(at + 2, m.protocol);
+  w.u32(at + 4, m.flags);
+  w.attrU32(NHA_ID, m.id);
+  if (m.oif !== undefined) w.attrU32(NHA_OIF, m.oif);
+  if (m.gateway) w.attrIp(NHA_GATEWAY, m.gateway);
+  if (m.group) {
+    const members = Buffer.alloc(8 * m.group.length);
+    m.group.forEach((id, i) => members.writeUInt32LE(id, 8 * i));
+    w.attrBytes(NHA_GROUP, members);
+  }
+  if (m.groupType !== undefined) {
+    const t = Buffer.alloc(2);
+    t.writeUInt16LE(m.groupType);
+    w.attrBytes(NHA_GROUP_TYPE, t);
+  }
+  if (m.resilient) {
+    const r = m.resilient;
+    const nested = Buffer.concat([encodeAttribute(NHA_RES_GROUP_BUCKETS, u16(r.buckets)), encodeAttribute(NHA_RES_GROUP_IDLE_TIMER, u32(r.idleTimer)), encodeAttribute(NHA_RES_GROUP_UNBALANCED_TIMER, u32(r.unbalancedTimer))]);
+    w.attrBytes(NHA_RES_GROUP | NLA_F_NESTED, nested);
+  }
+  w.finish();
+}
+
+function u16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses (RTM_GETADDR dumps)
+
+export interface AddressMessage {
+  readonly family: number;
+  readonly index: number;
+  /** IFA_LOCAL when present (IPv4), else IFA_ADDRESS. */
+  readonly address?: IpAddress;
+}
+
+export function decodeAddress(data: Buffer): AddressMessage | undefined {
+  if (data.length < IFADDRMSG_LEN) return undefined;
+  const attrs = parseAttributes(data.subarray(IFADDRMSG_LEN), 'lenient');
+  const address = ipOf(attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS));
+  return { family: data.readUInt8(0), index: data.readUInt32LE(4), ...(address ? { address } : {}) };
+}
+
+/** A dump of every address of every family. */
+export function addressDumpPayload(): Buffer {
+  return Buffer.alloc(IFADDRMSG_LEN);
 }

@@ -51,12 +51,23 @@ export const RTM_GETROUTE = 26;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
+export const RTM_NEWADDR = 20;
+export const RTM_GETADDR = 22;
+export const RTM_NEWRULE = 32;
+export const RTM_DELRULE = 33;
+export const RTM_GETRULE = 34;
+export const RTM_NEWNEXTHOP = 104;
+export const RTM_DELNEXTHOP = 105;
+export const RTM_GETNEXTHOP = 106;
 
 // rtnetlink multicast groups (enum rtnetlink_groups): numbers for NETLINK_ADD_MEMBERSHIP.
 export const RTNLGRP_LINK = 1;
 export const RTNLGRP_NEIGH = 3;
 export const RTNLGRP_IPV4_ROUTE = 7;
 export const RTNLGRP_IPV6_ROUTE = 11;
+export const RTNLGRP_IPV4_RULE = 8;
+export const RTNLGRP_IPV6_RULE = 19;
+export const RTNLGRP_NEXTHOP = 32;
 
 // struct ifinfomsg (16 bytes): family u8, pad u8, type u16, index i32, flags u32, change u32.
 export const IFINFOMSG_LEN = 16;
@@ -83,6 +94,12 @@ export const RTMSG_LEN = 12;
 export const RT_TABLE_COMPAT = 252;
 export const RT_TABLE_MAIN = 254;
 export const RTN_UNICAST = 1;
+export const RTN_UNREACHABLE = 7;
+export const RTN_THROW = 9;
+/** Tables that are the kernel's, never the agent's: unspec, default, main, local. */
+export const RT_TABLE_UNSPEC = 0;
+export const RT_TABLE_DEFAULT = 253;
+export const RT_TABLE_LOCAL = 255;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_NOWHERE = 255;
@@ -92,6 +109,53 @@ export const RTA_DST = 1;
 export const RTA_OIF = 4;
 export const RTA_GATEWAY = 5;
 export const RTA_TABLE = 15;
+export const RTA_PRIORITY = 6;
+export const RTA_MULTIPATH = 9;
+/** The route's nexthop object (linux/rtnetlink.h, kernel 5.3+). */
+export const RTA_NH_ID = 30;
+
+// linux/fib_rules.h: struct fib_rule_hdr (12 bytes): family, dst_len, src_len, tos, table, res1,
+// res2, action u8; flags u32. Tables above 255 go in FRA_TABLE.
+export const FIB_RULE_HDR_LEN = 12;
+export const FR_ACT_TO_TBL = 1;
+export const FRA_DST = 1;
+export const FRA_SRC = 2;
+export const FRA_IIFNAME = 3;
+export const FRA_GOTO = 4;
+export const FRA_PRIORITY = 6;
+export const FRA_FWMARK = 10;
+export const FRA_TABLE = 15;
+export const FRA_OIFNAME = 17;
+export const FRA_L3MDEV = 19;
+export const FRA_UID_RANGE = 20;
+/** u8: who made the rule (kernel 4.17+), as rtm_protocol for routes. */
+export const FRA_PROTOCOL = 21;
+export const FRA_IP_PROTO = 22;
+export const FRA_SPORT_RANGE = 23;
+export const FRA_DPORT_RANGE = 24;
+
+// linux/nexthop.h: struct nhmsg (8 bytes): family, scope, protocol, resvd u8; flags u32 (RTNH_F_*).
+export const NHMSG_LEN = 8;
+export const NHA_ID = 1;
+/** struct nexthop_grp[]: { u32 id; u8 weight - 1; u8; u16 } each. */
+export const NHA_GROUP = 2;
+export const NHA_GROUP_TYPE = 3;
+export const NHA_BLACKHOLE = 4;
+export const NHA_OIF = 5;
+export const NHA_GATEWAY = 6;
+/** Nested (kernel 5.13+): the resilient group's parameters. */
+export const NHA_RES_GROUP = 12;
+export const NHA_RES_GROUP_BUCKETS = 1;
+/** clock_t: USER_HZ (100) ticks a second, as the idle and unbalanced timers below. */
+export const NHA_RES_GROUP_IDLE_TIMER = 2;
+export const NHA_RES_GROUP_UNBALANCED_TIMER = 3;
+export const NEXTHOP_GRP_TYPE_RES = 1;
+export const USER_HZ = 100;
+
+// linux/if_addr.h: struct ifaddrmsg (8 bytes): family, prefixlen, flags, scope u8; index u32.
+export const IFADDRMSG_LEN = 8;
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
 
 // struct ndmsg (12 bytes): family u8, pad, pad u16, ifindex i32, state u16, flags u8, type u8.
 export const NDMSG_LEN = 12;
