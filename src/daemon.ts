@@ -5,6 +5,7 @@ import { VxlanGuard } from './dataplane/vxlan-guard';
 import { vxlanSpecFor, vxlanSysctls } from './model/vxlan';
 import { describeCause, type GatewayError } from './errors';
 import { ensureSysctls } from './init/apply';
+import { realSetupDeps, setupGuardComponent, type SetupDeps } from './init/setup-component';
 import { ProcSysctl } from './kernel/sysctl';
 import { NetlinkLinks } from './kernel/links';
 import type { LinkWatch, Links, NeighbourCache, Sysctl } from './kernel/ports';
@@ -49,6 +50,8 @@ export interface DaemonDeps {
   /** eth0's carrier and the neighbour cache, for the carrier monitor; without both it is off. */
   readonly linkWatch?: LinkWatch;
   readonly neighbourCache?: NeighbourCache & { close?(): void };
+  /** For the setup guard (init's ruleset and sysctls); with a fake `kernel` and no `setup`, it is off. */
+  readonly setup?: SetupDeps;
 }
 
 /** The real kernel: netlink for the return path, links and events, /proc/sys for settings. */
@@ -89,6 +92,8 @@ export class Daemon {
   readonly vxlanGuard: VxlanGuard | undefined;
   /** Restores the probes' path at once when eth0's carrier comes back (see health/carrier.ts). */
   readonly carrier: CarrierMonitor | undefined;
+  /** Holds init's ruleset and sysctls (src/init/setup-guard.ts); undefined on fakes. */
+  private readonly setup: ReturnType<typeof setupGuardComponent> | undefined;
 
   constructor(readonly config: DaemonConfig, deps: DaemonDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -194,6 +199,21 @@ export class Daemon {
     }
     const carrier = this.carrier;
 
+    const setupDeps = deps.setup ?? (deps.kernel ? undefined : realSetupDeps(config));
+    if (setupDeps && links) {
+      this.setup = setupGuardComponent({
+        config,
+        deps: setupDeps,
+        links,
+        clock: this.clock,
+        logger: this.log,
+        metrics: this.metrics,
+        onAttached: () => this.health.tracker.attachSetup(),
+        onProblem: (problem) => this.health.tracker.setupResult(problem),
+      });
+    }
+    const setup = this.setup;
+
     this.lifecycle
       // First in, last out: `status` answers during start-up, the drain and shutdown, whatever else fails.
       .add({ name: 'status-server', start: () => this.startStatus(), stop: () => this.statusServer?.close() })
@@ -210,6 +230,8 @@ export class Daemon {
       })
       .add({ name: 'reconciler', start: () => this.reconciler.start(), stop: () => this.reconciler.stop() })
       .add({ name: 'vxlan-guard', start: () => guard?.start(), stop: () => guard?.stop() })
+      // After vxlan0 is right (the MSS clamp follows its MTU), before anything reaches clients.
+      .add({ name: 'setup-guard', start: (signal) => setup?.start?.(signal), stop: () => setup?.stop?.() })
       .add({
         name: 'policysync',
         start: (signal) => {

@@ -49,6 +49,8 @@ export function buildProgram(): Command {
     .addOption(settingOption('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init', 'EGRESS_VXLAN_VNI'))
     .addOption(settingOption('--vxlan-port <port>', 'VXLAN UDP port, as init', 'EGRESS_VXLAN_PORT'))
     .addOption(settingOption('--interface <name>', 'the pod underlay interface, as init: vxlan0 is re-created on it', 'EGRESS_INTERFACE'))
+    .addOption(settingOption('--dataplane <kind>', "iptables or nftables, as init; unset: the one init's rules are in", 'DATAPLANE'))
+    .addOption(settingOption('--iptables-backend <backend>', "legacy or nft, as init; unset: where init's rules are", 'IPTABLES_BACKEND'))
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .action(async (flags: StartFlags) => {

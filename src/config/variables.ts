@@ -72,17 +72,17 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'DATAPLANE',
-    commands: ['init'],
+    commands: ['init', 'start'],
     default: 'iptables',
     flag: '--dataplane',
-    meaning: 'How SNAT and MSS clamping are programmed: iptables or nftables.',
+    meaning: 'How SNAT and MSS clamping are programmed: iptables or nftables. The daemon holds them with the same backend; when unset there, it uses the one init wrote them with.',
   },
   {
     name: 'IPTABLES_BACKEND',
-    commands: ['init'],
+    commands: ['init', 'start'],
     default: undefined,
     flag: '--iptables-backend',
-    meaning: 'legacy or nft, when DATAPLANE=iptables; detected when unset.',
+    meaning: 'legacy or nft, when DATAPLANE=iptables; detected when unset (the daemon: where init wrote the rules).',
   },
   {
     name: 'DAEMON_SOCKET_PATH',

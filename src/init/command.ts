@@ -53,7 +53,10 @@ export async function runInitCommand(flags: InitFlags, env: Env, deps: InitDeps 
       return;
     }
     await netfilter.checkAvailable?.([...(plan.egress.ipv4 ? ['ipv4' as const] : []), ...(plan.egress.ipv6 ? ['ipv6' as const] : [])]);
-    const outcome = await applyInit(plan, { links: deps.links, sysctl: deps.sysctl, netfilter }, logger);
+    // The fail-safe is an nft table whatever the dataplane (see renderFailsafe).
+    const failsafe = backend === 'nftables' ? undefined : deps.netfilterFor('nftables');
+    await failsafe?.checkAvailable?.();
+    const outcome = await applyInit(plan, { links: deps.links, sysctl: deps.sysctl, netfilter, ...(failsafe ? { failsafe } : {}) }, logger);
     logger.info(
       {
         component: 'init',
