@@ -6,6 +6,7 @@ import type { StartFlags } from '../daemon';
 import type { StatusFlags } from '../status/command';
 import type { AgentFlags } from '../agent/command';
 import { findVariable } from '../config/variables';
+import { SignalLatch } from '../process-signals';
 import { VERSION } from '../version';
 
 /**
@@ -14,7 +15,7 @@ import { VERSION } from '../version';
  * Flags override the environment variables of the same meaning (the
  * variables are what Calico's manifests set). Only this file maps errors to exit statuses.
  */
-export function buildProgram(): Command {
+export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
   const program = new Command('egress-gateway')
     .description('Egress gateway for Calico: traffic of chosen pods leaves the cluster with one fixed source IP')
     .version(VERSION, '-V, --version', 'print the version')
@@ -55,7 +56,7 @@ export function buildProgram(): Command {
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .action(async (flags: StartFlags) => {
       const { runStartCommand } = require('../daemon') as typeof import('../daemon');
-      process.exitCode = await runStartCommand(flags, process.env);
+      process.exitCode = await runStartCommand(flags, process.env, early.signals ? { signals: early.signals } : {});
     });
 
   program
@@ -115,7 +116,9 @@ function settingOption(flags: string, what: string, ...variables: [string, ...st
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const program = buildProgram();
+  // `start`: catch SIGTERM, SIGINT and SIGHUP now, before the daemon's modules load (src/process-signals.ts).
+  const early = argv[2] === 'start' ? { signals: new SignalLatch() } : {};
+  const program = buildProgram(early);
   try {
     await program.parseAsync([...argv]);
   } catch (err) {

@@ -122,8 +122,10 @@ export function renderIptablesRuleset(underlay: string, rules: FamilyRules): str
 export function renderNftRuleset(input: RulesetInput): string {
   const { underlay, ipv4, ipv6 } = input;
   const table = `${OWNED.nftFamily} ${OWNED.nftTable}`;
+  // Written the way `nft list` prints it back (flags as "syn / syn,rst", set elements in address
+  // order), so the daemon can tell an intact table from a changed one without rewriting it.
   const clamp = (proto: string, mss: number): string =>
-    `\t\toifname "${underlay}" meta nfproto ${proto} tcp flags & (syn | rst) == syn tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`;
+    `\t\toifname "${underlay}" meta nfproto ${proto} tcp flags syn / syn,rst tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`;
   return [
     `table ${table}`,
     `delete table ${table}`,
@@ -132,7 +134,8 @@ export function renderNftRuleset(input: RulesetInput): string {
     '\t\ttype nat hook postrouting priority srcnat; policy accept;',
     ...(ipv4 ? [`\t\toifname "${underlay}" ip saddr != ${ipv4.egressIp.text} snat ip to ${ipv4.egressIp.text} fully-random`] : []),
     ...(ipv6
-      ? [`\t\toifname "${underlay}" ip6 saddr != { ${IPV6_LINK_LOCAL}, ${ipv6.egressIp.text} } snat ip6 to ${ipv6.egressIp.text} fully-random`]
+      ? // A global address sorts before fe80::/10, as nft lists the set.
+        [`\t\toifname "${underlay}" ip6 saddr != { ${ipv6.egressIp.text}, ${IPV6_LINK_LOCAL} } snat ip6 to ${ipv6.egressIp.text} fully-random`]
       : []),
     '\t}',
     '\tchain forward {',
@@ -160,10 +163,9 @@ export function renderFailsafe(input: RulesetInput): RulesetPayload {
   if (input.tunnel === undefined) throw new RangeError('the fail-safe needs the tunnel device');
   const table = `${OWNED.nftFamily} ${OWNED.nftFailsafeTable}`;
   const from = `iifname "${input.tunnel}" oifname "${input.underlay}"`;
+  // `ip saddr` implies IPv4 in an inet table (nft lists it without "meta nfproto").
   const rule = (proto: 'ipv4' | 'ipv6', rules: FamilyRules | undefined): string =>
-    rules
-      ? `\t\t${from} meta nfproto ${proto} ${proto === 'ipv4' ? 'ip' : 'ip6'} saddr != ${rules.egressIp.text} counter drop`
-      : `\t\t${from} meta nfproto ${proto} counter drop`;
+    rules ? `\t\t${from} ${proto === 'ipv4' ? 'ip' : 'ip6'} saddr != ${rules.egressIp.text} counter drop` : `\t\t${from} meta nfproto ${proto} counter drop`;
   const text = [
     `table ${table}`,
     `delete table ${table}`,

@@ -1,6 +1,6 @@
 import { ErrorCodes, GatewayError, describeCause, isGatewayError, kernelError } from '../errors';
 import type { Links, Sysctl } from '../kernel/ports';
-import type { OwnedRulesetReader } from '../kernel/netfilter-state';
+import { expectedIptablesLines, expectedNftListing, type OwnedRulesetReader } from '../kernel/netfilter-state';
 import type { Clock, TimerHandle } from '../model/clock';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
@@ -31,12 +31,12 @@ import { OWNED, type RulesetPayload } from './ruleset';
  * the next check.
  *
  * How a change is recognised: a read of what we own (OwnedRulesetReader: iptables-save's owned lines,
- * or an nft table's listing) is compared with the read taken right after our own last apply of the
- * same text. The kernel prints rules in its own canonical form (nft reorders set elements and
- * rewrites flag expressions), so the reference is what the kernel printed for our text, not our
- * text. At start the guard therefore applies the ruleset once (an atomic, idempotent rewrite of what
- * we own), and a read taken just before that apply that differs from the one after it is a change
- * made while no daemon was watching.
+ * or an nft table's listing) is compared with what the kernel listed right after our own last apply
+ * of the same text. Our payloads are written in the form the tools print them back, so at start an
+ * intact ruleset reads back as its own text and nothing is written. Where a tool prints it otherwise
+ * (another nft version may), the guard applies it once (an atomic, idempotent rewrite of what we own)
+ * and keeps what the kernel lists then as the reference; a read before that apply that differs from
+ * the one after it is a change made while no daemon was watching.
  *
  * The fail-safe table's counter tells whether forwarded traffic was about to leave without SNAT.
  * Drops while the rules were broken are expected (that is what it is for). Drops while the owned
@@ -323,6 +323,12 @@ export class SetupGuard {
         this.settled(item);
         continue;
       }
+      if (!known && current === expectedListing(p)) {
+        // As init wrote it (the kernel lists it as we write it): nothing to put back, nothing to write.
+        this.learned.set(item, { text: p.text, listing: current, mtu });
+        this.settled(item);
+        continue;
+      }
       let why: string | undefined;
       if (!known) why = current === '' ? 'missing at start-up' : undefined;
       else if (known.text !== p.text) why = `the MSS clamp follows ${plan.vxlan.name}'s MTU, ${lastMtu ?? known.mtu} → ${mtu}`;
@@ -435,6 +441,11 @@ export class SetupGuard {
 /** "doing: why", keeping the code of an error that has one (a tool missing stays BACKEND_UNAVAILABLE). */
 function failed(doing: string, err: unknown): GatewayError {
   return isGatewayError(err) ? new GatewayError(err.code, `${doing}: ${err.message}`, { cause: err }) : kernelError(doing, err);
+}
+
+/** How the kernel lists an intact payload of ours (see OwnedRulesetReader). */
+function expectedListing(p: RulesetPayload): string {
+  return p.family === 'inet' ? expectedNftListing(p.text) : expectedIptablesLines(p.text, [OWNED.natChain, OWNED.mangleChain]);
 }
 
 function isPerDevice(s: SysctlSetting): boolean {

@@ -26,20 +26,19 @@ export interface NftTableRead {
 }
 
 /**
- * The owned part of iptables-save output. Table headers are kept for tables that hold owned lines,
- * chain declarations lose their counters, and every other line (foreign chains and rules, comments,
- * COMMIT) is dropped.
+ * The owned part of iptables-save output: per table (tables in name order, whatever order the
+ * variant lists them in), the owned chains' declarations without counters, then the rules of the
+ * other chains that jump into them, then the owned chains' rules, as iptables-save orders them.
+ * Every other line (foreign chains and rules, comments, COMMIT) is dropped.
  */
 export function ownedIptablesLines(save: string, ownedChains: readonly string[]): string {
   const owned = new Set(ownedChains);
-  const out: string[] = [];
+  const tables = new Map<string, string[]>();
   let table = '';
-  let tableShown = false;
   for (const raw of save.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('*')) {
       table = line;
-      tableShown = false;
       continue;
     }
     let kept: string | undefined;
@@ -52,13 +51,56 @@ export function ownedIptablesLines(save: string, ownedChains: readonly string[])
       if (owned.has(chain) || (target !== undefined && owned.has(target))) kept = line.split(/\s+/).join(' ');
     }
     if (kept === undefined) continue;
-    if (!tableShown) {
-      out.push(table);
-      tableShown = true;
-    }
-    out.push(kept);
+    const lines = tables.get(table) ?? [];
+    lines.push(kept);
+    tables.set(table, lines);
   }
-  return out.length > 0 ? `${out.join('\n')}\n` : '';
+  return [...tables.keys()]
+    .sort()
+    .map((t) => `${t}\n${(tables.get(t) ?? []).join('\n')}\n`)
+    .join('');
+}
+
+/**
+ * What ownedIptablesLines reads back once an iptables-restore --noflush payload of ours is applied:
+ * `-I BUILTIN ... -j OWNED` jumps listed as `-A`, ahead of the owned chains' rules. Our payloads
+ * are written in iptables-save's own form, so an intact ruleset reads back as exactly this.
+ */
+export function expectedIptablesLines(payload: string, ownedChains: readonly string[]): string {
+  const owned = new Set(ownedChains);
+  const out: string[] = [];
+  let table = '';
+  let decls: string[] = [];
+  let jumps: string[] = [];
+  let rules: string[] = [];
+  const flush = (): void => {
+    if (table !== '' && decls.length + jumps.length + rules.length > 0) out.push(`${table}\n${[...decls.sort(), ...jumps, ...rules].join('\n')}\n`);
+    decls = [];
+    jumps = [];
+    rules = [];
+  };
+  for (const raw of payload.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) {
+      flush();
+      table = line;
+      continue;
+    }
+    const decl = /^:(\S+)\s+(\S+)/.exec(line);
+    if (decl && owned.has(decl[1] ?? '')) decls.push(`:${decl[1]} ${decl[2]}`);
+    const insert = /^-I\s+(\S+)(?:\s+\d+)?\s+(.*)$/.exec(line);
+    if (insert) jumps.push(`-A ${insert[1]} ${(insert[2] ?? '').split(/\s+/).join(' ')}`);
+    else if (line.startsWith('-A ')) rules.push(line.split(/\s+/).join(' '));
+  }
+  flush();
+  return out.sort().join('');
+}
+
+/** What `nft list table` prints once an `nft -f` payload of ours (table, delete table, table { ... }) is applied, normalized. */
+export function expectedNftListing(payload: string): string {
+  const lines = payload.split('\n');
+  const body = lines.findIndex((l) => /^table \S+ \S+ \{$/.test(l.trim()));
+  return body < 0 ? '' : normalizeNftListing(lines.slice(body).join('\n'));
 }
 
 /** An nft listing without counter values, handles and blank lines, one statement per line, trimmed. */

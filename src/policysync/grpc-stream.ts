@@ -155,6 +155,8 @@ class H2ServerStream implements ServerStreamCall {
     });
     this.session = session;
     session.on('connect', () => {
+      // A call closed while connecting: the session is destroyed, and using it would throw.
+      if (session.destroyed || this.finished) return;
       // initialWindowSize covers each stream; the connection's own window is raised separately.
       if (window > 65_535) session.setLocalWindowSize(window);
       this.armKeepalive();

@@ -107,22 +107,28 @@ export async function startStatusServer(path: string, deps: StatusAppDeps): Prom
   }
   deps.logger?.info({ component: 'status', event: 'status_server_listening', path }, `status socket listening on ${path}`);
 
+  // Node removes the socket file when the server closes; make sure, but only if it is still ours.
+  const removeOurs = (): void => {
+    const now = statOrUndefined(path);
+    if (now && ours && now.ino === ours.ino && now.dev === ours.dev) {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    if (madeDir) removeEmptyDir(dir);
+  };
+  // Every other way out (process.exit after a second signal, a fatal error): no socket left behind.
+  process.once('exit', removeOurs);
   let closing: Promise<void> | undefined;
   return {
     path,
     close: () =>
       (closing ??= (async () => {
+        process.off('exit', removeOurs);
         await app.close().catch(() => undefined);
-        // Node removes the socket file when the server closes; make sure, but only if it is still ours.
-        const now = statOrUndefined(path);
-        if (now && ours && now.ino === ours.ino && now.dev === ours.dev) {
-          try {
-            unlinkSync(path);
-          } catch {
-            /* gone meanwhile */
-          }
-        }
-        if (madeDir) removeEmptyDir(dir);
+        removeOurs();
       })()),
   };
 }

@@ -31,7 +31,7 @@ delete table inet egress_gateway_failsafe
 table inet egress_gateway_failsafe {
 \tchain postrouting {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv4 ip saddr != 100.64.2.7 counter drop
+\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 counter drop
 \t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 counter drop
 \t}
 }
@@ -41,7 +41,7 @@ table inet egress_gateway_failsafe {
 const FAILSAFE_DUMP = `table inet egress_gateway_failsafe {
 \tchain postrouting {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv4 ip saddr != 100.64.2.7 counter drop
+\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 counter drop
 \t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 counter drop
 \t}
 }
@@ -56,7 +56,7 @@ table inet egress_gateway {
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv4 tcp flags syn / syn,rst tcp option maxseg size > 1410 tcp option maxseg size set 1410
 \t}
 }
 `;
@@ -146,7 +146,7 @@ ${FAILSAFE_DUMP}`,
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv4 tcp flags syn / syn,rst tcp option maxseg size > 1410 tcp option maxseg size set 1410
 \t}
 }
 ${FAILSAFE_DUMP}table ip foreign {
@@ -325,7 +325,7 @@ COMMIT
 COMMIT
 `;
 
-  const FAILSAFE_DUAL_GOLDEN = FAILSAFE_GOLDEN.replace('meta nfproto ipv6 counter drop', 'meta nfproto ipv6 ip6 saddr != 2001:db8:64:2::7 counter drop');
+  const FAILSAFE_DUAL_GOLDEN = FAILSAFE_GOLDEN.replace('meta nfproto ipv6 counter drop', 'ip6 saddr != 2001:db8:64:2::7 counter drop');
 
   const NFT_DUAL_GOLDEN = `table inet egress_gateway
 delete table inet egress_gateway
@@ -333,12 +333,12 @@ table inet egress_gateway {
 \tchain postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\toifname "eth0" ip saddr != 100.64.2.7 snat ip to 100.64.2.7 fully-random
-\t\toifname "eth0" ip6 saddr != { fe80::/10, 2001:db8:64:2::7 } snat ip6 to 2001:db8:64:2::7 fully-random
+\t\toifname "eth0" ip6 saddr != { 2001:db8:64:2::7, fe80::/10 } snat ip6 to 2001:db8:64:2::7 fully-random
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
-\t\toifname "eth0" meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size > 1390 tcp option maxseg size set 1390
+\t\toifname "eth0" meta nfproto ipv4 tcp flags syn / syn,rst tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv6 tcp flags syn / syn,rst tcp option maxseg size > 1390 tcp option maxseg size set 1390
 \t}
 }
 `;
@@ -374,7 +374,7 @@ table inet egress_gateway {
     ]);
     assert.equal(rulesetsFor(plan, 1430)[1]?.text, IP6TABLES_GOLDEN(1370));
     // Without an IPv4 address, no IPv4 traffic may be forwarded out at all.
-    assert.match(rulesetsFor(plan, 1430)[0]?.text ?? '', /oifname "eth0" meta nfproto ipv4 counter drop\n.*meta nfproto ipv6 ip6 saddr != 2001:db8:64:2::7 counter drop\n/);
+    assert.match(rulesetsFor(plan, 1430)[0]?.text ?? '', /oifname "eth0" meta nfproto ipv4 counter drop\n.*oifname "eth0" ip6 saddr != 2001:db8:64:2::7 counter drop\n/);
     const nft = rulesetFor(planInit(v6only, 'nftables'), 1430);
     assert.doesNotMatch(nft.slice(nft.indexOf('table inet egress_gateway\n')), /\bip saddr|nfproto ipv4/, 'no IPv4 SNAT or clamp without an IPv4 address');
     assert.match(nft, /\t\toifname "eth0" meta nfproto ipv6 .* maxseg size set 1370\n/);

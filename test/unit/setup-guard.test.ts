@@ -74,13 +74,27 @@ async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysct
 }
 
 describe('setup guard on the fakes', () => {
-  it('after init: nothing to report at start (one apply to learn how the kernel lists our rules), readiness told "ok"', async () => {
+  for (const backend of ['iptables-nft', 'iptables-legacy', 'nftables'] as const) {
+    it(`${backend}, after init: nothing to report and nothing written at start; readiness told "ok"`, async () => {
+      const r = await rig(backend);
+      const before = r.state();
+      const applies = (r.iptables?.applies ?? 0) + r.nft.applies;
+      await r.guard.start();
+      assert.equal(r.state(), before);
+      assert.equal((r.iptables?.applies ?? 0) + r.nft.applies, applies, 'an intact ruleset reads back as our own text: no rewrite');
+      assert.deepEqual(r.drifts(), []);
+      assert.deepEqual(r.problems, [undefined]);
+      await r.guard.stop();
+    });
+  }
+
+  it('changed while no daemon was watching: found at start-up, logged, put back', async () => {
     const r = await rig('iptables-nft');
-    const before = r.state();
+    await r.iptables!.apply('*nat\n-D POSTROUTING -j EGW-POSTROUTING\nCOMMIT\n');
     await r.guard.start();
-    assert.equal(r.state(), before, 'the apply at start rewrote the same rules');
-    assert.deepEqual(r.drifts(), []);
-    assert.deepEqual(r.problems, [undefined]);
+    assert.deepEqual(r.drifts().map((l) => l.item), ['ruleset:ipv4']);
+    assert.match(String(r.drifts()[0]?.detail), /found changed at start-up: missing: -A POSTROUTING -j EGW-POSTROUTING/);
+    assert.match(r.iptables!.dump(), /^-A POSTROUTING -j EGW-POSTROUTING$/m);
     await r.guard.stop();
   });
 
