@@ -53,7 +53,7 @@ export interface DaemonDeps {
   /** eth0's carrier and the neighbour cache, for the carrier monitor; without both it is off. */
   readonly linkWatch?: LinkWatch;
   readonly neighbourCache?: NeighbourCache & { close?(): void };
-  /** For the setup guard (init's ruleset and sysctls); with a fake `kernel` and no `setup`, it is off. */
+  /** For the setup guard (init's ruleset and sysctls, src/init/setup-guard.ts); without it (and `links`) it is off. */
   readonly setup?: SetupDeps;
 }
 
@@ -66,6 +66,7 @@ export function realDaemonDeps(): DaemonDeps {
     sysctl: new ProcSysctl(),
     linkWatch: new NetlinkLinkWatch(),
     neighbourCache: new NetlinkNeighbourCache(),
+    setup: realSetupDeps(),
   };
 }
 
@@ -202,7 +203,7 @@ export class Daemon {
     }
     const carrier = this.carrier;
 
-    const setupDeps = deps.setup ?? (deps.kernel ? undefined : realSetupDeps(config));
+    const setupDeps = deps.setup;
     if (setupDeps && links) {
       this.setup = setupGuardComponent({
         config,

@@ -23,7 +23,7 @@ export interface SetupDeps {
   readonly sysctl: Sysctl;
   netfilterFor(backend: NetfilterBackend): Netfilter;
   readerFor(backend: NetfilterBackend): OwnedRulesetReader;
-  resolveBackend(): Promise<{ backend: NetfilterBackend; why: string }>;
+  resolveBackend(config: DaemonConfig): Promise<{ backend: NetfilterBackend; why: string }>;
   /** nf_tables change events; absent: the ruleset is looked at on the timers only. */
   readonly rulesetWatch?: RulesetWatch;
   /** Link events, for vxlan0's MTU; absent: the MTU is read at each ruleset check only. */
@@ -31,8 +31,7 @@ export interface SetupDeps {
   readonly quickIntervalMs?: number;
 }
 
-export function realSetupDeps(config: DaemonConfig): SetupDeps {
-  const families = [...(config.egressIpv4 ? ['ipv4' as const] : []), ...(config.egressIpv6 ? ['ipv6' as const] : [])];
+export function realSetupDeps(): SetupDeps {
   return {
     sysctl: new ProcSysctl(),
     netfilterFor: (backend) => (backend === 'nftables' ? new NftNetfilter() : new IptablesRestoreNetfilter(backend === 'iptables-legacy' ? 'legacy' : 'nft')),
@@ -42,7 +41,8 @@ export function realSetupDeps(config: DaemonConfig): SetupDeps {
         ownedChains: [OWNED.natChain, OWNED.mangleChain],
         nftFamily: OWNED.nftFamily,
       }),
-    resolveBackend: () => resolveDaemonBackend(config, families),
+    resolveBackend: (config) =>
+      resolveDaemonBackend(config, [...(config.egressIpv4 ? ['ipv4' as const] : []), ...(config.egressIpv6 ? ['ipv6' as const] : [])]),
     rulesetWatch: new NetlinkNftablesWatch(),
     linkWatch: new NetlinkLinkWatch(),
   };
@@ -86,7 +86,7 @@ export function setupGuardComponent(w: SetupWiring): Component & { status(): Set
     name: 'setup-guard',
     status: () => guard?.status(),
     start: async () => {
-      const { backend, why } = await w.deps.resolveBackend();
+      const { backend, why } = await w.deps.resolveBackend(w.config);
       w.logger.info({ component: 'setup-guard', event: 'setup_backend', backend, why }, `holding init's ruleset with ${backend} (${why})`);
       const netfilter = w.deps.netfilterFor(backend);
       guard = new SetupGuard({
