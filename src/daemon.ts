@@ -128,6 +128,7 @@ export class Daemon {
       logger: this.log,
       resyncIntervalMs: config.resyncIntervalMs,
       onReconciled: (result) => this.onReconciled(result),
+      onConflict: () => this.metrics.routeConflicts.inc(),
     });
     this.client = new PolicySyncClient(
       {

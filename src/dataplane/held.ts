@@ -1,4 +1,5 @@
 import { fdbKind, neighbourKind, routeKind, type EntryKind } from '../model/entries';
+import type { IpAddress } from '../model/ip';
 import { diffClass, diffHeld, holdEntry, type HeldMap, type ReturnPathEntries, type ReturnPathPlan } from './diff';
 import type { TouchedKeys } from './node-parts';
 
@@ -126,6 +127,11 @@ export class HeldState {
 
   counts(): EntryCounts {
     return { routes: this.routes.count, neighbours: this.neighbours.count, fdb: this.fdb.count };
+  }
+
+  /** The MAC of the neighbour entry held for `ip` on `dev` (the first, if several). */
+  neighbourMac(dev: string, ip: IpAddress): string | undefined {
+    return heldList(this.neighbours.map.get(neighbourKind.key({ ip, mac: '', dev })))[0]?.mac;
   }
 
   /**

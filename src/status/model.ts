@@ -1,4 +1,5 @@
 import type { DaemonConfig } from '../daemon-config';
+import type { AddressConflict } from '../dataplane/desired';
 import type { EntryCounts, ReconcilerStatus } from '../dataplane/reconciler';
 import type { CarrierState, CarrierStatus } from '../health/carrier';
 import type { CheckName, CheckReport, ReadinessInputs, ReadinessReport } from '../health/readiness';
@@ -74,6 +75,8 @@ export interface DataplaneSection {
   readonly self?: { readonly dst: string; readonly node: string };
   /** Routes received but not programmed. */
   readonly skipped: number;
+  /** Node addresses claimed by more than one node: who keeps each, and whose blocks get no return path. */
+  readonly conflicts: readonly AddressConflict[];
 }
 
 export type TargetState = 'up' | 'down' | 'pending';
@@ -218,6 +221,7 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
       : {}),
     ...(r.self ? { self: { ...r.self } } : {}),
     skipped: r.skipped,
+    conflicts: r.conflicts.map((c) => ({ ...c, refused: c.refused.map((x) => ({ ...x })) })),
   };
 
   const probes: ProbeSection[] = [];

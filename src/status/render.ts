@@ -62,6 +62,19 @@ export function renderStatusTable(doc: StatusDocument): string {
     ],
     ...(d.self ? ([['own block', `${d.self.dst} (node ${d.self.node})`]] as [string, string][]) : []),
     ['skipped routes', String(d.skipped)],
+    ...((d.conflicts ?? []).length > 0
+      ? ([
+          [
+            'CONFLICTS',
+            (d.conflicts ?? [])
+              .map(
+                (c) =>
+                  `${c.address}: kept by ${c.keptBy} (${c.because === 'incumbent' ? 'it holds the address' : 'first by name'}); refused: ${c.refused.map((x) => `${x.node} (${x.blocks} block${x.blocks === 1 ? '' : 's'})`).join(', ') || '-'}`,
+              )
+              .join('\n'),
+          ],
+        ] as [string, string][])
+      : []),
   ]);
 
   section(out, 'PROBES');
