@@ -241,7 +241,12 @@ export class Daemon {
         name: 'health-server',
         start: async () => {
           this.server = await startHealthServer(
-            { port: config.health.port, host: config.health.host },
+            {
+              port: config.health.port,
+              host: config.health.host,
+              maxConnections: config.health.maxConnections,
+              onRefused: () => this.metrics.healthConnectionsDropped.inc(),
+            },
             {
               readiness: this.health.tracker,
               metrics: this.metrics,

@@ -106,6 +106,12 @@ export const VARIABLES: readonly VariableSpec[] = [
     meaning: 'Address the health server listens on; the egress IP when unset.',
   },
   {
+    name: 'HEALTH_MAX_CONNECTIONS',
+    commands: ['start'],
+    default: '4096',
+    meaning: 'Connections the health port keeps open at once (1 to 1000000); more are refused at once and counted in egress_gateway_health_connections_dropped_total. The default fits ~1,000 long-lived health streams from client-node agents four times over.',
+  },
+  {
     name: 'HEALTH_TIMEOUT_DATASTORE',
     commands: ['start'],
     default: '90s',
