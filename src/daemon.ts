@@ -27,6 +27,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type GatewayMetrics } from './observability/metrics';
 import { PolicySyncClient } from './policysync/client';
 import { buildStatus, type DaemonPhase, type StatusDocument } from './status/model';
+import { listEntries } from './status/entries';
 import { startStatusServer, type StatusServer } from './status/server';
 import { VERSION } from './version';
 
@@ -369,7 +370,14 @@ export class Daemon {
   /** A status socket that cannot be served is logged, not fatal: forwarding does not need it. */
   private async startStatus(): Promise<void> {
     try {
-      this.statusServer = await startStatusServer(this.config.statusSocket, { status: () => this.status(), logger: this.log });
+      this.statusServer = await startStatusServer(this.config.statusSocket, {
+        status: () => this.status(),
+        entries: (filter) => {
+          const { entries, attribution } = this.reconciler.programmedEntries();
+          return listEntries(entries, attribution, filter, this.health.tracker.report().ready);
+        },
+        logger: this.log,
+      });
     } catch (err) {
       this.log.warn({ component: 'status', event: 'status_server_failed', err }, `${describeCause(err)}; \`egress-gateway status\` cannot reach this daemon`);
     }

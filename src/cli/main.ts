@@ -82,6 +82,9 @@ export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
     .command('status')
     .description('ask the running daemon how it is: readiness and why, sync, return path and drift, probes, drain (exit 0 ready, 1 not ready, 3 unreachable)')
     .option('--json', 'print the status document as JSON, for scripts')
+    .option('--entries', 'list what is programmed (routes, neighbours, FDB entries) with the node each is for')
+    .option('--block <cidr>', 'only the routes overlapping this block, and their nodes\' entries (implies --entries)')
+    .option('--node <name>', 'only the entries of this client node (implies --entries)')
     .addOption(settingOption('--socket <path>', "the daemon's status socket", 'STATUS_SOCKET'))
     .action(async (flags: StatusFlags) => {
       const { runStatusCommand } = require('../status/command') as typeof import('../status/command');

@@ -6,9 +6,18 @@ import type { IpAddress } from '../model/ip';
 import type { Logger } from '../observability/logger';
 import { desiredReturnPath, type AddressConflict, type DesiredState, type IncumbentLookup, type ReturnPathOptions } from './desired';
 import type { EntryCounts } from './held';
+import type { ReturnPathEntries } from './diff';
+import { clientVtepMac } from '../model/mac';
+import type { RouteEntry } from '../model/entries';
 import { ReturnPathPass } from './pass';
 import { RouteStore } from './route-store';
 import { PassScheduler } from './scheduler';
+
+/** Which client node a programmed entry is for, from the routes and VTEPs in use. */
+export interface EntryAttribution {
+  nodeOfRoute(route: RouteEntry): string | undefined;
+  nodeOfMac(mac: string): string | undefined;
+}
 
 export type { EntryCounts } from './held';
 
@@ -211,6 +220,29 @@ export class ReturnPathReconciler {
       }
     }
     this.reportedConflicts = now;
+  }
+
+  /**
+   * Every entry the gateway believes the kernel holds, and which client node each is for (from the
+   * routes and VTEPs in use): `egress-gateway status --entries`.
+   */
+  programmedEntries(): { readonly entries: ReturnPathEntries; readonly attribution: EntryAttribution } {
+    const entries = this.passes.held?.entries() ?? { routes: [], neighbours: [], fdb: [] };
+    const macs = new Map<string, string>();
+    for (const node of this.store.nodes()) if (node !== '') macs.set(clientVtepMac(node), node);
+    const vxlan = this.opts.returnPath.vxlanDevice;
+    const attribution: EntryAttribution = {
+      nodeOfMac: (mac) => macs.get(mac),
+      nodeOfRoute: (r) => {
+        const felix = this.store.routeAt(r.dst.text);
+        if (felix && felix.dstNodeName !== '') return felix.dstNodeName;
+        if (r.dev === vxlan) return undefined;
+        // A tunnel address's /32 out of the underlay: the node whose VTEP names that address.
+        for (const v of this.store.vteps()) if (v.ipv4Addr?.text === r.dst.address.text || v.ipv6Addr?.text === r.dst.address.text) return v.node;
+        return undefined;
+      },
+    };
+    return { entries, attribution };
   }
 
   /** What the gateway believes the kernel holds; cheap, unlike status() (which needs the desired state). */

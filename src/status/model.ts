@@ -43,6 +43,12 @@ export interface PolicySyncSection {
   readonly messages: Readonly<EventCounts>;
   readonly lastError?: string;
   readonly lastErrorTime?: string;
+  /**
+   * While `state` is connecting: `dialing` (no connection to the socket yet) or `awaiting headers`
+   * (connected, request sent, Felix has not answered: it sends nothing until it is in sync itself),
+   * and since when.
+   */
+  readonly connecting?: { readonly step: 'dialing' | 'awaiting headers'; readonly since: string };
 }
 
 export interface DriftReport {
@@ -198,6 +204,14 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
     messages: { ...sync.messages },
     ...defined('lastError', ri.sync.lastError),
     ...defined('lastErrorTime', iso(ri.sync.lastErrorAt)),
+    ...(sync.state === 'connecting' && (sync.awaitingHeadersSince ?? sync.dialingSince) !== undefined
+      ? {
+          connecting: {
+            step: sync.awaitingHeadersSince !== undefined ? ('awaiting headers' as const) : ('dialing' as const),
+            since: iso(sync.awaitingHeadersSince ?? sync.dialingSince) ?? '',
+          },
+        }
+      : {}),
   };
 
   const r = inputs.reconciler;

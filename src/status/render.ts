@@ -28,7 +28,7 @@ export function renderStatusTable(doc: StatusDocument): string {
   section(out, 'POLICYSYNC');
   fields(out, [
     ['socket', s.socket],
-    ['state', `${s.state}${s.inSync ? ', in sync' : s.state === 'connected' ? ', waiting for in_sync' : ''}`],
+    ['state', `${s.state}${s.inSync ? ', in sync' : s.state === 'connected' ? ', waiting for in_sync' : ''}${connectingText(now, s.connecting)}`],
     ['last in_sync', when(s.lastInSync)],
     ...(s.outOfSyncSince ? ([['out of sync', `since ${when(s.outOfSyncSince)}`]] as [string, string][]) : []),
     ['streams', `${s.streams} (dial attempts ${s.attempts}, reconnects ${s.reconnects})`],
@@ -121,6 +121,13 @@ export function renderStatusTable(doc: StatusDocument): string {
     ['log level', c.logLevel],
   ]);
   return out.join('\n') + '\n';
+}
+
+/** What a connecting stream is doing, said plainly: no response headers yet is not the same as no connection. */
+function connectingText(now: number, c: StatusDocument['policysync']['connecting']): string {
+  if (!c) return '';
+  if (c.step === 'dialing') return ` (dialling the socket since ${ago(now, c.since)})`;
+  return ` (connected to the socket ${ago(now, c.since)}; no response headers yet: Felix sends none until it is in sync itself)`;
 }
 
 function targetState(t: ProbeTargetStatus): string {
