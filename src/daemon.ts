@@ -364,6 +364,7 @@ export class Daemon {
       reconciler: this.reconciler.status(),
       reconcileFailures: this.reconcileFailures,
       ...(this.carrier ? { underlay: this.carrier.status() } : {}),
+      ...(this.setup?.status() ? { setup: this.setup.status() } : {}),
     });
   }
 

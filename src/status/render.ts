@@ -101,6 +101,20 @@ export function renderStatusTable(doc: StatusDocument): string {
     ]);
   }
 
+  const g = doc.setup;
+  if (g) {
+    section(out, 'SETUP');
+    const drift = Object.entries(g.drift).map(([item, n]) => `${item} ${n}`).join(', ');
+    fields(out, [
+      ['backend', g.backend],
+      ['last ruleset check', when(g.lastRulesetCheck)],
+      ['changes put back', drift || 'none'],
+      ...(g.lastDrift ? ([['last change', `${g.lastDrift.detail} (${ago(now, g.lastDrift.at)})`]] as [string, string][]) : []),
+      ['fail-safe drops', String(g.failsafeDropped)],
+      ...(g.problem ? ([['PROBLEM', g.problem]] as [string, string][]) : []),
+    ]);
+  }
+
   section(out, 'DRAIN');
   out.push(
     doc.drain.draining

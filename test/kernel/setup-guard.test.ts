@@ -159,6 +159,12 @@ async function driftRun(t: TestContext, backend: 'nft' | 'legacy' | 'nftables'):
       for (const item of new Set(faults.map((f) => f.item))) {
         assert.equal(metricValue(metrics, 'egress_gateway_setup_drift_total', { item }), faults.filter((f) => f.item === item).length, item);
       }
+      // `egress-gateway status` in the pod shows what was put back.
+      const st = await lab.gateway(['status', '--json'], { STATUS_SOCKET: gw.statusSocket });
+      const setup = (JSON.parse(st.stdout) as { setup?: { backend: string; drift: Record<string, number>; problem?: string } }).setup;
+      assert.equal(setup?.backend, backend === 'nftables' ? 'nftables' : `iptables-${backend}`);
+      assert.equal(setup?.problem, undefined);
+      for (const f of faultsFor(backend)) assert.ok((setup?.drift[f.item] ?? 0) >= 1, `status counts ${f.item}: ${JSON.stringify(setup)}`);
       const end = await gw.health('/readiness');
       assert.equal(end?.status, 200, `${end?.body}\n${gw.logs.filter((l) => /setup|failsafe/.test(l)).join('\n')}`);
       const notReady = readiness.samples.filter((x) => x.status !== 200).length;
