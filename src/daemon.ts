@@ -3,8 +3,12 @@ import { parseDaemonConfig, type DaemonConfig, type StartFlags } from './daemon-
 import { ReturnPathReconciler, type ReconcileResult } from './dataplane/reconciler';
 import { VxlanGuard } from './dataplane/vxlan-guard';
 import { vxlanSpecFor, vxlanSysctls } from './model/vxlan';
-import { describeCause, type GatewayError } from './errors';
+import { networkInterfaces } from 'node:os';
+import { checkNamespace, namespaceInterfaces, namespaceSettings, type NamespaceInterfaces } from './config/namespace-check';
+import { ErrorCodes, GatewayError, StartupError, describeCause } from './errors';
+import { SignalLatch, type SignalSource } from './process-signals';
 import { ensureSysctls } from './init/apply';
+import { realSetupDeps, setupGuardComponent, type SetupDeps } from './init/setup-component';
 import { ProcSysctl } from './kernel/sysctl';
 import { NetlinkLinks } from './kernel/links';
 import type { LinkWatch, Links, NeighbourCache, Sysctl } from './kernel/ports';
@@ -23,6 +27,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type GatewayMetrics } from './observability/metrics';
 import { PolicySyncClient } from './policysync/client';
 import { buildStatus, type DaemonPhase, type StatusDocument } from './status/model';
+import { listEntries } from './status/entries';
 import { startStatusServer, type StatusServer } from './status/server';
 import { VERSION } from './version';
 
@@ -49,6 +54,8 @@ export interface DaemonDeps {
   /** eth0's carrier and the neighbour cache, for the carrier monitor; without both it is off. */
   readonly linkWatch?: LinkWatch;
   readonly neighbourCache?: NeighbourCache & { close?(): void };
+  /** For the setup guard (init's ruleset and sysctls, src/init/setup-guard.ts); without it (and `links`) it is off. */
+  readonly setup?: SetupDeps;
 }
 
 /** The real kernel: netlink for the return path, links and events, /proc/sys for settings. */
@@ -60,6 +67,7 @@ export function realDaemonDeps(): DaemonDeps {
     sysctl: new ProcSysctl(),
     linkWatch: new NetlinkLinkWatch(),
     neighbourCache: new NetlinkNeighbourCache(),
+    setup: realSetupDeps(),
   };
 }
 
@@ -75,7 +83,7 @@ export class Daemon {
   private readonly lifecycle: Lifecycle;
   private readonly client: PolicySyncClient;
   private readonly clock: Clock;
-  private readonly log: Logger;
+  readonly log: Logger;
   private server: HealthServer | undefined;
   private supervisor: Promise<void> | undefined;
   private supervisorAlive = false;
@@ -89,6 +97,8 @@ export class Daemon {
   readonly vxlanGuard: VxlanGuard | undefined;
   /** Restores the probes' path at once when eth0's carrier comes back (see health/carrier.ts). */
   readonly carrier: CarrierMonitor | undefined;
+  /** Holds init's ruleset and sysctls (src/init/setup-guard.ts); undefined on fakes. */
+  private readonly setup: ReturnType<typeof setupGuardComponent> | undefined;
 
   constructor(readonly config: DaemonConfig, deps: DaemonDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -119,6 +129,7 @@ export class Daemon {
       logger: this.log,
       resyncIntervalMs: config.resyncIntervalMs,
       onReconciled: (result) => this.onReconciled(result),
+      onConflict: () => this.metrics.routeConflicts.inc(),
     });
     this.client = new PolicySyncClient(
       {
@@ -194,6 +205,21 @@ export class Daemon {
     }
     const carrier = this.carrier;
 
+    const setupDeps = deps.setup;
+    if (setupDeps && links) {
+      this.setup = setupGuardComponent({
+        config,
+        deps: setupDeps,
+        links,
+        clock: this.clock,
+        logger: this.log,
+        metrics: this.metrics,
+        onAttached: () => this.health.tracker.attachSetup(),
+        onProblem: (problem) => this.health.tracker.setupResult(problem),
+      });
+    }
+    const setup = this.setup;
+
     this.lifecycle
       // First in, last out: `status` answers during start-up, the drain and shutdown, whatever else fails.
       .add({ name: 'status-server', start: () => this.startStatus(), stop: () => this.statusServer?.close() })
@@ -210,38 +236,56 @@ export class Daemon {
       })
       .add({ name: 'reconciler', start: () => this.reconciler.start(), stop: () => this.reconciler.stop() })
       .add({ name: 'vxlan-guard', start: () => guard?.start(), stop: () => guard?.stop() })
-      .add({
-        name: 'policysync',
-        start: (signal) => {
-          this.supervisorAlive = true;
-          this.supervisor = this.client.run(signal).finally(() => {
-            this.supervisorAlive = false;
-          });
-        },
-        stop: () => this.supervisor,
-      })
+      // After vxlan0 is right (the MSS clamp follows its MTU), before anything reaches clients.
+      .add({ name: 'setup-guard', start: (signal) => setup?.start?.(signal), stop: () => setup?.stop?.() })
       .add({
         name: 'health-server',
         start: async () => {
           this.server = await startHealthServer(
-            { port: config.health.port, host: config.health.host },
+            {
+              port: config.health.port,
+              host: config.health.host,
+              maxConnections: config.health.maxConnections,
+              onRefused: () => this.metrics.healthConnectionsDropped.inc(),
+            },
             {
               readiness: this.health.tracker,
               metrics: this.metrics,
               clock: this.clock,
               logger: this.log,
-              liveness: () => ({ alive: this.supervisorAlive, ...(this.supervisorAlive ? {} : { reason: 'the PolicySync supervisor is not running' }) }),
+              // During start-up the supervisor is started after the health server: alive meanwhile.
+              liveness: () => {
+                const alive = this.supervisorAlive || this.phase === 'starting';
+                return { alive, ...(alive ? {} : { reason: 'the PolicySync supervisor is not running' }) };
+              },
             },
           );
         },
         stop: () => this.server?.close(),
       });
-    // The SNAT audit log (AUDIT_LOG; off by default): last to start, first to stop.
+    // The SNAT audit log (AUDIT_LOG; off by default).
     if (config.audit) {
       this.lifecycle.add(
         snatAuditComponent(config.audit, { metrics: this.metrics, logger: this.log, clock: this.clock, nodeFor: (ip) => this.reconciler.nodeFor(ip) }),
       );
     }
+    // Last to start, first to stop: everything that can fail at start-up for a reason an operator must
+    // fix (a port in use, an address not here, an audit file that cannot be opened) has started by
+    // now, so the stream to Felix is never opened only to be torn down again.
+    this.lifecycle.add({
+      name: 'policysync',
+      start: (signal) => {
+        this.supervisorAlive = true;
+        this.supervisor = this.client.run(signal).finally(() => {
+          this.supervisorAlive = false;
+        });
+      },
+      stop: () => this.supervisor,
+    });
+  }
+
+  get currentPhase(): DaemonPhase {
+    return this.phase;
   }
 
   /** The port the health server is bound to; undefined when HEALTH_PORT=0 disabled it. */
@@ -273,9 +317,10 @@ export class Daemon {
    * notice; then everything stops. Kernel state is left in place: the pod's namespace goes with the pod.
    */
   async drain(delayMs = this.config.health.drainDelayMs): Promise<void> {
-    // During start-up a gateway that has not reported ready has no clients to move away: no wait.
+    // A gateway that has never said ready has no clients to move away: no wait (during start-up or after).
     const duringStartUp = this.phase === 'starting';
-    const waitMs = duringStartUp && !this.health.tracker.report().ready ? 0 : delayMs;
+    this.health.tracker.report();
+    const waitMs = this.health.tracker.wasEverReady ? delayMs : 0;
     this.phase = 'draining';
     this.health.tracker.startDrain();
     if (duringStartUp) {
@@ -283,6 +328,8 @@ export class Daemon {
         { component: 'daemon', event: 'draining', delayMs: waitMs, duringStartUp },
         `stop asked for during start-up: readiness is 503, stopping what has started in ${waitMs} ms`,
       );
+    } else if (waitMs === 0 && delayMs > 0) {
+      this.log.info({ component: 'daemon', event: 'draining', delayMs: 0, neverReady: true }, 'stop asked for: the gateway was never ready, so no client is sending here; stopping now');
     } else {
       this.log.info({ component: 'daemon', event: 'draining', delayMs: waitMs }, `draining: readiness is 503, stopping in ${waitMs} ms`);
     }
@@ -317,13 +364,21 @@ export class Daemon {
       reconciler: this.reconciler.status(),
       reconcileFailures: this.reconcileFailures,
       ...(this.carrier ? { underlay: this.carrier.status() } : {}),
+      ...(this.setup?.status() ? { setup: this.setup.status() } : {}),
     });
   }
 
   /** A status socket that cannot be served is logged, not fatal: forwarding does not need it. */
   private async startStatus(): Promise<void> {
     try {
-      this.statusServer = await startStatusServer(this.config.statusSocket, { status: () => this.status(), logger: this.log });
+      this.statusServer = await startStatusServer(this.config.statusSocket, {
+        status: () => this.status(),
+        entries: (filter) => {
+          const { entries, attribution } = this.reconciler.programmedEntries();
+          return listEntries(entries, attribution, filter, this.health.tracker.report().ready);
+        },
+        logger: this.log,
+      });
     } catch (err) {
       this.log.warn({ component: 'status', event: 'status_server_failed', err }, `${describeCause(err)}; \`egress-gateway status\` cannot reach this daemon`);
     }
@@ -341,35 +396,80 @@ export class Daemon {
   }
 }
 
-/** Where SIGTERM and SIGINT come from: the process, or a test's emitter. */
-export interface SignalSource {
-  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
-  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
-}
+export type { SignalSource } from './process-signals';
 
 export interface RunOptions {
+  /** The process's signals, caught early by the CLI (SignalLatch); the process itself by default. */
   readonly signals?: SignalSource;
-  /** Ends the process at once (a second signal); process.exit by default. */
+  /** Ends the process at once (a second signal, a fatal error); process.exit by default. */
   readonly exit?: (code: number) => void;
   readonly stderr?: (text: string) => void;
+  /** The namespace's interfaces, for the check before anything changes; os.networkInterfaces() by default. */
+  readonly interfaces?: NamespaceInterfaces;
+  /** Where runDaemon logs the signals it takes (SIGHUP is logged and ignored). */
+  readonly logger?: Logger;
 }
 
 /**
- * The `start` command: parse (errors here exit 2 before anything runs), then run the daemon until
- * a signal (runDaemon).
+ * The `start` command: parse, check the configuration against the namespace (the egress address is
+ * on EGRESS_INTERFACE), then run the daemon until a signal (runDaemon). Every failure up to the
+ * daemon running exits 2 with its coded message (StartupError), and nothing in the kernel has
+ * changed before the checks passed.
  */
 export async function runStartCommand(flags: StartFlags, env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<number> {
   const config = parseDaemonConfig(env, flags);
-  return runDaemon(new Daemon(config, realDaemonDeps()), options);
+  const egress = [config.egressIpv4, config.egressIpv6].filter((a): a is NonNullable<typeof a> => a !== undefined);
+  checkNamespace(
+    namespaceSettings(env, flags, { underlay: config.underlayDevice, egress, healthServer: config.health.port !== 0 }),
+    options.interfaces ?? namespaceInterfaces(networkInterfaces()),
+  );
+  const daemon = new Daemon(config, realDaemonDeps());
+  const stopFatal = onFatalError(daemon, options);
+  try {
+    return await runDaemon(daemon, { logger: daemon.log, ...options });
+  } finally {
+    stopFatal();
+  }
+}
+
+/**
+ * An exception nothing caught (a bug) ends the daemon the same way as everything else: one coded
+ * line on stderr, a fatal log line (with the stack, for whoever fixes it), the status socket removed
+ * (its exit hook), exit status 2 during start-up and 1 after. Node's default would print a stack
+ * trace and exit 1.
+ */
+function onFatalError(daemon: Daemon, options: RunOptions): () => void {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
+  const fatal = (err: unknown): void => {
+    const starting = daemon.currentPhase === 'starting';
+    const coded = err instanceof GatewayError ? err : new GatewayError(ErrorCodes.INTERNAL, `unexpected error: ${describeCause(err)}`, { cause: err });
+    daemon.log.fatal(
+      { component: 'daemon', event: 'fatal', err: coded, ...(err instanceof Error && err.stack ? { stack: err.stack } : {}) },
+      `${coded.message}; exiting`,
+    );
+    stderr(`egress-gateway: ${coded.code}: ${coded.message}\n`);
+    exit(starting ? 2 : 1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  return () => {
+    process.off('uncaughtException', fatal);
+    process.off('unhandledRejection', fatal);
+  };
 }
 
 /**
  * Starts the daemon and runs it until SIGTERM/SIGINT. The first signal drains and exits 0; a second
- * one exits at once (143 / 130). The handlers go in before start(): a signal during start-up then
- * stops what has started and exits 0, instead of the default action killing the process half-started.
+ * one exits at once (143 / 130). SIGHUP is logged and ignored (there is no configuration to reload:
+ * settings come from the environment, which only a restart changes). The handlers go in before
+ * start() (and the CLI's SignalLatch holds what came even earlier): a signal during start-up stops
+ * what has started and exits 0, instead of the default action killing the process half-started.
+ * A failure during start-up is a StartupError (exit status 2).
  */
 export async function runDaemon(daemon: Pick<Daemon, 'start' | 'drain'>, options: RunOptions = {}): Promise<number> {
-  const signals = options.signals ?? process;
+  const log = options.logger;
+  const signals = options.signals ?? new SignalLatch();
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const stderr = options.stderr ?? ((text: string) => void process.stderr.write(text));
   let drained: Promise<void> | undefined;
@@ -381,19 +481,32 @@ export async function runDaemon(daemon: Pick<Daemon, 'start' | 'drain'>, options
       exit(signal === 'SIGINT' ? 130 : 143);
       return;
     }
+    log?.info({ component: 'daemon', event: 'signal', signal }, `${signal} received: draining`);
     drained = daemon.drain();
     signalled();
   };
+  const onHangup = (signal: NodeJS.Signals): void => {
+    log?.info(
+      { component: 'daemon', event: 'signal_ignored', signal },
+      `${signal} received and ignored: the settings come from the environment, so there is nothing to reload (restart the pod to change them)`,
+    );
+  };
   signals.on('SIGTERM', onSignal);
   signals.on('SIGINT', onSignal);
+  signals.on('SIGHUP', onHangup);
   try {
     // Resolves early ('stopped') when a signal's drain stopped the start-up.
-    await daemon.start();
+    try {
+      await daemon.start();
+    } catch (err) {
+      throw new StartupError(err);
+    }
     await firstSignal;
     await drained;
     return 0;
   } finally {
     signals.off('SIGTERM', onSignal);
     signals.off('SIGINT', onSignal);
+    signals.off('SIGHUP', onHangup);
   }
 }

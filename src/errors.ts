@@ -41,6 +41,18 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * `start` failed before the daemon was running (a port in use, an address not on an interface, an
+ * audit file that cannot be opened, ...): the code and message of the cause, and exit status 2,
+ * like bad configuration. What had started was stopped first.
+ */
+export class StartupError extends GatewayError {
+  constructor(cause: unknown) {
+    super(isGatewayError(cause) ? cause.code : ErrorCodes.INTERNAL, isGatewayError(cause) ? cause.message : describeCause(cause), { cause });
+    this.name = 'StartupError';
+  }
+}
+
 /** A configuration error naming the variable (or flag) and the value it had. */
 export function configError(variable: string, value: string | undefined, why: string): GatewayError {
   const shown = value === undefined ? 'unset' : JSON.stringify(value);
@@ -68,8 +80,12 @@ export function isGatewayError(err: unknown, code?: ErrorCode): err is GatewayEr
   return err instanceof GatewayError && (code === undefined || err.code === code);
 }
 
-/** Exit statuses, decided only here: 2 for bad input, 3 when `status` cannot reach the daemon, 1 for everything else. */
+/**
+ * Exit statuses, decided only here: 2 for bad input and for any failure of `start` before it ran,
+ * 3 when `status` cannot reach the daemon, 1 for everything else.
+ */
 export function exitStatusFor(err: unknown): number {
   if (isGatewayError(err, ErrorCodes.DAEMON_UNREACHABLE)) return 3;
+  if (err instanceof StartupError) return 2;
   return isGatewayError(err, ErrorCodes.CONFIG_INVALID) ? 2 : 1;
 }

@@ -1,4 +1,4 @@
-import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
 
@@ -51,13 +51,19 @@ export class StreamSink implements AuditSink {
 /**
  * Opens the audit file for appending, now, so that a path the gateway cannot write fails `start`
  * with the variable named rather than losing lines later. Created 0640: the log names clients.
+ * A symbolic link is refused (O_NOFOLLOW): the daemon runs as root, and a link planted at the path
+ * would have it append to any file the link names.
  */
 export function openFileSink(path: string, onError?: (err: Error) => void): StreamSink {
   let fd: number;
   try {
-    fd = openSync(path, 'a', 0o640);
+    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
   } catch (err) {
-    throw new GatewayError(ErrorCodes.CONFIG_INVALID, `AUDIT_LOG=${JSON.stringify(path)}: cannot open the file for appending: ${describeCause(err)}`, { cause: err });
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ELOOP'
+        ? 'it is a symbolic link, and the audit log does not follow links (give the path of a file, not of a link)'
+        : `cannot open the file for appending: ${describeCause(err)}`;
+    throw new GatewayError(ErrorCodes.CONFIG_INVALID, `AUDIT_LOG=${JSON.stringify(path)}: ${why}`, { cause: err });
   }
   let stream: WriteStream;
   try {

@@ -6,6 +6,7 @@ import type { StartFlags } from '../daemon';
 import type { StatusFlags } from '../status/command';
 import type { AgentFlags } from '../agent/command';
 import { findVariable } from '../config/variables';
+import { SignalLatch } from '../process-signals';
 import { VERSION } from '../version';
 
 /**
@@ -14,7 +15,7 @@ import { VERSION } from '../version';
  * Flags override the environment variables of the same meaning (the
  * variables are what Calico's manifests set). Only this file maps errors to exit statuses.
  */
-export function buildProgram(): Command {
+export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
   const program = new Command('egress-gateway')
     .description('Egress gateway for Calico: traffic of chosen pods leaves the cluster with one fixed source IP')
     .version(VERSION, '-V, --version', 'print the version')
@@ -49,11 +50,13 @@ export function buildProgram(): Command {
     .addOption(settingOption('--vni <n>', 'VXLAN id to re-create vxlan0 with, as init', 'EGRESS_VXLAN_VNI'))
     .addOption(settingOption('--vxlan-port <port>', 'VXLAN UDP port, as init', 'EGRESS_VXLAN_PORT'))
     .addOption(settingOption('--interface <name>', 'the pod underlay interface, as init: vxlan0 is re-created on it', 'EGRESS_INTERFACE'))
+    .addOption(settingOption('--dataplane <kind>', "iptables or nftables, as init; unset: the one init's rules are in", 'DATAPLANE'))
+    .addOption(settingOption('--iptables-backend <backend>', "legacy or nft, as init; unset: where init's rules are", 'IPTABLES_BACKEND'))
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .action(async (flags: StartFlags) => {
       const { runStartCommand } = require('../daemon') as typeof import('../daemon');
-      process.exitCode = await runStartCommand(flags, process.env);
+      process.exitCode = await runStartCommand(flags, process.env, early.signals ? { signals: early.signals } : {});
     });
 
   program
@@ -79,6 +82,9 @@ export function buildProgram(): Command {
     .command('status')
     .description('ask the running daemon how it is: readiness and why, sync, return path and drift, probes, drain (exit 0 ready, 1 not ready, 3 unreachable)')
     .option('--json', 'print the status document as JSON, for scripts')
+    .option('--entries', 'list what is programmed (routes, neighbours, FDB entries) with the node each is for')
+    .option('--block <cidr>', 'only the routes overlapping this block, and their nodes\' entries (implies --entries)')
+    .option('--node <name>', 'only the entries of this client node (implies --entries)')
     .addOption(settingOption('--socket <path>', "the daemon's status socket", 'STATUS_SOCKET'))
     .action(async (flags: StatusFlags) => {
       const { runStatusCommand } = require('../status/command') as typeof import('../status/command');
@@ -113,7 +119,9 @@ function settingOption(flags: string, what: string, ...variables: [string, ...st
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const program = buildProgram();
+  // `start`: catch SIGTERM, SIGINT and SIGHUP now, before the daemon's modules load (src/process-signals.ts).
+  const early = argv[2] === 'start' ? { signals: new SignalLatch() } : {};
+  const program = buildProgram(early);
   try {
     await program.parseAsync([...argv]);
   } catch (err) {

@@ -3,7 +3,7 @@ import type { Level } from 'pino';
 import { parseDurationSetting } from './duration';
 import { parseEgressAddresses, pick, type Env } from './env';
 import { parseHealthConfig, type HealthConfig } from './health-config';
-import { parseInterface, parseLogLevel, parseVxlanSettings } from './init-config';
+import { parseBackendSettings, parseInterface, parseLogLevel, parseVxlanSettings, type Dataplane, type IptablesVariant } from './init-config';
 import { checkSocketPath } from './socket-path';
 import { DEFAULT_SOCKET_PATH } from './variables';
 
@@ -19,6 +19,8 @@ export interface StartFlags {
   readonly vni?: string;
   readonly vxlanPort?: string;
   readonly interface?: string;
+  readonly dataplane?: string;
+  readonly iptablesBackend?: string;
 }
 
 /**
@@ -39,6 +41,9 @@ export interface GatewaySettings {
   readonly vxlanPort: number;
   readonly logLevel: Level;
   readonly health: HealthConfig;
+  /** DATAPLANE and IPTABLES_BACKEND when set: which backend holds init's ruleset (else found in the kernel). */
+  readonly dataplane?: Dataplane;
+  readonly iptablesVariant?: IptablesVariant;
 }
 
 export const DEFAULT_RESYNC_INTERVAL_MS = 30_000;
@@ -57,7 +62,9 @@ export function parseGatewaySettings(env: Env, flags: StartFlags = {}): GatewayS
   const logLevel = parseLogLevel(env, flags.logSeverity);
   const egress = addrs.ipv4 ?? addrs.ipv6;
   const health = parseHealthConfig(env, { healthPort: flags.healthPort, healthHost: flags.healthHost }, egress?.text);
+  const backend = parseBackendSettings(env, flags);
   return {
+    ...backend,
     socketPath,
     ...(addrs.ipv4 ? { egressIpv4: addrs.ipv4 } : {}),
     ...(addrs.ipv6 ? { egressIpv6: addrs.ipv6 } : {}),

@@ -65,14 +65,18 @@ export interface EgressAddresses {
   readonly ipv6?: IpAddress;
 }
 
+/** Where the egress addresses come from: --pod-ip, else EGRESS_POD_IPS, else EGRESS_POD_IP (for messages that name it). */
+export function egressSetting(env: Env, flag?: { name: string; value: string | undefined }): RawSetting {
+  const many = pick(env, 'EGRESS_POD_IPS', flag);
+  return many.value !== undefined ? many : pick(env, 'EGRESS_POD_IP');
+}
+
 /**
  * The pod's egress addresses from EGRESS_POD_IPS (comma list, as the downward API's
  * status.podIPs renders) or EGRESS_POD_IP. The first address of each family wins.
  */
 export function parseEgressAddresses(env: Env, flag?: { name: string; value: string | undefined }): EgressAddresses {
-  const many = pick(env, 'EGRESS_POD_IPS', flag);
-  const one = pick(env, 'EGRESS_POD_IP');
-  const source = many.value !== undefined ? many : one;
+  const source = egressSetting(env, flag);
   if (source.value === undefined) {
     throw configError('EGRESS_POD_IP', undefined, 'is required (the pod IP from the downward API, status.podIP)');
   }

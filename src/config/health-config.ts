@@ -17,6 +17,8 @@ export interface HealthConfig {
   readonly datastoreTimeoutMs: number;
   /** How long `/readiness` says 503 before a draining gateway shuts down. */
   readonly drainDelayMs: number;
+  /** Health-port connections open at once (HEALTH_MAX_CONNECTIONS). */
+  readonly maxConnections: number;
 }
 
 export interface ProbeConfig<T> {
@@ -44,6 +46,12 @@ export const HEALTH_DEFAULTS = {
   port: DEFAULT_HEALTH_PORT,
   datastoreTimeoutMs: 90_000,
   drainDelayMs: 10_000,
+  /**
+   * Issue 16 will have every client node's agent hold a long-lived health stream to each gateway it
+   * uses: ~1,000 per gateway on a large cluster. 4096 leaves room for those four times over, plus the
+   * kubelet, Prometheus and Felix's polls, at ~5 kB of memory and one descriptor each (~20 MB at the bound).
+   */
+  maxConnections: 4096,
 } as const;
 
 /**
@@ -76,7 +84,8 @@ export function parseHealthConfig(env: Env, flags: HealthFlags = {}, egressHost?
     minMs: 0,
     maxMs: maxDurationMs,
   });
-  return Object.freeze({ icmp, http, port, host, datastoreTimeoutMs, drainDelayMs });
+  const maxConnections = parseIntegerInRange(pick(env, 'HEALTH_MAX_CONNECTIONS'), 1, 1_000_000, HEALTH_DEFAULTS.maxConnections);
+  return Object.freeze({ icmp, http, port, host, datastoreTimeoutMs, drainDelayMs, maxConnections });
 }
 
 function parseProbe<T>(

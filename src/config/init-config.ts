@@ -69,15 +69,9 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
   const vxlanIp = addrs.ipv4 ?? addrs.ipv6;
   if (!vxlanIp) throw configError('EGRESS_POD_IP', undefined, 'names no IP address');
   const { vni, vxlanPort } = parseVxlanSettings(env, flags);
-  const dataplane = parseChoice<Dataplane>(
-    pick(env, 'DATAPLANE', { name: '--dataplane', value: flags.dataplane }),
-    ['iptables', 'nftables'],
-    INIT_DEFAULTS.dataplane,
-  );
-  const backendSetting = pick(env, 'IPTABLES_BACKEND', { name: '--iptables-backend', value: flags.iptablesBackend });
-  // Checked even under DATAPLANE=nftables: a typo should not hide until someone switches back.
-  const iptablesVariant =
-    backendSetting.value === undefined ? undefined : parseChoice<IptablesVariant>(backendSetting, ['legacy', 'nft'], 'nft');
+  const backend = parseBackendSettings(env, flags);
+  const dataplane = backend.dataplane ?? INIT_DEFAULTS.dataplane;
+  const iptablesVariant = backend.iptablesVariant;
   const underlay = parseInterface(env, flags.interface);
   const logLevel = parseLogLevel(env, flags.logSeverity);
   return Object.freeze({
@@ -92,6 +86,20 @@ export function parseInitConfig(env: Env, flags: InitFlags = {}): InitConfig {
     dryRun: flags.dryRun === true,
     conntrackAccounting: false,
   });
+}
+
+/**
+ * DATAPLANE and IPTABLES_BACKEND (or --dataplane, --iptables-backend) as given: undefined when unset.
+ * Init falls back to its defaults; the daemon looks where init wrote the rules (src/init/backend.ts).
+ */
+export function parseBackendSettings(env: Env, flags: { dataplane?: string; iptablesBackend?: string }): { dataplane?: Dataplane; iptablesVariant?: IptablesVariant } {
+  const dataplaneSetting = pick(env, 'DATAPLANE', { name: '--dataplane', value: flags.dataplane });
+  const dataplane = dataplaneSetting.value === undefined ? undefined : parseChoice<Dataplane>(dataplaneSetting, ['iptables', 'nftables'], INIT_DEFAULTS.dataplane);
+  const backendSetting = pick(env, 'IPTABLES_BACKEND', { name: '--iptables-backend', value: flags.iptablesBackend });
+  // Checked even under DATAPLANE=nftables: a typo should not hide until someone switches back.
+  const iptablesVariant =
+    backendSetting.value === undefined ? undefined : parseChoice<IptablesVariant>(backendSetting, ['legacy', 'nft'], 'nft');
+  return { ...(dataplane ? { dataplane } : {}), ...(iptablesVariant ? { iptablesVariant } : {}) };
 }
 
 /** EGRESS_VXLAN_VNI and EGRESS_VXLAN_PORT (or --vni, --vxlan-port): read by init, and by the daemon to re-create vxlan0. */

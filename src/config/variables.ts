@@ -72,17 +72,17 @@ export const VARIABLES: readonly VariableSpec[] = [
   },
   {
     name: 'DATAPLANE',
-    commands: ['init'],
+    commands: ['init', 'start'],
     default: 'iptables',
     flag: '--dataplane',
-    meaning: 'How SNAT and MSS clamping are programmed: iptables or nftables.',
+    meaning: 'How SNAT and MSS clamping are programmed: iptables or nftables. The daemon holds them with the same backend; when unset there, it uses the one init wrote them with.',
   },
   {
     name: 'IPTABLES_BACKEND',
-    commands: ['init'],
+    commands: ['init', 'start'],
     default: undefined,
     flag: '--iptables-backend',
-    meaning: 'legacy or nft, when DATAPLANE=iptables; detected when unset.',
+    meaning: 'legacy or nft, when DATAPLANE=iptables; detected when unset (the daemon: where init wrote the rules).',
   },
   {
     name: 'DAEMON_SOCKET_PATH',
@@ -104,6 +104,12 @@ export const VARIABLES: readonly VariableSpec[] = [
     default: undefined,
     flag: '--health-host',
     meaning: 'Address the health server listens on; the egress IP when unset.',
+  },
+  {
+    name: 'HEALTH_MAX_CONNECTIONS',
+    commands: ['start'],
+    default: '4096',
+    meaning: 'Connections the health port keeps open at once (1 to 1000000); more are refused at once and counted in egress_gateway_health_connections_dropped_total. The default fits ~1,000 long-lived health streams from client-node agents four times over.',
   },
   {
     name: 'HEALTH_TIMEOUT_DATASTORE',

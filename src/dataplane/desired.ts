@@ -67,7 +67,26 @@ export interface DesiredState {
   readonly self?: { readonly dst: Cidr; readonly node: string };
   /** Routes Felix sent that are not programmed, and why (for logs and status). */
   readonly skipped: readonly { readonly dst: string; readonly reason: string }[];
+  /** Node addresses that more than one node claims, and who keeps each (see desiredReturnPath). */
+  readonly conflicts: readonly AddressConflict[];
 }
+
+/** A node address more than one node claims: one keeps it, the others' blocks are skipped. */
+export interface AddressConflict {
+  readonly address: string;
+  /** The node that keeps the address (its neighbour entry and blocks stay programmed). */
+  readonly keptBy: string;
+  /** Why that one: it holds the address in the kernel now, or (no claimant does) it is first by name. */
+  readonly because: 'incumbent' | 'first by name';
+  /** The other claimants, by name, and how many client blocks of each are skipped. */
+  readonly refused: readonly { readonly node: string; readonly blocks: number }[];
+}
+
+/**
+ * Who holds a node address in the kernel now: the MAC of the permanent neighbour entry for it on
+ * vxlan0 (what the last pass programmed, or what a kernel read found), undefined when none.
+ */
+export type IncumbentLookup = (address: IpAddress) => string | undefined;
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -161,10 +180,18 @@ export function clientSkipReason(r: FelixRoute, families: ReadonlySet<Family>, g
   return undefined;
 }
 
+/**
+ * Two nodes claiming one node address (a replaced node whose old entry lingers, a reused IP, a
+ * stale or malformed entry): the node that holds the address in the kernel now keeps it, so a
+ * working return path is never taken away by a newcomer; the newcomer's blocks are skipped (and
+ * reported as a conflict) until the address is free. Without an incumbent (a first snapshot), the
+ * first node by name keeps it, the same whatever the arrival order.
+ */
 export function desiredReturnPath(
   routesIn: Iterable<FelixRoute>,
   vtepsIn: Iterable<FelixVtep>,
   opts: ReturnPathOptions,
+  incumbent?: IncumbentLookup,
 ): DesiredState {
   const families = opts.families ?? new Set<Family>([4]);
   const underlay = opts.gatewayIp.family;
@@ -221,7 +248,6 @@ export function desiredReturnPath(
     if (ctx.tunnelRoute) routeMap.set(routeKind.key(ctx.tunnelRoute), ctx.tunnelRoute);
   }
 
-  const neighbourOwner = new Map<string, string>();
   // One SHA-1 per node, not per block: a node holds many blocks.
   const macs = new Map<string, string>();
   const macOf = (node: string): string => {
@@ -229,6 +255,30 @@ export function desiredReturnPath(
     if (mac === undefined) macs.set(node, (mac = clientVtepMac(node)));
     return mac;
   };
+  // Which nodes claim each node address with a block that would be programmed (almost always one:
+  // a string, not a list), then the keeper of each contested one: the claimant whose VTEP MAC the
+  // kernel's neighbour entry holds now, else the first by name.
+  const claims = new Map<string, { readonly ip: IpAddress; nodes: string | string[] }>();
+  for (const node of nodes) {
+    if (!vxlanDst.has(node)) continue;
+    for (const r of clientsByNode.get(node) as FelixRoute[]) {
+      if (routeMap.has(r.dst.text)) continue; // hidden by a tunnel route
+      const ip = r.dstNodeIp as IpAddress;
+      const claim = claims.get(ip.text);
+      if (claim === undefined) claims.set(ip.text, { ip, nodes: node });
+      else if (typeof claim.nodes === 'string') {
+        if (claim.nodes !== node) claim.nodes = [claim.nodes, node];
+      } else if (!claim.nodes.includes(node)) claim.nodes.push(node);
+    }
+  }
+  const keepers = new Map<string, { node: string; because: AddressConflict['because'] }>();
+  for (const [address, { ip, nodes }] of claims) {
+    if (typeof nodes === 'string') continue;
+    const mac = incumbent?.(ip);
+    const holder = mac === undefined ? undefined : nodes.find((n) => macOf(n) === mac);
+    keepers.set(address, holder !== undefined ? { node: holder, because: 'incumbent' } : { node: [...nodes].sort(byText)[0] as string, because: 'first by name' });
+  }
+  const refusedBlocks = new Map<string, Map<string, number>>();
   // The neighbour and FDB entry of the node's last programmed block: most blocks of a node share
   // its address, so they are made (and their keys built) once per address rather than per block.
   let last: { node: string; ipText: string } | undefined;
@@ -253,15 +303,18 @@ export function desiredReturnPath(
       routeMap.set(rk, route);
       continue;
     }
+    const keeper = keepers.get(nodeIp.text);
+    if (keeper !== undefined && keeper.node !== r.dstNodeName) {
+      const why = keeper.because === 'incumbent' ? 'which holds it now' : 'first by name; neither holds it now';
+      skipped.push({ dst: r.dst.text, reason: `node address ${nodeIp.text} of ${r.dstNodeName} is already used by node ${keeper.node} (${why})` });
+      const perNode = refusedBlocks.get(nodeIp.text) ?? new Map<string, number>();
+      perNode.set(r.dstNodeName, (perNode.get(r.dstNodeName) ?? 0) + 1);
+      refusedBlocks.set(nodeIp.text, perNode);
+      continue;
+    }
     const mac = macOf(r.dstNodeName);
     const neighbour: NeighbourEntry = { ip: nodeIp, mac, dev: opts.vxlanDevice };
     const nk = neighbourKind.key(neighbour);
-    const owner = neighbourOwner.get(nk);
-    if (owner !== undefined && owner !== r.dstNodeName) {
-      skipped.push({ dst: r.dst.text, reason: `node address ${nodeIp.text} of ${r.dstNodeName} is already used by node ${owner}` });
-      continue;
-    }
-    neighbourOwner.set(nk, r.dstNodeName);
     routeMap.set(rk, route);
     neighMap.set(nk, neighbour);
     // One forwarding entry per MAC, whichever family's blocks asked for it.
@@ -279,5 +332,13 @@ export function desiredReturnPath(
     fdb: sorted(fdbMap),
     ...(self ? { self } : {}),
     skipped,
+    conflicts: [...keepers]
+      .sort(([a], [b]) => byText(a, b))
+      .map(([address, k]) => ({
+        address,
+        keptBy: k.node,
+        because: k.because,
+        refused: [...(refusedBlocks.get(address) ?? new Map<string, number>())].sort(([a], [b]) => byText(a, b)).map(([node, blocks]) => ({ node, blocks })),
+      })),
   };
 }

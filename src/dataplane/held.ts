@@ -1,4 +1,5 @@
 import { fdbKind, neighbourKind, routeKind, type EntryKind } from '../model/entries';
+import type { IpAddress } from '../model/ip';
 import { diffClass, diffHeld, holdEntry, type HeldMap, type ReturnPathEntries, type ReturnPathPlan } from './diff';
 import type { TouchedKeys } from './node-parts';
 
@@ -126,6 +127,17 @@ export class HeldState {
 
   counts(): EntryCounts {
     return { routes: this.routes.count, neighbours: this.neighbours.count, fdb: this.fdb.count };
+  }
+
+  /** Every entry held, per class (for `status --entries`). */
+  entries(): ReturnPathEntries {
+    const all = <T>(t: HeldTable<T>): T[] => t.under(t.map.keys());
+    return { routes: all(this.routes), neighbours: all(this.neighbours), fdb: all(this.fdb) };
+  }
+
+  /** The MAC of the neighbour entry held for `ip` on `dev` (the first, if several). */
+  neighbourMac(dev: string, ip: IpAddress): string | undefined {
+    return heldList(this.neighbours.map.get(neighbourKind.key({ ip, mac: '', dev })))[0]?.mac;
   }
 
   /**

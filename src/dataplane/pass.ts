@@ -1,7 +1,7 @@
 import { kernelError, GatewayError } from '../errors';
 import type { BatchErrors, ReturnPathKernel } from '../kernel/return-path';
 import { describeEntry, type EntryClass, type RouteEntry } from '../model/entries';
-import type { DesiredState, ReturnPathOptions } from './desired';
+import type { DesiredState, IncumbentLookup, ReturnPathOptions } from './desired';
 import { planOperations, type ReturnPathEntries, type ReturnPathPlan } from './diff';
 import { HeldState, type HeldTable } from './held';
 import { NodeParts, type TouchedKeys } from './node-parts';
@@ -29,8 +29,12 @@ export interface PassOptions {
   readonly kernel: ReturnPathKernel;
   readonly returnPath: ReturnPathOptions;
   readonly store: RouteStore;
-  /** The whole desired state of the store now (cached by the caller per store version). */
-  desired(): DesiredState;
+  /**
+   * The whole desired state of the store now (cached by the caller per store version). `incumbent`
+   * says who holds each node address in the kernel (from the read, or what was held), which settles
+   * a conflict in the holder's favour.
+   */
+  desired(incumbent?: IncumbentLookup): DesiredState;
 }
 
 export class ReturnPathPass {
@@ -66,9 +70,6 @@ export class ReturnPathPass {
     // The last pass left the kernel holding exactly the union of the parts as they were before
     // this update, and the parts now differ from it only under `keys`.
     const known = exact && this.partsExact && keys !== undefined ? this.heldState : undefined;
-    // Without parts (none since the last in_sync: one desiredReturnPath is cheaper than building
-    // them), or with two nodes claiming one key (only the full computation settles that), the whole.
-    const whole = known ? undefined : exact ? parts.all() : this.opts.desired();
     let read: ReturnPathEntries | undefined;
     if (full) {
       try {
@@ -86,7 +87,12 @@ export class ReturnPathPass {
       // After a kernel read the held maps hold the kernel's copies; where they equal the wanted
       // entry the diff keeps the wanted one, which shares its prefix and addresses with the store.
       held = read ? HeldState.of(read) : (this.heldState ?? new HeldState());
-      plan = held.diffAll(whole ?? (parts as NodeParts).all());
+      // Without parts (none since the last in_sync: one desiredReturnPath is cheaper than building
+      // them), or with two nodes claiming one key (only the full computation settles that, in favour
+      // of the node the kernel holds the address for now: read before the desired state is made).
+      const vxlan = this.opts.returnPath.vxlanDevice;
+      const before = held;
+      plan = held.diffAll(exact ? (parts as NodeParts).all() : this.opts.desired((address) => before.neighbourMac(vxlan, address)));
     }
     const errors: GatewayError[] = [];
     const operations = planOperations(plan);

@@ -4,11 +4,20 @@ import type { SyncEvent } from '../model/felix';
 import { systemClock, type Clock } from '../model/clock';
 import type { IpAddress } from '../model/ip';
 import type { Logger } from '../observability/logger';
-import { desiredReturnPath, type DesiredState, type ReturnPathOptions } from './desired';
+import { desiredReturnPath, type AddressConflict, type DesiredState, type IncumbentLookup, type ReturnPathOptions } from './desired';
 import type { EntryCounts } from './held';
+import type { ReturnPathEntries } from './diff';
+import { clientVtepMac } from '../model/mac';
+import type { RouteEntry } from '../model/entries';
 import { ReturnPathPass } from './pass';
 import { RouteStore } from './route-store';
 import { PassScheduler } from './scheduler';
+
+/** Which client node a programmed entry is for, from the routes and VTEPs in use. */
+export interface EntryAttribution {
+  nodeOfRoute(route: RouteEntry): string | undefined;
+  nodeOfMac(mac: string): string | undefined;
+}
 
 export type { EntryCounts } from './held';
 
@@ -42,6 +51,8 @@ export interface ReconcilerOptions {
   readonly retryMaxMs?: number;
   /** Called after every pass, for metrics and readiness. */
   readonly onReconciled?: (result: ReconcileResult) => void;
+  /** A node claimed another node's address (logged once per conflict here; for the metric). */
+  readonly onConflict?: (conflict: AddressConflict, refused: string) => void;
 }
 
 /** All the per-entry failures of one pass. */
@@ -86,6 +97,8 @@ export interface ReconcilerStatus {
   readonly self?: { readonly dst: string; readonly node: string };
   /** Routes received but not programmed (see DesiredState.skipped). */
   readonly skipped: number;
+  /** Node addresses claimed by more than one node, and who keeps each. */
+  readonly conflicts: readonly AddressConflict[];
 }
 
 export class ReturnPathReconciler {
@@ -96,11 +109,13 @@ export class ReturnPathReconciler {
   private readonly passes: ReturnPathPass;
   private last: ReconcileResult | undefined;
   private desiredCache: { version: number; state: DesiredState } | undefined;
+  /** Conflicts already logged ("address refused-node"); one that ends and comes back is logged again. */
+  private reportedConflicts = new Set<string>();
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.wallClock = opts.wallClock ?? Date.now;
-    this.passes = new ReturnPathPass({ kernel: opts.kernel, returnPath: opts.returnPath, store: this.store, desired: () => this.desired() });
+    this.passes = new ReturnPathPass({ kernel: opts.kernel, returnPath: opts.returnPath, store: this.store, desired: (incumbent) => this.desired(incumbent) });
     this.scheduler = new PassScheduler({
       clock: this.clock,
       debounceMs: opts.debounceMs ?? 2,
@@ -172,14 +187,62 @@ export class ReturnPathReconciler {
     return this.store.nodeFor(ip);
   }
 
-  desired(): DesiredState {
-    if (!this.desiredCache || this.desiredCache.version !== this.store.version) {
-      this.desiredCache = {
-        version: this.store.version,
-        state: desiredReturnPath(this.store.routes(), this.store.vteps(), this.opts.returnPath),
-      };
+  /**
+   * The whole desired state, cached per route-store version. A pass gives `incumbent` (who holds
+   * each node address in the kernel, from its read): computed afresh then, since that settles
+   * conflicts. Otherwise what is held after the last pass says it.
+   */
+  desired(incumbent?: IncumbentLookup): DesiredState {
+    if (incumbent || !this.desiredCache || this.desiredCache.version !== this.store.version) {
+      const vxlan = this.opts.returnPath.vxlanDevice;
+      const held = this.passes.held;
+      const lookup = incumbent ?? (held ? (ip: IpAddress) => held.neighbourMac(vxlan, ip) : undefined);
+      const state = desiredReturnPath(this.store.routes(), this.store.vteps(), this.opts.returnPath, lookup);
+      this.desiredCache = { version: this.store.version, state };
+      this.reportConflicts(state.conflicts);
     }
     return this.desiredCache.state;
+  }
+
+  /** Each conflict once, with both node names, while it lasts. */
+  private reportConflicts(conflicts: readonly AddressConflict[]): void {
+    const now = new Set<string>();
+    for (const c of conflicts) {
+      for (const r of c.refused) {
+        const key = `${c.address} ${r.node}`;
+        now.add(key);
+        if (this.reportedConflicts.has(key)) continue;
+        this.opts.logger?.warn(
+          { component: 'reconciler', event: 'route_conflict', address: c.address, keptBy: c.keptBy, refused: r.node, blocks: r.blocks, because: c.because },
+          `node ${r.node} claims node address ${c.address}, which node ${c.keptBy} ${c.because === 'incumbent' ? 'holds' : 'also claims (first by name)'}: ${c.keptBy} keeps it; ${r.blocks} client block(s) of ${r.node} get no return path until the address is free`,
+        );
+        this.opts.onConflict?.(c, r.node);
+      }
+    }
+    this.reportedConflicts = now;
+  }
+
+  /**
+   * Every entry the gateway believes the kernel holds, and which client node each is for (from the
+   * routes and VTEPs in use): `egress-gateway status --entries`.
+   */
+  programmedEntries(): { readonly entries: ReturnPathEntries; readonly attribution: EntryAttribution } {
+    const entries = this.passes.held?.entries() ?? { routes: [], neighbours: [], fdb: [] };
+    const macs = new Map<string, string>();
+    for (const node of this.store.nodes()) if (node !== '') macs.set(clientVtepMac(node), node);
+    const vxlan = this.opts.returnPath.vxlanDevice;
+    const attribution: EntryAttribution = {
+      nodeOfMac: (mac) => macs.get(mac),
+      nodeOfRoute: (r) => {
+        const felix = this.store.routeAt(r.dst.text);
+        if (felix && felix.dstNodeName !== '') return felix.dstNodeName;
+        if (r.dev === vxlan) return undefined;
+        // A tunnel address's /32 out of the underlay: the node whose VTEP names that address.
+        for (const v of this.store.vteps()) if (v.ipv4Addr?.text === r.dst.address.text || v.ipv6Addr?.text === r.dst.address.text) return v.node;
+        return undefined;
+      },
+    };
+    return { entries, attribution };
   }
 
   /** What the gateway believes the kernel holds; cheap, unlike status() (which needs the desired state). */
@@ -210,6 +273,7 @@ export class ReturnPathReconciler {
       },
       ...(d.self ? { self: { dst: d.self.dst.text, node: d.self.node } } : {}),
       skipped: d.skipped.length,
+      conflicts: d.conflicts,
     };
   }
 

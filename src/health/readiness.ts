@@ -5,7 +5,7 @@
  * No I/O and no timers here: all times are milliseconds on the caller's clock.
  */
 
-export type CheckName = 'policysync' | 'reconcile' | 'icmp' | 'http' | 'drain' | AgentCheckName;
+export type CheckName = 'policysync' | 'reconcile' | 'setup' | 'icmp' | 'http' | 'drain' | AgentCheckName;
 /** The OSS node agent's checks (src/agent/readiness.ts); the gateway never reports them. */
 export type AgentCheckName = 'kube' | 'node' | 'dataplane' | 'routefeed';
 
@@ -23,6 +23,15 @@ export interface SyncInputs {
 export interface ReconcileInputs {
   /** undefined: no reconcile has finished yet. */
   readonly lastOk?: boolean;
+  readonly lastSuccessAt?: number;
+  readonly lastError?: string;
+  readonly lastErrorAt?: number;
+}
+
+/** What the setup guard (src/init/setup-guard.ts) last found: init's ruleset and sysctls as init set them, or not. */
+export interface SetupInputs {
+  /** undefined: the first check has not finished. */
+  readonly ok?: boolean;
   readonly lastSuccessAt?: number;
   readonly lastError?: string;
   readonly lastErrorAt?: number;
@@ -46,6 +55,8 @@ export interface ReadinessInputs {
   readonly datastoreTimeoutMs: number;
   readonly sync: SyncInputs;
   readonly reconcile: ReconcileInputs;
+  /** Absent: the daemon does not guard init's setup (a test on fakes), so the check is not part of readiness. */
+  readonly setup?: SetupInputs;
   /** Absent: no ICMP target configured, so the check is not part of readiness. */
   readonly icmp?: ProbeInputs;
   readonly http?: ProbeInputs;
@@ -79,6 +90,7 @@ export function evaluateReadiness(inputs: ReadinessInputs, now: number): Readine
 
   checks.policysync = evaluateSync(inputs.sync, inputs.datastoreTimeoutMs, now, deadlines);
   checks.reconcile = evaluateReconcile(inputs.reconcile);
+  if (inputs.setup) checks.setup = evaluateSetup(inputs.setup);
   if (inputs.icmp) checks.icmp = evaluateProbe('ICMP', inputs.icmp, now, deadlines);
   if (inputs.http) checks.http = evaluateProbe('HTTP', inputs.http, now, deadlines);
   checks.drain =
@@ -86,7 +98,7 @@ export function evaluateReadiness(inputs: ReadinessInputs, now: number): Readine
       ? { ok: true, reason: 'not draining' }
       : { ok: false, reason: 'draining: shutting down, clients should move to another gateway', lastErrorAt: inputs.drainingSince };
 
-  const order: CheckName[] = ['policysync', 'reconcile', 'icmp', 'http', 'drain'];
+  const order: CheckName[] = ['policysync', 'reconcile', 'setup', 'icmp', 'http', 'drain'];
   const failing = order.filter((name) => checks[name] !== undefined && checks[name]?.ok === false);
   const future = deadlines.filter((d) => d > now);
   return {
@@ -130,6 +142,17 @@ function evaluateReconcile(r: ReconcileInputs): CheckReport {
   if (r.lastOk === undefined) return { ok: false, reason: 'no kernel reconcile has finished yet', ...detail };
   if (!r.lastOk) return { ok: false, reason: `the last kernel reconcile failed: ${r.lastError ?? 'unknown error'}`, ...detail };
   return { ok: true, reason: 'the last kernel reconcile succeeded', ...detail };
+}
+
+function evaluateSetup(s: SetupInputs): CheckReport {
+  const detail = {
+    ...(s.lastSuccessAt !== undefined ? { lastSuccessAt: s.lastSuccessAt } : {}),
+    ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+    ...(s.lastErrorAt !== undefined ? { lastErrorAt: s.lastErrorAt } : {}),
+  };
+  if (s.ok === undefined) return { ok: false, reason: "init's setup has not been checked yet", ...detail };
+  if (!s.ok) return { ok: false, reason: `init's setup is broken and cannot be put back: ${s.lastError ?? 'unknown error'}`, ...detail };
+  return { ok: true, reason: "init's ruleset, fail-safe and sysctls are as init set them", ...detail };
 }
 
 function evaluateProbe(label: string, p: ProbeInputs, now: number, deadlines: number[]): CheckReport {

@@ -9,6 +9,7 @@ import {
   type ReadinessInputs,
   type ReadinessReport,
   type ReconcileInputs,
+  type SetupInputs,
   type SyncInputs,
 } from './readiness';
 
@@ -36,6 +37,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class ReadinessTracker {
   private sync: SyncInputs = { connected: false };
   private reconcile: ReconcileInputs = {};
+  /** Undefined until the setup guard is attached: the check is not part of readiness without it. */
+  private setup: SetupInputs | undefined;
+  private everReady = false;
   private readonly probes = new Map<ProbeKind, ProbeSource>();
   private drainingSince: number | undefined;
   private lastReady: boolean | undefined;
@@ -102,6 +106,27 @@ export class ReadinessTracker {
     this.update();
   }
 
+  /** The setup guard exists: its check is part of readiness from now on (failing until its first result). */
+  attachSetup(): void {
+    this.setup ??= {};
+    this.update();
+  }
+
+  /** The setup guard's finding: undefined when init's setup holds (or was put back), else what cannot be put back. */
+  setupResult(problem: unknown): void {
+    const now = this.opts.clock.now();
+    this.setup =
+      problem === undefined
+        ? { ...this.setup, ok: true, lastSuccessAt: now }
+        : { ...this.setup, ok: false, lastError: describeCause(problem), lastErrorAt: now };
+    this.update();
+  }
+
+  /** Whether /readiness has said 200 at any time since start (a never-ready gateway has no clients to drain). */
+  get wasEverReady(): boolean {
+    return this.everReady;
+  }
+
   /** Adds a probe check to readiness; call `update()` (e.g. from ProbeRunner's onResult) when it changes. */
   attachProbe(kind: ProbeKind, source: ProbeSource): void {
     this.probes.set(kind, source);
@@ -126,6 +151,7 @@ export class ReadinessTracker {
       datastoreTimeoutMs: this.opts.datastoreTimeoutMs,
       sync: this.sync,
       reconcile: this.reconcile,
+      ...(this.setup ? { setup: this.setup } : {}),
       ...(icmp ? { icmp } : {}),
       ...(http ? { http } : {}),
       ...(this.drainingSince !== undefined ? { drainingSince: this.drainingSince } : {}),
@@ -141,6 +167,7 @@ export class ReadinessTracker {
   update(): ReadinessReport {
     const now = this.opts.clock.now();
     const report = evaluateReadiness(this.inputs(), now);
+    if (report.ready) this.everReady = true;
     this.record(report);
     this.scheduleReview(report, now);
     return report;

@@ -7,7 +7,10 @@ import type { RulesetPayload } from './ruleset';
 export interface InitPorts {
   readonly links: Links;
   readonly sysctl: Sysctl;
+  /** The plan's backend: the SNAT and MSS clamp rules. */
   readonly netfilter: Netfilter;
+  /** nft, for the fail-safe table when `netfilter` is an iptables backend (with nftables, `netfilter` applies it). */
+  readonly failsafe?: Netfilter;
 }
 
 export interface InitOutcome {
@@ -39,13 +42,18 @@ export async function ensureSysctls(sysctl: Sysctl, settings: readonly SysctlSet
   return changed;
 }
 
+/** The adapter that applies `payload`: the fail-safe goes through nft whatever the dataplane. */
+export function netfilterFor(ports: Pick<InitPorts, 'netfilter' | 'failsafe'>, payload: Pick<RulesetPayload, 'part'>): Netfilter {
+  return payload.part === 'failsafe' && ports.failsafe ? ports.failsafe : ports.netfilter;
+}
+
 /**
- * Rewrites the owned chains/table whole: one transaction per payload (IPv4 then IPv6 for
- * iptables, a single inet transaction for nftables). Each is idempotent, so after a failure in the
- * IPv6 one the next run repairs it without disturbing the IPv4 rules.
+ * Rewrites the owned chains/tables whole: one transaction per payload (the fail-safe, then IPv4
+ * and IPv6 for iptables, or a single inet transaction for nftables). Each is idempotent, so after
+ * a failure in the IPv6 one the next run repairs it without disturbing the IPv4 rules.
  */
-export async function ensureRuleset(netfilter: Netfilter, rulesets: readonly RulesetPayload[]): Promise<void> {
-  for (const r of rulesets) await netfilter.apply(r.text, r.family);
+export async function ensureRuleset(ports: Pick<InitPorts, 'netfilter' | 'failsafe'>, rulesets: readonly RulesetPayload[]): Promise<void> {
+  for (const r of rulesets) await netfilterFor(ports, r).apply(r.text, r.family);
 }
 
 const STEPS = ['vxlan device', 'sysctls', 'netfilter ruleset'] as const;
@@ -68,7 +76,7 @@ export async function applyInit(plan: InitPlan, ports: InitPorts, logger: Logger
     logger.info({ component: 'init', event: 'sysctls_ready', changed: changedSysctls }, 'sysctls set');
     step = 2;
     const rulesets = rulesetsFor(plan, link.mtu);
-    await ensureRuleset(ports.netfilter, rulesets);
+    await ensureRuleset(ports, rulesets);
     logger.info(
       { component: 'init', event: 'ruleset_applied', backend: plan.backend, families: rulesets.map((r) => r.family) },
       'netfilter ruleset applied',

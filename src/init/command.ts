@@ -1,4 +1,6 @@
+import { networkInterfaces } from 'node:os';
 import pino from 'pino';
+import { checkNamespace, namespaceInterfaces, namespaceSettings, type NamespaceInterfaces } from '../config/namespace-check';
 import type { InitConfig, InitFlags } from '../config/init-config';
 import { initConfigFrom } from './config';
 import type { Env } from '../config/env';
@@ -21,6 +23,8 @@ export interface InitDeps {
   /** Where --dry-run prints the plan. */
   out(text: string): void;
   logger(config: InitConfig): Logger;
+  /** The namespace's interfaces and addresses, to check the config against before any change; absent: not checked. */
+  interfaces?(): NamespaceInterfaces;
 }
 
 export function realInitDeps(): InitDeps {
@@ -32,6 +36,7 @@ export function realInitDeps(): InitDeps {
     out: (text) => process.stdout.write(text),
     // A dry run keeps stdout for the plan alone, so it can be piped or diffed.
     logger: (config) => createLogger(config.logLevel, pino.destination(config.dryRun ? 2 : 1)),
+    interfaces: () => namespaceInterfaces(networkInterfaces()),
   };
 }
 
@@ -42,6 +47,11 @@ export function realInitDeps(): InitDeps {
  */
 export async function runInitCommand(flags: InitFlags, env: Env, deps: InitDeps = realInitDeps()): Promise<void> {
   const config = initConfigFrom(env, flags);
+  // A dry run may be read anywhere (it changes nothing); a real one must run in the pod it is for.
+  if (!config.dryRun && deps.interfaces) {
+    const egress = [config.egressIp, ...(config.egressIpv6 && config.egressIpv6.text !== config.egressIp.text ? [config.egressIpv6] : [])];
+    checkNamespace(namespaceSettings(env, flags, { underlay: config.underlay, egress, healthServer: false }), deps.interfaces());
+  }
   const logger = deps.logger(config);
   try {
     const backend = await chooseBackend(config, deps, logger);
@@ -53,7 +63,10 @@ export async function runInitCommand(flags: InitFlags, env: Env, deps: InitDeps 
       return;
     }
     await netfilter.checkAvailable?.([...(plan.egress.ipv4 ? ['ipv4' as const] : []), ...(plan.egress.ipv6 ? ['ipv6' as const] : [])]);
-    const outcome = await applyInit(plan, { links: deps.links, sysctl: deps.sysctl, netfilter }, logger);
+    // The fail-safe is an nft table whatever the dataplane (see renderFailsafe).
+    const failsafe = backend === 'nftables' ? undefined : deps.netfilterFor('nftables');
+    await failsafe?.checkAvailable?.();
+    const outcome = await applyInit(plan, { links: deps.links, sysctl: deps.sysctl, netfilter, ...(failsafe ? { failsafe } : {}) }, logger);
     logger.info(
       {
         component: 'init',

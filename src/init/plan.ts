@@ -3,7 +3,7 @@ import type { NetfilterBackend, RulesetFamily } from '../kernel/ports';
 import type { IpAddress } from '../model/ip';
 import type { VxlanSpec } from '../model/link';
 import { vxlanSpecFor, vxlanSysctls, type SysctlSetting } from '../model/vxlan';
-import { mssForMtu, renderRuleset, type RulesetPayload } from './ruleset';
+import { mssForMtu, renderFailsafe, renderRuleset, type RulesetInput, type RulesetPayload } from './ruleset';
 
 // vxlan0's spec and own settings live in ../model/vxlan.ts, which the daemon's guard shares.
 export { VXLAN_DEVICE, VXLAN6_OVERHEAD_BYTES, VXLAN_OVERHEAD_BYTES, vxlanOverheadBytes, vxlanSpecFor, vxlanSysctls, type SysctlSetting } from '../model/vxlan';
@@ -42,7 +42,10 @@ export const CONNTRACK_ACCOUNTING_SYSCTLS: readonly SysctlSetting[] = [
  * pod has one (IPv6 client traffic rides inside the same IPv4 tunnel), else the IPv6 one. Each
  * family the pod has gets forwarding, SNAT and an MSS clamp of its own.
  */
-export function planInit(config: InitConfig, backend: NetfilterBackend): InitPlan {
+export function planInit(
+  config: Pick<InitConfig, 'egressIp' | 'egressIpv6' | 'vni' | 'vxlanPort' | 'underlay' | 'conntrackAccounting'>,
+  backend: NetfilterBackend,
+): InitPlan {
   const ipv4 = config.egressIp.family === 4 ? config.egressIp : undefined;
   const ipv6 = config.egressIpv6 ?? (config.egressIp.family === 6 ? config.egressIp : undefined);
   const sysctls: SysctlSetting[] = [];
@@ -84,15 +87,20 @@ function clamps(plan: InitPlan, vxlanMtu: number): { ipv4?: number; ipv6?: numbe
   return out;
 }
 
-/** The ruleset payloads, in apply order, once vxlan0's MTU is known (the MSS clamps depend on it). */
+/**
+ * The ruleset payloads, in apply order, once vxlan0's MTU is known (the MSS clamps depend on it):
+ * the fail-safe first, so that the SNAT never exists without the drop behind it, then the rules.
+ */
 export function rulesetsFor(plan: InitPlan, vxlanMtu: number): RulesetPayload[] {
   const mss = clamps(plan, vxlanMtu);
   const { ipv4, ipv6 } = plan.egress;
-  return renderRuleset(plan.backend, {
+  const input: RulesetInput = {
     underlay: plan.underlay,
+    tunnel: plan.vxlan.name,
     ...(ipv4 && mss.ipv4 !== undefined ? { ipv4: { egressIp: ipv4, mss: mss.ipv4 } } : {}),
     ...(ipv6 && mss.ipv6 !== undefined ? { ipv6: { egressIp: ipv6, mss: mss.ipv6 } } : {}),
-  });
+  };
+  return [renderFailsafe(input), ...renderRuleset(plan.backend, input)];
 }
 
 /** All ruleset text in apply order, for reading (dry run, tests). */
@@ -117,8 +125,8 @@ export function describePlan(plan: InitPlan, vxlanMtu: number, mtuNote: string):
     `vxlan: ${v.name} id ${v.vni} dstport ${v.port} dev ${v.parent} local ${v.local ?? '-'} address ${v.mac} nolearning up`,
     `vxlan mtu: ${vxlanMtu} (${mtuNote}); tcp mss clamp: ${mssText}`,
     ...plan.sysctls.map((s) => `sysctl: ${s.key} = ${s.value}`),
-    `netfilter: ${plan.backend} (${payloads.map((p) => applyCommandFor(plan.backend, p.family)).join('; ')})`,
-    ...payloads.flatMap((p) => [p.family === 'ipv6' ? '# ruleset (IPv6):' : '# ruleset:', p.text.trimEnd()]),
+    `netfilter: ${plan.backend} (${payloads.map((p) => applyCommandFor(p.part === 'failsafe' ? 'nftables' : plan.backend, p.family)).join('; ')})`,
+    ...payloads.flatMap((p) => [p.part === 'failsafe' ? '# fail-safe (nft):' : p.family === 'ipv6' ? '# ruleset (IPv6):' : '# ruleset:', p.text.trimEnd()]),
     ...plan.conntrackSysctls.map((s) => `sysctl (after the ruleset, for AUDIT_LOG): ${s.key} = ${s.value}`),
     '',
   ];

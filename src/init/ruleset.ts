@@ -14,6 +14,11 @@ export const OWNED = {
   /** nftables: one `inet` table holds the rules of both families, rewritten in one transaction. */
   nftFamily: 'inet',
   nftTable: 'egress_gateway',
+  /**
+   * nftables table of the fail-safe (both dataplanes): a drop behind the SNAT, kept apart from the
+   * SNAT rules so that losing one of them (a flushed chain, a deleted table) leaves the other.
+   */
+  nftFailsafeTable: 'egress_gateway_failsafe',
 } as const;
 
 /** What one address family egresses with. */
@@ -27,6 +32,8 @@ export interface FamilyRules {
 export interface RulesetInput {
   /** Forwarded traffic leaving this interface is SNATed and has its SYNs clamped. */
   readonly underlay: string;
+  /** The VXLAN device client traffic arrives on (vxlan0): the fail-safe's input interface. */
+  readonly tunnel?: string;
   readonly ipv4?: FamilyRules;
   readonly ipv6?: FamilyRules;
 }
@@ -35,6 +42,8 @@ export interface RulesetInput {
 export interface RulesetPayload {
   readonly family: RulesetFamily;
   readonly text: string;
+  /** 'rules': the SNAT and the MSS clamp (the backend's tool); 'failsafe': the nft drop behind them (nft). */
+  readonly part: 'rules' | 'failsafe';
 }
 
 /**
@@ -65,10 +74,10 @@ export function renderRuleset(backend: NetfilterBackend, input: RulesetInput): R
   if (!input.ipv4 && !input.ipv6) throw new RangeError('a ruleset needs an egress address of at least one family');
   if (input.ipv4) assertFamily(input.ipv4.egressIp, 4);
   if (input.ipv6) assertFamily(input.ipv6.egressIp, 6);
-  if (backend === 'nftables') return [{ family: 'inet', text: renderNftRuleset(input) }];
+  if (backend === 'nftables') return [{ family: 'inet', part: 'rules', text: renderNftRuleset(input) }];
   const out: RulesetPayload[] = [];
-  if (input.ipv4) out.push({ family: 'ipv4', text: renderIptablesRuleset(input.underlay, input.ipv4) });
-  if (input.ipv6) out.push({ family: 'ipv6', text: renderIptablesRuleset(input.underlay, input.ipv6) });
+  if (input.ipv4) out.push({ family: 'ipv4', part: 'rules', text: renderIptablesRuleset(input.underlay, input.ipv4) });
+  if (input.ipv6) out.push({ family: 'ipv6', part: 'rules', text: renderIptablesRuleset(input.underlay, input.ipv6) });
   return out;
 }
 
@@ -113,8 +122,10 @@ export function renderIptablesRuleset(underlay: string, rules: FamilyRules): str
 export function renderNftRuleset(input: RulesetInput): string {
   const { underlay, ipv4, ipv6 } = input;
   const table = `${OWNED.nftFamily} ${OWNED.nftTable}`;
+  // Written the way `nft list` prints it back (flags as "syn / syn,rst", set elements in address
+  // order), so the daemon can tell an intact table from a changed one without rewriting it.
   const clamp = (proto: string, mss: number): string =>
-    `\t\toifname "${underlay}" meta nfproto ${proto} tcp flags & (syn | rst) == syn tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`;
+    `\t\toifname "${underlay}" meta nfproto ${proto} tcp flags syn / syn,rst tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`;
   return [
     `table ${table}`,
     `delete table ${table}`,
@@ -123,7 +134,8 @@ export function renderNftRuleset(input: RulesetInput): string {
     '\t\ttype nat hook postrouting priority srcnat; policy accept;',
     ...(ipv4 ? [`\t\toifname "${underlay}" ip saddr != ${ipv4.egressIp.text} snat ip to ${ipv4.egressIp.text} fully-random`] : []),
     ...(ipv6
-      ? [`\t\toifname "${underlay}" ip6 saddr != { ${IPV6_LINK_LOCAL}, ${ipv6.egressIp.text} } snat ip6 to ${ipv6.egressIp.text} fully-random`]
+      ? // A global address sorts before fe80::/10, as nft lists the set.
+        [`\t\toifname "${underlay}" ip6 saddr != { ${ipv6.egressIp.text}, ${IPV6_LINK_LOCAL} } snat ip6 to ${ipv6.egressIp.text} fully-random`]
       : []),
     '\t}',
     '\tchain forward {',
@@ -134,6 +146,39 @@ export function renderNftRuleset(input: RulesetInput): string {
     '}',
     '',
   ].join('\n');
+}
+
+/**
+ * The fail-safe, one `nft -f -` transaction whatever the dataplane: forwarded traffic from the
+ * tunnel that is about to leave the underlay with any source but the egress address of its family
+ * is dropped. It hooks postrouting after source NAT (priority srcnat + 10), where the packet already
+ * carries the address NAT gave it, so it only ever sees what the SNAT missed: after a flushed SNAT
+ * chain, a deleted jump or table, or a foreign rule that stops our chain from being reached, a
+ * client's new connection is dropped here instead of leaving with the client pod's own address.
+ * In postrouting the input interface is still known for forwarded packets (the kernel passes it to
+ * the hook), so the gateway's own traffic is never matched. A family without an egress address is
+ * not forwarded at all. Its counter shows what was caught; the daemon reads it.
+ */
+export function renderFailsafe(input: RulesetInput): RulesetPayload {
+  if (input.tunnel === undefined) throw new RangeError('the fail-safe needs the tunnel device');
+  const table = `${OWNED.nftFamily} ${OWNED.nftFailsafeTable}`;
+  const from = `iifname "${input.tunnel}" oifname "${input.underlay}"`;
+  // `ip saddr` implies IPv4 in an inet table (nft lists it without "meta nfproto").
+  const rule = (proto: 'ipv4' | 'ipv6', rules: FamilyRules | undefined): string =>
+    rules ? `\t\t${from} ${proto === 'ipv4' ? 'ip' : 'ip6'} saddr != ${rules.egressIp.text} counter drop` : `\t\t${from} meta nfproto ${proto} counter drop`;
+  const text = [
+    `table ${table}`,
+    `delete table ${table}`,
+    `table ${table} {`,
+    '\tchain postrouting {',
+    '\t\ttype filter hook postrouting priority srcnat + 10; policy accept;',
+    rule('ipv4', input.ipv4),
+    rule('ipv6', input.ipv6),
+    '\t}',
+    '}',
+    '',
+  ].join('\n');
+  return { family: 'inet', part: 'failsafe', text };
 }
 
 function assertFamily(ip: IpAddress, family: Family): void {

@@ -34,4 +34,6 @@ export interface LinkCarrier {
   readonly carrier: boolean;
   /** The link was deleted (RTM_DELLINK). */
   readonly deleted?: boolean;
+  /** IFLA_MTU, when the message carries it (the setup guard follows vxlan0's MTU by it). */
+  readonly mtu?: number;
 }

@@ -77,6 +77,15 @@ export interface GatewayMetrics {
   readonly underlayCarrierChanges: Counter<'device' | 'state'>;
   /** Unresolved neighbour entries deleted when the carrier came back, so resolution starts at once. */
   readonly underlayNeighboursRefreshed: Counter<'device'>;
+  // What init set up, held by the daemon (src/init/setup-guard.ts).
+  /** Changes to init's setup the daemon noticed, by item (ruleset:ipv4, failsafe:inet, sysctl:net.ipv4.ip_forward, ...). */
+  readonly setupDrift: Counter<'item'>;
+  /** Forwarded packets the fail-safe dropped because they were about to leave without SNAT. */
+  readonly failsafeDropped: Counter;
+  /** A second node claimed a node address another node holds (the newcomer's blocks are skipped). */
+  readonly routeConflicts: Counter;
+  /** Health-port connections refused because HEALTH_MAX_CONNECTIONS were open. */
+  readonly healthConnectionsDropped: Counter;
 }
 
 export interface MetricsOptions {
@@ -288,6 +297,27 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       name: `${p}underlay_neighbours_refreshed_total`,
       help: "Unresolved neighbour entries of the probes' next hops deleted when the underlay carrier came back",
       labelNames: ['device'],
+      registers,
+    }),
+    setupDrift: new Counter({
+      name: `${p}setup_drift_total`,
+      help: 'Changes to what init set up (ruleset, fail-safe, sysctls) that the daemon noticed, by item',
+      labelNames: ['item'],
+      registers,
+    }),
+    failsafeDropped: new Counter({
+      name: `${p}failsafe_dropped_packets_total`,
+      help: 'Forwarded packets the fail-safe dropped because they were about to leave without SNAT',
+      registers,
+    }),
+    routeConflicts: new Counter({
+      name: `${p}route_conflicts_total`,
+      help: 'Node addresses claimed by a second node while another node holds them; the newcomer\'s blocks are skipped',
+      registers,
+    }),
+    healthConnectionsDropped: new Counter({
+      name: `${p}health_connections_dropped_total`,
+      help: 'Health-port connections refused because HEALTH_MAX_CONNECTIONS were already open',
       registers,
     }),
   };

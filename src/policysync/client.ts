@@ -82,6 +82,13 @@ export interface PolicySyncStats {
   readonly messages: Readonly<EventCounts>;
   /** Clock time of the last in_sync, if any. */
   readonly lastInSyncAt?: number;
+  /**
+   * While 'connecting': since when this attempt has been dialling, and (once the socket accepted it)
+   * since when it has been waiting for Felix's response headers. A Felix that is not in sync itself
+   * (just restarted, say) accepts the connection and sends nothing, not even headers, until it is.
+   */
+  readonly dialingSince?: number;
+  readonly awaitingHeadersSince?: number;
 }
 
 function zeroCounts(): EventCounts {
@@ -91,6 +98,9 @@ function zeroCounts(): EventCounts {
 interface Attempt {
   call: ServerStreamCall | undefined;
   started: boolean;
+  /** Clock time the attempt began, and when its connection to the socket came up (no headers yet). */
+  readonly dialedAt: number;
+  connectedAt?: number;
 }
 
 export class PolicySyncClient {
@@ -150,6 +160,8 @@ export class PolicySyncClient {
       streams: this.streams,
       messages: { ...this.counts },
       ...(this.lastInSyncAt !== undefined ? { lastInSyncAt: this.lastInSyncAt } : {}),
+      ...(this.state === 'connecting' && this.current ? { dialingSince: this.current.dialedAt } : {}),
+      ...(this.state === 'connecting' && this.current?.connectedAt !== undefined ? { awaitingHeadersSince: this.current.connectedAt } : {}),
     };
   }
 
@@ -158,7 +170,7 @@ export class PolicySyncClient {
     if (this.stopped) return;
     this.attempts++;
     this.setState({ state: 'connecting' });
-    const attempt: Attempt = { call: undefined, started: false };
+    const attempt: Attempt = { call: undefined, started: false, dialedAt: this.clock.now() };
     this.current = attempt;
     try {
       attempt.call = openServerStream(
@@ -174,6 +186,9 @@ export class PolicySyncClient {
           ...(this.options.maxMessageBytes !== undefined ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
         },
         {
+          onConnected: () => {
+            if (attempt === this.current) attempt.connectedAt = this.clock.now();
+          },
           onHeaders: () => this.onStarted(attempt),
           onMessage: (bytes) => this.onMessage(attempt, bytes),
           onClose: (info) => this.onFinished(attempt, info),

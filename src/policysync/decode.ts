@@ -83,7 +83,7 @@ export function decodeRouteUpdate(r: RouteUpdateWire): FelixRoute {
   const kinds = routeKinds(r.type ?? 0, r.types ?? 0);
   const ipPoolType = IP_POOL_TYPES[r.ip_pool_type ?? 0];
   if (ipPoolType === undefined) throw new Malformed(`unknown ip_pool_type ${String(r.ip_pool_type)}`);
-  const dstNodeName = r.dst_node_name ?? '';
+  const dstNodeName = boundedName('dst_node_name', r.dst_node_name ?? '');
   if (dstNodeName.trim() === '') {
     const needsNode = [...kinds].filter((k) => KINDS_NEEDING_NODE.has(k));
     if (needsNode.length > 0) throw new Malformed(`${needsNode.join('+')} route for ${dst.text} has an empty dst_node_name`);
@@ -183,6 +183,20 @@ function requireCidr(field: string, text: string | undefined): Cidr {
 
 function requireName(field: string, text: string | undefined): string {
   if (!text || text.trim() === '') throw new Malformed(`${field} is empty`);
+  return boundedName(field, text);
+}
+
+/**
+ * Node names are Kubernetes node names: at most 253 characters (a DNS subdomain). A longer one is
+ * no node of the cluster (a 200 kB name once took another node's address), and would be held,
+ * logged and shown in status at that size.
+ */
+export const MAX_NODE_NAME_LENGTH = 253;
+
+function boundedName(field: string, text: string): string {
+  if (text.length > MAX_NODE_NAME_LENGTH) {
+    throw new Malformed(`${field} ${shown(text)} is longer than the ${MAX_NODE_NAME_LENGTH} characters a Kubernetes node name may have`);
+  }
   return text;
 }
 

@@ -108,6 +108,8 @@ export interface CloseInfo {
 }
 
 export interface ServerStreamHandlers {
+  /** The connection to the socket is up and the request went out; the server has not answered yet. */
+  onConnected?(): void;
   /** The server accepted the call (HTTP 200, a gRPC content type); messages follow. */
   onHeaders(): void;
   /** One message. The bytes are only valid during this call (they may be a view into a DATA chunk). */
@@ -155,9 +157,12 @@ class H2ServerStream implements ServerStreamCall {
     });
     this.session = session;
     session.on('connect', () => {
+      // A call closed while connecting: the session is destroyed, and using it would throw.
+      if (session.destroyed || this.finished) return;
       // initialWindowSize covers each stream; the connection's own window is raised separately.
       if (window > 65_535) session.setLocalWindowSize(window);
       this.armKeepalive();
+      this.handlers.onConnected?.();
     });
     session.on('error', (err: Error) => this.fail(describeSessionError(err, socketPath)));
     session.on('goaway', (code: number, lastStreamId: number, opaque?: Buffer) => this.onGoaway(code, lastStreamId, opaque));

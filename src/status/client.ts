@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
+import { ENTRIES_FORMAT, ENTRIES_PATH, type EntriesDocument, type EntriesFilter } from './entries';
 import { STATUS_FORMAT, STATUS_PATH, type StatusDocument } from './model';
 
 /** Enough for a daemon under load; a daemon that takes longer is as good as unreachable for an operator. */
@@ -10,10 +11,27 @@ export const DEFAULT_STATUS_TIMEOUT_MS = 5_000;
  * DAEMON_UNREACHABLE error whose message names the socket and says what to check.
  */
 export function fetchStatus(socketPath: string, timeoutMs = DEFAULT_STATUS_TIMEOUT_MS): Promise<StatusDocument> {
+  return fetchDocument(socketPath, STATUS_PATH, parseStatusDocument, timeoutMs);
+}
+
+/** GET /status/entries with the filter: what is programmed, entry by entry (status --entries). */
+export function fetchEntries(socketPath: string, filter: EntriesFilter, timeoutMs = DEFAULT_STATUS_TIMEOUT_MS): Promise<EntriesDocument> {
+  const query = new URLSearchParams({ ...(filter.block !== undefined ? { block: filter.block } : {}), ...(filter.node !== undefined ? { node: filter.node } : {}) }).toString();
+  return fetchDocument(socketPath, `${ENTRIES_PATH}${query ? `?${query}` : ''}`, parseEntriesDocument, timeoutMs);
+}
+
+function parseEntriesDocument(body: string): EntriesDocument {
+  const doc = JSON.parse(body) as Partial<EntriesDocument> | null;
+  if (typeof doc !== 'object' || doc === null || doc.kind !== 'entries') throw new Error('not an entries document');
+  if (doc.format !== ENTRIES_FORMAT) throw new Error(`format ${String(doc.format)}, this command reads format ${ENTRIES_FORMAT}`);
+  return doc as EntriesDocument;
+}
+
+function fetchDocument<T>(socketPath: string, path: string, parse: (body: string) => T, timeoutMs: number): Promise<T> {
   const unreachable = (why: string, cause?: unknown): GatewayError =>
     new GatewayError(ErrorCodes.DAEMON_UNREACHABLE, `cannot get the status from ${socketPath}: ${why}`, cause === undefined ? undefined : { cause });
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: STATUS_PATH, method: 'GET', headers: { accept: 'application/json' } }, (res) => {
+    const req = request({ socketPath, path, method: 'GET', headers: { accept: 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (err) => {
@@ -28,7 +46,7 @@ export function fetchStatus(socketPath: string, timeoutMs = DEFAULT_STATUS_TIMEO
           return;
         }
         try {
-          resolve(parseStatusDocument(body));
+          resolve(parse(body));
         } catch (err) {
           reject(unreachable(`the answer is not a status document: ${describeCause(err)}`, err));
         }

@@ -1,4 +1,6 @@
 import type { DaemonConfig } from '../daemon-config';
+import type { AddressConflict } from '../dataplane/desired';
+import type { SetupGuardStatus } from '../init/setup-guard';
 import type { EntryCounts, ReconcilerStatus } from '../dataplane/reconciler';
 import type { CarrierState, CarrierStatus } from '../health/carrier';
 import type { CheckName, CheckReport, ReadinessInputs, ReadinessReport } from '../health/readiness';
@@ -42,6 +44,12 @@ export interface PolicySyncSection {
   readonly messages: Readonly<EventCounts>;
   readonly lastError?: string;
   readonly lastErrorTime?: string;
+  /**
+   * While `state` is connecting: `dialing` (no connection to the socket yet) or `awaiting headers`
+   * (connected, request sent, Felix has not answered: it sends nothing until it is in sync itself),
+   * and since when.
+   */
+  readonly connecting?: { readonly step: 'dialing' | 'awaiting headers'; readonly since: string };
 }
 
 export interface DriftReport {
@@ -74,6 +82,8 @@ export interface DataplaneSection {
   readonly self?: { readonly dst: string; readonly node: string };
   /** Routes received but not programmed. */
   readonly skipped: number;
+  /** Node addresses claimed by more than one node: who keeps each, and whose blocks get no return path. */
+  readonly conflicts: readonly AddressConflict[];
 }
 
 export type TargetState = 'up' | 'down' | 'pending';
@@ -95,6 +105,29 @@ export interface ProbeSection {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly targets: readonly ProbeTargetStatus[];
+}
+
+/** init's ruleset, fail-safe and sysctls as the daemon holds them. */
+export interface SetupSection {
+  readonly backend: string;
+  readonly lastRulesetCheck?: string;
+  /** Changes noticed (and put back, unless `problem` says otherwise) since the daemon started, per item. */
+  readonly drift: Readonly<Record<string, number>>;
+  readonly lastDrift?: { readonly item: string; readonly at: string; readonly detail: string };
+  /** Forwarded packets the fail-safe dropped (about to leave without SNAT) since the daemon started. */
+  readonly failsafeDropped: number;
+  readonly problem?: string;
+}
+
+function setupOf(g: SetupGuardStatus, iso: (t: number | undefined) => string | undefined): SetupSection {
+  return {
+    backend: g.backend,
+    ...defined('lastRulesetCheck', iso(g.lastRulesetCheck)),
+    drift: { ...g.drift },
+    ...(g.lastDrift ? { lastDrift: { item: g.lastDrift.item, at: iso(g.lastDrift.at) ?? '', detail: g.lastDrift.detail } } : {}),
+    failsafeDropped: g.failsafeDropped,
+    ...defined('problem', g.problem),
+  };
 }
 
 /** The underlay device's carrier as the daemon last saw it (absent when the daemon does not watch it). */
@@ -122,6 +155,8 @@ export interface StatusDocument {
   readonly dataplane: DataplaneSection;
   readonly probes: readonly ProbeSection[];
   readonly underlay?: UnderlaySection;
+  /** What init set up, as the daemon holds it (src/init/setup-guard.ts); absent when the guard is off. */
+  readonly setup?: SetupSection;
   readonly drain: { readonly draining: boolean; readonly since?: string; readonly delayMs: number };
   readonly config: {
     readonly statusSocket: string;
@@ -164,6 +199,8 @@ export interface StatusInputs {
   readonly reconcileFailures?: readonly string[];
   /** CarrierMonitor.status(); its times are on the daemon's clock. */
   readonly underlay?: CarrierStatus;
+  /** SetupGuard.status(); its times are on the daemon's clock. */
+  readonly setup?: SetupGuardStatus;
 }
 
 /** A long failure list is cut here: the first few say what is wrong, the count says how much. */
@@ -195,6 +232,14 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
     messages: { ...sync.messages },
     ...defined('lastError', ri.sync.lastError),
     ...defined('lastErrorTime', iso(ri.sync.lastErrorAt)),
+    ...(sync.state === 'connecting' && (sync.awaitingHeadersSince ?? sync.dialingSince) !== undefined
+      ? {
+          connecting: {
+            step: sync.awaitingHeadersSince !== undefined ? ('awaiting headers' as const) : ('dialing' as const),
+            since: iso(sync.awaitingHeadersSince ?? sync.dialingSince) ?? '',
+          },
+        }
+      : {}),
   };
 
   const r = inputs.reconciler;
@@ -218,6 +263,7 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
       : {}),
     ...(r.self ? { self: { ...r.self } } : {}),
     skipped: r.skipped,
+    conflicts: r.conflicts.map((c) => ({ ...c, refused: c.refused.map((x) => ({ ...x })) })),
   };
 
   const probes: ProbeSection[] = [];
@@ -256,6 +302,7 @@ export function buildStatus(inputs: StatusInputs): StatusDocument {
     dataplane,
     probes,
     ...(inputs.underlay ? { underlay: underlayOf(inputs.underlay, iso) } : {}),
+    ...(inputs.setup ? { setup: setupOf(inputs.setup, iso) } : {}),
     drain: {
       draining: ri.drainingSince !== undefined,
       ...defined('since', iso(ri.drainingSince)),

@@ -28,7 +28,7 @@ export function renderStatusTable(doc: StatusDocument): string {
   section(out, 'POLICYSYNC');
   fields(out, [
     ['socket', s.socket],
-    ['state', `${s.state}${s.inSync ? ', in sync' : s.state === 'connected' ? ', waiting for in_sync' : ''}`],
+    ['state', `${s.state}${s.inSync ? ', in sync' : s.state === 'connected' ? ', waiting for in_sync' : ''}${connectingText(now, s.connecting)}`],
     ['last in_sync', when(s.lastInSync)],
     ...(s.outOfSyncSince ? ([['out of sync', `since ${when(s.outOfSyncSince)}`]] as [string, string][]) : []),
     ['streams', `${s.streams} (dial attempts ${s.attempts}, reconnects ${s.reconnects})`],
@@ -62,6 +62,19 @@ export function renderStatusTable(doc: StatusDocument): string {
     ],
     ...(d.self ? ([['own block', `${d.self.dst} (node ${d.self.node})`]] as [string, string][]) : []),
     ['skipped routes', String(d.skipped)],
+    ...((d.conflicts ?? []).length > 0
+      ? ([
+          [
+            'CONFLICTS',
+            (d.conflicts ?? [])
+              .map(
+                (c) =>
+                  `${c.address}: kept by ${c.keptBy} (${c.because === 'incumbent' ? 'it holds the address' : 'first by name'}); refused: ${c.refused.map((x) => `${x.node} (${x.blocks} block${x.blocks === 1 ? '' : 's'})`).join(', ') || '-'}`,
+              )
+              .join('\n'),
+          ],
+        ] as [string, string][])
+      : []),
   ]);
 
   section(out, 'PROBES');
@@ -88,6 +101,20 @@ export function renderStatusTable(doc: StatusDocument): string {
     ]);
   }
 
+  const g = doc.setup;
+  if (g) {
+    section(out, 'SETUP');
+    const drift = Object.entries(g.drift).map(([item, n]) => `${item} ${n}`).join(', ');
+    fields(out, [
+      ['backend', g.backend],
+      ['last ruleset check', when(g.lastRulesetCheck)],
+      ['changes put back', drift || 'none'],
+      ...(g.lastDrift ? ([['last change', `${g.lastDrift.detail} (${ago(now, g.lastDrift.at)})`]] as [string, string][]) : []),
+      ['fail-safe drops', String(g.failsafeDropped)],
+      ...(g.problem ? ([['PROBLEM', g.problem]] as [string, string][]) : []),
+    ]);
+  }
+
   section(out, 'DRAIN');
   out.push(
     doc.drain.draining
@@ -108,6 +135,13 @@ export function renderStatusTable(doc: StatusDocument): string {
     ['log level', c.logLevel],
   ]);
   return out.join('\n') + '\n';
+}
+
+/** What a connecting stream is doing, said plainly: no response headers yet is not the same as no connection. */
+function connectingText(now: number, c: StatusDocument['policysync']['connecting']): string {
+  if (!c) return '';
+  if (c.step === 'dialing') return ` (dialling the socket since ${ago(now, c.since)})`;
+  return ` (connected to the socket ${ago(now, c.since)}; no response headers yet: Felix sends none until it is in sync itself)`;
 }
 
 function targetState(t: ProbeTargetStatus): string {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
 import type { Logger } from '../observability/logger';
+import { ENTRIES_PATH, checkEntriesFilter, type EntriesDocument, type EntriesFilter } from './entries';
 import { STATUS_PATH, type StatusDocument } from './model';
 
 /**
@@ -19,6 +20,8 @@ export interface StatusAppDeps {
   /** Builds the document; the Daemon's status(). */
   /** The gateway's StatusDocument, or the agent's (src/agent/status.ts): any JSON document with `format` and `ready`. */
   readonly status: () => StatusDocument | { readonly format: number; readonly ready: boolean };
+  /** What is programmed, entry by entry (GET /status/entries?block=&node=); absent: 404. */
+  readonly entries?: (filter: EntriesFilter) => EntriesDocument;
   readonly logger?: Logger;
 }
 
@@ -52,6 +55,23 @@ export function buildStatusApp(deps: StatusAppDeps): FastifyInstance {
     reply.header('cache-control', 'no-store');
     return reply.code(200).send(doc);
   });
+  const entries = deps.entries;
+  if (entries) {
+    app.get(ENTRIES_PATH, async (req, reply) => {
+      const q = req.query as Record<string, unknown>;
+      const text = (k: string): string | undefined => (typeof q[k] === 'string' ? (q[k] as string) : undefined);
+      const block = text('block');
+      const node = text('node');
+      const filter: EntriesFilter = { ...(block !== undefined ? { block } : {}), ...(node !== undefined ? { node } : {}) };
+      try {
+        checkEntriesFilter(filter);
+      } catch (err) {
+        return reply.code(400).send({ error: describeCause(err) });
+      }
+      reply.header('cache-control', 'no-store');
+      return reply.code(200).send(entries(filter));
+    });
+  }
   return app;
 }
 
@@ -107,22 +127,28 @@ export async function startStatusServer(path: string, deps: StatusAppDeps): Prom
   }
   deps.logger?.info({ component: 'status', event: 'status_server_listening', path }, `status socket listening on ${path}`);
 
+  // Node removes the socket file when the server closes; make sure, but only if it is still ours.
+  const removeOurs = (): void => {
+    const now = statOrUndefined(path);
+    if (now && ours && now.ino === ours.ino && now.dev === ours.dev) {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    if (madeDir) removeEmptyDir(dir);
+  };
+  // Every other way out (process.exit after a second signal, a fatal error): no socket left behind.
+  process.once('exit', removeOurs);
   let closing: Promise<void> | undefined;
   return {
     path,
     close: () =>
       (closing ??= (async () => {
+        process.off('exit', removeOurs);
         await app.close().catch(() => undefined);
-        // Node removes the socket file when the server closes; make sure, but only if it is still ours.
-        const now = statOrUndefined(path);
-        if (now && ours && now.ino === ours.ino && now.dev === ours.dev) {
-          try {
-            unlinkSync(path);
-          } catch {
-            /* gone meanwhile */
-          }
-        }
-        if (madeDir) removeEmptyDir(dir);
+        removeOurs();
       })()),
   };
 }

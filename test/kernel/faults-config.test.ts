@@ -22,6 +22,7 @@ const BAD: Readonly<Record<string, readonly string[]>> = {
   DAEMON_SOCKET_PATH: ['relative/socket', `/${'s'.repeat(107)}`],
   HEALTH_PORT: ['-1', '65536', 'http'],
   HEALTH_HOST: ['localhost', '300.1.1.1'],
+  HEALTH_MAX_CONNECTIONS: ['0', 'many', '-1'],
   HEALTH_TIMEOUT_DATASTORE: ['90', '-5s', 'forever'],
   ICMP_PROBE_IPS: ['198.51.100.300', 'example.com'],
   ICMP_PROBE_INTERVAL: ['5', '0s'],

@@ -1,7 +1,7 @@
 /**
  * Preloaded into a daemon by a test (NODE_OPTIONS=--require .../hold-listen.js, HOLD_LISTEN_PORT=n) to
- * hold start-up at a known point without timing luck: the listen() on port n (the health server, the
- * last component but the audit) is held, "hold-listen: holding" goes to stderr, and the listen goes
+ * hold start-up at a known point without timing luck: the listen() on port n (the health server, started
+ * before the audit and the PolicySync stream) is held, "hold-listen: holding" goes to stderr, and the listen goes
  * ahead only when the process gets SIGTERM. The test sends SIGTERM after reading that line, so the
  * signal always arrives while start() is still running. This file's own SIGTERM listener keeps Node's
  * default action (exit at once) off, so a daemon whose handlers came too late would hang, not exit.

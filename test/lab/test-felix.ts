@@ -42,6 +42,11 @@ export interface TestFelixOptions {
   readonly autoInSync?: boolean;
   /** End older open streams when a new one starts, as Felix does for one pod (default true). */
   readonly closeOlderStreams?: boolean;
+  /**
+   * As a Felix that is not in sync itself: a new stream gets nothing, not even response headers,
+   * until sendInSync(), which then sends the headers, the snapshot and in_sync (default false).
+   */
+  readonly silentUntilInSync?: boolean;
 }
 
 /** What the awkward cases look like on the wire. */
@@ -62,6 +67,7 @@ export class TestFelix {
   private snapshot: Snapshot;
   private readonly autoInSync: boolean;
   private readonly closeOlderStreams: boolean;
+  private silent: boolean;
   private server: grpc.Server | undefined;
   private readonly open = new Map<number, OpenStream>();
   private streamCount = 0;
@@ -74,6 +80,7 @@ export class TestFelix {
     this.snapshot = options.snapshot ?? {};
     this.autoInSync = options.autoInSync ?? true;
     this.closeOlderStreams = options.closeOlderStreams ?? true;
+    this.silent = options.silentUntilInSync ?? false;
   }
 
   static async start(socketPath: string, options: TestFelixOptions = {}): Promise<TestFelix> {
@@ -162,6 +169,11 @@ export class TestFelix {
   }
 
   sendInSync(): void {
+    if (this.silent) {
+      // In sync at last: the held streams get their headers and snapshot now.
+      this.silent = false;
+      for (const s of this.open.values()) this.sendSnapshot(s);
+    }
     this.broadcast({ in_sync: {} });
   }
 
@@ -281,12 +293,18 @@ export class TestFelix {
     call.on('cancelled', forget);
     call.on('error', forget);
     call.on('close', forget);
-    call.sendMetadata(new grpc.Metadata());
-    for (const v of this.snapshot.vteps ?? []) this.writeMessage(stream, { vtep_update: v });
-    for (const r of this.snapshot.routes ?? []) this.writeMessage(stream, { route_update: r });
-    if (this.autoInSync) this.writeMessage(stream, { in_sync: {} });
+    if (!this.silent) {
+      this.sendSnapshot(stream);
+      if (this.autoInSync) this.writeMessage(stream, { in_sync: {} });
+    }
     this.events.emit('stream', id, call.request);
     this.events.emit('open_changed');
+  }
+
+  private sendSnapshot(stream: OpenStream): void {
+    stream.call.sendMetadata(new grpc.Metadata());
+    for (const v of this.snapshot.vteps ?? []) this.writeMessage(stream, { vtep_update: v });
+    for (const r of this.snapshot.routes ?? []) this.writeMessage(stream, { route_update: r });
   }
 
   private broadcast(message: ToDataplaneWire): void {

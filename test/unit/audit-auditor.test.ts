@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -209,6 +209,15 @@ describe('audit sinks', () => {
         () => openFileSink(join(dir, 'missing', 'audit.jsonl')),
         (err: unknown) => isGatewayError(err, ErrorCodes.CONFIG_INVALID) && /^AUDIT_LOG=.*ENOENT/.test(err.message),
       );
+      // A link planted at the path is refused, and what it points at is left alone (issue 12).
+      const target = join(dir, 'not-a-log');
+      writeFileSync(target, 'keep');
+      symlinkSync(target, join(dir, 'link.jsonl'));
+      assert.throws(
+        () => openFileSink(join(dir, 'link.jsonl')),
+        (err: unknown) => isGatewayError(err, ErrorCodes.CONFIG_INVALID) && /^AUDIT_LOG=".*link\.jsonl": it is a symbolic link/.test(err.message),
+      );
+      assert.equal(readFileSync(target, 'utf8'), 'keep');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

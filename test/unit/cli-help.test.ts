@@ -11,7 +11,7 @@ import { DEFAULT_STATUS_SOCKET, VARIABLES, type CommandName } from '../../src/co
 
 const COMMANDS: readonly CommandName[] = ['init', 'start', 'status'];
 /** Flags that override no variable. */
-const NO_VARIABLE = new Set(['--dry-run', '--json', '--help']);
+const NO_VARIABLE = new Set(['--dry-run', '--json', '--help', '--entries', '--block', '--node']);
 /** Where a command spells a variable's flag differently from VARIABLES' `flag`. */
 const ALIASES: Partial<Record<CommandName, Record<string, string>>> = { status: { '--socket': 'STATUS_SOCKET' } };
 

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parseDaemonConfig } from '../../src/daemon-config';
 import { Daemon, runDaemon } from '../../src/daemon';
+import { ErrorCodes, GatewayError, StartupError, exitStatusFor } from '../../src/errors';
+import { SignalLatch } from '../../src/process-signals';
+import { until } from './wait';
 import { FakeReturnPathKernel } from '../../src/fakes/return-path';
 import { FakeLinks } from '../../src/fakes/links';
 import { FakeClock } from '../../src/model/clock';
@@ -34,11 +37,11 @@ interface Rig {
   release(): void;
 }
 
-async function rig(t: TestContext): Promise<Rig> {
+async function rig(t: TestContext, felixOptions: { autoInSync?: boolean } = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'egw-signal-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const socketPath = join(dir, 'socket');
-  const felix = await TestFelix.start(socketPath, { snapshot: { routes: [] } });
+  const felix = await TestFelix.start(socketPath, { snapshot: { routes: [] }, ...felixOptions });
   t.after(() => felix.stop());
   const links = new FakeLinks();
   links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '02:00:00:00:00:01' });
@@ -68,7 +71,7 @@ async function rig(t: TestContext): Promise<Rig> {
 }
 
 function run(r: Rig): Promise<number> {
-  return runDaemon(r.daemon, { signals: r.signals, exit: (code) => void r.exits.push(code), stderr: (text) => void r.stderr.push(text) });
+  return runDaemon(r.daemon, { signals: r.signals, exit: (code) => void r.exits.push(code), stderr: (text) => void r.stderr.push(text), logger: r.daemon.log });
 }
 
 const targets = (logs: Record<string, unknown>[], event: string): unknown[] =>
@@ -114,13 +117,14 @@ test('a second signal during start-up exits at once: 130 for SIGINT', { timeout:
   assert.equal(await running, 0);
 });
 
-test('SIGTERM after start-up drains for DRAIN_DELAY first; a second SIGTERM exits 143', { timeout: 20_000 }, async (t) => {
+test('SIGTERM after start-up, once ready, drains for DRAIN_DELAY first; a second SIGTERM exits 143', { timeout: 20_000 }, async (t) => {
   const r = await rig(t);
   r.release();
   const running = run(r);
   const settled = running.then(() => 'exited');
-  // start() has resolved once the policysync component and the health server are in.
-  for (let i = 0; i < 1000 && !targets(r.logs, 'started').includes('health-server'); i++) await new Promise((res) => setImmediate(res));
+  // Clients only come to a gateway that has said ready: the drain waits for them to move away.
+  // The fake clock runs the pass that in_sync schedules only when told to (advance(0): no time passes).
+  await until('ready', () => (r.clock.advance(0), r.daemon.health.tracker.report().ready));
   assert.equal(r.daemon.status().phase, 'running');
   r.signals.emit('SIGTERM', 'SIGTERM');
   assert.equal(r.daemon.status().phase, 'draining');
@@ -134,9 +138,61 @@ test('SIGTERM after start-up drains for DRAIN_DELAY first; a second SIGTERM exit
   assert.equal(r.daemon.status().phase, 'stopped');
 });
 
-test('a start-up failure is the command\'s error, and the handlers go away', async () => {
+test('SIGTERM to a gateway that was never ready (Felix never in sync): no DRAIN_DELAY wait, exit 0', { timeout: 20_000 }, async (t) => {
+  const r = await rig(t, { autoInSync: false });
+  r.release();
+  const running = run(r);
+  await until('running', () => r.daemon.status().phase === 'running' && targets(r.logs, 'started').includes('policysync'));
+  await until('the stream is open', () => r.daemon.status().policysync.streams === 1);
+  assert.equal(r.daemon.health.tracker.report().ready, false);
+  r.signals.emit('SIGTERM', 'SIGTERM');
+  // The clock never moves: waiting DRAIN_DELAY (10 s) would never end.
+  assert.equal(await running, 0);
+  const draining = r.logs.find((l) => l['event'] === 'draining');
+  assert.equal(draining?.['delayMs'], 0);
+  assert.equal(draining?.['neverReady'], true);
+});
+
+test('SIGHUP is logged and ignored; the daemon runs on', { timeout: 20_000 }, async (t) => {
+  const r = await rig(t);
+  r.release();
+  const running = run(r);
+  // The fake clock runs the pass that in_sync schedules only when told to (advance(0): no time passes).
+  await until('ready', () => (r.clock.advance(0), r.daemon.health.tracker.report().ready));
+  r.signals.emit('SIGHUP', 'SIGHUP');
+  assert.equal(r.daemon.status().phase, 'running');
+  assert.ok(r.logs.some((l) => l['event'] === 'signal_ignored' && l['signal'] === 'SIGHUP'));
+  assert.deepEqual(r.exits, []);
+  r.signals.emit('SIGTERM', 'SIGTERM');
+  r.clock.advance(10_000);
+  assert.equal(await running, 0);
+});
+
+test('a start-up failure is the command\'s error (a StartupError: exit status 2), and the handlers go away', async () => {
   const signals = new EventEmitter();
   const failing = { start: () => Promise.reject(new Error('cannot start')), drain: () => Promise.resolve() };
-  await assert.rejects(runDaemon(failing, { signals }), /cannot start/);
-  assert.equal(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT'), 0);
+  await assert.rejects(runDaemon(failing, { signals }), (err: unknown) => {
+    assert.ok(err instanceof StartupError);
+    assert.equal(err.code, 'INTERNAL');
+    assert.equal(err.message, 'cannot start');
+    assert.equal(exitStatusFor(err), 2);
+    return true;
+  });
+  const port = { start: () => Promise.reject(new GatewayError(ErrorCodes.HEALTH_SERVER_FAILED, 'listening for health checks on 100.64.2.7:8080: EADDRINUSE')), drain: () => Promise.resolve() };
+  await assert.rejects(runDaemon(port, { signals }), (err: unknown) => err instanceof StartupError && err.code === 'HEALTH_SERVER_FAILED' && exitStatusFor(err) === 2);
+  assert.equal(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT') + signals.listenerCount('SIGHUP'), 0);
+});
+
+test('the signal latch holds what came before anyone listened, and hands it over in order', () => {
+  const proc = new EventEmitter();
+  const latch = new SignalLatch(proc);
+  proc.emit('SIGHUP', 'SIGHUP');
+  proc.emit('SIGTERM', 'SIGTERM');
+  assert.deepEqual(latch.pending(), ['SIGHUP', 'SIGTERM']);
+  const got: string[] = [];
+  latch.on('SIGTERM', (s) => void got.push(s));
+  assert.deepEqual(got, ['SIGTERM']);
+  assert.deepEqual(latch.pending(), ['SIGHUP']);
+  proc.emit('SIGTERM', 'SIGTERM');
+  assert.deepEqual(got, ['SIGTERM', 'SIGTERM'], 'later ones go straight to the listener');
 });

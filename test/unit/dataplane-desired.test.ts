@@ -205,7 +205,7 @@ neigh 198.51.100.11 dev vxlan0 lladdr ${M1} PERMANENT
 fdb ${M1} dev vxlan0 dst 198.51.100.11 self permanent
 skip 100.64.1.0/26: remote workload route names no node address
 skip 100.64.2.0/24: dst holds the gateway's own address 100.64.2.7
-skip 100.64.3.0/26: node address 198.51.100.11 of node3 is already used by node node1
+skip 100.64.3.0/26: node address 198.51.100.11 of node3 is already used by node node1 (first by name; neither holds it now)
 `,
   },
   {

@@ -281,6 +281,7 @@ test('status reports the gateway itself, counts and the last pass', async () => 
     inSync: false,
     counts: { desired: { routes: 0, neighbours: 0, fdb: 0 }, programmed: { routes: 0, neighbours: 0, fdb: 0 } },
     skipped: 0,
+    conflicts: [],
   });
   r.start();
   r.apply(ev.update(route('100.64.2.0/26', 'local_workload', 'node2', '198.51.100.12')));

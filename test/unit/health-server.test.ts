@@ -8,6 +8,7 @@ import { createHealthChecks } from '../../src/health/checks';
 import { buildHealthApp, startHealthServer, type LivenessStatus } from '../../src/health/server';
 import { FakeClock } from '../../src/model/clock';
 import { parseIp, type IpAddress } from '../../src/model/ip';
+import { createLogger } from '../../src/observability/logger';
 import { createMetrics } from '../../src/observability/metrics';
 
 const ip = (s: string): IpAddress => parseIp(s) ?? assert.fail(s);
@@ -281,4 +282,70 @@ test('server: startHealthServer does nothing on port 0 and names the address whe
   } finally {
     await server.close();
   }
+});
+
+test('server: at HEALTH_MAX_CONNECTIONS open connections, one more is refused at once and counted; a freed slot serves again', async () => {
+  const { tracker, metrics, clock } = setup();
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger('debug', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  let refused = 0;
+  // Port 0 turns the server off, so take a free port from the kernel first.
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const s = await startHealthServer({ port, host: '127.0.0.1', maxConnections: 3, onRefused: () => refused++ }, { readiness: tracker, metrics, clock, logger });
+  assert.ok(s);
+  const open = async (): Promise<ReturnType<typeof connect>> => {
+    const c = connect(s.port, '127.0.0.1');
+    await once(c, 'connect');
+    return c;
+  };
+  const idle = [await open(), await open(), await open()];
+  try {
+    const extra = await open();
+    // Node closes a connection over the bound as soon as it accepts it.
+    await once(extra, 'close');
+    await flush();
+    assert.equal(refused, 1);
+    assert.equal(logs.filter((l) => l['event'] === 'health_connections_refused').length, 1);
+    idle[0]?.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const res = await fetch(`http://127.0.0.1:${s.port}/liveness`);
+    assert.equal(res.status, 200, 'a freed slot serves');
+  } finally {
+    for (const c of idle) c.destroy();
+    await s.close();
+  }
+});
+
+test('/readiness: above 32 probe targets a check counts them instead of listing them', async () => {
+  const clock = new FakeClock(1_000_000);
+  const net = new FakeIcmpNetwork(clock);
+  const metrics = createMetrics({ processMetrics: false });
+  const targets = Array.from({ length: 500 }, (_, i) => ip(`198.51.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`));
+  const checks = createHealthChecks({
+    config: { datastoreTimeoutMs: 90_000, icmp: { targets, intervalMs: 1000, timeoutMs: 3000 }, http: { targets: [], intervalMs: 1000, timeoutMs: 1000 } },
+    clock,
+    metrics,
+    icmpSocket: net,
+  });
+  const app = buildHealthApp({ readiness: checks.tracker, metrics, clock, wallNow: () => WALL });
+  const res = await app.inject({ method: 'GET', url: '/readiness' });
+  assert.ok(res.body.length < 2048, `${res.body.length} bytes`);
+  const body = JSON.parse(res.body) as { checks: { icmp: { targets?: unknown; targetsSummary?: unknown } } };
+  assert.equal(body.checks.icmp.targets, undefined);
+  assert.deepEqual(body.checks.icmp.targetsSummary, { total: 500, up: 0, down: 0, pending: 500, listedIn: 'egress-gateway status' });
+
+  const few = createHealthChecks({
+    config: { datastoreTimeoutMs: 90_000, icmp: { targets: targets.slice(0, 32), intervalMs: 1000, timeoutMs: 3000 }, http: { targets: [], intervalMs: 1000, timeoutMs: 1000 } },
+    clock,
+    metrics: createMetrics({ processMetrics: false }),
+    icmpSocket: net,
+  });
+  const listed = JSON.parse((await buildHealthApp({ readiness: few.tracker, metrics, clock, wallNow: () => WALL }).inject({ method: 'GET', url: '/readiness' })).body) as {
+    checks: { icmp: { targets?: unknown[] } };
+  };
+  assert.equal(listed.checks.icmp.targets?.length, 32);
 });

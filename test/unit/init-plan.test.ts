@@ -25,6 +25,28 @@ COMMIT
 COMMIT
 `;
 
+/** The fail-safe of an IPv4-only pod: the same nft table whatever the dataplane. */
+const FAILSAFE_GOLDEN = `table inet egress_gateway_failsafe
+delete table inet egress_gateway_failsafe
+table inet egress_gateway_failsafe {
+\tchain postrouting {
+\t\ttype filter hook postrouting priority srcnat + 10; policy accept;
+\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 counter drop
+\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 counter drop
+\t}
+}
+`;
+
+/** How FakeNftables lists that table once applied. */
+const FAILSAFE_DUMP = `table inet egress_gateway_failsafe {
+\tchain postrouting {
+\t\ttype filter hook postrouting priority srcnat + 10; policy accept;
+\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 counter drop
+\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 counter drop
+\t}
+}
+`;
+
 const NFT_GOLDEN = `table inet egress_gateway
 delete table inet egress_gateway
 table inet egress_gateway {
@@ -34,23 +56,26 @@ table inet egress_gateway {
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv4 tcp flags syn / syn,rst tcp option maxseg size > 1410 tcp option maxseg size set 1410
 \t}
 }
 `;
 
-/** A fresh pod namespace: eth0 (a veth, MTU 1500) and nothing else of ours. */
-function freshKernel(backend: NetfilterBackend): { links: FakeLinks; sysctl: FakeSysctl; netfilter: FakeIptables | FakeNftables } {
+/**
+ * A fresh pod namespace: eth0 (a veth, MTU 1500) and nothing else of ours. With an iptables backend,
+ * `failsafe` is the nft side that holds the fail-safe table; with nftables, `netfilter` holds both.
+ */
+function freshKernel(backend: NetfilterBackend): { links: FakeLinks; sysctl: FakeSysctl; netfilter: FakeIptables | FakeNftables; failsafe?: FakeNftables } {
   const links = new FakeLinks();
   links.addLink({ name: 'lo', kind: '', up: true, mtu: 65536, mac: '00:00:00:00:00:00' });
   links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '0e:00:00:00:00:01' });
   const sysctl = new FakeSysctl((dev) => links.has(dev));
-  const netfilter = backend === 'nftables' ? new FakeNftables() : new FakeIptables(backend);
-  return { links, sysctl, netfilter };
+  if (backend === 'nftables') return { links, sysctl, netfilter: new FakeNftables() };
+  return { links, sysctl, netfilter: new FakeIptables(backend), failsafe: new FakeNftables() };
 }
 
 function dumpAll(k: ReturnType<typeof freshKernel>): string {
-  return `## links\n${k.links.dump()}## sysctl\n${k.sysctl.dump()}## netfilter\n${k.netfilter.dump()}`;
+  return `## links\n${k.links.dump()}## sysctl\n${k.sysctl.dump()}## netfilter\n${k.netfilter.dump()}${k.failsafe ? `## nft\n${k.failsafe.dump()}` : ''}`;
 }
 
 describe('init plan', () => {
@@ -63,13 +88,17 @@ describe('init plan', () => {
     );
   });
 
-  it('renders the iptables ruleset (golden), same text for both iptables variants', () => {
-    assert.equal(rulesetFor(planInit(config, 'iptables-nft'), 1450), IPTABLES_GOLDEN);
-    assert.equal(rulesetFor(planInit(config, 'iptables-legacy'), 1450), IPTABLES_GOLDEN);
+  it('renders the fail-safe, then the iptables ruleset (golden), same text for both iptables variants', () => {
+    assert.equal(rulesetFor(planInit(config, 'iptables-nft'), 1450), FAILSAFE_GOLDEN + IPTABLES_GOLDEN);
+    assert.equal(rulesetFor(planInit(config, 'iptables-legacy'), 1450), FAILSAFE_GOLDEN + IPTABLES_GOLDEN);
+    assert.deepEqual(
+      rulesetsFor(planInit(config, 'iptables-nft'), 1450).map((p) => `${p.part} ${p.family}`),
+      ['failsafe inet', 'rules ipv4'],
+    );
   });
 
-  it('renders the nftables ruleset (golden)', () => {
-    assert.equal(rulesetFor(planInit(config, 'nftables'), 1450), NFT_GOLDEN);
+  it('renders the fail-safe, then the nftables ruleset (golden)', () => {
+    assert.equal(rulesetFor(planInit(config, 'nftables'), 1450), FAILSAFE_GOLDEN + NFT_GOLDEN);
   });
 
   it('clamps the MSS to the MTU minus 40 and follows the interface flag', () => {
@@ -105,7 +134,8 @@ COMMIT
 -A POSTROUTING -s 203.0.113.0/24 -j MASQUERADE
 -A EGW-POSTROUTING ! -s 100.64.2.7/32 -o eth0 -j SNAT --to-source 100.64.2.7 --random-fully
 COMMIT
-`,
+## nft
+${FAILSAFE_DUMP}`,
     },
     {
       backend: 'nftables',
@@ -116,10 +146,10 @@ COMMIT
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv4 tcp flags syn / syn,rst tcp option maxseg size > 1410 tcp option maxseg size set 1410
 \t}
 }
-table ip foreign {
+${FAILSAFE_DUMP}table ip foreign {
 \tchain post {
 \t\ttype nat hook postrouting priority 100;
 \t\tip saddr 203.0.113.0/24 masquerade
@@ -157,7 +187,8 @@ ${c.netfilter}`;
       assert.equal(dumpAll(k), want, 'second run leaves the same state');
       assert.deepEqual(k.links.log, ['create vxlan0', 'set vxlan0 up'], 'no link change on the second run');
       assert.deepEqual(second.changedSysctls, []);
-      assert.equal(k.netfilter.applies, 2, 'the owned ruleset is rewritten whole each run');
+      assert.equal(k.netfilter.applies, c.backend === 'nftables' ? 4 : 2, 'the owned ruleset (and, with nftables, the fail-safe) is rewritten whole each run');
+      if (k.failsafe) assert.equal(k.failsafe.applies, 2, 'the fail-safe table is rewritten whole each run');
     });
   }
 
@@ -186,6 +217,7 @@ ${c.netfilter}`;
       return true;
     });
     assert.equal(k.netfilter.dump(), '');
+    assert.equal(k.failsafe?.dump(), FAILSAFE_DUMP, 'the fail-safe went in first and stays: a failed ruleset never leaves SNAT-less forwarding without the drop');
 
     const noParent = freshKernel('nftables');
     const cfg = parseInitConfig({ EGRESS_POD_IP: '100.64.2.7' }, { interface: 'ens9' });
@@ -223,6 +255,7 @@ describe('runInitCommand with fake dependencies', () => {
       links: k.links,
       sysctl: k.sysctl,
       netfilterFor: (b) => {
+        if (b === 'nftables' && backend !== 'nftables' && k.failsafe) return Object.assign(k.failsafe, { checkAvailable: async () => void checked.push('nft for the fail-safe') });
         assert.equal(b, backend);
         return Object.assign(k.netfilter, { checkAvailable: async () => void checked.push(b) });
       },
@@ -247,8 +280,9 @@ vxlan mtu: 1450 (eth0 mtu 1500 - 50); tcp mss clamp: 1410
 sysctl: net/ipv4/ip_forward = 1
 sysctl: net/ipv4/conf/all/rp_filter = 0
 sysctl: net/ipv4/conf/vxlan0/rp_filter = 0
-netfilter: iptables-legacy (iptables-legacy-restore --noflush)
-# ruleset:
+netfilter: iptables-legacy (nft -f -; iptables-legacy-restore --noflush)
+# fail-safe (nft):
+${FAILSAFE_GOLDEN}# ruleset:
 ${IPTABLES_GOLDEN}`,
     );
   });
@@ -256,7 +290,7 @@ ${IPTABLES_GOLDEN}`,
   it('IPTABLES_BACKEND wins over detection; DATAPLANE=nftables ignores both', async () => {
     const a = deps('iptables-nft', 'legacy');
     await runInitCommand({}, { EGRESS_POD_IP: '100.64.2.7', IPTABLES_BACKEND: 'nft' }, a.d);
-    assert.deepEqual(a.checked, ['iptables-nft']);
+    assert.deepEqual(a.checked, ['iptables-nft', 'nft for the fail-safe']);
     const b = deps('nftables', 'legacy');
     await runInitCommand({}, { EGRESS_POD_IP: '100.64.2.7', DATAPLANE: 'nftables', IPTABLES_BACKEND: 'legacy' }, b.d);
     assert.deepEqual(b.checked, ['nftables']);
@@ -291,18 +325,20 @@ COMMIT
 COMMIT
 `;
 
+  const FAILSAFE_DUAL_GOLDEN = FAILSAFE_GOLDEN.replace('meta nfproto ipv6 counter drop', 'ip6 saddr != 2001:db8:64:2::7 counter drop');
+
   const NFT_DUAL_GOLDEN = `table inet egress_gateway
 delete table inet egress_gateway
 table inet egress_gateway {
 \tchain postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
 \t\toifname "eth0" ip saddr != 100.64.2.7 snat ip to 100.64.2.7 fully-random
-\t\toifname "eth0" ip6 saddr != { fe80::/10, 2001:db8:64:2::7 } snat ip6 to 2001:db8:64:2::7 fully-random
+\t\toifname "eth0" ip6 saddr != { 2001:db8:64:2::7, fe80::/10 } snat ip6 to 2001:db8:64:2::7 fully-random
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority mangle; policy accept;
-\t\toifname "eth0" meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size > 1410 tcp option maxseg size set 1410
-\t\toifname "eth0" meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size > 1390 tcp option maxseg size set 1390
+\t\toifname "eth0" meta nfproto ipv4 tcp flags syn / syn,rst tcp option maxseg size > 1410 tcp option maxseg size set 1410
+\t\toifname "eth0" meta nfproto ipv6 tcp flags syn / syn,rst tcp option maxseg size > 1390 tcp option maxseg size set 1390
 \t}
 }
 `;
@@ -317,20 +353,30 @@ table inet egress_gateway {
     assert.deepEqual(
       rulesetsFor(plan, 1450).map((p) => [p.family, p.text]),
       [
+        ['inet', FAILSAFE_DUAL_GOLDEN],
         ['ipv4', IPTABLES_GOLDEN],
         ['ipv6', IP6TABLES_GOLDEN(1390)],
       ],
     );
-    assert.deepEqual(rulesetsFor(planInit(dual, 'nftables'), 1450), [{ family: 'inet', text: NFT_DUAL_GOLDEN }]);
+    assert.deepEqual(rulesetsFor(planInit(dual, 'nftables'), 1450), [
+      { family: 'inet', part: 'failsafe', text: FAILSAFE_DUAL_GOLDEN },
+      { family: 'inet', part: 'rules', text: NFT_DUAL_GOLDEN },
+    ]);
   });
 
   it('IPv6-only: vxlan0 on the IPv6 address (MAC from its last 4 bytes), IPv6 sysctl and rules only, MSS = MTU - 60', () => {
     const plan = planInit(v6only, 'iptables-nft');
     assert.deepEqual(plan.vxlan, { name: 'vxlan0', vni: 4097, port: 4790, parent: 'eth0', mac: 'a2:2a:00:00:00:07', local: '2001:db8:64:2::7' });
     assert.deepEqual(plan.sysctls, [{ key: 'net/ipv6/conf/all/forwarding', value: '1' }]);
-    assert.deepEqual(rulesetsFor(plan, 1430), [{ family: 'ipv6', text: IP6TABLES_GOLDEN(1370) }]);
+    assert.deepEqual(rulesetsFor(plan, 1430).map((p) => [p.part, p.family]), [
+      ['failsafe', 'inet'],
+      ['rules', 'ipv6'],
+    ]);
+    assert.equal(rulesetsFor(plan, 1430)[1]?.text, IP6TABLES_GOLDEN(1370));
+    // Without an IPv4 address, no IPv4 traffic may be forwarded out at all.
+    assert.match(rulesetsFor(plan, 1430)[0]?.text ?? '', /oifname "eth0" meta nfproto ipv4 counter drop\n.*oifname "eth0" ip6 saddr != 2001:db8:64:2::7 counter drop\n/);
     const nft = rulesetFor(planInit(v6only, 'nftables'), 1430);
-    assert.doesNotMatch(nft, /\bip saddr|nfproto ipv4/, 'no IPv4 rules without an IPv4 address');
+    assert.doesNotMatch(nft.slice(nft.indexOf('table inet egress_gateway\n')), /\bip saddr|nfproto ipv4/, 'no IPv4 SNAT or clamp without an IPv4 address');
     assert.match(nft, /\t\toifname "eth0" meta nfproto ipv6 .* maxseg size set 1370\n/);
     assert.throws(() => rulesetFor(plan, 60), /leaves no room for TCP over IPv6/);
   });
@@ -341,7 +387,7 @@ table inet egress_gateway {
     const plan = planInit(dual, 'iptables-nft');
     const first = await applyInit(plan, k, silentLogger());
     assert.deepEqual(first.changedSysctls, ['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding']);
-    assert.deepEqual(first.rulesets.map((r) => r.family), ['ipv4', 'ipv6']);
+    assert.deepEqual(first.rulesets.map((r) => r.family), ['inet', 'ipv4', 'ipv6']);
     const dumped = k.netfilter.dump();
     assert.equal(
       dumped.slice(dumped.indexOf('# ip6tables\n')),
@@ -387,7 +433,7 @@ COMMIT
       if (family === 'ipv6') netfilter.rejectNext("ip6tables-restore: line 3 failed: Couldn't load target `SNAT'");
       return apply(payload, family);
     };
-    await assert.rejects(applyInit(planInit(dual, 'iptables-legacy'), broken, silentLogger()), (err: unknown) => {
+    await assert.rejects(applyInit(planInit(dual, 'iptables-legacy'), { ...broken, netfilter }, silentLogger()), (err: unknown) => {
       assert.ok(isGatewayError(err, ErrorCodes.NETFILTER_APPLY_FAILED));
       assert.match(err.message, /^init step 3 of 3 \(netfilter ruleset\) failed: applying the ruleset with ip6tables-legacy-restore --noflush: exit status 1/);
       return true;
@@ -426,8 +472,9 @@ sysctl: net/ipv4/ip_forward = 1
 sysctl: net/ipv4/conf/all/rp_filter = 0
 sysctl: net/ipv4/conf/vxlan0/rp_filter = 0
 sysctl: net/ipv6/conf/all/forwarding = 1
-netfilter: iptables-nft (iptables-nft-restore --noflush; ip6tables-nft-restore --noflush)
-# ruleset:
+netfilter: iptables-nft (nft -f -; iptables-nft-restore --noflush; ip6tables-nft-restore --noflush)
+# fail-safe (nft):
+${FAILSAFE_DUAL_GOLDEN}# ruleset:
 ${IPTABLES_GOLDEN}# ruleset (IPv6):
 ${IP6TABLES_GOLDEN(1390)}`,
     );

@@ -52,13 +52,13 @@ interface Setup {
 }
 
 /** A daemon on fakes; with `felix`, a test Felix sends the client block then in_sync. */
-async function setup(opts: { felix: boolean; failRouteWrites?: boolean }): Promise<Setup> {
+async function setup(opts: { felix: boolean; failRouteWrites?: boolean; routes?: (typeof clientBlock)[]; silentUntilInSync?: boolean }): Promise<Setup> {
   const dir = join(work, `d${++n}`);
   mkdirSync(dir);
   const felixSocket = join(dir, 'felix.sock');
   // One level deeper: the daemon makes the status folder itself.
   const statusSocket = join(dir, 'status', 'status.sock');
-  const felix = opts.felix ? await TestFelix.start(felixSocket, { snapshot: { routes: [clientBlock] } }) : undefined;
+  const felix = opts.felix ? await TestFelix.start(felixSocket, { snapshot: { routes: opts.routes ?? [clientBlock] }, ...(opts.silentUntilInSync ? { silentUntilInSync: true } : {}) }) : undefined;
   const kernel = new FakeReturnPathKernel();
   if (opts.failRouteWrites) kernel.inject({ cls: 'route', op: 'upsert', errno: 'ENETUNREACH', times: Infinity });
   const daemon = new Daemon(
@@ -168,6 +168,61 @@ describe('egress-gateway status against a daemon', () => {
       assert.equal(table.code, 1);
       assert.match(table.stdout, /\n {2}drift {11}YES\n {18}routes: 1 desired, 0 programmed\n/);
       assert.match(table.stdout, /\n {2}failed entries {2}programming route 100\.64\.1\.0\/26 .*ENETUNREACH/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('--entries, --block, --node: what is programmed, entry by entry, with the node each is for (issue 12)', async () => {
+    const routes = [
+      clientBlock,
+      { ...clientBlock, dst: '100.64.1.64/26' },
+      { ...clientBlock, dst: '100.64.3.0/26', dst_node_name: 'node3', dst_node_ip: '198.51.100.13' },
+    ];
+    const s = await setup({ felix: true, routes });
+    try {
+      await until('ready', () => s.daemon.status().ready);
+      const all = await status(['--entries', '--socket', s.statusSocket]);
+      assert.equal(all.code, 0, all.stderr);
+      assert.match(all.stdout, /^PROGRAMMED \(all\): 3 routes, 2 neighbours, 2 FDB entries\n/);
+      assert.match(all.stdout, /\n {2}100\.64\.1\.0\/26 +198\.51\.100\.11 +vxlan0 onlink +node1\n/);
+      assert.match(all.stdout, /\n {2}100\.64\.3\.0\/26 +198\.51\.100\.13 +vxlan0 onlink +node3\n/);
+      assert.match(all.stdout, /\nNEIGHBOURS\n {2}ADDRESS +MAC +DEV +NODE\n {2}198\.51\.100\.11 +66:f9:37:c3:7e:94 +vxlan0 +node1\n/);
+
+      const block = await status(['--block', '100.64.1.0/26', '--json', '--socket', s.statusSocket]);
+      assert.equal(block.code, 0, block.stderr);
+      const doc = JSON.parse(block.stdout) as { routes: { dst: string; node?: string }[]; neighbours: { node?: string }[]; fdb: { node?: string; dst: string }[]; filter: unknown };
+      assert.deepEqual(doc.filter, { block: '100.64.1.0/26' });
+      assert.deepEqual(doc.routes.map((r) => `${r.dst} ${r.node}`), ['100.64.1.0/26 node1']);
+      assert.deepEqual(doc.neighbours.map((n) => n.node), ['node1']);
+      assert.deepEqual(doc.fdb.map((f) => `${f.node} ${f.dst}`), ['node1 198.51.100.11']);
+
+      const node = await status(['--node', 'node3', '--socket', s.statusSocket]);
+      assert.match(node.stdout, /^PROGRAMMED \(filter: node node3\): 1 routes, 1 neighbours, 1 FDB entries\n/);
+      assert.doesNotMatch(node.stdout, /node1/);
+
+      const bad = await status(['--block', 'nonsense', '--socket', s.statusSocket]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /CONFIG_INVALID: --block "nonsense" is not a CIDR/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('Felix accepts the connection but sends no headers (not in sync itself): status says so, not just "connecting" (issue 12)', async () => {
+    const s = await setup({ felix: true, silentUntilInSync: true });
+    try {
+      await until('the socket connected', () => s.daemon.status().policysync.connecting?.step === 'awaiting headers');
+      const table = await status(['--socket', s.statusSocket]);
+      assert.equal(table.code, 1);
+      assert.match(table.stdout, /\n {2}state {9}connecting \(connected to the socket \S+ ago; no response headers yet: Felix sends none until it is in sync itself\)\n/);
+      const doc = JSON.parse((await status(['--json', '--socket', s.statusSocket])).stdout) as StatusDocument;
+      assert.equal(doc.policysync.state, 'connecting');
+      assert.equal(doc.policysync.connecting?.step, 'awaiting headers');
+      assert.equal(doc.policysync.streams, 0, 'no stream has started: no headers came');
+      s.felix?.sendInSync();
+      await until('connected', () => s.daemon.status().policysync.state === 'connected');
+      assert.equal(s.daemon.status().policysync.connecting, undefined);
     } finally {
       await s.close();
     }

@@ -39,6 +39,7 @@ const reconciler: ReconcilerStatus = {
   counts: { desired: { routes: 2, neighbours: 1, fdb: 1 }, programmed: { routes: 2, neighbours: 1, fdb: 1 } },
   self: { dst: '100.64.2.0/26', node: 'node2' },
   skipped: 1,
+  conflicts: [],
 };
 
 const readinessInputs: ReadinessInputs = {

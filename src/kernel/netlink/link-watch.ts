@@ -18,7 +18,12 @@ export function decodeLinkCarrier(type: number, data: Buffer): LinkCarrier | und
   if (type !== RTM_NEWLINK && type !== RTM_DELLINK) return undefined;
   const link = decodeLink(data);
   if (link?.name === undefined) return undefined;
-  return { name: link.name, index: link.index, carrier: type === RTM_NEWLINK && (link.flags & IFF_LOWER_UP) !== 0 };
+  return {
+    name: link.name,
+    index: link.index,
+    carrier: type === RTM_NEWLINK && (link.flags & IFF_LOWER_UP) !== 0,
+    ...(link.mtu !== undefined ? { mtu: link.mtu } : {}),
+  };
 }
 
 export class NetlinkLinkWatch implements LinkWatch {

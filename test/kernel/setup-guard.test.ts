@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { clientBlockRoute, eventually, metricValue, prepareGateway, untilReady, type GatewayRun } from '../lab/gateway';
+import { waitForOutput, withLab, type Capture, type Lab } from '../lab/lab';
+
+/**
+ * Issue 12, finding 1: what init set up drifts while the daemon runs. With client connections
+ * flowing (a new TCP connection every 50 ms from the client pod, each one a new conntrack entry the
+ * gateway must SNAT), the test breaks init's state the ways an operator or an attacker would, and
+ * asserts with tcpdump on the external host that no packet with the client pod's address ever
+ * arrives, that the daemon notices (log line, metric) and puts init's state back, and that new
+ * connections work again. Once per netfilter backend: iptables-nft, iptables-legacy, nftables.
+ */
+
+const PORT = '7777';
+
+interface LogLine {
+  readonly time: string;
+  readonly event?: string;
+  readonly item?: string;
+  readonly [key: string]: unknown;
+}
+
+function logLines(gw: GatewayRun): LogLine[] {
+  return gw.logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+}
+
+interface Storm {
+  /** Epoch ms of each successful connection. */
+  readonly oks: number[];
+  readonly fails: string[];
+  stop(): void;
+}
+
+function startStorm(lab: Lab): Storm {
+  const child = lab.spawn(lab.names.cpod, [process.execPath, join(__dirname, '../lab/conn-storm.js'), lab.addrs.ext, PORT, '50', '1500']);
+  const storm: Storm = { oks: [], fails: [], stop: () => child.kill('SIGTERM') };
+  let partial = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    const lines = (partial + c.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      const m = /^ok \d+ (\d+)$/.exec(l);
+      if (m) storm.oks.push(Number(m[1]));
+      else if (l.startsWith('fail')) storm.fails.push(l);
+    }
+  });
+  return storm;
+}
+
+/** /readiness every 100 ms, recorded (the answer while a fault lasted is part of what the test shows). */
+function pollReadiness(gw: GatewayRun): { samples: { at: number; status: number | undefined }[]; stop(): Promise<void> } {
+  const samples: { at: number; status: number | undefined }[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const at = Date.now();
+      samples.push({ at, status: (await gw.health('/readiness'))?.status });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+interface Fault {
+  readonly name: string;
+  /** The drift item the daemon reports for it. */
+  readonly item: string;
+  readonly argv: readonly (readonly string[])[];
+}
+
+function faultsFor(backend: 'nft' | 'legacy' | 'nftables'): Fault[] {
+  if (backend === 'nftables') {
+    return [
+      { name: 'SNAT chain flushed', item: 'ruleset:inet', argv: [['nft', 'flush', 'chain', 'inet', 'egress_gateway', 'postrouting']] },
+      { name: 'whole table deleted', item: 'ruleset:inet', argv: [['nft', 'delete', 'table', 'inet', 'egress_gateway']] },
+      { name: 'fail-safe table deleted', item: 'failsafe:inet', argv: [['nft', 'delete', 'table', 'inet', 'egress_gateway_failsafe']] },
+      { name: 'ip_forward=0', item: 'sysctl:net.ipv4.ip_forward', argv: [['sysctl', '-qw', 'net.ipv4.ip_forward=0']] },
+    ];
+  }
+  const ipt = `iptables-${backend}`;
+  return [
+    { name: 'SNAT chain flushed', item: 'ruleset:ipv4', argv: [[ipt, '-t', 'nat', '-F', 'EGW-POSTROUTING']] },
+    { name: 'jump into the SNAT chain deleted', item: 'ruleset:ipv4', argv: [[ipt, '-t', 'nat', '-D', 'POSTROUTING', '-j', 'EGW-POSTROUTING']] },
+    { name: 'MSS clamp chain flushed', item: 'ruleset:ipv4', argv: [[ipt, '-t', 'mangle', '-F', 'EGW-FORWARD']] },
+    { name: 'fail-safe table deleted', item: 'failsafe:inet', argv: [['nft', 'delete', 'table', 'inet', 'egress_gateway_failsafe']] },
+    { name: 'ip_forward=0', item: 'sysctl:net.ipv4.ip_forward', argv: [['sysctl', '-qw', 'net.ipv4.ip_forward=0']] },
+  ];
+}
+
+/** What we own in netfilter, as the tools print it without counters. */
+async function ownedRules(lab: Lab, backend: 'nft' | 'legacy' | 'nftables'): Promise<string> {
+  const gw = lab.names.gwpod;
+  const failsafe = (await lab.exec(gw, ['nft', 'list', 'table', 'inet', 'egress_gateway_failsafe'], { allowFail: true })).stdout;
+  const rules =
+    backend === 'nftables'
+      ? (await lab.exec(gw, ['nft', 'list', 'table', 'inet', 'egress_gateway'], { allowFail: true })).stdout
+      : (await lab.exec(gw, [`iptables-${backend}-save`])).stdout
+          .split('\n')
+          .filter((l) => l.includes('EGW-'))
+          .join('\n');
+  return `${rules}\n${failsafe}`.replace(/\[\d+:\d+\]/g, '').replace(/counter packets \d+ bytes \d+/g, 'counter');
+}
+
+async function driftRun(t: TestContext, backend: 'nft' | 'legacy' | 'nftables'): Promise<void> {
+  await withLab(t, async (lab) => {
+    const initEnv: Record<string, string> = backend === 'nftables' ? { DATAPLANE: 'nftables' } : { IPTABLES_BACKEND: backend };
+    const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] }, { initEnv });
+    let capture: Capture | undefined;
+    let storm: Storm | undefined;
+    let server: ChildProcess | undefined;
+    try {
+      // The daemon is given no DATAPLANE: it finds where init wrote the rules.
+      gw.startDaemon({ LOG_SEVERITY: 'info' });
+      await untilReady(gw);
+      const before = await ownedRules(lab, backend);
+      server = lab.spawn(lab.names.ext, lab.tcpTool('serve', PORT));
+      await waitForOutput(server, /listening/);
+      // Any packet from the client pod's own address reaching the outside is a leak.
+      capture = await lab.capture(lab.names.ext, 'eth0', ['src', 'host', lab.addrs.cpod]);
+      storm = startStorm(lab);
+      const s = storm;
+      await eventually('connections through the gateway', async () => (s.oks.length >= 5 ? true : undefined));
+      const readiness = pollReadiness(gw);
+      const windows: string[] = [];
+      for (const fault of faultsFor(backend)) {
+        const drifts = logLines(gw).filter((l) => l.event === 'setup_drift').length;
+        const at = Date.now();
+        for (const argv of fault.argv) await lab.exec(lab.names.gwpod, argv);
+        const restored = await eventually(
+          `${fault.name}: noticed and put back`,
+          async () => logLines(gw).find((l) => l.event === 'setup_restored' && l.item === fault.item && Date.parse(l.time) >= at),
+          10_000,
+          20,
+        );
+        const back = Date.parse(restored.time);
+        await eventually(`${fault.name}: new connections work again`, async () => (s.oks.filter((x) => x > back).length >= 3 ? true : undefined), 10_000);
+        const drift = logLines(gw).filter((l) => l.event === 'setup_drift');
+        assert.equal(drift.length, drifts + 1, `${fault.name}: one drift logged: ${drift.slice(drifts).map((l) => JSON.stringify(l)).join('\n')}`);
+        assert.equal(drift.at(-1)?.item, fault.item);
+        windows.push(`${fault.name}: put back ${back - at} ms after the change`);
+      }
+      await readiness.stop();
+      storm.stop();
+      const leaked = (await capture.stop()).trim();
+      capture = undefined;
+      assert.equal(leaked, '', `packets with the client pod's address reached the outside:\n${leaked}`);
+      assert.equal(await ownedRules(lab, backend), before, 'the owned rules are as init wrote them');
+      const metrics = (await gw.health('/metrics'))?.body ?? '';
+      const faults = faultsFor(backend);
+      for (const item of new Set(faults.map((f) => f.item))) {
+        assert.equal(metricValue(metrics, 'egress_gateway_setup_drift_total', { item }), faults.filter((f) => f.item === item).length, item);
+      }
+      // `egress-gateway status` in the pod shows what was put back.
+      const st = await lab.gateway(['status', '--json'], { STATUS_SOCKET: gw.statusSocket });
+      const setup = (JSON.parse(st.stdout) as { setup?: { backend: string; drift: Record<string, number>; problem?: string } }).setup;
+      assert.equal(setup?.backend, backend === 'nftables' ? 'nftables' : `iptables-${backend}`);
+      assert.equal(setup?.problem, undefined);
+      for (const f of faultsFor(backend)) assert.ok((setup?.drift[f.item] ?? 0) >= 1, `status counts ${f.item}: ${JSON.stringify(setup)}`);
+      const end = await gw.health('/readiness');
+      assert.equal(end?.status, 200, `${end?.body}\n${gw.logs.filter((l) => /setup|failsafe/.test(l)).join('\n')}`);
+      const notReady = readiness.samples.filter((x) => x.status !== 200).length;
+      t.diagnostic(`${backend}: ${windows.join('; ')}; readiness not 200 in ${notReady} of ${readiness.samples.length} samples; ${storm.fails.length} connections failed of ${storm.oks.length + storm.fails.length}`);
+    } finally {
+      storm?.stop();
+      await capture?.stop();
+      server?.kill('SIGTERM');
+      await gw.close();
+    }
+  });
+}
+
+describe('setup guard: init state broken with traffic flowing, no packet leaves with the client pod address', () => {
+  it('iptables-nft: SNAT chain flushed, jump deleted, clamp flushed, fail-safe deleted, ip_forward=0', (t) => driftRun(t, 'nft'));
+  it('iptables-legacy (no change events: polled)', (t) => driftRun(t, 'legacy'));
+  it('DATAPLANE=nftables: SNAT chain flushed, table deleted, fail-safe deleted, ip_forward=0', (t) => driftRun(t, 'nftables'));
+});
+
+describe("setup guard: vxlan0's MTU changes, the MSS clamp follows", () => {
+  for (const dataplane of ['iptables', 'nftables'] as const) {
+    it(`${dataplane}: ip link set vxlan0 mtu 1400 → SYNs reach the outside with MSS 1360`, (t) =>
+      withLab(t, async (lab) => {
+        const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] }, { initEnv: { DATAPLANE: dataplane } });
+        const server = lab.spawn(lab.names.ext, lab.tcpTool('serve', PORT));
+        try {
+          gw.startDaemon({ LOG_SEVERITY: 'info' });
+          await untilReady(gw);
+          await waitForOutput(server, /listening/);
+          await lab.exec(lab.names.gwpod, ['ip', 'link', 'set', 'vxlan0', 'mtu', '1400']);
+          const clamp = async (): Promise<string> =>
+            dataplane === 'nftables'
+              ? (await lab.exec(lab.names.gwpod, ['nft', 'list', 'chain', 'inet', 'egress_gateway', 'forward'])).stdout
+              : (await lab.exec(lab.names.gwpod, ['iptables-save', '-t', 'mangle'])).stdout;
+          await eventually('the clamp follows the MTU', async () => (/(--set-mss|maxseg size set) 1360\b/.test(await clamp()) ? true : undefined), 5000, 20);
+          const drift = logLines(gw).find((l) => l.event === 'setup_drift');
+          assert.match(String(drift?.['detail']), /MSS clamp follows vxlan0's MTU, 1450 → 1400/);
+          const capture = await lab.capture(lab.names.ext, 'eth0', ['tcp', 'port', PORT, 'and', 'tcp[tcpflags] & tcp-syn != 0', 'and', 'tcp[tcpflags] & tcp-ack == 0']);
+          const res = await lab.exec(lab.names.cpod, lab.tcpTool('connect', lab.addrs.ext, PORT, 'mss'), { allowFail: true });
+          assert.equal(res.code, 0, res.stderr);
+          const syn = await capture.waitFor(/mss \d+/);
+          await capture.stop();
+          assert.match(syn, new RegExp(`${lab.addrs.gwpod.replace(/\./g, '\\.')}\\.\\d+ > .*mss 1360\\b`), syn);
+        } finally {
+          server.kill('SIGTERM');
+          await gw.close();
+        }
+      }));
+  }
+});
+
+describe('setup guard: what the daemon cannot put back turns readiness 503', () => {
+  it('/proc/sys read-only (as in an unprivileged container): ip_forward=0 → 503 naming it, 200 once set back from outside', (t) =>
+    withLab(t, async (lab) => {
+      const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] });
+      try {
+        // The daemon's own mount namespace with /proc/sys read-only, as a container runtime mounts it.
+        const readOnlyProcSys = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"', 'sh'];
+        gw.startDaemon({ LOG_SEVERITY: 'info' }, readOnlyProcSys);
+        await untilReady(gw);
+        await lab.exec(lab.names.gwpod, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+        const body = await eventually('503 naming ip_forward', async () => {
+          const r = await gw.health('/readiness');
+          return r?.status === 503 ? r.body : undefined;
+        });
+        const doc = JSON.parse(body) as { failing: string[]; checks: Record<string, { reason: string }> };
+        assert.deepEqual(doc.failing, ['setup']);
+        assert.match(doc.checks['setup']?.reason ?? '', /net\.ipv4\.ip_forward is 0, not 1, and the daemon cannot set it back .*read-only/);
+        assert.equal(metricValue((await gw.health('/metrics'))?.body ?? '', 'egress_gateway_setup_drift_total', { item: 'sysctl:net.ipv4.ip_forward' }), 1);
+        await lab.exec(lab.names.gwpod, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+        await untilReady(gw, 'ready again once ip_forward is 1', 5000);
+      } finally {
+        await gw.close();
+      }
+    }));
+
+  it('a foreign rule ahead of our jump stops the SNAT: the fail-safe drops (nothing leaks) and readiness turns 503', (t) =>
+    withLab(t, async (lab) => {
+      const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] });
+      const server = lab.spawn(lab.names.ext, lab.tcpTool('serve', PORT));
+      let storm: Storm | undefined;
+      try {
+        gw.startDaemon({ LOG_SEVERITY: 'info', RESYNC_INTERVAL: '2s' });
+        await untilReady(gw);
+        await waitForOutput(server, /listening/);
+        const capture = await lab.capture(lab.names.ext, 'eth0', ['src', 'host', lab.addrs.cpod]);
+        storm = startStorm(lab);
+        await lab.exec(lab.names.gwpod, ['iptables-nft', '-t', 'nat', '-I', 'POSTROUTING', '-j', 'ACCEPT']);
+        const body = await eventually('503 naming the fail-safe', async () => {
+          const r = await gw.health('/readiness');
+          return r?.status === 503 ? r.body : undefined;
+        }, 15_000);
+        assert.match(body, /"failing":\["setup"\]/);
+        assert.match(body, /fail-safe dropped \d+ forwarded packets/);
+        assert.ok(metricValue((await gw.health('/metrics'))?.body ?? '', 'egress_gateway_failsafe_dropped_packets_total') > 0);
+        await lab.exec(lab.names.gwpod, ['iptables-nft', '-t', 'nat', '-D', 'POSTROUTING', '-j', 'ACCEPT']);
+        await untilReady(gw, 'ready again once the SNAT is reached', 15_000);
+        storm.stop();
+        assert.equal((await capture.stop()).trim(), '', 'no packet with the client pod address reached the outside');
+      } finally {
+        storm?.stop();
+        server.kill('SIGTERM');
+        await gw.close();
+      }
+    }));
+});
