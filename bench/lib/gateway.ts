@@ -1,3 +1,4 @@
+import type { EncodedSet } from '../../src/policysync/server';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,7 @@ export interface GatewayUnderTest {
 }
 
 export async function startGateway(
-  snapshot: readonly Buffer[],
+  snapshot: EncodedSet,
   env: Record<string, string> = {},
   prepare?: (ns: string) => Promise<void>,
 ): Promise<GatewayUnderTest> {

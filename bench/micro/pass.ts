@@ -18,8 +18,8 @@ import { NetlinkReturnPath } from '../../src/kernel/netlink/return-path';
 import { NetlinkSession } from '../../src/kernel/netlink/session';
 import { parseIp, type Family } from '../../src/model/ip';
 import { decodeReceived } from '../../src/policysync/decode';
-import { decodeToDataplaneBytes } from '../../src/policysync/wire-decode';
-import { snapshotOf, workload } from '../routes';
+import { decodeToDataplaneBytes } from '../../src/policysync/proto';
+import { snapshotMessages, workload } from '../routes';
 import { DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP } from '../lib/ns';
 
 const N = Number(process.env.MICRO_N ?? 10_000);
@@ -59,7 +59,7 @@ async function child(): Promise<void> {
     });
     reconciler.start();
     reconciler.streamStarted();
-    const messages = snapshotOf(workload(N, 100));
+    const messages = snapshotMessages(workload(N, 100));
     // As the daemon gets them: a few messages per event-loop turn, the in_sync last.
     let i = 0;
     const feed = (): void => {

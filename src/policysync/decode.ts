@@ -5,7 +5,7 @@ import { formatMac, parseMac } from '../model/mac';
 import type { ReceivedMessage, RouteUpdateWire, ToDataplaneWire, VtepUpdateWire } from './proto';
 
 /**
- * ToDataplane (as proto-loader decodes it) → SyncEvent. Pure: every check a message must pass before
+ * ToDataplane (as the generated decoder gives it, see proto.ts) → SyncEvent. Pure: every check a message must pass before
  * the dataplane may act on it lives here, so a bad message is named, counted and skipped, never half
  * applied.
  */
@@ -38,7 +38,7 @@ const KINDS_NEEDING_NODE: ReadonlySet<RouteKind> = new Set(['remote_workload', '
 
 class Malformed extends Error {}
 
-/** Decodes what the client's deserializer produced (see proto.ts `receive`). */
+/** Decodes what proto.ts decodeToDataplaneBytes produced. */
 export function decodeReceived(received: ReceivedMessage): SyncEvent {
   if (!received.ok) return { kind: 'malformed', seq: '0', payload: 'unknown', reason: received.reason };
   return decodeToDataplane(received.message, received.unknownFields);
@@ -48,7 +48,8 @@ export function decodeReceived(received: ReceivedMessage): SyncEvent {
  * @param unknownFields top-level field numbers protobufjs skipped, used only to name an ignored payload.
  */
 export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly number[] = []): SyncEvent {
-  const seq = msg.sequence_number ?? '0';
+  // uint64: a Long (unsigned, so its text is exact) or a number; Felix leaves it 0.
+  const seq = msg.sequence_number ? String(msg.sequence_number) : '0';
   const payload = msg.payload;
   try {
     switch (payload) {
@@ -118,7 +119,7 @@ const SINGLE_KINDS: ReadonlyMap<RouteKind, ReadonlySet<RouteKind>> = new Map(OSS
 const nodeIps = new Map<string, IpAddress>();
 const NODE_IP_CACHE_MAX = 4096;
 
-function nodeIp(text: string | undefined, dst: Cidr): IpAddress | undefined {
+function nodeIp(text: string | null | undefined, dst: Cidr): IpAddress | undefined {
   if (!text) return undefined;
   const cached = nodeIps.get(text);
   if (cached && cached.family === dst.family) return cached;
@@ -174,14 +175,14 @@ export function shown(text: string, max = 64): string {
   return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
 }
 
-function requireCidr(field: string, text: string | undefined): Cidr {
+function requireCidr(field: string, text: string | null | undefined): Cidr {
   if (!text) throw new Malformed(`${field} is empty`);
   const cidr = canonicalIpv4Cidr(text) ?? parseCidr(text);
   if (!cidr) throw new Malformed(`${field} ${shown(text)} is not a CIDR`);
   return cidr;
 }
 
-function requireName(field: string, text: string | undefined): string {
+function requireName(field: string, text: string | null | undefined): string {
   if (!text || text.trim() === '') throw new Malformed(`${field} is empty`);
   return boundedName(field, text);
 }
@@ -247,7 +248,7 @@ function canonicalIpv4Cidr(text: string): Cidr | undefined {
 }
 
 /** Empty means "not given"; anything else must be an address of the expected family. */
-function optionalIp(field: string, text: string | undefined, family: Family, against: string): IpAddress | undefined {
+function optionalIp(field: string, text: string | null | undefined, family: Family, against: string): IpAddress | undefined {
   if (!text) return undefined;
   const ip = parseIp(text);
   if (!ip) throw new Malformed(`${field} ${shown(text)} is not an IP address`);
@@ -255,7 +256,7 @@ function optionalIp(field: string, text: string | undefined, family: Family, aga
   return ip;
 }
 
-function optionalMac(field: string, text: string | undefined): string | undefined {
+function optionalMac(field: string, text: string | null | undefined): string | undefined {
   if (!text) return undefined;
   const bytes = parseMac(text);
   if (!bytes) throw new Malformed(`${field} ${shown(text)} is not a MAC address`);
