@@ -11,6 +11,7 @@
  * the event loop every few messages, as the daemon does, so that work deferred to it (GC observers)
  * runs inside the timed pass.
  */
+import type { NodeIpCache } from '../../src/policysync/decode';
 import { decodeReceived } from '../../src/policysync/decode';
 import { decodeToDataplaneBytes } from '../../src/policysync/proto';
 import { createMetrics } from '../../src/observability/metrics';
@@ -20,6 +21,8 @@ const N = Number(process.env.MICRO_N ?? 10_000);
 const PASSES = Number(process.env.MICRO_PASSES ?? 10);
 const stage = process.env.MICRO_STAGE === 'wire' ? 'wire' : 'full';
 const keep: unknown[] = [];
+/** As the client keeps one: node addresses parsed once per node. */
+const nodeIps: NodeIpCache = new Map();
 
 /** Messages decoded per event-loop turn when MICRO_ASYNC=1 (the daemon gets them a few per read). */
 const perTurn = process.env.MICRO_ASYNC === '1' ? 8 : Infinity;
@@ -37,7 +40,7 @@ async function pass(messages: readonly Buffer[]): Promise<number> {
   const out: unknown[] = new Array(messages.length);
   for (let i = 0; i < messages.length; i++) {
     const r = decodeToDataplaneBytes(messages[i] as Buffer);
-    out[i] = stage === 'wire' ? r : decodeReceived(r);
+    out[i] = stage === 'wire' ? r : decodeReceived(r, nodeIps);
     // Turns let what runs between reads in the daemon run here too (GC observers among them).
     if ((i + 1) % perTurn === 0) await turn();
   }

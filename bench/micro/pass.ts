@@ -17,6 +17,7 @@ import type { BatchErrors, ReturnPathKernel } from '../../src/kernel/return-path
 import { NetlinkReturnPath } from '../../src/kernel/netlink/return-path';
 import { NetlinkSession } from '../../src/kernel/netlink/session';
 import { parseIp, type Family } from '../../src/model/ip';
+import type { NodeIpCache } from '../../src/policysync/decode';
 import { decodeReceived } from '../../src/policysync/decode';
 import { decodeToDataplaneBytes } from '../../src/policysync/proto';
 import { snapshotMessages, workload } from '../routes';
@@ -60,11 +61,12 @@ async function child(): Promise<void> {
     reconciler.start();
     reconciler.streamStarted();
     const messages = snapshotMessages(workload(N, 100));
+    const nodeIps: NodeIpCache = new Map();
     // As the daemon gets them: a few messages per event-loop turn, the in_sync last.
     let i = 0;
     const feed = (): void => {
       for (let k = 0; k < 8 && i < messages.length; k++, i++) {
-        const event = decodeReceived(decodeToDataplaneBytes(messages[i] as Buffer));
+        const event = decodeReceived(decodeToDataplaneBytes(messages[i] as Buffer), nodeIps);
         if (event.kind === 'in_sync') {
           t0 = performance.now();
           c0 = cpu();

@@ -6,6 +6,7 @@ import { silentLogger } from '../observability/logger';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
 import type { BackoffPolicy } from './backoff';
 import { Backoff, DEFAULT_BACKOFF } from './backoff';
+import type { NodeIpCache } from './decode';
 import { decodeReceived } from './decode';
 import type { CloseInfo, KeepaliveOptions, SyncCall } from './sync-call';
 import { DEFAULT_KEEPALIVE, openSyncCall } from './sync-call';
@@ -105,6 +106,8 @@ export class PolicySyncClient {
   private readonly backoff: Backoff;
   private readonly log: Logger;
   private readonly counts = zeroCounts();
+  /** Parsed node addresses, shared between the routes of a node (decode.ts). */
+  private readonly nodeIps: NodeIpCache = new Map();
   private state: SyncConnectionState = 'disconnected';
   private inSync = false;
   private attempts = 0;
@@ -210,7 +213,7 @@ export class PolicySyncClient {
   private onMessage(attempt: Attempt, bytes: Buffer): void {
     if (attempt !== this.current || this.stopped) return;
     this.onStarted(attempt);
-    const event = decodeReceived(decodeToDataplaneBytes(bytes));
+    const event = decodeReceived(decodeToDataplaneBytes(bytes), this.nodeIps);
     this.counts[event.kind]++;
     if (event.kind === 'in_sync') {
       this.inSync = true;
