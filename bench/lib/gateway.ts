@@ -1,8 +1,8 @@
-import type { EncodedSet } from '../../src/policysync/server';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { EncodedSet } from '../../src/policysync/server';
 import { BenchFelix } from './felix';
 import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
 
