@@ -33,6 +33,7 @@ export function grpcStatusName(code: number): string {
 type TooManyPingsListener = (target: string) => void;
 const tooManyPingsListeners = new Set<TooManyPingsListener>();
 let bridged: Logger | undefined;
+let installed = false;
 
 /**
  * grpc-js writes its own log to the console (stderr, not JSON) unless told otherwise; send it to our
@@ -44,7 +45,7 @@ export function bridgeGrpcLog(logger: Logger): void {
   bridged = logger.child({ component: 'grpc-js' });
   if (installed) return;
   installed = true;
-  grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
+  // grpc-js's verbosity stays what GRPC_VERBOSITY says (errors only by default).
   grpc.setLogger({
     error: (...args: unknown[]) => {
       const text = args.map(String).join(' ');
@@ -54,7 +55,6 @@ export function bridgeGrpcLog(logger: Logger): void {
     },
   });
 }
-let installed = false;
 
 /** Calls `listener` with the channel target (e.g. unix:///path) whenever a server says too_many_pings. */
 export function onTooManyPings(listener: TooManyPingsListener): () => void {
