@@ -49,6 +49,16 @@ export interface PolicySyncServerOptions {
 
 export const DEFAULT_QUEUE_LIMIT = 10_000;
 
+export interface PolicySyncServerStats {
+  readonly listening: boolean;
+  readonly socket: string;
+  readonly openStreams: number;
+  /** inSync() has been called. */
+  readonly inSync: boolean;
+  readonly routes: number;
+  readonly vteps: number;
+}
+
 /** One open Sync call, as the server's `onStream` hook sees it. */
 export interface SyncStream {
   /** 1 for the server's first stream, and so on. */
@@ -186,6 +196,11 @@ export class PolicySyncServer {
   /** Open streams, in the feed or not. */
   get openStreams(): number {
     return this.streams.size;
+  }
+
+  /** For `status`: whether it listens, how many streams are open, and the desired set's size. */
+  stats(): PolicySyncServerStats {
+    return { listening: this.listening, socket: this.options.socketPath, openStreams: this.streams.size, inSync: this.synced, routes: this.current.routes.size, vteps: this.current.vteps.size };
   }
 
   /** The whole desired set; open in-sync streams get the differences. */

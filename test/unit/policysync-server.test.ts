@@ -5,6 +5,7 @@ import * as http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
+import type { RouteFeedServer } from '../../src/agent/ports';
 import type { FelixRoute, FelixVtep, SyncEvent } from '../../src/model/felix';
 import { parseCidr, parseIp } from '../../src/model/ip';
 import { PolicySyncClient } from '../../src/policysync/client';
@@ -113,6 +114,10 @@ test('server: nothing before the first inSync, not even headers; then snapshot, 
   await second.until(4);
   assert.deepEqual(second.lines, ['stream 1', R('100.64.1.0/26', 'node4', '198.51.100.14'), R('100.64.5.0/26'), 'in_sync seq=0']);
   assert.equal(server.openStreams, 2);
+  assert.deepEqual(server.stats(), { listening: true, socket, openStreams: 2, inSync: true, routes: 2, vteps: 0 });
+  // The agent serves its route feed through this interface (src/agent/ports.ts): the server is one.
+  const feed: RouteFeedServer = server;
+  assert.equal(typeof feed.replace, 'function');
 });
 
 test('server: a route goes out as Enterprise types and, with one kind, OSS type too; the client reads back the same route', () => {
