@@ -173,7 +173,9 @@ export function describeStatus(status: Pick<grpc.StatusObject, 'code' | 'details
   if (/Call ended without gRPC status/.test(details)) return 'the call ended without a grpc-status';
   const rst = /^Received RST_STREAM with code (\d+)/.exec(details);
   if (rst) return `the stream was reset (RST_STREAM ${H2_ERROR_NAMES[Number(rst[1])] ?? `code ${rst[1]}`})`;
-  if (code === grpc.status.CANCELLED && details === 'Call cancelled') return 'the stream was reset (RST_STREAM CANCEL)';
+  // We never see our own cancel (close() stops listening first). Node reports a dropped connection
+  // as a CANCEL on the stream, and grpc-js only sometimes tells it from a CANCEL Felix sent.
+  if (code === grpc.status.CANCELLED && details === 'Call cancelled') return 'the connection to Felix closed, or Felix cancelled the stream';
   return details ? `${grpcStatusName(code)}: ${details}` : grpcStatusName(code);
 }
 

@@ -10,7 +10,7 @@ import { createLogger, silentLogger } from '../../src/observability/logger';
 import { PolicySyncClient } from '../../src/policysync/client';
 import { encodeSyncRequest } from '../../src/policysync/proto';
 import type { CloseInfo, KeepaliveOptions, SyncCall } from '../../src/policysync/sync-call';
-import { openSyncCall } from '../../src/policysync/sync-call';
+import { describeStatus, openSyncCall } from '../../src/policysync/sync-call';
 
 /**
  * The client's transport (grpc-js, sync-call.ts) against a raw node:http2 server, which can do what a
@@ -419,4 +419,22 @@ test('PolicySyncClient: after GOAWAY too_many_pings it pings half as often on th
   abort.abort();
   await done;
   assert.equal(clock.pendingTimers(), 0);
+});
+
+test('transport: how grpc-js ends a call becomes one line for the log (describeStatus)', () => {
+  const cases: ReadonlyArray<readonly [{ code: number; details: string }, boolean, string | undefined]> = [
+    [{ code: 0, details: 'OK' }, false, undefined],
+    [{ code: 14, details: 'No connection established. Last error: Error: connect ENOENT /run/felix.sock (2026-12-02T01:00:00.000Z)' }, false, 'connect ENOENT /run/felix.sock'],
+    [{ code: 14, details: 'No connection established. Last error: connect EACCES /run/felix.sock.' }, false, 'connect EACCES /run/felix.sock'],
+    [{ code: 14, details: 'Connection dropped' }, false, 'the connection to Felix closed (Felix went away, or did not answer a keepalive PING in time)'],
+    [{ code: 14, details: 'Connection dropped' }, true, 'Felix closed the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings")'],
+    [{ code: 1, details: 'Call cancelled' }, false, 'the connection to Felix closed, or Felix cancelled the stream'],
+    [{ code: 13, details: 'Received RST_STREAM with code 2 (Internal server error)' }, false, 'the stream was reset (RST_STREAM INTERNAL_ERROR)'],
+    [{ code: 13, details: 'Received RST_STREAM with code 0 (Call ended without gRPC status)' }, false, 'the call ended without a grpc-status'],
+    [{ code: 8, details: 'Received message larger than max (4194405 vs 4194304)' }, false, 'RESOURCE_EXHAUSTED: Received message larger than max (4194405 vs 4194304)'],
+    [{ code: 2, details: 'unable to authenticate client' }, false, 'UNKNOWN: unable to authenticate client'],
+    [{ code: 14, details: 'Felix is restarting%3A bye' }, false, 'UNAVAILABLE: Felix is restarting: bye'],
+    [{ code: 12, details: '' }, false, 'UNIMPLEMENTED'],
+  ];
+  for (const [status, tooManyPings, want] of cases) assert.equal(describeStatus(status, tooManyPings), want, JSON.stringify(status));
 });
