@@ -263,6 +263,8 @@ export class PolicySyncServer {
 class Stream implements SyncStream {
   inFeed = true;
   private readonly queue: Buffer[] = [];
+  /** The next message of `queue` to write. */
+  private head = 0;
   /** Of the queued messages, how many are live changes (not snapshot). */
   private liveQueued = 0;
   private snapshotLeft = 0;
@@ -338,6 +340,7 @@ class Stream implements SyncStream {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    this.head = 0;
     this.onGone();
     for (const listener of this.closeListeners.splice(0)) listener();
   }
@@ -347,7 +350,7 @@ class Stream implements SyncStream {
     for (const m of messages) this.queue.push(m);
     if (live) this.liveQueued += messages.length;
     if (this.liveQueued > this.queueLimit) {
-      this.log.warn({ event: 'stream_behind', stream: this.id, queued: this.queue.length }, 'PolicySync stream fell behind; closing it so its client re-syncs');
+      this.log.warn({ event: 'stream_behind', stream: this.id, queued: this.queue.length - this.head }, 'PolicySync stream fell behind; closing it so its client re-syncs');
       this.fail(grpc.status.RESOURCE_EXHAUSTED, `the stream fell more than ${this.queueLimit} changes behind; re-sync`);
       return;
     }
@@ -358,9 +361,8 @@ class Stream implements SyncStream {
   private pump(): void {
     if (this.waitingForDrain) return;
     this.headersSent = true;
-    let i = 0;
-    while (i < this.queue.length && !this.closed) {
-      const m = this.queue[i++] as Buffer;
+    while (this.head < this.queue.length && !this.closed) {
+      const m = this.queue[this.head++] as Buffer;
       if (this.snapshotLeft > 0) this.snapshotLeft--;
       else if (this.liveQueued > 0) this.liveQueued--;
       if (!this.call.write(m)) {
@@ -368,6 +370,14 @@ class Stream implements SyncStream {
         break;
       }
     }
-    this.queue.splice(0, i);
+    // Drop what has been written: at once when all of it was, else in chunks (a 100k snapshot is
+    // written 16 messages per 'drain'; shifting the array each time would cost O(n²)).
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head >= 4096) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
   }
 }
