@@ -8,9 +8,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { L3_ROUTES_SUBSCRIPTION, decodeToDataplaneBytes, encodeSyncRequest } from '../../src/policysync/proto';
 import { SYNC_METHOD } from '../../src/policysync/grpc';
+import { channelOptions } from '../../src/policysync/sync-call';
 
 function main(socketPath: string): void {
-  const client = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure());
+  // The daemon's channel options (receive window, limits): the library configured as the daemon has it.
+  const client = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure(), channelOptions());
   const call = client.makeServerStreamRequest(
     SYNC_METHOD.path,
     SYNC_METHOD.requestSerialize,
