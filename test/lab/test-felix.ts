@@ -3,7 +3,9 @@
  * kernel tests and the demo. It plays the parts of Felix that an l3-routes subscriber sees: a snapshot
  * then in_sync on every new stream (closing the previous stream, as Felix does when a pod reconnects),
  * live updates, and the awkward cases (malformed messages, payloads we do not declare, undecodable
- * bytes, dropped streams, a restart on the same path).
+ * bytes, dropped streams, a restart on the same path). It runs on the project's PolicySync server
+ * (src/policysync/server.ts) and scripts each stream itself, with sequence numbers; the Go Felix
+ * (test/felix-go) is the grpc-go counterpart.
  *
  * As a library: `const felix = await TestFelix.start(socketPath, { snapshot })`, then `send*`, `endStreams`,
  * `destroyStreams`, `stop`, `start`, and `requests` / `streamsConnected` to see what the client did.
