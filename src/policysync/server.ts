@@ -1,4 +1,5 @@
-import { existsSync, lstatSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { FelixRoute, FelixVtep, RouteKind } from '../model/felix';
 import type { Logger } from '../observability/logger';
@@ -158,10 +159,11 @@ export class PolicySyncServer {
     bridgeGrpcLog(this.log);
   }
 
-  /** Listens on the socket path; a stale socket file (nobody listening) is replaced. */
+  /** Listens on the socket path (its folder is made if missing); a socket file left there is replaced. */
   async start(): Promise<void> {
     if (this.server) return;
     const path = this.options.socketPath;
+    mkdirSync(dirname(path), { recursive: true });
     if (existsSync(path)) {
       if (!lstatSync(path).isSocket()) throw new GatewayError(ErrorCodes.INTERNAL, `PolicySync server: ${path} exists and is not a socket`);
       rmSync(path, { force: true });

@@ -161,10 +161,10 @@ test('server: a stream whose client stops reading is closed once it falls more t
   assert.match(status ?? '', /^8 the stream fell more than 50 changes behind/);
 });
 
-test('server: close removes its socket, a restart on the same path serves again, and a path that is not a socket is refused', TIMEOUT, async (t) => {
+test('server: its folder is made, close removes its socket, a restart on the same path serves again, and a path that is not a socket is refused', TIMEOUT, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'egw-server-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const socket = join(dir, 'socket');
+  const socket = join(dir, 'egress-gateway', 'policysync', 'socket');
   const server = new PolicySyncServer({ socketPath: socket });
   await server.start();
   server.replace([route('100.64.1.0/26')], []);
