@@ -111,16 +111,22 @@ function keepaliveClient(t: TestContext, socket: string, intervalMs: number): { 
   return { client, states, logs };
 }
 
+/** A Go Felix with grpc-go's keepalive enforcement policy, MinTime = `minPing`; it serves an empty set. */
+async function enforcingFelix(t: TestContext, minPing: string): Promise<{ felix: FelixGo; socket: string }> {
+  const dir = tempDir(t);
+  const socket = join(dir, 'felix.sock');
+  const felix = await FelixGo.start(socket, join(dir, 'script.json'), {}, ['-min-ping-interval', minPing]);
+  t.after(() => felix.stop());
+  return { felix, socket };
+}
+
 describe('keepalive against grpc-go enforcement', () => {
   // grpc-go's server keeps a keepalive EnforcementPolicy whose MinTime defaults to 5 minutes (Felix sets
   // none); the client pings every 5 minutes. The Go Felix takes the same policy with MinTime shortened
   // to 1 s (-min-ping-interval), and the client the same interval: the relation the gateway has with a
   // real Felix, in seconds instead of minutes.
   it('a ping every MinTime on a quiet stream is never punished', { timeout: 60_000 }, async (t) => {
-    const dir = tempDir(t);
-    const socket = join(dir, 'felix.sock');
-    const felix = await FelixGo.start(socket, join(dir, 'script.json'), {}, ['-min-ping-interval', '1s']);
-    t.after(() => felix.stop());
+    const { felix, socket } = await enforcingFelix(t, '1s');
     const { client, states } = keepaliveClient(t, socket, 1_000);
     await felix.until('the stream', (e) => e.event === 'stream');
     // Eight intervals of silence after in_sync: three strikes would have closed the connection.
@@ -131,10 +137,7 @@ describe('keepalive against grpc-go enforcement', () => {
   });
 
   it('pinging more often than MinTime earns GOAWAY too_many_pings, named as such; the client then pings half as often', { timeout: 60_000 }, async (t) => {
-    const dir = tempDir(t);
-    const socket = join(dir, 'felix.sock');
-    const felix = await FelixGo.start(socket, join(dir, 'script.json'), {}, ['-min-ping-interval', '2s']);
-    t.after(() => felix.stop());
+    const { socket } = await enforcingFelix(t, '2s');
     const { states, logs } = keepaliveClient(t, socket, 300);
     await eventually('the GOAWAY', async () => (states.some((s) => s.state === 'disconnected') ? true : undefined), 20_000);
     const lost = states.find((s) => s.state === 'disconnected');
