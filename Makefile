@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help setup build lint test unit demo image clean bench fuzz soak
+.PHONY: help setup build lint test unit demo image clean bench fuzz soak proto
 IMAGE ?= egress-gateway:dev
 # The project's Node (scripts/node-env.sh unpacks it into .tools/ during setup) comes first for every target.
 NODE_VERSION ?= $(shell cat .node-version)
@@ -16,6 +16,9 @@ setup: ## install Debian and npm packages that are missing, then build
 
 build: ## compile TypeScript into dist/
 	npm run --silent build
+
+proto: ## regenerate src/policysync/gen/ from proto/felixbackend.proto (commit the result)
+	npm run --silent gen:proto
 
 lint: ## type-check everything (strict) without emitting
 	npm run --silent lint

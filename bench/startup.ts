@@ -3,6 +3,7 @@
  * 10k-route snapshot waiting at Felix and an ICMP probe configured. Baseline: spawning a Node
  * process that serves 200 on the same address: what any Node daemon pays before it can answer.
  */
+import type { EncodedSet } from '../src/policysync/server';
 import { GATEWAY_IP, gatewayNamespace, sh, spawnIn, stopChild } from './lib/ns';
 import { nowMs } from './lib/felix';
 import { startGateway } from './lib/gateway';
@@ -14,7 +15,7 @@ import { snapshotOf, workload } from './routes';
 const PORT = '8080';
 const URL = `http://${GATEWAY_IP}:${PORT}/readiness`;
 
-async function gatewayRun(snapshot: readonly Buffer[]): Promise<number> {
+async function gatewayRun(snapshot: EncodedSet): Promise<number> {
   let watch: ReadinessWatch | undefined;
   const gw = await startGateway(
     snapshot,

@@ -75,9 +75,8 @@ async function gatewayRound(base: number, count: number): Promise<number[]> {
     await gw.log.waitFor('the first reconcile', (l) => l.event === 'reconciled');
     const monitor = await RouteMonitor.start(gw.ns);
     const list = changes(base, count);
-    let seq = base + 10;
     await paced(list, (c) => {
-      const msg = c.deleted ? encodeRouteRemove(c.dst, ++seq) : encodeRouteUpdate({ type: 1, ip_pool_type: 2, dst: c.dst, dst_node_name: 'node-1', dst_node_ip: '198.51.100.21' }, ++seq);
+      const msg = c.deleted ? encodeRouteRemove(c.dst) : encodeRouteUpdate({ type: 1, ip_pool_type: 2, dst: c.dst, dst_node_name: 'node-1', dst_node_ip: '198.51.100.21' });
       c.sentAt = gw.felix.send(msg);
     });
     await settle(monitor, count);

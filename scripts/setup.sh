@@ -15,6 +15,14 @@ declare -A wanted=(
   [capsh]=libcap2-bin
   [go]=golang-go
   [/usr/share/gocode/src/github.com/Masterminds/sprig]=golang-github-masterminds-sprig-dev
+  # The Go Felix stand-in (test/felix-go): protoc and its Go plugins, grpc-go and the protobuf runtime
+  # it is built against (GOPATH mode, offline). grpc-go's packaging accepts either golang/protobuf; the
+  # 1.5 one wraps google.golang.org/protobuf, which protoc-gen-go's code needs.
+  [protoc]=protobuf-compiler
+  [protoc-gen-go]=protoc-gen-go
+  [protoc-gen-go-grpc]=protoc-gen-go-grpc
+  [/usr/share/gocode/src/google.golang.org/grpc]=golang-google-grpc-dev
+  [/usr/share/gocode/src/google.golang.org/protobuf]=golang-github-golang-protobuf-1-5-dev
 )
 missing=()
 for what in "${!wanted[@]}"; do

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { EncodedSet } from '../../src/policysync/server';
 import { BenchFelix } from './felix';
 import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
 
@@ -34,7 +35,7 @@ export interface GatewayUnderTest {
 }
 
 export async function startGateway(
-  snapshot: readonly Buffer[],
+  snapshot: EncodedSet,
   env: Record<string, string> = {},
   prepare?: (ns: string) => Promise<void>,
 ): Promise<GatewayUnderTest> {

@@ -105,8 +105,11 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   clearTimeout(timer);
 }
 
-/** The CLI entry compiled next to this file (dist/ or a helper's build folder). */
-export const CLI = join(__dirname, '..', '..', 'test', 'lab', 'run-cli.js');
+/**
+ * The CLI entry compiled next to this file (dist/ or a helper's build folder), or, for an A/B run of
+ * two trees under one harness, BENCH_DAEMON_DIST: another build's dist/ folder whose daemon is measured.
+ */
+export const CLI = join(process.env.BENCH_DAEMON_DIST ?? join(__dirname, '..', '..'), 'test', 'lab', 'run-cli.js');
 
 /**
  * The Node flags bin/egress-gateway starts the daemon with (from its `#!/usr/bin/env -S node …`

@@ -17,9 +17,10 @@ import type { BatchErrors, ReturnPathKernel } from '../../src/kernel/return-path
 import { NetlinkReturnPath } from '../../src/kernel/netlink/return-path';
 import { NetlinkSession } from '../../src/kernel/netlink/session';
 import { parseIp, type Family } from '../../src/model/ip';
+import type { NodeIpCache } from '../../src/policysync/decode';
 import { decodeReceived } from '../../src/policysync/decode';
-import { decodeToDataplaneBytes } from '../../src/policysync/wire-decode';
-import { snapshotOf, workload } from '../routes';
+import { decodeToDataplaneBytes } from '../../src/policysync/proto';
+import { snapshotMessages, workload } from '../routes';
 import { DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP } from '../lib/ns';
 
 const N = Number(process.env.MICRO_N ?? 10_000);
@@ -59,12 +60,13 @@ async function child(): Promise<void> {
     });
     reconciler.start();
     reconciler.streamStarted();
-    const messages = snapshotOf(workload(N, 100));
+    const messages = snapshotMessages(workload(N, 100));
+    const nodeIps: NodeIpCache = new Map();
     // As the daemon gets them: a few messages per event-loop turn, the in_sync last.
     let i = 0;
     const feed = (): void => {
       for (let k = 0; k < 8 && i < messages.length; k++, i++) {
-        const event = decodeReceived(decodeToDataplaneBytes(messages[i] as Buffer));
+        const event = decodeReceived(decodeToDataplaneBytes(messages[i] as Buffer), nodeIps);
         if (event.kind === 'in_sync') {
           t0 = performance.now();
           c0 = cpu();

@@ -6,13 +6,11 @@ import { silentLogger } from '../observability/logger';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
 import type { BackoffPolicy } from './backoff';
 import { Backoff, DEFAULT_BACKOFF } from './backoff';
+import type { NodeIpCache } from './decode';
 import { decodeReceived } from './decode';
-import type { CloseInfo, KeepaliveOptions, ServerStreamCall } from './grpc-stream';
-import { DEFAULT_KEEPALIVE, openServerStream } from './grpc-stream';
-import type { SyncRequestWire } from './proto';
-import { L3_ROUTES_SUBSCRIPTION, SYNC_METHOD_PATH } from './proto';
-import { encodeBytesField, encodeVarintField } from './wire';
-import { decodeToDataplaneBytes } from './wire-decode';
+import type { CloseInfo, KeepaliveOptions, SyncCall } from './sync-call';
+import { DEFAULT_KEEPALIVE, openSyncCall } from './sync-call';
+import { L3_ROUTES_SUBSCRIPTION, decodeToDataplaneBytes, encodeSyncRequest } from './proto';
 
 /**
  * The PolicySync stream supervisor: keeps one Sync stream to Felix open over the pod's Unix socket,
@@ -32,7 +30,7 @@ export interface PolicySyncOptions {
   readonly random?: () => number;
   readonly backoff?: BackoffPolicy;
   readonly logger?: Logger;
-  /** HTTP/2 PING keepalive; DEFAULT_KEEPALIVE (see grpc-stream.ts for why it is not shorter). */
+  /** HTTP/2 PING keepalive; DEFAULT_KEEPALIVE (see sync-call.ts for why it is not shorter). */
   readonly keepalive?: KeepaliveOptions;
   /** The largest message accepted; gRPC's 4 MiB by default. */
   readonly maxMessageBytes?: number;
@@ -96,7 +94,7 @@ function zeroCounts(): EventCounts {
 }
 
 interface Attempt {
-  call: ServerStreamCall | undefined;
+  call: SyncCall | undefined;
   started: boolean;
   /** Clock time the attempt began, and when its connection to the socket came up (no headers yet). */
   readonly dialedAt: number;
@@ -108,6 +106,8 @@ export class PolicySyncClient {
   private readonly backoff: Backoff;
   private readonly log: Logger;
   private readonly counts = zeroCounts();
+  /** Parsed node addresses, shared between the routes of a node (decode.ts). */
+  private readonly nodeIps: NodeIpCache = new Map();
   private state: SyncConnectionState = 'disconnected';
   private inSync = false;
   private attempts = 0;
@@ -173,15 +173,14 @@ export class PolicySyncClient {
     const attempt: Attempt = { call: undefined, started: false, dialedAt: this.clock.now() };
     this.current = attempt;
     try {
-      attempt.call = openServerStream(
+      attempt.call = openSyncCall(
         {
           socketPath: this.options.socketPath,
-          method: SYNC_METHOD_PATH,
           request: encodeSyncRequest({
             subscription_type: L3_ROUTES_SUBSCRIPTION,
             supports_ipv6_route_updates: this.options.supportsIPv6RouteUpdates,
           }),
-          clock: this.clock,
+          logger: this.log,
           keepalive: this.keepalive,
           ...(this.options.maxMessageBytes !== undefined ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
         },
@@ -211,11 +210,10 @@ export class PolicySyncClient {
     this.callHandler('onStreamStart', () => this.handlers.onStreamStart?.({ stream: this.streams }));
   }
 
-  /** `bytes` may be a view into a DATA chunk: decode it here and keep nothing that points into it. */
   private onMessage(attempt: Attempt, bytes: Buffer): void {
     if (attempt !== this.current || this.stopped) return;
     this.onStarted(attempt);
-    const event = decodeReceived(decodeToDataplaneBytes(bytes));
+    const event = decodeReceived(decodeToDataplaneBytes(bytes), this.nodeIps);
     this.counts[event.kind]++;
     if (event.kind === 'in_sync') {
       this.inSync = true;
@@ -291,18 +289,4 @@ export class PolicySyncClient {
     const err = new GatewayError(ErrorCodes.INTERNAL, `PolicySync ${name} handler threw: ${describeCause(cause)}`, { cause });
     this.log.error({ event: 'handler_failed', err }, err.message);
   }
-}
-
-/**
- * SyncRequest in protobuf wire form. Written by hand (4 fields, 2 of them used) so that the daemon
- * needs no .proto loader at run time; a unit test holds it to what proto-loader makes from the .proto.
- * Proto3: fields at their default (false, '') are not written.
- */
-export function encodeSyncRequest(req: SyncRequestWire): Buffer {
-  const fields: Buffer[] = [];
-  if (req.supports_drop_action_override) fields.push(encodeVarintField(1, 1));
-  if (req.supports_dataplane_stats) fields.push(encodeVarintField(2, 1));
-  if (req.subscription_type) fields.push(encodeBytesField(3, Buffer.from(req.subscription_type, 'utf8')));
-  if (req.supports_ipv6_route_updates) fields.push(encodeVarintField(100, 1));
-  return Buffer.concat(fields);
 }

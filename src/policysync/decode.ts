@@ -5,7 +5,7 @@ import { formatMac, parseMac } from '../model/mac';
 import type { ReceivedMessage, RouteUpdateWire, ToDataplaneWire, VtepUpdateWire } from './proto';
 
 /**
- * ToDataplane (as proto-loader decodes it) → SyncEvent. Pure: every check a message must pass before
+ * ToDataplane (as the generated decoder gives it, see proto.ts) → SyncEvent. Pure: every check a message must pass before
  * the dataplane may act on it lives here, so a bad message is named, counted and skipped, never half
  * applied.
  */
@@ -38,24 +38,25 @@ const KINDS_NEEDING_NODE: ReadonlySet<RouteKind> = new Set(['remote_workload', '
 
 class Malformed extends Error {}
 
-/** Decodes what the client's deserializer produced (see proto.ts `receive`). */
-export function decodeReceived(received: ReceivedMessage): SyncEvent {
+/** Decodes what proto.ts decodeToDataplaneBytes produced. */
+export function decodeReceived(received: ReceivedMessage, nodeIps?: NodeIpCache): SyncEvent {
   if (!received.ok) return { kind: 'malformed', seq: '0', payload: 'unknown', reason: received.reason };
-  return decodeToDataplane(received.message, received.unknownFields);
+  return decodeToDataplane(received.message, received.unknownFields, nodeIps);
 }
 
 /**
  * @param unknownFields top-level field numbers protobufjs skipped, used only to name an ignored payload.
  */
-export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly number[] = []): SyncEvent {
-  const seq = msg.sequence_number ?? '0';
+export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly number[] = [], nodeIps?: NodeIpCache): SyncEvent {
+  // uint64: a Long (unsigned, so its text is exact) or a number; Felix leaves it 0.
+  const seq = msg.sequence_number ? String(msg.sequence_number) : '0';
   const payload = msg.payload;
   try {
     switch (payload) {
       case 'in_sync':
         return { kind: 'in_sync', seq };
       case 'route_update':
-        return { kind: 'route_update', seq, route: decodeRouteUpdate(msg.route_update ?? {}) };
+        return { kind: 'route_update', seq, route: decodeRouteUpdate(msg.route_update ?? {}, nodeIps) };
       case 'route_remove':
         return { kind: 'route_remove', seq, dst: requireCidr('dst', msg.route_remove?.dst) };
       case 'vtep_update':
@@ -78,7 +79,7 @@ export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly 
   }
 }
 
-export function decodeRouteUpdate(r: RouteUpdateWire): FelixRoute {
+export function decodeRouteUpdate(r: RouteUpdateWire, nodeIps?: NodeIpCache): FelixRoute {
   const dst = requireCidr('dst', r.dst);
   const kinds = routeKinds(r.type ?? 0, r.types ?? 0);
   const ipPoolType = IP_POOL_TYPES[r.ip_pool_type ?? 0];
@@ -88,7 +89,7 @@ export function decodeRouteUpdate(r: RouteUpdateWire): FelixRoute {
     const needsNode = [...kinds].filter((k) => KINDS_NEEDING_NODE.has(k));
     if (needsNode.length > 0) throw new Malformed(`${needsNode.join('+')} route for ${dst.text} has an empty dst_node_name`);
   }
-  const dstNodeIp = nodeIp(r.dst_node_ip, dst);
+  const dstNodeIp = nodeIp(r.dst_node_ip, dst, nodeIps);
   const t = r.tunnel_type;
   // Shared, never mutated (FelixRoute is read-only): one object per combination, not per route.
   const tunnel = t ? (TUNNELS[(t.ipip === true ? 1 : 0) | (t.vxlan === true ? 2 : 0) | (t.wireguard === true ? 4 : 0)] ?? NO_TUNNEL) : NO_TUNNEL;
@@ -111,19 +112,19 @@ const TUNNELS: readonly FelixRoute['tunnel'][] = Array.from({ length: 8 }, (_, i
 const SINGLE_KINDS: ReadonlyMap<RouteKind, ReadonlySet<RouteKind>> = new Map(OSS_ROUTE_TYPES.map((k) => [k, new Set([k])]));
 
 /**
- * Node addresses repeat across every route of a node (10k routes, ~100 nodes): parse each text once
- * and share the result (IpAddress is read-only). Bounded, so a stream of ever new addresses cannot
- * grow it without end.
+ * Node addresses repeat across every route of a node (10k routes, ~100 nodes): a client keeps one of
+ * these (its own, not the module's) to parse each text once and share the result (IpAddress is
+ * read-only). Bounded, so a stream of ever new addresses cannot grow it without end.
  */
-const nodeIps = new Map<string, IpAddress>();
+export type NodeIpCache = Map<string, IpAddress>;
 const NODE_IP_CACHE_MAX = 4096;
 
-function nodeIp(text: string | undefined, dst: Cidr): IpAddress | undefined {
+function nodeIp(text: string | null | undefined, dst: Cidr, nodeIps: NodeIpCache | undefined): IpAddress | undefined {
   if (!text) return undefined;
-  const cached = nodeIps.get(text);
+  const cached = nodeIps?.get(text);
   if (cached && cached.family === dst.family) return cached;
   const ip = optionalIp('dst_node_ip', text, dst.family, `dst ${dst.text}`);
-  if (ip) {
+  if (ip && nodeIps) {
     if (nodeIps.size >= NODE_IP_CACHE_MAX) nodeIps.clear();
     nodeIps.set(text, ip);
   }
@@ -174,14 +175,14 @@ export function shown(text: string, max = 64): string {
   return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
 }
 
-function requireCidr(field: string, text: string | undefined): Cidr {
+function requireCidr(field: string, text: string | null | undefined): Cidr {
   if (!text) throw new Malformed(`${field} is empty`);
   const cidr = canonicalIpv4Cidr(text) ?? parseCidr(text);
   if (!cidr) throw new Malformed(`${field} ${shown(text)} is not a CIDR`);
   return cidr;
 }
 
-function requireName(field: string, text: string | undefined): string {
+function requireName(field: string, text: string | null | undefined): string {
   if (!text || text.trim() === '') throw new Malformed(`${field} is empty`);
   return boundedName(field, text);
 }
@@ -247,7 +248,7 @@ function canonicalIpv4Cidr(text: string): Cidr | undefined {
 }
 
 /** Empty means "not given"; anything else must be an address of the expected family. */
-function optionalIp(field: string, text: string | undefined, family: Family, against: string): IpAddress | undefined {
+function optionalIp(field: string, text: string | null | undefined, family: Family, against: string): IpAddress | undefined {
   if (!text) return undefined;
   const ip = parseIp(text);
   if (!ip) throw new Malformed(`${field} ${shown(text)} is not an IP address`);
@@ -255,7 +256,7 @@ function optionalIp(field: string, text: string | undefined, family: Family, aga
   return ip;
 }
 
-function optionalMac(field: string, text: string | undefined): string | undefined {
+function optionalMac(field: string, text: string | null | undefined): string | undefined {
   if (!text) return undefined;
   const bytes = parseMac(text);
   if (!bytes) throw new Malformed(`${field} ${shown(text)} is not a MAC address`);

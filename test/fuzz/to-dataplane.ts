@@ -6,8 +6,8 @@
  * Seeded (mulberry32), so a failing run is replayed by its seed: FUZZ_SEED and FUZZ_COUNT set the
  * run (`make fuzz` runs a long one with a fresh seed and prints it).
  */
-import type { RouteUpdateWire, ToDataplaneWire } from '../../src/policysync/proto';
-import { loadPolicySyncProto } from '../lab/proto-loader';
+import type { IPPoolType, RouteType, RouteUpdateWire, ToDataplaneWire } from '../../src/policysync/proto';
+import { encodeToDataplane } from '../../src/policysync/proto';
 import { prng } from '../unit/dataplane-fixtures';
 
 export type Rng = () => number;
@@ -51,7 +51,7 @@ export function routeUpdate(dst: string, node: readonly [string, string], extra:
 }
 
 export function encode(msg: ToDataplaneWire, seq: number): Buffer {
-  return loadPolicySyncProto().sync.responseSerialize({ ...msg, sequence_number: String(seq) });
+  return encodeToDataplane({ ...msg, sequence_number: seq });
 }
 
 /** Bad messages that decode but that the gateway must refuse; each must count as malformed. */
@@ -69,8 +69,8 @@ export function badMessage(rng: Rng): { name: string; msg: ToDataplaneWire } {
     () => ({ name: 'IPv4 node ip for an IPv6 block', msg: routeUpdate(`2001:db8:${int(rng, 1, 0xffff).toString(16)}::/64`, node) }),
     () => ({ name: 'empty node name', msg: routeUpdate(dst, ['', node[1]]) }),
     () => ({ name: 'blank node name', msg: routeUpdate(dst, [' \t ', node[1]]) }),
-    () => ({ name: 'unknown route type', msg: routeUpdate(dst, node, { type: int(rng, 8, 1_000_000) }) }),
-    () => ({ name: 'unknown pool type', msg: routeUpdate(dst, node, { ip_pool_type: int(rng, 4, 1_000_000) }) }),
+    () => ({ name: 'unknown route type', msg: routeUpdate(dst, node, { type: int(rng, 8, 1_000_000) as RouteType }) }),
+    () => ({ name: 'unknown pool type', msg: routeUpdate(dst, node, { ip_pool_type: int(rng, 4, 1_000_000) as IPPoolType }) }),
     () => ({ name: 'removal of garbage', msg: { route_remove: { dst: randomBytes(rng, int(rng, 0, 30)).toString('latin1').replace(/\//g, '') } } }),
     () => ({ name: 'removal of a huge dst', msg: { route_remove: { dst: huge('f') } } }),
   ];

@@ -3,7 +3,9 @@
  * kernel tests and the demo. It plays the parts of Felix that an l3-routes subscriber sees: a snapshot
  * then in_sync on every new stream (closing the previous stream, as Felix does when a pod reconnects),
  * live updates, and the awkward cases (malformed messages, payloads we do not declare, undecodable
- * bytes, dropped streams, a restart on the same path).
+ * bytes, dropped streams, a restart on the same path). It runs on the project's PolicySync server
+ * (src/policysync/server.ts) and scripts each stream itself, with sequence numbers; the Go Felix
+ * (test/felix-go) is the grpc-go counterpart.
  *
  * As a library: `const felix = await TestFelix.start(socketPath, { snapshot })`, then `send*`, `endStreams`,
  * `destroyStreams`, `stop`, `start`, and `requests` / `streamsConnected` to see what the client did.
@@ -19,17 +21,13 @@
  * {"event":"reloaded","routes":N,"vteps":N}, {"event":"streams_ended","count":N}.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import type {
-  RouteUpdateWire,
-  SyncRequestWire,
-  ToDataplaneWire,
-  VtepUpdateWire,
-} from '../../src/policysync/proto';
-import { TO_DATAPLANE_FIELDS } from '../../src/policysync/proto';
-import { listenPolicySync, loadPolicySyncProto } from './proto-loader';
-import { encodeBytesField, encodeVarintField } from '../../src/policysync/wire';
+import type { RouteUpdateWire, SyncRequestWire, ToDataplaneWire, VtepUpdateWire } from '../../src/policysync/proto';
+import { RouteType, encodeToDataplane } from '../../src/policysync/proto';
+import type { SyncStream } from '../../src/policysync/server';
+import { PolicySyncServer } from '../../src/policysync/server';
+import { bytesField, varintField } from './wire-bytes';
 
 export interface Snapshot {
   readonly routes?: readonly RouteUpdateWire[];
@@ -52,12 +50,14 @@ export interface TestFelixOptions {
 /** What the awkward cases look like on the wire. */
 export type MalformedCase = 'bad_cidr' | 'bad_ip' | 'family_mismatch' | 'empty_node_name' | 'unknown_route_type' | 'undecodable';
 
-/** Outgoing messages are objects for the .proto, or raw bytes for what it does not declare. */
-type Outgoing = ToDataplaneWire | Buffer;
-
+/**
+ * Each stream is scripted here message by message (with sequence numbers, which tests read back), so
+ * streams are taken out of the server's own feed (SyncStream.detach); the server carries the transport:
+ * listening, response headers, per-stream queues and backpressure, statuses.
+ */
 interface OpenStream {
   readonly id: number;
-  readonly call: grpc.ServerWritableStream<SyncRequestWire, Outgoing>;
+  readonly stream: SyncStream;
   seq: number;
 }
 
@@ -68,7 +68,7 @@ export class TestFelix {
   private readonly autoInSync: boolean;
   private readonly closeOlderStreams: boolean;
   private silent: boolean;
-  private server: grpc.Server | undefined;
+  private server: PolicySyncServer | undefined;
   private readonly open = new Map<number, OpenStream>();
   private streamCount = 0;
   private readonly events = new EventEmitter();
@@ -105,12 +105,10 @@ export class TestFelix {
   /** (Re)starts listening on the same path; a stale socket file is removed first. */
   async start(): Promise<void> {
     if (this.server) return;
-    const sync = loadPolicySyncProto().sync;
-    const server = await listenPolicySync<Outgoing>(
-      this.socketPath,
-      (value) => (Buffer.isBuffer(value) ? value : sync.responseSerialize(value)),
-      (call) => this.accept(call),
-    );
+    // Whatever is at the path (a test may leave a plain file there) gives way, as a restarted Felix's would.
+    rmSync(this.socketPath, { force: true });
+    const server = new PolicySyncServer({ socketPath: this.socketPath, onStream: (s) => this.accept(s) });
+    await server.start();
     this.server = server;
   }
 
@@ -121,10 +119,7 @@ export class TestFelix {
     this.server = undefined;
     this.open.clear();
     this.events.emit('open_changed');
-    server.forceShutdown();
-    // grpc-js unbinds asynchronously; make sure the path is free for a restart.
-    if (existsSync(this.socketPath)) rmSync(this.socketPath, { force: true });
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await server.close();
   }
 
   /** Replaces the snapshot that new streams get (open streams are not told; see `sendDiff`). */
@@ -197,7 +192,7 @@ export class TestFelix {
   sendUnknownPayload(fieldNumber: number, body: Uint8Array = new Uint8Array()): void {
     for (const s of this.open.values()) {
       s.seq++;
-      this.write(s, Buffer.concat([encodeBytesField(fieldNumber, body), encodeVarintField(TO_DATAPLANE_FIELDS.sequence_number, s.seq)]));
+      this.write(s, Buffer.concat([bytesField(fieldNumber, body), varintField(SEQUENCE_NUMBER_FIELD, s.seq)]));
     }
   }
 
@@ -223,7 +218,7 @@ export class TestFelix {
       case 'empty_node_name':
         return this.sendRouteUpdate({ ...base, dst_node_name: '' });
       case 'unknown_route_type':
-        return this.sendRouteUpdate({ ...base, type: 42 });
+        return this.sendRouteUpdate({ ...base, type: 42 as RouteType });
       case 'undecodable':
         // A length prefix running past the end of the message: protobufjs cannot decode it.
         for (const s of this.open.values()) this.write(s, Buffer.from([0xba, 0x01, 0x7f, 0x01]));
@@ -242,9 +237,8 @@ export class TestFelix {
     const newRoutes = new Map((next.routes ?? []).map((r) => [r.dst ?? '', r]));
     const oldVteps = new Map((before.vteps ?? []).map((v) => [v.node ?? '', v]));
     const newVteps = new Map((next.vteps ?? []).map((v) => [v.node ?? '', v]));
-    // Compared as wire bytes, so that "REMOTE_WORKLOAD" and 1 count as the same value.
-    const sync = loadPolicySyncProto().sync;
-    const same = (a: ToDataplaneWire, b: ToDataplaneWire): boolean => sync.responseSerialize(a).equals(sync.responseSerialize(b));
+    // Compared as wire bytes: field by field, defaults and all, as a subscriber would see them.
+    const same = (a: ToDataplaneWire, b: ToDataplaneWire): boolean => encodeToDataplane(a).equals(encodeToDataplane(b));
     for (const [node, v] of newVteps) {
       const old = oldVteps.get(node);
       if (!old || !same({ vtep_update: old }, { vtep_update: v })) this.sendVtepUpdate(v);
@@ -262,7 +256,7 @@ export class TestFelix {
     const n = this.open.size;
     for (const s of [...this.open.values()]) {
       this.open.delete(s.id);
-      s.call.end();
+      s.stream.end();
     }
     if (n > 0) this.events.emit('open_changed');
     return n;
@@ -273,36 +267,40 @@ export class TestFelix {
     const n = this.open.size;
     for (const s of [...this.open.values()]) {
       this.open.delete(s.id);
-      // grpc-js turns an 'error' on a server stream into the call's final status (destroy() would not
-      // send one, leaving the client waiting); for an abrupt cut, see stop().
-      s.call.emit('error', Object.assign(new Error('test Felix dropped the stream'), { code: grpc.status.UNAVAILABLE }));
+      // For an abrupt cut (no status at all), see stop().
+      s.stream.fail(grpc.status.UNAVAILABLE, 'test Felix dropped the stream');
     }
     if (n > 0) this.events.emit('open_changed');
     return n;
   }
 
-  private accept(call: grpc.ServerWritableStream<SyncRequestWire, Outgoing>): void {
+  private accept(stream: SyncStream): void {
+    stream.detach();
     if (this.closeOlderStreams) this.endStreams();
     const id = ++this.streamCount;
-    const stream: OpenStream = { id, call, seq: 0 };
-    this.open.set(id, stream);
-    this.requests.push({ ...call.request });
-    const forget = (): void => {
+    const open: OpenStream = { id, stream, seq: 0 };
+    this.open.set(id, open);
+    // Every field, defaults included (the decoded message keeps defaults on its prototype).
+    const r = stream.request;
+    this.requests.push({
+      supports_drop_action_override: r.supports_drop_action_override ?? false,
+      supports_dataplane_stats: r.supports_dataplane_stats ?? false,
+      subscription_type: r.subscription_type ?? '',
+      supports_ipv6_route_updates: r.supports_ipv6_route_updates ?? false,
+    });
+    stream.onClose(() => {
       if (this.open.delete(id)) this.events.emit('open_changed');
-    };
-    call.on('cancelled', forget);
-    call.on('error', forget);
-    call.on('close', forget);
+    });
     if (!this.silent) {
-      this.sendSnapshot(stream);
-      if (this.autoInSync) this.writeMessage(stream, { in_sync: {} });
+      this.sendSnapshot(open);
+      if (this.autoInSync) this.writeMessage(open, { in_sync: {} });
     }
-    this.events.emit('stream', id, call.request);
+    this.events.emit('stream', id, stream.request);
     this.events.emit('open_changed');
   }
 
   private sendSnapshot(stream: OpenStream): void {
-    stream.call.sendMetadata(new grpc.Metadata());
+    stream.stream.sendHeaders();
     for (const v of this.snapshot.vteps ?? []) this.writeMessage(stream, { vtep_update: v });
     for (const r of this.snapshot.routes ?? []) this.writeMessage(stream, { route_update: r });
   }
@@ -313,13 +311,27 @@ export class TestFelix {
 
   private writeMessage(s: OpenStream, message: ToDataplaneWire): void {
     s.seq++;
-    this.write(s, { ...message, sequence_number: String(s.seq) });
+    this.write(s, encodeToDataplane({ ...message, sequence_number: s.seq }));
   }
 
-  private write(s: OpenStream, out: Outgoing): void {
-    if (s.call.cancelled || s.call.destroyed) return;
-    s.call.write(out);
+  private write(s: OpenStream, bytes: Buffer): void {
+    if (!s.stream.open) {
+      if (this.open.delete(s.id)) this.events.emit('open_changed');
+      return;
+    }
+    s.stream.write(bytes);
   }
+}
+
+/** ToDataplane.sequence_number. */
+const SEQUENCE_NUMBER_FIELD = 15;
+
+/** `type` in a routes file may be RouteType's name (e.g. "REMOTE_WORKLOAD") or its number. */
+function routeFromFile(r: RouteUpdateWire & { type?: unknown }): RouteUpdateWire {
+  if (typeof r.type !== 'string') return r;
+  const value = (RouteType as unknown as Record<string, number | undefined>)[r.type];
+  if (value === undefined) throw new Error(`unknown route type ${JSON.stringify(r.type)}`);
+  return { ...r, type: value as RouteType };
 }
 
 // ---- the program -----------------------------------------------------------------------------------
@@ -327,7 +339,7 @@ export class TestFelix {
 function readSnapshot(file: string | undefined): Snapshot {
   if (!file) return {};
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
-  return { routes: parsed.routes ?? [], vteps: parsed.vteps ?? [] };
+  return { routes: (parsed.routes ?? []).map(routeFromFile), vteps: parsed.vteps ?? [] };
 }
 
 function say(event: Record<string, unknown>): void {

@@ -8,8 +8,8 @@ import { Daemon } from '../../src/daemon';
 import { FakeReturnPathKernel } from '../../src/fakes/return-path';
 import { createLogger } from '../../src/observability/logger';
 import { decodeReceived } from '../../src/policysync/decode';
-import { decodeToDataplaneBytes } from '../../src/policysync/wire-decode';
 import type { RouteUpdateWire } from '../../src/policysync/proto';
+import { decodeToDataplaneBytes } from '../../src/policysync/proto';
 import { TestFelix } from '../lab/test-felix';
 import { NODES, badMessage, blockDst, encode, fuzzRun, garbage, int, mulberry32, pickOne, routeUpdate } from '../fuzz/to-dataplane';
 

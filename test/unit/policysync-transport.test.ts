@@ -5,19 +5,28 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
-import type { Clock, TimerHandle } from '../../src/model/clock';
-import { FakeClock, systemClock } from '../../src/model/clock';
-import { PolicySyncClient, encodeSyncRequest } from '../../src/policysync/client';
-import { frameMessage } from '../../src/policysync/grpc-framing';
-import type { CloseInfo, KeepaliveOptions, ServerStreamCall } from '../../src/policysync/grpc-stream';
-import { openServerStream } from '../../src/policysync/grpc-stream';
-import { loadPolicySyncProto } from '../lab/proto-loader';
+import { FakeClock } from '../../src/model/clock';
+import { createLogger, silentLogger } from '../../src/observability/logger';
+import { PolicySyncClient } from '../../src/policysync/client';
+import { encodeSyncRequest } from '../../src/policysync/proto';
+import type { CloseInfo, KeepaliveOptions, SyncCall } from '../../src/policysync/sync-call';
+import { describeStatus, openSyncCall } from '../../src/policysync/sync-call';
 
 /**
- * The transport against a raw node:http2 server, which can do what a well-behaved gRPC server never
- * does on purpose: odd DATA chunking, bad statuses, RST_STREAM, GOAWAY, oversize or compressed
- * messages, silence. (The grpc-js test Felix covers interop in policysync-client.test.ts.)
+ * The client's transport (grpc-js, sync-call.ts) against a raw node:http2 server, which can do what a
+ * well-behaved gRPC server never does on purpose: odd DATA chunking, bad statuses, RST_STREAM, GOAWAY,
+ * oversize or compressed messages, silence. What is checked is our side: every ending reaches the
+ * client as one clear line. (The test Felix covers the normal path in policysync-client.test.ts, the
+ * Go Felix the real grpc-go server in test/kernel/felix-go.test.ts.)
  */
+
+/** One message in gRPC's length-prefixed form, uncompressed. */
+function frameMessage(message: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + message.length);
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
 
 const TIMEOUT = { timeout: 20_000 };
 const GRPC_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
@@ -70,7 +79,7 @@ async function rawServer(t: TestContext, onStream: (s: ServerSide) => void): Pro
 }
 
 interface Recorded {
-  readonly call: ServerStreamCall;
+  readonly call: SyncCall;
   readonly messages: string[];
   headers: number;
   readonly closed: Promise<CloseInfo>;
@@ -78,18 +87,17 @@ interface Recorded {
 
 function call(
   socketPath: string,
-  opts: { clock?: Clock; maxMessageBytes?: number; keepalive?: KeepaliveOptions; onMessage?: (m: string, c: ServerStreamCall) => void } = {},
+  opts: { maxMessageBytes?: number; keepalive?: KeepaliveOptions; onMessage?: (m: string, c: SyncCall) => void } = {},
 ): Recorded {
   let resolveClosed!: (info: CloseInfo) => void;
   const closed = new Promise<CloseInfo>((resolve) => (resolveClosed = resolve));
-  const rec: { call?: ServerStreamCall; messages: string[]; headers: number; closed: Promise<CloseInfo> } = { messages: [], headers: 0, closed };
+  const rec: { call?: SyncCall; messages: string[]; headers: number; closed: Promise<CloseInfo> } = { messages: [], headers: 0, closed };
   let done = false;
-  rec.call = openServerStream(
+  rec.call = openSyncCall(
     {
       socketPath,
-      method: '/felix.PolicySync/Sync',
       request: REQUEST,
-      clock: opts.clock ?? systemClock,
+      logger: silentLogger(),
       ...(opts.maxMessageBytes !== undefined ? { maxMessageBytes: opts.maxMessageBytes } : {}),
       ...(opts.keepalive ? { keepalive: opts.keepalive } : {}),
     },
@@ -117,7 +125,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   assert.ok(cond(), `waited 10 s for: ${what}`);
 }
 
-test('grpc-stream: sends a gRPC POST with the framed request; reads messages cut anyhow across DATA frames; status OK ends it cleanly', TIMEOUT, async (t) => {
+test('transport: sends a gRPC POST with the framed request; reads messages cut anyhow across DATA frames; status OK ends it cleanly', TIMEOUT, async (t) => {
   let seen: ServerSide | undefined;
   const { socket } = await rawServer(t, (s) => {
     seen = s;
@@ -143,26 +151,11 @@ test('grpc-stream: sends a gRPC POST with the framed request; reads messages cut
   assert.equal(seen.headers[':path'], '/felix.PolicySync/Sync');
   assert.equal(seen.headers['content-type'], 'application/grpc');
   assert.equal(seen.headers['te'], 'trailers');
-  assert.equal(seen.headers['grpc-encoding'], undefined);
+  assert.equal(seen.headers['grpc-encoding'], undefined, 'the request is not compressed');
   assert.deepEqual(await seen.body, frameMessage(REQUEST));
 });
 
-test('grpc-stream: the SyncRequest encoder writes what proto-loader writes from the .proto', () => {
-  const sync = loadPolicySyncProto().sync;
-  const cases = [
-    { subscription_type: 'l3-routes', supports_ipv6_route_updates: true },
-    { subscription_type: 'l3-routes', supports_ipv6_route_updates: false },
-    { subscription_type: 'x'.repeat(200), supports_drop_action_override: true, supports_dataplane_stats: true },
-    {},
-  ];
-  for (const c of cases) {
-    // Compared decoded: protobufjs also writes an explicit false, which proto3 readers treat as absent.
-    assert.deepEqual(sync.requestDeserialize(encodeSyncRequest(c)), sync.requestDeserialize(sync.requestSerialize(c)), JSON.stringify(c));
-  }
-  assert.equal(encodeSyncRequest(cases[0]!).toString('hex'), '1a096c332d726f75746573a00601');
-});
-
-test('grpc-stream: a non-zero grpc-status in trailers fails the call with its name and the decoded grpc-message', TIMEOUT, async (t) => {
+test('transport: a non-zero grpc-status in trailers fails the call with its name and the decoded grpc-message', TIMEOUT, async (t) => {
   const { socket } = await rawServer(t, (s) => {
     s.stream.respond(GRPC_HEADERS, { waitForTrailers: true });
     s.stream.write(frames('one'));
@@ -174,7 +167,7 @@ test('grpc-stream: a non-zero grpc-status in trailers fails the call with its na
   assert.deepEqual(rec.messages, ['one']);
 });
 
-test('grpc-stream: a trailers-only response fails the call without announcing headers', TIMEOUT, async (t) => {
+test('transport: a trailers-only response fails the call without announcing headers', TIMEOUT, async (t) => {
   const { socket } = await rawServer(t, (s) => {
     s.stream.respond({ ...GRPC_HEADERS, 'grpc-status': '12', 'grpc-message': 'unknown service felix.PolicySync' }, { endStream: true });
   });
@@ -183,31 +176,23 @@ test('grpc-stream: a trailers-only response fails the call without announcing he
   assert.equal(rec.headers, 0);
 });
 
-test('grpc-stream: a stream that ends without any grpc-status, or with a bad one, fails', TIMEOUT, async (t) => {
+test('transport: a stream that ends without any grpc-status fails', TIMEOUT, async (t) => {
   const { socket } = await rawServer(t, (s) => {
-    if (s.headers['x-case'] === undefined) {
-      s.stream.respond(GRPC_HEADERS);
-      s.stream.end(frames('m'));
-    }
+    s.stream.respond(GRPC_HEADERS);
+    s.stream.end(frames('m'));
   });
   const rec = call(socket);
-  assert.match((await rec.closed).failure ?? '', /without a valid grpc-status \(none\)|without a grpc-status/);
+  assert.deepEqual(await rec.closed, { failure: 'the call ended without a grpc-status' });
   assert.deepEqual(rec.messages, ['m']);
-
-  const { socket: bad } = await rawServer(t, (s) => {
-    s.stream.respond(GRPC_HEADERS, { waitForTrailers: true });
-    s.stream.on('wantTrailers', () => s.stream.sendTrailers({ 'grpc-status': 'OK' }));
-    s.stream.end();
-  });
-  assert.deepEqual(await call(bad).closed, { failure: 'the call ended without a valid grpc-status ("OK")' });
 });
 
-test('grpc-stream: an HTTP error status or a response that is not gRPC fails the call', TIMEOUT, async (t) => {
+test('transport: an HTTP error status or a response that is not gRPC fails the call', TIMEOUT, async (t) => {
   const { socket } = await rawServer(t, (s) => {
     s.stream.respond({ ':status': 503, 'content-type': 'text/plain' });
     s.stream.end('busy');
   });
-  assert.deepEqual(await call(socket).closed, { failure: 'HTTP status 503 (content-type text/plain)' });
+  // grpc-js shows us the headers but not the HTTP status; the content type already says it is not gRPC.
+  assert.deepEqual(await call(socket).closed, { failure: 'the response is not gRPC (content-type text/plain)' });
 
   const { socket: html } = await rawServer(t, (s) => {
     s.stream.respond({ ':status': 200, 'content-type': 'text/html' });
@@ -226,11 +211,10 @@ test('grpc-stream: an HTTP error status or a response that is not gRPC fails the
   assert.deepEqual(ok.messages, ['ok']);
 });
 
-test('grpc-stream: RST_STREAM from the server fails the call and names the code', TIMEOUT, async (t) => {
+test('transport: RST_STREAM from the server fails the call and names the code', TIMEOUT, async (t) => {
   const { socket } = await rawServer(t, (s) => {
     s.stream.respond(GRPC_HEADERS);
-    // destroy() with an error resets the stream (INTERNAL_ERROR); close(code) would end it cleanly
-    // first, because our side has already half-closed it.
+    // destroy() with an error resets the stream (INTERNAL_ERROR).
     s.stream.write(frames('before'), () => s.stream.destroy(new Error('server bug')));
   });
   const rec = call(socket);
@@ -238,10 +222,14 @@ test('grpc-stream: RST_STREAM from the server fails the call and names the code'
   assert.deepEqual(rec.messages, ['before']);
 });
 
-test('grpc-stream: GOAWAY for an error fails the call; too_many_pings is flagged; a graceful GOAWAY lets the stream finish', TIMEOUT, async (t) => {
+test('transport: GOAWAY too_many_pings is named and flagged; a graceful GOAWAY lets the stream finish', TIMEOUT, async (t) => {
   const { socket } = await rawServer(t, (s) => {
     s.stream.respond(GRPC_HEADERS);
-    s.stream.write(frames('x'), () => s.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings')));
+    s.stream.write(frames('x'), () => {
+      s.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
+      // grpc-go closes the connection after this GOAWAY.
+      setTimeout(() => s.session.destroy(), 20);
+    });
   });
   assert.deepEqual(await call(socket).closed, {
     failure: 'Felix closed the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings")',
@@ -259,7 +247,18 @@ test('grpc-stream: GOAWAY for an error fails the call; too_many_pings is flagged
   assert.deepEqual(rec.messages, ['after goaway']);
 });
 
-test('grpc-stream: an oversize or compressed message fails the call and cancels the stream at the server', TIMEOUT, async (t) => {
+test('transport: the server going away mid-stream is a closed connection, not a reset', TIMEOUT, async (t) => {
+  const { socket } = await rawServer(t, (s) => {
+    s.stream.respond(GRPC_HEADERS);
+    // As a Felix whose process died: the socket closes, no frame says why.
+    s.stream.write(frames('snapshot'), () => (s.session.socket as net.Socket).destroy());
+  });
+  const rec = call(socket);
+  assert.match((await rec.closed).failure ?? '', /^the connection to Felix closed/);
+  assert.deepEqual(rec.messages, ['snapshot']);
+});
+
+test('transport: an oversize or compressed message fails the call and cancels the stream at the server', TIMEOUT, async (t) => {
   const resets: number[] = [];
   const { socket } = await rawServer(t, (s) => {
     s.stream.on('close', () => resets.push(s.stream.rstCode ?? -1));
@@ -268,8 +267,10 @@ test('grpc-stream: an oversize or compressed message fails the call and cancels 
     s.stream.write(Buffer.concat([frames('small'), frameMessage(big)]));
   });
   const rec = call(socket, { maxMessageBytes: 100 });
-  assert.deepEqual(await rec.closed, { failure: 'RESOURCE_EXHAUSTED: received a message of 101 bytes, more than the limit of 100' });
-  assert.deepEqual(rec.messages, ['small']);
+  assert.match((await rec.closed).failure ?? '', /^RESOURCE_EXHAUSTED: .*101 vs\.? 100/);
+  // grpc-js fails the call when it reads the big message's prefix, which may be before it has handed
+  // on 'small' from the same chunk; either way the big one is never delivered.
+  assert.ok(rec.messages.join(',') === 'small' || rec.messages.length === 0, rec.messages.join(','));
   await until(() => resets.length === 1, 'the server sees the stream end');
   assert.equal(resets[0], http2.constants.NGHTTP2_CANCEL);
 
@@ -279,21 +280,24 @@ test('grpc-stream: an oversize or compressed message fails the call and cancels 
     m[0] = 1;
     s.stream.write(m);
   });
-  assert.deepEqual(await call(zipped).closed, { failure: 'INTERNAL: received a compressed message, but no compression was negotiated' });
+  assert.match((await call(zipped).closed).failure ?? '', /^INTERNAL: .*compressed one when no compression was negotiated/);
 });
 
-test('grpc-stream: status OK in the middle of a message is a failure', TIMEOUT, async (t) => {
+test('transport: status OK in the middle of a message ends the call without delivering the cut message', TIMEOUT, async (t) => {
   const { socket } = await rawServer(t, (s) => {
     s.stream.respond(GRPC_HEADERS, { waitForTrailers: true });
     s.stream.on('wantTrailers', () => s.stream.sendTrailers({ 'grpc-status': '0' }));
     s.stream.end(frames('whole', 'cut short').subarray(0, 17));
   });
   const rec = call(socket);
-  assert.deepEqual(await rec.closed, { failure: 'INTERNAL: the stream ended inside a message (2 of a 9-byte message received)' });
+  // grpc-js takes the OK at its word and drops the partial message (the hand-written client called it
+  // INTERNAL); the client re-dials after either, and nothing half-read reaches it.
+  const info = await rec.closed;
+  assert.ok(info.failure === undefined || info.failure.startsWith('INTERNAL'), info.failure);
   assert.deepEqual(rec.messages, ['whole']);
 });
 
-test('grpc-stream: close() from a message handler stops delivery, cancels the stream and never calls onClose', TIMEOUT, async (t) => {
+test('transport: close() from a message handler stops delivery, cancels the stream and never calls onClose', TIMEOUT, async (t) => {
   let serverStream: http2.ServerHttp2Stream | undefined;
   const { socket, closed } = await rawServer(t, (s) => {
     serverStream = s.stream;
@@ -310,7 +314,7 @@ test('grpc-stream: close() from a message handler stops delivery, cancels the st
   assert.equal(onCloseCalled, false);
 });
 
-test('grpc-stream: no socket, or something else at the path, is a failure naming the errno and the path', TIMEOUT, async (t) => {
+test('transport: no socket, or something else at the path, is a failure naming the errno and the path', TIMEOUT, async (t) => {
   const dir = tempDir(t);
   const missing = join(dir, 'nothing-here.sock');
   assert.deepEqual(await call(missing).closed, { failure: `connect ENOENT ${missing}` });
@@ -358,49 +362,23 @@ async function freezableRelay(t: TestContext, target: string): Promise<{ socket:
   return { socket, freeze: () => (frozen = true) };
 }
 
-/** A FakeClock that also records the delay of every timer set on it, in order. */
-class RecordingClock extends FakeClock {
-  readonly delays: number[] = [];
-  override setTimeout(fn: () => void, ms: number): TimerHandle {
-    this.delays.push(ms);
-    return super.setTimeout(fn, ms);
-  }
-}
-
-test('grpc-stream: keepalive PINGs every interval keep the call; a server that stops answering them fails it', TIMEOUT, async (t) => {
+test('transport: keepalive PINGs every interval keep a quiet call; a server that stops answering them fails it', TIMEOUT, async (t) => {
   const server = await rawServer(t, (s) => {
     s.stream.respond(GRPC_HEADERS);
     s.stream.write(frames('snapshot'));
   });
   const relay = await freezableRelay(t, server.socket);
-  const clock = new RecordingClock();
-  const rec = call(relay.socket, { clock, keepalive: { intervalMs: 300_000, timeoutMs: 20_000 } });
+  const rec = call(relay.socket, { keepalive: { intervalMs: 200, timeoutMs: 300 } });
   await until(() => rec.messages.length === 1, 'the first message');
-  assert.deepEqual(clock.delays, [300_000], 'the first PING is scheduled once connected');
-
-  clock.advance(299_999);
-  assert.equal(server.pings(), 0, 'no PING before the interval');
-  // Two rounds: PING (with a 20 s deadline), answer (deadline cancelled, next PING scheduled).
-  clock.advance(1);
-  await until(() => server.pings() === 1, 'PING 1 at the server');
-  await until(() => clock.delays.length === 3, 'the answer to PING 1');
-  assert.deepEqual(clock.delays, [300_000, 20_000, 300_000]);
-  assert.equal(clock.pendingTimers(), 1);
-  clock.advance(300_000);
-  await until(() => server.pings() === 2, 'PING 2 at the server');
-  await until(() => clock.delays.length === 5, 'the answer to PING 2');
-  assert.equal(clock.pendingTimers(), 1);
+  await until(() => server.pings() >= 3, 'three PINGs, answered');
+  let ended = false;
+  void rec.closed.then(() => (ended = true));
+  assert.equal(ended, false, 'answered PINGs keep the call');
 
   // Felix hangs with the socket open: the next PING is never answered.
   relay.freeze();
-  clock.advance(300_000);
-  await until(() => server.pings() === 3, 'PING 3 at the server');
-  clock.advance(19_999);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(clock.delays.length, 6, 'no answer, so no next PING scheduled');
-  clock.advance(1);
-  assert.deepEqual(await rec.closed, { failure: 'UNAVAILABLE: Felix did not answer a keepalive PING within 20000 ms' });
-  assert.equal(clock.pendingTimers(), 0, 'no keepalive timer is left');
+  const info = await rec.closed;
+  assert.match(info.failure ?? '', /^the connection to Felix closed .*keepalive/);
 });
 
 test('PolicySyncClient: after GOAWAY too_many_pings it pings half as often on the next stream', TIMEOUT, async (t) => {
@@ -408,12 +386,25 @@ test('PolicySyncClient: after GOAWAY too_many_pings it pings half as often on th
   const { socket } = await rawServer(t, (s) => {
     streams++;
     s.stream.respond(GRPC_HEADERS);
-    if (streams === 1) s.stream.write(frames(''), () => s.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings')));
+    if (streams === 1) {
+      s.stream.write(frames(''), () => {
+        s.session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
+        setTimeout(() => s.session.destroy(), 20);
+      });
+    }
   });
-  const clock = new RecordingClock();
+  const clock = new FakeClock();
   const states: string[] = [];
+  const logs: string[] = [];
   const client = new PolicySyncClient(
-    { socketPath: socket, supportsIPv6RouteUpdates: false, clock, random: () => 0.5, keepalive: { intervalMs: 300_000, timeoutMs: 20_000 } },
+    {
+      socketPath: socket,
+      supportsIPv6RouteUpdates: false,
+      clock,
+      random: () => 0.5,
+      keepalive: { intervalMs: 300_000, timeoutMs: 20_000 },
+      logger: createLogger('info', { write: (line: string) => void logs.push(line) }),
+    },
     { onEvent: () => undefined, onState: (c) => states.push(c.reason ? `${c.state}: ${c.reason}` : c.state) },
   );
   const abort = new AbortController();
@@ -421,12 +412,29 @@ test('PolicySyncClient: after GOAWAY too_many_pings it pings half as often on th
   t.after(() => abort.abort());
   await until(() => states.length === 3, 'the first stream to be dropped');
   assert.deepEqual(states, ['connecting', 'connected', 'disconnected: Felix closed the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings")']);
-  const retry = clock.delays.at(-1)!;
-  clock.advance(retry);
+  const backoff = logs.map((l) => JSON.parse(l) as { event?: string; intervalMs?: number }).find((l) => l.event === 'keepalive_backoff');
+  assert.equal(backoff?.intervalMs, 600_000, 'the next stream pings every 10 minutes');
+  clock.advance(75);
   await until(() => client.stats().streams === 2, 'the second stream');
-  await until(() => clock.delays.includes(600_000), 'the second stream to schedule its first PING');
-  assert.deepEqual(clock.delays, [300_000, retry, 600_000]);
   abort.abort();
   await done;
   assert.equal(clock.pendingTimers(), 0);
+});
+
+test('transport: how grpc-js ends a call becomes one line for the log (describeStatus)', () => {
+  const cases: ReadonlyArray<readonly [{ code: number; details: string }, boolean, string | undefined]> = [
+    [{ code: 0, details: 'OK' }, false, undefined],
+    [{ code: 14, details: 'No connection established. Last error: Error: connect ENOENT /run/felix.sock (2026-12-02T01:00:00.000Z)' }, false, 'connect ENOENT /run/felix.sock'],
+    [{ code: 14, details: 'No connection established. Last error: connect EACCES /run/felix.sock.' }, false, 'connect EACCES /run/felix.sock'],
+    [{ code: 14, details: 'Connection dropped' }, false, 'the connection to Felix closed (Felix went away, or did not answer a keepalive PING in time)'],
+    [{ code: 14, details: 'Connection dropped' }, true, 'Felix closed the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings")'],
+    [{ code: 1, details: 'Call cancelled' }, false, 'the connection to Felix closed, or Felix cancelled the stream'],
+    [{ code: 13, details: 'Received RST_STREAM with code 2 (Internal server error)' }, false, 'the stream was reset (RST_STREAM INTERNAL_ERROR)'],
+    [{ code: 13, details: 'Received RST_STREAM with code 0 (Call ended without gRPC status)' }, false, 'the call ended without a grpc-status'],
+    [{ code: 8, details: 'Received message larger than max (4194405 vs 4194304)' }, false, 'RESOURCE_EXHAUSTED: Received message larger than max (4194405 vs 4194304)'],
+    [{ code: 2, details: 'unable to authenticate client' }, false, 'UNKNOWN: unable to authenticate client'],
+    [{ code: 14, details: 'Felix is restarting%3A bye' }, false, 'UNAVAILABLE: Felix is restarting: bye'],
+    [{ code: 12, details: '' }, false, 'UNIMPLEMENTED'],
+  ];
+  for (const [status, tooManyPings, want] of cases) assert.equal(describeStatus(status, tooManyPings), want, JSON.stringify(status));
 });
