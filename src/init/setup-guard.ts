@@ -237,6 +237,7 @@ export class SetupGuard {
   }
 
   private async checkOnce(what: Check): Promise<void> {
+    this.problems.delete('guard');
     try {
       await this.checkSysctls();
       if (what.rules !== 'none') {

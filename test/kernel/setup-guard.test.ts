@@ -93,6 +93,8 @@ function faultsFor(backend: 'nft' | 'legacy' | 'nftables'): Fault[] {
     { name: 'MSS clamp chain flushed', item: 'ruleset:ipv4', argv: [[ipt, '-t', 'mangle', '-F', 'EGW-FORWARD']] },
     { name: 'fail-safe table deleted', item: 'failsafe:inet', argv: [['nft', 'delete', 'table', 'inet', 'egress_gateway_failsafe']] },
     { name: 'ip_forward=0', item: 'sysctl:net.ipv4.ip_forward', argv: [['sysctl', '-qw', 'net.ipv4.ip_forward=0']] },
+    // ip_forward still 1, but IPv4 forwards only what arrives on a device whose own flag is on.
+    { name: "vxlan0's forwarding=0", item: 'sysctl:net.ipv4.conf.vxlan0.forwarding', argv: [['sysctl', '-qw', 'net.ipv4.conf.vxlan0.forwarding=0']] },
   ];
 }
 
