@@ -49,7 +49,9 @@ export const HEALTH_DEFAULTS = {
   /**
    * Issue 16 will have every client node's agent hold a long-lived health stream to each gateway it
    * uses: ~1,000 per gateway on a large cluster. 4096 leaves room for those four times over, plus the
-   * kubelet, Prometheus and Felix's polls, at ~5 kB of memory and one descriptor each (~20 MB at the bound).
+   * kubelet, Prometheus and Felix's polls. Measured in the lab: 15,000 idle connections attempted
+   * held RSS at 148 MB and 3,561 descriptors with the bound, against 212 MB and 12,442 without it
+   * (docs/reliability.md).
    */
   maxConnections: 4096,
 } as const;

@@ -24,6 +24,8 @@ export class FakeSysctl implements Sysctl {
     'net/ipv4/conf/default/rp_filter': '0',
     'net/ipv6/conf/all/forwarding': '0',
     'net/ipv6/conf/default/forwarding': '0',
+    'net/ipv4/conf/all/forwarding': '0',
+    'net/ipv4/conf/default/forwarding': '0',
   };
 
   async get(key: string): Promise<string> {
@@ -41,6 +43,10 @@ export class FakeSysctl implements Sysctl {
     this.check(path, `setting sysctl ${path} to ${value}`);
     this.values.set(path, value);
     this.log.push(`${path} = ${value}`);
+    // As the kernel does: ip_forward sets the forwarding flag of "all", "default" and every device.
+    if (path === 'net/ipv4/ip_forward') {
+      for (const k of [...this.values.keys()]) if (/^net\/ipv4\/conf\/[^/]+\/forwarding$/.test(k)) this.values.set(k, value);
+    }
   }
 
   dump(): string {

@@ -2,7 +2,7 @@ import type { InitConfig, IptablesVariant } from '../config/init-config';
 import type { NetfilterBackend, RulesetFamily } from '../kernel/ports';
 import type { IpAddress } from '../model/ip';
 import type { VxlanSpec } from '../model/link';
-import { vxlanSpecFor, vxlanSysctls, type SysctlSetting } from '../model/vxlan';
+import { VXLAN_DEVICE, vxlanSpecFor, vxlanSysctls, type SysctlSetting } from '../model/vxlan';
 import { mssForMtu, renderFailsafe, renderRuleset, type RulesetInput, type RulesetPayload } from './ruleset';
 
 // vxlan0's spec and own settings live in ../model/vxlan.ts, which the daemon's guard shares.
@@ -55,6 +55,10 @@ export function planInit(
       // The effective rp_filter is the larger of "all" and the device's, so both must be 0.
       { key: 'net/ipv4/conf/all/rp_filter', value: '0' },
       ...vxlanSysctls(),
+      // IPv4 forwards what arrives on a device whose own forwarding flag is on: ip_forward=1 sets
+      // vxlan0's too, but only this key keeps it so (the daemon guards it; one set to 0 drops every
+      // client's traffic while ip_forward still says 1).
+      { key: `net/ipv4/conf/${VXLAN_DEVICE}/forwarding`, value: '1' },
     );
   }
   if (ipv6) {

@@ -61,7 +61,7 @@ export interface SetupGuardOptions {
   readonly quickIntervalMs?: number;
   /** No event tells of rule changes (iptables-legacy): read the iptables rules at every quick check. */
   readonly pollRules: boolean;
-  /** Quiet time after an event before the check runs, so a burst of changes costs one check; default 100 ms. */
+  /** Quiet time after an event before the check runs, so a burst of changes costs one check (one `nft -f` transaction sends several events at once); default 20 ms. */
   readonly debounceMs?: number;
   /** What is wrong and cannot be put back now (an error), or nothing any more (undefined). Called on changes only. */
   onProblem(problem: GatewayError | undefined): void;
@@ -160,7 +160,7 @@ export class SetupGuard {
 
   constructor(private readonly opts: SetupGuardOptions) {
     this.quickIntervalMs = opts.quickIntervalMs ?? DEFAULT_SETUP_QUICK_INTERVAL_MS;
-    this.debounceMs = opts.debounceMs ?? 100;
+    this.debounceMs = opts.debounceMs ?? 20;
   }
 
   /** The first full check (which applies the ruleset once, see above), then the timers. Never rejects. */
@@ -237,6 +237,7 @@ export class SetupGuard {
   }
 
   private async checkOnce(what: Check): Promise<void> {
+    this.problems.delete('guard');
     try {
       await this.checkSysctls();
       if (what.rules !== 'none') {

@@ -121,7 +121,7 @@ describe('init: bad input exits 2 naming the variable and value, and changes not
       assert.equal(await lab.kernelState(lab.names.gwpod), before, 'nothing changed in the namespace');
     }));
 
-  it('kernel-side failures: a missing backend changes nothing; a missing parent names the step', (t) =>
+  it('kernel-side failures: a missing backend changes nothing; a missing parent interface is refused before any change', (t) =>
     withLab(t, async (lab) => {
       const before = await lab.kernelState(lab.names.gwpod);
       const noTools = await lab.gateway(['init'], { EGRESS_POD_IP: lab.addrs.gwpod, IPTABLES_BACKEND: 'legacy', PATH: '/nonexistent' });
@@ -129,12 +129,10 @@ describe('init: bad input exits 2 naming the variable and value, and changes not
       assert.match(noTools.stderr, /BACKEND_UNAVAILABLE: .*iptables-legacy-restore cannot be started \(backend iptables-legacy\)/);
       assert.equal(await lab.kernelState(lab.names.gwpod), before, 'the check runs before any change');
 
+      // Checked against the namespace first (issue 12): the interface, and the egress address on it.
       const noParent = await lab.gateway(['init', '--interface', 'eth9'], { EGRESS_POD_IP: lab.addrs.gwpod, DATAPLANE: 'nftables' });
-      assert.equal(noParent.code, 1, noParent.stderr);
-      assert.match(
-        noParent.stderr,
-        /KERNEL_OP_FAILED: init step 1 of 3 \(vxlan device\) failed: .*parent interface eth9 does not exist; not attempted: sysctls, netfilter ruleset/,
-      );
+      assert.equal(noParent.code, 2, noParent.stderr);
+      assert.match(noParent.stderr, /^egress-gateway: CONFIG_INVALID: --interface="eth9": no interface of that name has an address in this network namespace \(interfaces with addresses: eth0, lo\)\n$/);
       assert.equal(await lab.kernelState(lab.names.gwpod), before);
     }));
 });

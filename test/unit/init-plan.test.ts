@@ -84,7 +84,7 @@ describe('init plan', () => {
     assert.deepEqual(plan.vxlan, { name: 'vxlan0', vni: 4097, port: 4790, parent: 'eth0', mac: 'a2:2a:64:40:02:07', local: '100.64.2.7' });
     assert.deepEqual(
       plan.sysctls.map((s) => `${s.key}=${s.value}`),
-      ['net/ipv4/ip_forward=1', 'net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/vxlan0/rp_filter=0'],
+      ['net/ipv4/ip_forward=1', 'net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/vxlan0/rp_filter=0', 'net/ipv4/conf/vxlan0/forwarding=1'],
     );
   });
 
@@ -173,7 +173,9 @@ ${FAILSAFE_DUMP}table ip foreign {
 2: eth0 veth up mtu 1500 address 0e:00:00:00:00:01
 3: vxlan0 vxlan up mtu 1450 address a2:2a:64:40:02:07 vxlan id 4097 dstport 4790 dev eth0 local 100.64.2.7
 ## sysctl
+net/ipv4/conf/all/forwarding = 1
 net/ipv4/conf/all/rp_filter = 0
+net/ipv4/conf/default/forwarding = 1
 net/ipv4/conf/default/rp_filter = 0
 net/ipv4/ip_forward = 1
 net/ipv6/conf/all/forwarding = 0
@@ -280,6 +282,7 @@ vxlan mtu: 1450 (eth0 mtu 1500 - 50); tcp mss clamp: 1410
 sysctl: net/ipv4/ip_forward = 1
 sysctl: net/ipv4/conf/all/rp_filter = 0
 sysctl: net/ipv4/conf/vxlan0/rp_filter = 0
+sysctl: net/ipv4/conf/vxlan0/forwarding = 1
 netfilter: iptables-legacy (nft -f -; iptables-legacy-restore --noflush)
 # fail-safe (nft):
 ${FAILSAFE_GOLDEN}# ruleset:
@@ -348,7 +351,7 @@ table inet egress_gateway {
     assert.deepEqual(plan.vxlan, { name: 'vxlan0', vni: 4097, port: 4790, parent: 'eth0', mac: 'a2:2a:64:40:02:07', local: '100.64.2.7' });
     assert.deepEqual(
       plan.sysctls.map((s) => `${s.key}=${s.value}`),
-      ['net/ipv4/ip_forward=1', 'net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/vxlan0/rp_filter=0', 'net/ipv6/conf/all/forwarding=1'],
+      ['net/ipv4/ip_forward=1', 'net/ipv4/conf/all/rp_filter=0', 'net/ipv4/conf/vxlan0/rp_filter=0', 'net/ipv4/conf/vxlan0/forwarding=1', 'net/ipv6/conf/all/forwarding=1'],
     );
     assert.deepEqual(
       rulesetsFor(plan, 1450).map((p) => [p.family, p.text]),
@@ -471,6 +474,7 @@ vxlan mtu: 1450 (eth0 mtu 1500 - 50); tcp mss clamp: 1410 (IPv4), 1390 (IPv6)
 sysctl: net/ipv4/ip_forward = 1
 sysctl: net/ipv4/conf/all/rp_filter = 0
 sysctl: net/ipv4/conf/vxlan0/rp_filter = 0
+sysctl: net/ipv4/conf/vxlan0/forwarding = 1
 sysctl: net/ipv6/conf/all/forwarding = 1
 netfilter: iptables-nft (nft -f -; iptables-nft-restore --noflush; ip6tables-nft-restore --noflush)
 # fail-safe (nft):

@@ -112,7 +112,7 @@ describe('setup guard on the fakes', () => {
       const n = r.drifts().length;
       await breakIt();
       r.guard.requestCheck('nf_tables changed');
-      await r.advance(100);
+      await r.advance(20);
       assert.equal(r.drifts().length, n + 1, name);
       assert.equal(r.drifts().at(-1)?.item, 'ruleset:ipv4', name);
       assert.match(String(r.drifts().at(-1)?.detail), detail, name);
@@ -120,7 +120,7 @@ describe('setup guard on the fakes', () => {
     }
     await r.nft.apply('delete table inet egress_gateway_failsafe\n');
     r.guard.requestCheck('nf_tables changed');
-    await r.advance(100);
+    await r.advance(20);
     assert.equal(r.drifts().at(-1)?.item, 'failsafe:inet');
     assert.equal(r.state(), before, 'the fail-safe is back');
     assert.equal(await r.driftMetric('ruleset:ipv4'), 4);
@@ -154,14 +154,14 @@ describe('setup guard on the fakes', () => {
     const before = r.state();
     await r.nft.apply('delete table inet egress_gateway\n');
     r.guard.requestCheck('nf_tables changed');
-    await r.advance(100);
+    await r.advance(20);
     assert.equal(r.state(), before);
     assert.match(String(r.drifts().at(-1)?.detail), /^ruleset:inet: everything we own there is gone$/);
 
     const vxlan = await r.links.get('vxlan0');
     r.links.addLink({ ...vxlan!, mtu: 1400 });
     r.guard.requestCheck("vxlan0's MTU changed");
-    await r.advance(100);
+    await r.advance(20);
     assert.match(String(r.drifts().at(-1)?.detail), /the MSS clamp follows vxlan0's MTU, 1450 → 1400/);
     assert.match(r.nft.dump(), /maxseg size > 1360 tcp option maxseg size set 1360/);
     assert.doesNotMatch(r.nft.dump(), /1410/);
@@ -204,7 +204,7 @@ describe('setup guard on the fakes', () => {
     await r.iptables!.apply('*nat\n:EGW-POSTROUTING - [0:0]\nCOMMIT\n');
     r.iptables!.rejectNext('iptables-nft-restore: line 3 failed: Resource busy');
     r.guard.requestCheck('nf_tables changed');
-    await r.advance(100);
+    await r.advance(20);
     assert.ok(r.problems.at(-1)?.startsWith('putting back the ruleset:ipv4 rules: '), r.problems.at(-1));
     await r.advance(30_000);
     assert.equal(r.problems.at(-1), undefined);
@@ -218,7 +218,7 @@ describe('setup guard on the fakes', () => {
     await r.iptables!.apply('*nat\n:EGW-POSTROUTING - [0:0]\nCOMMIT\n');
     r.reader.packets.set(OWNED.nftFailsafeTable, 3);
     r.guard.requestCheck('nf_tables changed');
-    await r.advance(100);
+    await r.advance(20);
     assert.deepEqual(r.problems, [undefined], 'explained by the repair');
     assert.equal(r.guard.status().failsafeDropped, 3);
 
