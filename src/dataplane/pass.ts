@@ -14,8 +14,13 @@ import type { RouteStore } from './route-store';
  * After a clean pass, the next one diffs only what changed: the desired state is kept per node
  * (NodeParts), the nodes the route store saw change are recomputed, and only their keys are
  * diffed. A full pass reads the kernel; when the read holds exactly what the last clean pass left
- * (one comparison per entry), it too diffs only what changed, so an idle resync computes nothing.
- * Only an in_sync (a new route set) has the parts built afresh.
+ * (one comparison per entry), it too diffs only what changed. Only an in_sync (a new route set)
+ * has the parts built afresh.
+ *
+ * A full pass first takes the kernel's fingerprint (a digest of the owned entries, no objects
+ * built). When it equals the one taken when the kernel last matched the held maps exactly (a full
+ * read that needed no write), nothing has changed behind the gateway's back and the read is skipped:
+ * an idle periodic resync costs the dumps' kernel time and one pass over their bytes.
  */
 
 export interface PassOutcome {
@@ -44,6 +49,8 @@ export class ReturnPathPass {
   private parts: NodeParts | undefined;
   /** What is held equals the union of the parts (the last pass used them, without clash, and succeeded). */
   private partsExact = false;
+  /** The kernel's fingerprint when it last held exactly the held maps; undefined once anything was written since. */
+  private cleanPrint: string | undefined;
 
   constructor(private readonly opts: PassOptions) {}
 
@@ -71,10 +78,14 @@ export class ReturnPathPass {
     // this update, and the parts now differ from it only under `keys`.
     const known = exact && this.partsExact && keys !== undefined ? this.heldState : undefined;
     let read: ReturnPathEntries | undefined;
+    let print: string | undefined;
     if (full) {
       try {
-        read = await this.readKernel();
+        // Not before the first pass: there is nothing held yet to compare the kernel with.
+        if (this.heldState) print = await this.opts.kernel.fingerprint(this.opts.returnPath.vxlanDevice);
+        if (print === undefined || print !== this.cleanPrint) read = await this.readKernel();
       } catch (err) {
+        this.cleanPrint = undefined;
         return { operations: 0, errors: [err instanceof GatewayError ? err : kernelError('reading the return path from the kernel', err)] };
       }
     }
@@ -98,6 +109,9 @@ export class ReturnPathPass {
     const operations = planOperations(plan);
     await this.apply(plan, held, errors);
     this.heldState = held;
+    // The kernel held exactly the held maps when the fingerprint was taken, unless something was written since.
+    if (operations > 0 || errors.length > 0) this.cleanPrint = undefined;
+    else if (print !== undefined) this.cleanPrint = print;
     // An in_sync while the pass ran drops the parts: those it used say nothing of the new snapshot.
     this.partsExact = exact && this.parts === parts && errors.length === 0;
     return { operations, errors };

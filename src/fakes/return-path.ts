@@ -53,8 +53,10 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
   readonly devices = new Set<string>(['eth0', 'vxlan0']);
   /** Every successful write, in order ("add route …", "replace neigh …", "del fdb …"). */
   readonly writes: string[] = [];
-  /** Every call, including lists and failed writes. */
+  /** Every call, including lists and failed writes (not fingerprints, counted apart). */
   calls = 0;
+  /** Fingerprints taken. */
+  fingerprints = 0;
 
   readonly routes: Routes = {
     list: async () => {
@@ -137,6 +139,17 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
     upsertMany: (items) => eachOf(items, (i) => this.fdb.upsert(i.entry)),
     removeMany: (fs) => eachOf(fs, (f) => this.fdb.remove(f)),
   };
+
+  /** The owned entries on `dev` and the owned routes, in table order, as text: equal when they are. */
+  async fingerprint(dev: string): Promise<string> {
+    this.fingerprints++;
+    const owned = <T>(table: readonly Held<T>[], format: (x: T) => string): string[] => table.filter((h) => h.owned).map((h) => format(h.entry));
+    return [
+      ...owned(this.routeTable, formatRoute),
+      ...owned(this.neighTable.filter((h) => h.entry.dev === dev), formatNeighbour),
+      ...owned(this.fdbTable.filter((h) => h.entry.dev === dev), formatFdb),
+    ].join('\n');
+  }
 
   /** Makes the next `times` matching calls fail with `errno` (Infinity: until cleared). */
   inject(i: { cls: EntryClass; op: FakeOp; errno: FakeErrno; match?: string; times?: number }): void {

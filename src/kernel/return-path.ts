@@ -80,4 +80,11 @@ export interface ReturnPathKernel {
   readonly routes: Routes;
   readonly neighbours: Neighbours;
   readonly fdb: Fdb;
+  /**
+   * A digest of every owned entry on `vxlanDevice` and every owned route, equal between two calls
+   * exactly when (but for a 64-bit collision) the kernel holds the same owned entries in the same
+   * order. Much cheaper than listing them: a periodic resync that finds the digest unchanged since
+   * the kernel last matched what the gateway holds has nothing to read.
+   */
+  fingerprint(vxlanDevice: string): Promise<string>;
 }

@@ -272,3 +272,38 @@ test('a batch of 3000 routes spans many datagrams; failures inside it and at its
   assert.deepEqual((await readBack(ns)).routes, []);
   assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', 'via', '198.51.100.1'])), taken.map((dst) => `${dst} dev eth0`).sort());
 });
+
+test('the fingerprint changes with every owned entry, and with nothing else', async (t) => {
+  const ns = await gatewayNamespace(t);
+  const routes = Array.from({ length: 3 }, (_, i) => ({ dst: `100.64.${i + 1}.0/26`, gateway: '198.51.100.11', dev: 'vxlan0', onlink: true }));
+  const [written, p0, p1] = await drive(ns, [
+    { op: 'bulk', action: 'upsert', routes },
+    { op: 'fingerprint' },
+    { op: 'fingerprint' },
+    { op: 'upsert', neighbour: { ip: '198.51.100.11', mac: M1, dev: 'vxlan0' } },
+    { op: 'upsert', fdb: { mac: M1, dst: '198.51.100.11', dev: 'vxlan0' } },
+  ]);
+  assert.equal(written?.ok, true);
+  assert.ok(p0?.print && p0.print === p1?.print, 'the same kernel, the same fingerprint');
+  const print = async (): Promise<string> => (await drive(ns, [{ op: 'fingerprint' }]))[0]?.print ?? assert.fail('no fingerprint');
+  const base = await print();
+  assert.notEqual(base, p0.print, 'the neighbour and the FDB entry count');
+
+  // Others' state: a route of another protocol, a learned neighbour, an address: no change.
+  await sh(['ip', '-n', ns, 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.1', 'dev', 'eth0']);
+  await sh(['ip', '-n', ns, 'neigh', 'add', '198.51.100.99', 'lladdr', '02:00:00:00:00:99', 'dev', 'eth0', 'nud', 'stale']);
+  assert.equal(await print(), base);
+
+  // Ours, changed behind the gateway's back: each makes a difference.
+  await sh(['ip', '-n', ns, 'route', 'replace', '100.64.2.0/26', 'via', '198.51.100.13', 'dev', 'vxlan0', 'onlink', 'proto', PROTO]);
+  const replaced = await print();
+  assert.notEqual(replaced, base, 'a route of ours pointed elsewhere');
+  await sh(['ip', '-n', ns, 'route', 'del', '100.64.3.0/26', 'proto', PROTO]);
+  const deleted = await print();
+  assert.notEqual(deleted, replaced, 'a route of ours deleted');
+  await sh(['ip', 'netns', 'exec', ns, 'bridge', 'fdb', 'replace', M1, 'dev', 'vxlan0', 'dst', '198.51.100.77', 'self', 'permanent']);
+  const fdbMoved = await print();
+  assert.notEqual(fdbMoved, deleted, 'an FDB entry of ours repointed');
+  await sh(['ip', '-n', ns, 'neigh', 'replace', '198.51.100.11', 'lladdr', M3, 'dev', 'vxlan0', 'nud', 'permanent']);
+  assert.notEqual(await print(), fdbMoved, 'a neighbour of ours with another MAC');
+});

@@ -314,15 +314,18 @@ test('stop() cancels timers: nothing runs after it', async () => {
   assert.equal(kernel.calls, calls);
 });
 
-test('an idle resync reads the kernel and writes nothing; updates, drift and a new stream still get theirs', async () => {
+test('an idle resync takes the kernel\'s fingerprint and reads nothing more; updates, drift and a new stream still get theirs', async () => {
   const { kernel, r, advance, results } = setup(undefined, { resyncIntervalMs: 30_000 });
   r.start();
   for (const e of [ev.update(node1), ev.update(node3), ev.inSync()]) r.apply(e);
   await advance(0);
   const calls = kernel.calls;
   await advance(30_000);
+  assert.equal(kernel.calls - calls, 3, 'the first resync after the writes lists routes, neighbours and FDB');
+  assert.equal(kernel.fingerprints, 1);
   await advance(30_000);
-  assert.equal(kernel.calls - calls, 6, 'each resync listed routes, neighbours and FDB');
+  assert.equal(kernel.calls - calls, 3, 'the next finds the fingerprint it left and lists nothing');
+  assert.equal(kernel.fingerprints, 2);
 
   // A live update, then a resync: the update's pass writes its block; the resync checks and finds nothing.
   r.apply(ev.update(route('100.64.4.0/26', 'remote_workload', 'node3', '198.51.100.13')));

@@ -30,6 +30,7 @@ export interface EntrySpec {
 export type Step =
   | { readonly op: 'reconcile'; readonly routes: RouteSpec[]; readonly vteps?: { node: string; addr: string; parent: string }[] }
   | { readonly op: 'list' }
+  | { readonly op: 'fingerprint' }
   | { readonly op: 'bulk'; readonly action: 'upsert' | 'remove'; readonly routes: NonNullable<EntrySpec['route']>[] }
   | ({ readonly op: 'upsert' | 'remove' } & EntrySpec);
 
@@ -40,6 +41,8 @@ export interface StepResult {
   readonly operations?: number;
   readonly full?: boolean;
   readonly listed?: string[];
+  /** For a fingerprint step. */
+  readonly print?: string;
   /** For a bulk step: the error message of each entry that failed, in entry order. */
   readonly errors?: string[];
   /** For a bulk step: datagrams the session sent for it. */
@@ -66,6 +69,8 @@ async function runStep(kernel: NetlinkReturnPath, step: Step): Promise<StepResul
       ].sort();
       return { ok: true, listed };
     }
+    case 'fingerprint':
+      return { ok: true, print: await kernel.fingerprint('vxlan0') };
     case 'bulk': {
       // One batch call, as a reconcile pass makes: many datagrams, one promise.
       const routes = step.routes.map(toRoute);
