@@ -32,6 +32,8 @@ export interface PassOutcome {
 
 export interface PassOptions {
   readonly kernel: ReturnPathKernel;
+  /** Told before the pass writes and after its writes are answered (the kernel watch stops listening meanwhile). */
+  readonly writing?: { pause(): void; resume(): void };
   readonly returnPath: ReturnPathOptions;
   readonly store: RouteStore;
   /**
@@ -107,7 +109,12 @@ export class ReturnPathPass {
     }
     const errors: GatewayError[] = [];
     const operations = planOperations(plan);
-    await this.apply(plan, held, errors);
+    if (operations > 0) this.opts.writing?.pause();
+    try {
+      await this.apply(plan, held, errors);
+    } finally {
+      if (operations > 0) this.opts.writing?.resume();
+    }
     this.heldState = held;
     // The kernel held exactly the held maps when the fingerprint was taken, unless something was written since.
     if (operations > 0 || errors.length > 0) this.cleanPrint = undefined;

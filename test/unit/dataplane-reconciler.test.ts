@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReconcileError, ReturnPathReconciler, type ReconcileResult, type ReconcilerOptions } from '../../src/dataplane/reconciler';
 import { FakeReturnPathKernel } from '../../src/fakes/return-path';
+import { FakeReturnPathWatch } from '../../src/fakes/return-path-watch';
 import { FakeClock } from '../../src/model/clock';
 import { cidr, ev, gatewayOptions, ip, route } from './dataplane-fixtures';
 
@@ -370,4 +371,24 @@ ${M1} dev vxlan0 dst 198.51.100.11 self permanent
     ],
   );
   assert.deepEqual(r.programmedCounts(), { routes: 1, neighbours: 1, fdb: 1 });
+});
+
+test('a change the kernel reports is repaired at once, not at the next resync; the watch is paused while the pass writes', async () => {
+  const watch = new FakeReturnPathWatch();
+  const { kernel, r, advance, results } = setup(undefined, { resyncIntervalMs: 30_000, watch });
+  r.start();
+  for (const e of [ev.update(node1), ev.update(node3), ev.inSync()]) r.apply(e);
+  await advance(0);
+  assert.equal(watch.dump(), 'watch vxlan0\npause\nresume\n', 'the in_sync pass wrote with the watch paused');
+  // Someone else deletes one of our routes; the kernel says so.
+  await kernel.routes.remove({ dst: cidr('100.64.3.0/26'), gateway: ip('198.51.100.13'), dev: 'vxlan0', onlink: true });
+  watch.report('route 100.64.3.0/26 (deleted)');
+  await advance(0);
+  assert.deepEqual(
+    results.map((x) => `${x.reason} ${x.full ? 'full' : 'incremental'} ${x.operations}`),
+    ['in_sync full 6', 'kernel reported a change to route 100.64.3.0/26 (deleted) full 1'],
+  );
+  assert.equal(kernel.dump(), TWO_NODES);
+  await r.stop();
+  assert.match(watch.dump(), /close\n$/);
 });

@@ -183,6 +183,7 @@ export interface DatagramSocket {
   localPort?(): number;
   /** Joins a multicast group; throws when the kernel refuses. */
   addMembership?(group: number): void;
+  dropMembership?(group: number): void;
   /** A datagram was longer than what was read of it. */
   onTruncated?(handler: () => void): void;
 }
@@ -200,6 +201,7 @@ function rawSocket(protocol: number, recvBufferSize: number): DatagramSocket {
     recvBufferSize: () => raw.getRecvBufferSize(),
     localPort: () => raw.address().port,
     addMembership: (group) => raw.addMembership(group),
+    dropMembership: (group) => raw.dropMembership(group),
     onTruncated: (h) => void raw.on('truncatedMessage', () => h()),
   };
 }
@@ -222,6 +224,8 @@ export class NetlinkSession {
   private collecting = false;
   private closed = false;
   private subscriber: NetlinkSubscriber | undefined;
+  private groups: number[] = [];
+  private listening = true;
   /** Our port, when the transport knows it: replies carry it, notifications do not. */
   private readonly port: number | undefined;
   /** Datagrams sent (the batching's effect, which a kernel test and the benchmark check). */
@@ -255,6 +259,20 @@ export class NetlinkSession {
     if (!this.socket.addMembership) throw new Error('netlink session: this transport cannot join multicast groups');
     for (const g of groups) this.socket.addMembership(g);
     this.subscriber = subscriber;
+    this.groups = [...groups];
+  }
+
+  /**
+   * Leaves (false) or rejoins (true) the subscribed groups. While out, the kernel queues nothing for
+   * this socket: a caller about to make many changes it would only hear about again leaves first.
+   */
+  listen(on: boolean): void {
+    if (this.closed || on === this.listening) return;
+    for (const g of this.groups) {
+      if (on) this.socket.addMembership?.(g);
+      else this.socket.dropMembership?.(g);
+    }
+    this.listening = on;
   }
 
   /** Sends one request and waits for its ACK; rejects with a NetlinkError on a negative ACK. */
