@@ -106,7 +106,7 @@ export function diffHeld<T>(kind: DiffKind<T>, have: HeldMap<T>, want: readonly 
       unchanged++;
       for (let i = 0; i < held.length; i++) if (i !== same) removals.push(held[i] as T);
     } else {
-      upserts.push({ entry: w, existing: held[0] as T });
+      upserts.push({ entry: w, existing: held[0] });
       removals.push(...held.slice(1));
     }
   }

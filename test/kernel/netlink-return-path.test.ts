@@ -189,8 +189,8 @@ test('reconcile programs the return path, leaves foreign entries alone, and a re
 
   const [first] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS }]);
   assert.equal(first?.ok, true, first?.error);
-  assert.equal(first?.full, true);
-  assert.equal(first?.operations, 10, 'four routes, two neighbours, two FDB entries added; a stale route and neighbour removed');
+  assert.equal(first.full, true);
+  assert.equal(first.operations, 10, 'four routes, two neighbours, two FDB entries added; a stale route and neighbour removed');
   const want = {
     routes: [
       '100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink',
@@ -212,7 +212,7 @@ test('reconcile programs the return path, leaves foreign entries alone, and a re
     [second] = await drive(ns, [{ op: 'reconcile', routes: [...CLIENTS].reverse() }]);
   });
   assert.equal(second?.ok, true, second?.error);
-  assert.equal(second?.operations, 0);
+  assert.equal(second.operations, 0);
   assert.deepEqual(events, [], 'the kernel saw no route or neighbour change');
   assert.deepEqual(await readBack(ns), want);
 
@@ -222,7 +222,7 @@ test('reconcile programs the return path, leaves foreign entries alone, and a re
     [third] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS.filter((c) => c.node !== 'node3') }]);
   });
   assert.equal(third?.ok, true, third?.error);
-  assert.equal(third?.operations, 4);
+  assert.equal(third.operations, 4);
   // The kernel reports a deleted neighbour in more than one message; what matters is that every
   // event is about node3 and none about node1's entries, which were left as they were.
   assert.ok(changes.length >= 3, changes.join('\n'));
@@ -241,7 +241,7 @@ test('a failing entry is reported with what was being done, and the others are s
   await sh(['ip', '-n', ns, 'route', 'add', '100.64.3.0/26', 'via', '198.51.100.1', 'dev', 'eth0']);
   const [r] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS }]);
   assert.equal(r?.ok, false);
-  assert.equal(r?.error, 'programming route 100.64.3.0/26 via 198.51.100.13 dev vxlan0: EEXIST (RTM_NEWROUTE 100.64.3.0/26)');
+  assert.equal(r.error, 'programming route 100.64.3.0/26 via 198.51.100.13 dev vxlan0: EEXIST (RTM_NEWROUTE 100.64.3.0/26)');
   const back = await readBack(ns);
   assert.deepEqual(back.routes, ['100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink', '100.64.1.1 dev eth0 scope link', '100.64.3.64/26 via 198.51.100.13 dev vxlan0 onlink']);
   assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', '100.64.3.0/26'])), ['100.64.3.0/26 via 198.51.100.1 dev eth0']);
@@ -259,8 +259,8 @@ test('a batch of 3000 routes spans many datagrams; failures inside it and at its
   for (const dst of taken) await sh(['ip', '-n', ns, 'route', 'add', dst, 'via', '198.51.100.1', 'dev', 'eth0']);
   const [added, listed] = await drive(ns, [{ op: 'bulk', action: 'upsert', routes }, { op: 'list' }]);
   assert.equal(added?.ok, false);
-  assert.deepEqual(added?.errors, taken.map((dst) => `EEXIST (RTM_NEWROUTE ${dst})`));
-  assert.ok((added?.datagrams ?? 0) >= 5, `3000 routes in ${added?.datagrams} datagrams`);
+  assert.deepEqual(added.errors, taken.map((dst) => `EEXIST (RTM_NEWROUTE ${dst})`));
+  assert.ok((added.datagrams ?? 0) >= 5, `3000 routes in ${added.datagrams} datagrams`);
   const want = routes.filter((r) => !taken.includes(r.dst)).map((r) => `${r.dst} via ${r.gateway} dev vxlan0 onlink`);
   assert.deepEqual((await readBack(ns)).routes, lines(want.join('\n')));
   // The dump behind `list` spans many reply datagrams too.

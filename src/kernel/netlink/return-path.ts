@@ -199,7 +199,7 @@ async function indicesOf(links: LinkIndex, devs: Iterable<string>): Promise<Map<
   return out;
 }
 
-function devsOf<T extends { readonly dev: string }>(xs: readonly T[]): Set<string> {
+function devsOf(xs: readonly { readonly dev: string }[]): Set<string> {
   const s = new Set<string>();
   for (const x of xs) s.add(x.dev);
   return s;

@@ -454,7 +454,7 @@ export class NetlinkSession {
         d.jobs.push(job);
         d.firstIndex.push(from);
         d.segStart.push(n - (i - from));
-        if (buf && starts) chunks.push(buf.subarray(starts[from] as number, starts[i] as number));
+        if (buf && starts) chunks.push(buf.subarray(starts[from], starts[i]));
         job.next = i;
       }
       if (i < job.count || job.collect) {
@@ -500,7 +500,10 @@ export class NetlinkSession {
     const type = buf.readUInt16LE(off + 4);
     const seq = buf.readUInt32LE(off + 8);
     // Replies carry our port; a notification carries its originator's (or the kernel's 0).
-    if (this.port !== undefined && buf.readUInt32LE(off + 12) !== this.port) return this.notify(buf, off, len, type);
+    if (this.port !== undefined && buf.readUInt32LE(off + 12) !== this.port) {
+      this.notify(buf, off, len, type);
+      return;
+    }
     const d = this.inFlight.get(seq) ?? this.datagramOf(seq);
     if (!d) {
       // A late reply to a request that already timed out, or (port unknown) a notification.
@@ -520,7 +523,10 @@ export class NetlinkSession {
       this.settle(d, k, errno === 0 ? undefined : (job, i) => new NetlinkError(errno, job.describe(i)));
     } else {
       const job = d.jobs[0];
-      if (!job?.collect) return this.notify(buf, off, len, type);
+      if (!job?.collect) {
+        this.notify(buf, off, len, type);
+        return;
+      }
       const flags = buf.readUInt16LE(off + 6);
       // A view, not a copy: the datagram is ours (the binding hands over a fresh buffer each time).
       if (job.visit) job.visit(type, flags, buf, off + NLMSG_HDRLEN, off + len);
