@@ -76,7 +76,8 @@ export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .action(async (flags: AgentFlags) => {
-      const { runAgentCommand } = require('../agent/command') as typeof import('../agent/command');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a command loads its module only when it runs (start-up time); import() would load it as ESM
+    const { runAgentCommand } = require('../agent/command') as typeof import('../agent/command');
       process.exitCode = await runAgentCommand(flags, process.env);
     });
 

@@ -25,7 +25,8 @@ export default tseslint.config(
         { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
       ],
       // `(x) => void f(x)` is the project's way to say "a callback whose result is dropped".
-      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidOperator: true }],
+      // ... and `return f()` in a function that returns nothing is an early exit, not a value.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidOperator: true, ignoreVoidReturningFunctions: true }],
       // Caught errors and abort reasons are typed `unknown` but are Errors; rejecting with them is fine.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true, allowThrowingAny: true }],
       // `const { dropped: _x, ...rest } = o` is how a key is left out of a copy.
