@@ -36,7 +36,7 @@ function nullReturnPath(): ReturnPathKernel {
     removeMany: ok,
   };
   // A kernel that holds nothing and forgets every write: its fingerprint never changes.
-  return { routes: port, neighbours: port, fdb: port, fingerprint: () => Promise.resolve('') };
+  return { routes: port, neighbours: port, fdb: port, fingerprint: () => Promise.resolve(''), digest: () => Promise.resolve('') };
 }
 
 function cpu(): { user: number; system: number } {

@@ -5,6 +5,7 @@ import {
   type EntryKind,
   type FdbEntry,
   type NeighbourEntry,
+  type ReturnPathEntries,
   type RouteEntry,
 } from '../model/entries';
 
@@ -24,11 +25,7 @@ export interface ClassPlan<T> {
   readonly same: readonly T[];
 }
 
-export interface ReturnPathEntries {
-  readonly routes: readonly RouteEntry[];
-  readonly neighbours: readonly NeighbourEntry[];
-  readonly fdb: readonly FdbEntry[];
-}
+export type { ReturnPathEntries } from '../model/entries';
 
 export interface ReturnPathPlan {
   readonly routes: ClassPlan<RouteEntry>;

@@ -72,6 +72,16 @@ export class HeldTable<T> {
     }
   }
 
+  /** Every held entry. */
+  all(): T[] {
+    const out: T[] = [];
+    for (const h of this.map.values()) {
+      if (Array.isArray(h)) out.push(...h);
+      else out.push(h);
+    }
+    return out;
+  }
+
   /** The entries held under `keys`. */
   under(keys: Iterable<string>): T[] {
     const out: T[] = [];
@@ -119,6 +129,11 @@ export class HeldState {
     for (const x of e.neighbours) p.neighbours.hold(x);
     for (const x of e.fdb) p.fdb.hold(x);
     return p;
+  }
+
+  /** Everything held. */
+  entries(): ReturnPathEntries {
+    return { routes: this.routes.all(), neighbours: this.neighbours.all(), fdb: this.fdb.all() };
   }
 
   holdsExactly(read: ReturnPathEntries): boolean {

@@ -17,10 +17,10 @@ import type { RouteStore } from './route-store';
  * (one comparison per entry), it too diffs only what changed. Only an in_sync (a new route set)
  * has the parts built afresh.
  *
- * A full pass first takes the kernel's fingerprint (a digest of the owned entries, no objects
- * built). When it equals the one taken when the kernel last matched the held maps exactly (a full
- * read that needed no write), nothing has changed behind the gateway's back and the read is skipped:
- * an idle periodic resync costs the dumps' kernel time and one pass over their bytes.
+ * A full pass first takes the kernel's fingerprint (a digest of the owned entries, summed up from
+ * the dumps' bytes, no objects built) and the same digest of the held maps. When they are equal, the
+ * kernel holds exactly what the gateway believes and the read is skipped: a periodic resync with
+ * no drift costs the dumps' kernel time and one pass over their bytes.
  */
 
 export interface PassOutcome {
@@ -51,8 +51,6 @@ export class ReturnPathPass {
   private parts: NodeParts | undefined;
   /** What is held equals the union of the parts (the last pass used them, without clash, and succeeded). */
   private partsExact = false;
-  /** The kernel's fingerprint when it last held exactly the held maps; undefined once anything was written since. */
-  private cleanPrint: string | undefined;
 
   constructor(private readonly opts: PassOptions) {}
 
@@ -80,14 +78,11 @@ export class ReturnPathPass {
     // this update, and the parts now differ from it only under `keys`.
     const known = exact && this.partsExact && keys !== undefined ? this.heldState : undefined;
     let read: ReturnPathEntries | undefined;
-    let print: string | undefined;
     if (full) {
       try {
         // Not before the first pass: there is nothing held yet to compare the kernel with.
-        if (this.heldState) print = await this.opts.kernel.fingerprint(this.opts.returnPath.vxlanDevice);
-        if (print === undefined || print !== this.cleanPrint) read = await this.readKernel();
+        if (!this.heldState || !(await this.kernelHoldsHeld(this.heldState))) read = await this.readKernel();
       } catch (err) {
-        this.cleanPrint = undefined;
         return { operations: 0, errors: [err instanceof GatewayError ? err : kernelError('reading the return path from the kernel', err)] };
       }
     }
@@ -116,9 +111,6 @@ export class ReturnPathPass {
       if (operations > 0) this.opts.writing?.resume();
     }
     this.heldState = held;
-    // The kernel held exactly the held maps when the fingerprint was taken, unless something was written since.
-    if (operations > 0 || errors.length > 0) this.cleanPrint = undefined;
-    else if (print !== undefined) this.cleanPrint = print;
     // An in_sync while the pass ran drops the parts: those it used say nothing of the new snapshot.
     this.partsExact = exact && this.parts === parts && errors.length === 0;
     return { operations, errors };
@@ -133,6 +125,14 @@ export class ReturnPathPass {
     if (this.parts) return;
     this.parts = new NodeParts(this.opts.store, this.opts.returnPath);
     this.partsExact = this.opts.store.version === version && !this.parts.clashes;
+  }
+
+  /** The kernel's fingerprint equals the digest of the held maps: it holds exactly them. */
+  private async kernelHoldsHeld(held: HeldState): Promise<boolean> {
+    const { kernel, returnPath } = this.opts;
+    const dev = returnPath.vxlanDevice;
+    const print = await kernel.fingerprint(dev);
+    return print === (await kernel.digest(held.entries(), dev));
   }
 
   private async readKernel(): Promise<ReturnPathEntries> {

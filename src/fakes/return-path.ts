@@ -8,6 +8,7 @@ import {
   type EntryClass,
   type FdbEntry,
   type NeighbourEntry,
+  type ReturnPathEntries,
   type RouteEntry,
 } from '../model/entries';
 import { eachOf, type Fdb, type Neighbours, type ReturnPathKernel, type Routes } from '../kernel/return-path';
@@ -140,15 +141,21 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
     removeMany: (fs) => eachOf(fs, (f) => this.fdb.remove(f)),
   };
 
-  /** The owned entries on `dev` and the owned routes, in table order, as text: equal when they are. */
+  /** The owned routes and owned entries on `dev` as sorted text: equal when the entries are. */
   async fingerprint(dev: string): Promise<string> {
     this.fingerprints++;
-    const owned = <T>(table: readonly Held<T>[], format: (x: T) => string): string[] => table.filter((h) => h.owned).map((h) => format(h.entry));
+    const owned = <T>(table: readonly Held<T>[]): T[] => table.filter((h) => h.owned).map((h) => h.entry);
+    return this.digest({ routes: owned(this.routeTable), neighbours: owned(this.neighTable), fdb: owned(this.fdbTable) }, dev);
+  }
+
+  async digest(e: ReturnPathEntries, dev: string): Promise<string> {
     return [
-      ...owned(this.routeTable, formatRoute),
-      ...owned(this.neighTable.filter((h) => h.entry.dev === dev), formatNeighbour),
-      ...owned(this.fdbTable.filter((h) => h.entry.dev === dev), formatFdb),
-    ].join('\n');
+      ...e.routes.map(formatRoute),
+      ...e.neighbours.filter((n) => n.dev === dev).map(formatNeighbour),
+      ...e.fdb.filter((f) => f.dev === dev).map(formatFdb),
+    ]
+      .sort()
+      .join('\n');
   }
 
   /** Makes the next `times` matching calls fail with `errno` (Infinity: until cleared). */

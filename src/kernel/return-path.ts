@@ -1,4 +1,4 @@
-import type { FdbEntry, NeighbourEntry, RouteEntry } from '../model/entries';
+import type { FdbEntry, NeighbourEntry, ReturnPathEntries, RouteEntry } from '../model/entries';
 
 /**
  * The kernel tables the return path lives in, limited to what the gateway owns:
@@ -81,10 +81,12 @@ export interface ReturnPathKernel {
   readonly neighbours: Neighbours;
   readonly fdb: Fdb;
   /**
-   * A digest of every owned entry on `vxlanDevice` and every owned route, equal between two calls
-   * exactly when (but for a 64-bit collision) the kernel holds the same owned entries in the same
-   * order. Much cheaper than listing them: a periodic resync that finds the digest unchanged since
-   * the kernel last matched what the gateway holds has nothing to read.
+   * A digest of the owned routes and the owned entries on `vxlanDevice` as the kernel holds them,
+   * equal (but for a 64-bit collision) to `digest` of the same entries whatever their order. Much
+   * cheaper than listing them: a periodic resync whose fingerprint equals the digest of what the
+   * gateway believes the kernel holds has nothing to read.
    */
   fingerprint(vxlanDevice: string): Promise<string>;
+  /** What `fingerprint` returns when the kernel holds exactly `entries` as its owned entries. */
+  digest(entries: ReturnPathEntries, vxlanDevice: string): Promise<string>;
 }

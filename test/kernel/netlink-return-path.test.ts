@@ -285,7 +285,12 @@ test('the fingerprint changes with every owned entry, and with nothing else', as
   ]);
   assert.equal(written?.ok, true);
   assert.ok(p0?.print && p0.print === p1?.print, 'the same kernel, the same fingerprint');
-  const print = async (): Promise<string> => (await drive(ns, [{ op: 'fingerprint' }]))[0]?.print ?? assert.fail('no fingerprint');
+  assert.equal(p0.error, undefined, 'the fingerprint is the digest of what a full read lists');
+  const print = async (): Promise<string> => {
+    const r = (await drive(ns, [{ op: 'fingerprint' }]))[0];
+    assert.equal(r?.error, undefined, 'the fingerprint is the digest of what a full read lists');
+    return r?.print ?? assert.fail('no fingerprint');
+  };
   const base = await print();
   assert.notEqual(base, p0.print, 'the neighbour and the FDB entry count');
 

@@ -69,8 +69,12 @@ async function runStep(kernel: NetlinkReturnPath, step: Step): Promise<StepResul
       ].sort();
       return { ok: true, listed };
     }
-    case 'fingerprint':
-      return { ok: true, print: await kernel.fingerprint('vxlan0') };
+    case 'fingerprint': {
+      // The kernel's fingerprint, and the digest of what a full read lists: equal when they agree.
+      const print = await kernel.fingerprint('vxlan0');
+      const listed = { routes: await kernel.routes.list(), neighbours: await kernel.neighbours.list('vxlan0'), fdb: await kernel.fdb.list('vxlan0') };
+      return { ok: true, print, ...(print === (await kernel.digest(listed, 'vxlan0')) ? {} : { error: 'the fingerprint is not the digest of what list() read' }) };
+    }
     case 'bulk': {
       // One batch call, as a reconcile pass makes: many datagrams, one promise.
       const routes = step.routes.map(toRoute);
