@@ -164,8 +164,9 @@ describe('daemon: the return path follows Felix', () => {
       try {
         gw.startDaemon({ RESYNC_INTERVAL: '2s' });
         await eventually('programmed', async () => ((await gw.returnPath()) === expectedReturnPath(lab) ? true : undefined));
+        // (The deletion succeeded or exec would throw; whether the route is still missing when read
+        // back is a race: the kernel's notification may have had it repaired already.)
         await lab.exec(lab.names.gwpod, ['ip', 'route', 'del', lab.clientBlock, 'proto', '69']);
-        assert.doesNotMatch(await gw.returnPath(), /via/);
         await eventually('route repaired by the resync', async () => ((await gw.returnPath()) === expectedReturnPath(lab) ? true : undefined), 5_000);
 
         for (const bad of ['bad_cidr', 'bad_ip', 'family_mismatch', 'empty_node_name'] as const) gw.felix.sendMalformed(bad);
