@@ -72,16 +72,6 @@ export class HeldTable<T> {
     }
   }
 
-  /** Every held entry. */
-  all(): T[] {
-    const out: T[] = [];
-    for (const h of this.map.values()) {
-      if (Array.isArray(h)) out.push(...h);
-      else out.push(h);
-    }
-    return out;
-  }
-
   /** The entries held under `keys`. */
   under(keys: Iterable<string>): T[] {
     const out: T[] = [];
@@ -131,11 +121,6 @@ export class HeldState {
     return p;
   }
 
-  /** Everything held. */
-  entries(): ReturnPathEntries {
-    return { routes: this.routes.all(), neighbours: this.neighbours.all(), fdb: this.fdb.all() };
-  }
-
   holdsExactly(read: ReturnPathEntries): boolean {
     return this.routes.holdsExactly(read.routes) && this.neighbours.holdsExactly(read.neighbours) && this.fdb.holdsExactly(read.fdb);
   }
@@ -144,7 +129,7 @@ export class HeldState {
     return { routes: this.routes.count, neighbours: this.neighbours.count, fdb: this.fdb.count };
   }
 
-  /** Every entry held, per class (for `status --entries`). */
+  /** Every entry held, per class (for `status --entries`, and the fingerprint's comparison). */
   entries(): ReturnPathEntries {
     const all = <T>(t: HeldTable<T>): T[] => t.under(t.map.keys());
     return { routes: all(this.routes), neighbours: all(this.neighbours), fdb: all(this.fdb) };

@@ -100,7 +100,7 @@ export class ReturnPathPass {
       // of the node the kernel holds the address for now: read before the desired state is made).
       const vxlan = this.opts.returnPath.vxlanDevice;
       const before = held;
-      plan = held.diffAll(exact ? (parts as NodeParts).all() : this.opts.desired((address) => before.neighbourMac(vxlan, address)));
+      plan = held.diffAll(exact ? parts.all() : this.opts.desired((address) => before.neighbourMac(vxlan, address)));
     }
     const errors: GatewayError[] = [];
     const operations = planOperations(plan);
