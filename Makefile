@@ -20,10 +20,10 @@ build: ## compile TypeScript into dist/
 proto: ## regenerate src/policysync/gen/ from proto/felixbackend.proto (commit the result)
 	npm run --silent gen:proto
 
-lint: ## type-check everything (strict) without emitting
+lint: ## ESLint (typescript-eslint, type-checked rules) and tsc --noEmit over src, test, bench, demo
 	npm run --silent lint
 
-test: ## set up, build, and run all tests (unit + kernel; needs root)
+test: ## set up, build, lint, and run all tests (unit + kernel; needs root)
 	bash scripts/test.sh
 
 unit: build ## run only the unit tests (no root needed)

@@ -58,7 +58,7 @@ export async function benchReadiness(opts: { intervals: readonly number[]; round
           process.stderr.write(`readiness: I=${interval} round ${r}: cut→503 ${down.at(-1)?.toFixed(0)} ms, restore→200 ${up.at(-1)?.toFixed(0)} ms\n`);
           // carrier_*: the daemon's own view of eth0, and which unresolved next-hop entries it deleted at link-up.
           for (const l of gw.log.lines.filter((l) => l.at >= cutAt && /probe_target|probe_round|readiness|carrier/.test(String(l.event)))) {
-            process.stderr.write(`  daemon ${rel(l.at)} ${String(l.event)} ${String(l.error ?? l.carrier ?? '')} ${l.deleted ? JSON.stringify(l.deleted) : ''}\n`);
+            process.stderr.write(`  daemon ${rel(l.at)} ${String(l.event)} ${JSON.stringify(l.error ?? l.carrier ?? '')} ${l.deleted ? JSON.stringify(l.deleted) : ''}\n`);
           }
           for (const l of neighLog.splice(0)) process.stderr.write(`  kernel ${rel(Number(l.split(' ')[0]))} ${l.slice(l.indexOf(' ') + 1).replace(/\n/g, ' | ')}\n`);
         }

@@ -153,7 +153,7 @@ export async function bareReceiveRun(w: Workload, snapshot: EncodedSet): Promise
   try {
     const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(__dirname, 'lib', 'bare-receiver.js'), felix.socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     const line = JSON.parse(out.trim() || '{}') as { messages?: number; inSyncAt?: number };
     const started = felix.streamStart();

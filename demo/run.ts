@@ -383,7 +383,7 @@ async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promis
     `node1's VTEP ${lab.vxlan.clientVtepMac}: permanent neighbour and FDB entry`,
     neigh + fdb,
   );
-  let ruleset = '';
+  let ruleset: string;
   if (dataplane === 'nftables') {
     ruleset = await gw(['nft', 'list', 'table', 'inet', 'egress_gateway']);
     report.block('nft list table inet egress_gateway', ruleset);
@@ -467,9 +467,11 @@ async function main(): Promise<number> {
   try {
     await runDemo(report, held, dataplane);
   } catch (err) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the signal handler while the demo ran
     if (interrupted) return new Promise<number>(() => undefined); // the signal handler exits
     report.check(false, `the demo ran to the end: ${err instanceof Error ? err.message : String(err)}`);
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the signal handler while the demo ran
   if (interrupted) return new Promise<number>(() => undefined);
   report.heading('Teardown');
   const namespaces = held.lab ? Object.values(held.lab.names) : [];

@@ -52,4 +52,10 @@ if [[ ! -f node_modules/.package-lock.json ]] || [[ "$(cat node_modules/.lock-st
   npm ci --no-audit --no-fund
   printf '%s' "$stamp" > node_modules/.lock-stamp
 fi
+# ESLint's own packages (tools/lint/: typescript-eslint needs TypeScript's JS API, older than the project's compiler).
+lint_stamp="$(cat tools/lint/package-lock.json) node=$NODE_VERSION"
+if [[ ! -f tools/lint/node_modules/.package-lock.json ]] || [[ "$(cat tools/lint/node_modules/.lock-stamp 2>/dev/null)" != "$lint_stamp" ]]; then
+  npm ci --prefix tools/lint --no-audit --no-fund
+  printf '%s' "$lint_stamp" > tools/lint/node_modules/.lock-stamp
+fi
 npm run --silent build

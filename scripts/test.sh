@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: sets up what is missing, builds, then runs every test with Node's test runner:
-# unit tests (in-memory fakes) and kernel tests (real network namespaces; they need root, as in CI).
+# The test command: sets up what is missing, builds, lints, then runs every test with Node's test
+# runner: unit tests (in-memory fakes) and kernel tests (real network namespaces; they need root, as
+# in CI). `npm test` is the part without root: lint, types, unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "test: the kernel tests need root (network namespaces, netfilter); run as root, as CI does" >&2
   exit 1
 fi
+
+bash scripts/lint.sh
 
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 if ((${#files[@]} == 0)); then

@@ -11,7 +11,8 @@ import { ensureSysctls } from './init/apply';
 import { realSetupDeps, setupGuardComponent, type SetupDeps } from './init/setup-component';
 import { ProcSysctl } from './kernel/sysctl';
 import { NetlinkLinks } from './kernel/links';
-import type { LinkWatch, Links, NeighbourCache, Sysctl } from './kernel/ports';
+import type { LinkWatch, Links, NeighbourCache, ReturnPathWatch, Sysctl } from './kernel/ports';
+import { NetlinkReturnPathWatch } from './kernel/netlink/route-watch';
 import { CarrierMonitor, carrierTargets } from './health/carrier';
 import { NetlinkLinkWatch } from './kernel/netlink/link-watch';
 import { NetlinkNeighbourCache } from './kernel/netlink/neighbour-cache';
@@ -43,6 +44,8 @@ export interface DaemonDeps {
   readonly logger?: Logger;
   /** The return path's kernel tables. */
   readonly kernel: ReturnPathKernel & { close?(): void };
+  /** Notifications about the return path's own entries (drift repaired at once); without them only the periodic resync finds it. */
+  readonly kernelWatch?: ReturnPathWatch;
   /** The link table, for the vxlan0 guard; without it the guard is off. */
   readonly links?: Links & { close?(): void };
   /** Link notifications for the guard: it checks vxlan0 when the kernel reports a change; without them it polls. */
@@ -62,6 +65,7 @@ export interface DaemonDeps {
 export function realDaemonDeps(): DaemonDeps {
   return {
     kernel: new NetlinkReturnPath(new NetlinkSession()),
+    kernelWatch: new NetlinkReturnPathWatch(),
     links: new NetlinkLinks(),
     vxlanWatch: new NetlinkLinkWatch(),
     sysctl: new ProcSysctl(),
@@ -117,6 +121,7 @@ export class Daemon {
     const kernel = deps.kernel;
     this.reconciler = new ReturnPathReconciler({
       kernel,
+      ...(deps.kernelWatch ? { watch: deps.kernelWatch } : {}),
       returnPath: {
         gatewayIp,
         // Dual-stack: no client block may hold either address, and the gateway's own IPv6 block is recognised too.

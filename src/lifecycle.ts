@@ -49,9 +49,10 @@ export class Lifecycle {
         await attempt;
       } catch (err) {
         // A start that fails after stop() was asked for is most likely the abort itself: not a start failure.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have been called while the await above ran
         if (this.stopping) {
           this.log.warn({ component: 'lifecycle', event: 'start_failed', target: c.name, err }, `starting ${c.name} failed while stopping`);
-          return this.stopped();
+          return await this.stopped();
         }
         this.log.error({ component: 'lifecycle', event: 'start_failed', target: c.name, err }, `starting ${c.name} failed`);
         await this.stop();

@@ -60,6 +60,8 @@ export interface LoadResult {
 function oneConnection(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     let settled = false;
+    // Assigned below, after finish() (which reads it) is defined.
+    // eslint-disable-next-line prefer-const
     let socket: Socket | undefined;
     const finish = (why: string | undefined): void => {
       if (settled) return;

@@ -36,7 +36,11 @@ export class ReadinessWatch {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`readiness did not become ${status} within ${timeoutMs} ms; saw ${JSON.stringify(this.changes.slice(-5))}`)), timeoutMs);
-      this.waiters.push({ status, after, resolve: (c) => (clearTimeout(timer), resolve(c)) });
+      this.waiters.push({ status, after, resolve: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+      });
     });
   }
 

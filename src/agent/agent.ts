@@ -120,11 +120,11 @@ export class Agent {
     const watch = (target: (typeof this.targets)[keyof typeof this.targets], store: Store<unknown>): ManagedWatch =>
       deps.watches.create(target, this.handlersFor(target.name, store));
     this.core = [
-      watch(this.targets.localPods, this.pods as Store<unknown>),
-      watch(this.targets.gateways, this.gateways as Store<unknown>),
-      watch(this.targets.namespaces, this.namespaces as Store<unknown>),
-      watch(this.targets.selfNode, this.selfNode as Store<unknown>),
-      watch(this.targets.pools, this.pools as Store<unknown>),
+      watch(this.targets.localPods, this.pods),
+      watch(this.targets.gateways, this.gateways),
+      watch(this.targets.namespaces, this.namespaces),
+      watch(this.targets.selfNode, this.selfNode),
+      watch(this.targets.pools, this.pools),
     ];
     this.lifecycle
       .add({ name: 'route-feed', start: () => deps.feed.start(), stop: () => deps.feed.close() })
@@ -325,8 +325,8 @@ export class Agent {
   private startFeedWatches(): void {
     for (const s of [this.nodes, this.blocks]) s.items.clear();
     this.feedWatches = [
-      this.deps.watches.create(this.targets.nodes, this.handlersFor(this.targets.nodes.name, this.nodes as Store<unknown>)),
-      this.deps.watches.create(this.targets.blocks, this.handlersFor(this.targets.blocks.name, this.blocks as Store<unknown>)),
+      this.deps.watches.create(this.targets.nodes, this.handlersFor(this.targets.nodes.name, this.nodes)),
+      this.deps.watches.create(this.targets.blocks, this.handlersFor(this.targets.blocks.name, this.blocks)),
     ];
     this.log.info({ component: 'agent', event: 'route_feed_watches_started' }, 'a gateway runs on this node: watching nodes and IPAM blocks for its route feed');
     for (const w of this.feedWatches) w.start();

@@ -165,6 +165,7 @@ export class SnatAuditor {
       do {
         this.resyncAgain = false;
         await this.resyncOnce(reason);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another call while the await above ran
       } while (this.resyncAgain && this.running);
     };
     this.resyncing = run().finally(() => {

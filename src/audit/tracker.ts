@@ -214,7 +214,7 @@ export class SnatTracker {
     // Portless protocols (ICMP, GRE) cannot exhaust source ports; they are tracked but not counted here.
     if (e.reply.dstPort === undefined) return;
     let egress = this.ports.get(destKey);
-    if (!egress) this.ports.set(destKey, (egress = new Map()));
+    if (!egress) this.ports.set(destKey, (egress = new Map<string, number>()));
     egress.set(egressKey, (egress.get(egressKey) ?? 0) + 1);
   }
 

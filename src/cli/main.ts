@@ -35,6 +35,7 @@ export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .option('--dry-run', 'print what would be applied and change nothing')
     .action(async (flags: InitFlags) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a command loads its module only when it runs (start-up time); import() would load it as ESM
       const { runInitCommand } = require('../init/command') as typeof import('../init/command');
       await runInitCommand(flags, process.env);
     });
@@ -55,6 +56,7 @@ export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .action(async (flags: StartFlags) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a command loads its module only when it runs (start-up time); import() would load it as ESM
       const { runStartCommand } = require('../daemon') as typeof import('../daemon');
       process.exitCode = await runStartCommand(flags, process.env, early.signals ? { signals: early.signals } : {});
     });
@@ -74,7 +76,8 @@ export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
     .action(async (flags: AgentFlags) => {
-      const { runAgentCommand } = require('../agent/command') as typeof import('../agent/command');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a command loads its module only when it runs (start-up time); import() would load it as ESM
+    const { runAgentCommand } = require('../agent/command') as typeof import('../agent/command');
       process.exitCode = await runAgentCommand(flags, process.env);
     });
 
@@ -87,6 +90,7 @@ export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
     .option('--node <name>', 'only the entries of this client node (implies --entries)')
     .addOption(settingOption('--socket <path>', "the daemon's status socket", 'STATUS_SOCKET'))
     .action(async (flags: StatusFlags) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a command loads its module only when it runs (start-up time); import() would load it as ESM
       const { runStatusCommand } = require('../status/command') as typeof import('../status/command');
       process.exitCode = await runStatusCommand(flags, process.env, (text) => process.stdout.write(text));
     });

@@ -5,6 +5,7 @@ import {
   type EntryKind,
   type FdbEntry,
   type NeighbourEntry,
+  type ReturnPathEntries,
   type RouteEntry,
 } from '../model/entries';
 
@@ -24,11 +25,7 @@ export interface ClassPlan<T> {
   readonly same: readonly T[];
 }
 
-export interface ReturnPathEntries {
-  readonly routes: readonly RouteEntry[];
-  readonly neighbours: readonly NeighbourEntry[];
-  readonly fdb: readonly FdbEntry[];
-}
+export type { ReturnPathEntries } from '../model/entries';
 
 export interface ReturnPathPlan {
   readonly routes: ClassPlan<RouteEntry>;
@@ -106,7 +103,7 @@ export function diffHeld<T>(kind: DiffKind<T>, have: HeldMap<T>, want: readonly 
       unchanged++;
       for (let i = 0; i < held.length; i++) if (i !== same) removals.push(held[i] as T);
     } else {
-      upserts.push({ entry: w, existing: held[0] as T });
+      upserts.push({ entry: w, existing: held[0] });
       removals.push(...held.slice(1));
     }
   }

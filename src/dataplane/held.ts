@@ -129,7 +129,7 @@ export class HeldState {
     return { routes: this.routes.count, neighbours: this.neighbours.count, fdb: this.fdb.count };
   }
 
-  /** Every entry held, per class (for `status --entries`). */
+  /** Every entry held, per class (for `status --entries`, and the fingerprint's comparison). */
   entries(): ReturnPathEntries {
     const all = <T>(t: HeldTable<T>): T[] => t.under(t.map.keys());
     return { routes: all(this.routes), neighbours: all(this.neighbours), fdb: all(this.fdb) };

@@ -14,8 +14,13 @@ import type { RouteStore } from './route-store';
  * After a clean pass, the next one diffs only what changed: the desired state is kept per node
  * (NodeParts), the nodes the route store saw change are recomputed, and only their keys are
  * diffed. A full pass reads the kernel; when the read holds exactly what the last clean pass left
- * (one comparison per entry), it too diffs only what changed, so an idle resync computes nothing.
- * Only an in_sync (a new route set) has the parts built afresh.
+ * (one comparison per entry), it too diffs only what changed. Only an in_sync (a new route set)
+ * has the parts built afresh.
+ *
+ * A full pass first takes the kernel's fingerprint (a digest of the owned entries, summed up from
+ * the dumps' bytes, no objects built) and the same digest of the held maps. When they are equal, the
+ * kernel holds exactly what the gateway believes and the read is skipped: a periodic resync with
+ * no drift costs the dumps' kernel time and one pass over their bytes.
  */
 
 export interface PassOutcome {
@@ -27,6 +32,8 @@ export interface PassOutcome {
 
 export interface PassOptions {
   readonly kernel: ReturnPathKernel;
+  /** Told before the pass writes and after its writes are answered (the kernel watch stops listening meanwhile). */
+  readonly writing?: { pause(): void; resume(): void };
   readonly returnPath: ReturnPathOptions;
   readonly store: RouteStore;
   /**
@@ -73,7 +80,8 @@ export class ReturnPathPass {
     let read: ReturnPathEntries | undefined;
     if (full) {
       try {
-        read = await this.readKernel();
+        // Not before the first pass: there is nothing held yet to compare the kernel with.
+        if (!this.heldState || !(await this.kernelHoldsHeld(this.heldState))) read = await this.readKernel();
       } catch (err) {
         return { operations: 0, errors: [err instanceof GatewayError ? err : kernelError('reading the return path from the kernel', err)] };
       }
@@ -92,11 +100,16 @@ export class ReturnPathPass {
       // of the node the kernel holds the address for now: read before the desired state is made).
       const vxlan = this.opts.returnPath.vxlanDevice;
       const before = held;
-      plan = held.diffAll(exact ? (parts as NodeParts).all() : this.opts.desired((address) => before.neighbourMac(vxlan, address)));
+      plan = held.diffAll(exact ? parts.all() : this.opts.desired((address) => before.neighbourMac(vxlan, address)));
     }
     const errors: GatewayError[] = [];
     const operations = planOperations(plan);
-    await this.apply(plan, held, errors);
+    if (operations > 0) this.opts.writing?.pause();
+    try {
+      await this.apply(plan, held, errors);
+    } finally {
+      if (operations > 0) this.opts.writing?.resume();
+    }
     this.heldState = held;
     // An in_sync while the pass ran drops the parts: those it used say nothing of the new snapshot.
     this.partsExact = exact && this.parts === parts && errors.length === 0;
@@ -112,6 +125,14 @@ export class ReturnPathPass {
     if (this.parts) return;
     this.parts = new NodeParts(this.opts.store, this.opts.returnPath);
     this.partsExact = this.opts.store.version === version && !this.parts.clashes;
+  }
+
+  /** The kernel's fingerprint equals the digest of the held maps: it holds exactly them. */
+  private async kernelHoldsHeld(held: HeldState): Promise<boolean> {
+    const { kernel, returnPath } = this.opts;
+    const dev = returnPath.vxlanDevice;
+    const print = await kernel.fingerprint(dev);
+    return print === (await kernel.digest(held.entries(), dev));
   }
 
   private async readKernel(): Promise<ReturnPathEntries> {

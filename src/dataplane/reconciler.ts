@@ -1,4 +1,5 @@
 import { ErrorCodes, GatewayError } from '../errors';
+import type { ReturnPathWatch } from '../kernel/ports';
 import type { ReturnPathKernel } from '../kernel/return-path';
 import type { SyncEvent } from '../model/felix';
 import { systemClock, type Clock } from '../model/clock';
@@ -37,6 +38,11 @@ export type { EntryCounts } from './held';
 
 export interface ReconcilerOptions {
   readonly kernel: ReturnPathKernel;
+  /**
+   * The kernel's notifications about the owned entries: a change made by someone else triggers a
+   * full pass at once, instead of waiting for the periodic resync. Off when absent.
+   */
+  readonly watch?: ReturnPathWatch;
   readonly returnPath: ReturnPathOptions;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -115,7 +121,13 @@ export class ReturnPathReconciler {
   constructor(private readonly opts: ReconcilerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.wallClock = opts.wallClock ?? Date.now;
-    this.passes = new ReturnPathPass({ kernel: opts.kernel, returnPath: opts.returnPath, store: this.store, desired: (incumbent) => this.desired(incumbent) });
+    this.passes = new ReturnPathPass({
+      kernel: opts.kernel,
+      returnPath: opts.returnPath,
+      store: this.store,
+      desired: (incumbent) => this.desired(incumbent),
+      ...(opts.watch ? { writing: opts.watch } : {}),
+    });
     this.scheduler = new PassScheduler({
       clock: this.clock,
       debounceMs: opts.debounceMs ?? 2,
@@ -156,14 +168,22 @@ export class ReturnPathReconciler {
     this.scheduler.requestFull(reason);
   }
 
-  /** Begins reconciling (passes already due run now); call once. */
+  /** Begins reconciling (passes already due run now) and listening to the kernel; call once. */
   start(): void {
+    this.opts.watch?.watch(this.opts.returnPath.vxlanDevice, {
+      onChange: (what) => {
+        this.opts.logger?.debug({ component: 'reconciler', event: 'kernel_changed', what }, `the kernel reported a change to ${what}`);
+        this.requestResync(`kernel reported a change to ${what}`);
+      },
+      onError: (err) => this.opts.logger?.warn({ component: 'reconciler', event: 'kernel_watch_error', err }, `watching the return path's kernel entries: ${err.message}`),
+    });
     this.scheduler.start();
   }
 
-  /** Stops timers and waits for a running pass to finish. The kernel state is left in place. */
-  stop(): Promise<void> {
-    return this.scheduler.stop();
+  /** Stops timers and the kernel watch, and waits for a running pass to finish. The kernel state is left in place. */
+  async stop(): Promise<void> {
+    this.opts.watch?.close();
+    await this.scheduler.stop();
   }
 
   /** Resolves once no pass is running (timers may still be pending). */

@@ -18,11 +18,11 @@ interface Tables {
   readonly byNode: Map<string, Map<string, FelixRoute>>;
 }
 
-const emptyTables = (): Tables => ({ routes: new Map(), vteps: new Map(), byNode: new Map() });
+const emptyTables = (): Tables => ({ routes: new Map<string, FelixRoute>(), vteps: new Map<string, FelixVtep>(), byNode: new Map<string, Map<string, FelixRoute>>() });
 
 function indexRoute(t: Tables, r: FelixRoute): void {
   let m = t.byNode.get(r.dstNodeName);
-  if (!m) t.byNode.set(r.dstNodeName, (m = new Map()));
+  if (!m) t.byNode.set(r.dstNodeName, (m = new Map<string, FelixRoute>()));
   m.set(r.dst.text, r);
 }
 
@@ -226,9 +226,9 @@ export class RouteStore {
       for (const r of this.current.routes.values()) {
         if (r.dstNodeName === '' || !(r.kinds.has('remote_workload') || r.kinds.has('local_workload'))) continue;
         let lengths = byFamily.get(r.dst.family);
-        if (!lengths) byFamily.set(r.dst.family, (lengths = new Map()));
+        if (!lengths) byFamily.set(r.dst.family, (lengths = new Map<number, Map<string, string>>()));
         let networks = lengths.get(r.dst.prefixLength);
-        if (!networks) lengths.set(r.dst.prefixLength, (networks = new Map()));
+        if (!networks) lengths.set(r.dst.prefixLength, (networks = new Map<string, string>()));
         networks.set(r.dst.address.text, r.dstNodeName);
       }
       const sorted = new Map<number, [number, Map<string, string>][]>();

@@ -8,6 +8,7 @@ import {
   type EntryClass,
   type FdbEntry,
   type NeighbourEntry,
+  type ReturnPathEntries,
   type RouteEntry,
 } from '../model/entries';
 import { eachOf, type Fdb, type Neighbours, type ReturnPathKernel, type Routes } from '../kernel/return-path';
@@ -53,8 +54,10 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
   readonly devices = new Set<string>(['eth0', 'vxlan0']);
   /** Every successful write, in order ("add route …", "replace neigh …", "del fdb …"). */
   readonly writes: string[] = [];
-  /** Every call, including lists and failed writes. */
+  /** Every call, including lists and failed writes (not fingerprints, counted apart). */
   calls = 0;
+  /** Fingerprints taken. */
+  fingerprints = 0;
 
   readonly routes: Routes = {
     list: async () => {
@@ -137,6 +140,23 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
     upsertMany: (items) => eachOf(items, (i) => this.fdb.upsert(i.entry)),
     removeMany: (fs) => eachOf(fs, (f) => this.fdb.remove(f)),
   };
+
+  /** The owned routes and owned entries on `dev` as sorted text: equal when the entries are. */
+  async fingerprint(dev: string): Promise<string> {
+    this.fingerprints++;
+    const owned = <T>(table: readonly Held<T>[]): T[] => table.filter((h) => h.owned).map((h) => h.entry);
+    return this.digest({ routes: owned(this.routeTable), neighbours: owned(this.neighTable), fdb: owned(this.fdbTable) }, dev);
+  }
+
+  async digest(e: ReturnPathEntries, dev: string): Promise<string> {
+    return [
+      ...e.routes.map(formatRoute),
+      ...e.neighbours.filter((n) => n.dev === dev).map(formatNeighbour),
+      ...e.fdb.filter((f) => f.dev === dev).map(formatFdb),
+    ]
+      .sort()
+      .join('\n');
+  }
 
   /** Makes the next `times` matching calls fail with `errno` (Infinity: until cleared). */
   inject(i: { cls: EntryClass; op: FakeOp; errno: FakeErrno; match?: string; times?: number }): void {

@@ -42,8 +42,8 @@ export function encodeEchoRequest(family: Family, identifier: number, sequence: 
 export function parseEchoReply(family: Family, packet: Uint8Array): EchoPacket | undefined {
   let icmp: Buffer = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
   if (family === 4) {
-    if (icmp.length < 20 || icmp[0]! >> 4 !== 4) return undefined;
-    const headerLength = (icmp[0]! & 0x0f) * 4;
+    if (icmp.length < 20 || icmp.readUInt8(0) >> 4 !== 4) return undefined;
+    const headerLength = (icmp.readUInt8(0) & 0x0f) * 4;
     if (headerLength < 20 || icmp[9] !== 1 || icmp.length < headerLength + HEADER_LENGTH) return undefined;
     icmp = icmp.subarray(headerLength);
     if (internetChecksum(icmp) !== 0) return undefined;
@@ -61,8 +61,8 @@ export function parseEchoReply(family: Family, packet: Uint8Array): EchoPacket |
 /** RFC 1071 ones' complement sum; 0 when run over a packet that carries a correct checksum. */
 export function internetChecksum(data: Uint8Array): number {
   let sum = 0;
-  for (let i = 0; i + 1 < data.length; i += 2) sum += (data[i]! << 8) | data[i + 1]!;
-  if (data.length % 2 === 1) sum += data[data.length - 1]! << 8;
+  for (let i = 0; i + 1 < data.length; i += 2) sum += ((data[i] ?? 0) << 8) | (data[i + 1] ?? 0);
+  if (data.length % 2 === 1) sum += (data[data.length - 1] ?? 0) << 8;
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
 }

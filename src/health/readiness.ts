@@ -99,7 +99,7 @@ export function evaluateReadiness(inputs: ReadinessInputs, now: number): Readine
       : { ok: false, reason: 'draining: shutting down, clients should move to another gateway', lastErrorAt: inputs.drainingSince };
 
   const order: CheckName[] = ['policysync', 'reconcile', 'setup', 'icmp', 'http', 'drain'];
-  const failing = order.filter((name) => checks[name] !== undefined && checks[name]?.ok === false);
+  const failing = order.filter((name) => checks[name] !== undefined && !checks[name].ok);
   const future = deadlines.filter((d) => d > now);
   return {
     ready: failing.length === 0,

@@ -51,13 +51,13 @@ export class ReadinessTracker {
 
   /** The stream supervisor is dialling Felix. */
   syncConnecting(): void {
-    this.opts.metrics && setSyncState(this.opts.metrics, 'connecting');
+    if (this.opts.metrics) setSyncState(this.opts.metrics, 'connecting');
   }
 
   /** The stream is open (a snapshot will follow). (Reconnects are counted by the client; see metrics followPolicySync.) */
   syncConnected(): void {
     this.sync = { ...this.sync, connected: true };
-    this.opts.metrics && setSyncState(this.opts.metrics, 'connected');
+    if (this.opts.metrics) setSyncState(this.opts.metrics, 'connected');
     this.update();
   }
 
@@ -66,7 +66,7 @@ export class ReadinessTracker {
     const now = this.opts.clock.now();
     const { outOfSyncSince: _cleared, ...rest } = this.sync;
     this.sync = { ...rest, connected: true, firstInSyncAt: this.sync.firstInSyncAt ?? now, lastInSyncAt: now };
-    this.opts.metrics && setSyncState(this.opts.metrics, 'in_sync');
+    if (this.opts.metrics) setSyncState(this.opts.metrics, 'in_sync');
     this.update();
   }
 
@@ -79,14 +79,14 @@ export class ReadinessTracker {
       outOfSyncSince: this.sync.outOfSyncSince ?? now,
       ...(error !== undefined ? { lastError: describeCause(error), lastErrorAt: now } : {}),
     };
-    this.opts.metrics && setSyncState(this.opts.metrics, 'disconnected');
+    if (this.opts.metrics) setSyncState(this.opts.metrics, 'disconnected');
     this.update();
   }
 
   /** The stream supervisor stopped for good (shutdown). */
   syncStopped(): void {
     this.syncDisconnected();
-    this.opts.metrics && setSyncState(this.opts.metrics, 'stopped');
+    if (this.opts.metrics) setSyncState(this.opts.metrics, 'stopped');
   }
 
   /**

@@ -90,3 +90,20 @@ export interface NeighbourCache {
   /** Deletes one entry; one already gone is not an error. */
   remove(entry: NeighbourCacheEntry): Promise<void>;
 }
+
+export interface ReturnPathWatchHandlers {
+  /** The kernel reported a change to an entry the gateway owns (or lost reports): `what` says which. */
+  onChange(what: string): void;
+  onError(err: Error): void;
+}
+
+/** Notifications about the return path's own entries, pushed by the kernel (no polling). */
+export interface ReturnPathWatch {
+  /** Subscribes for the owned routes and the owned entries on `device`; throws a coded error when refused. */
+  watch(device: string, handlers: ReturnPathWatchHandlers): void;
+  /** Stops listening while the gateway writes (it would only hear its own changes)... */
+  pause(): void;
+  /** ...and listens again once its writes are acknowledged. */
+  resume(): void;
+  close(): void;
+}

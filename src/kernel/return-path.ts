@@ -1,4 +1,4 @@
-import type { FdbEntry, NeighbourEntry, RouteEntry } from '../model/entries';
+import type { FdbEntry, NeighbourEntry, ReturnPathEntries, RouteEntry } from '../model/entries';
 
 /**
  * The kernel tables the return path lives in, limited to what the gateway owns:
@@ -80,4 +80,13 @@ export interface ReturnPathKernel {
   readonly routes: Routes;
   readonly neighbours: Neighbours;
   readonly fdb: Fdb;
+  /**
+   * A digest of the owned routes and the owned entries on `vxlanDevice` as the kernel holds them,
+   * equal (but for a 64-bit collision) to `digest` of the same entries whatever their order. Much
+   * cheaper than listing them: a periodic resync whose fingerprint equals the digest of what the
+   * gateway believes the kernel holds has nothing to read.
+   */
+  fingerprint(vxlanDevice: string): Promise<string>;
+  /** What `fingerprint` returns when the kernel holds exactly `entries` as its owned entries. */
+  digest(entries: ReturnPathEntries, vxlanDevice: string): Promise<string>;
 }

@@ -31,6 +31,13 @@ export interface FdbEntry {
   readonly dev: string;
 }
 
+/** The whole return path: entries of all three classes. */
+export interface ReturnPathEntries {
+  readonly routes: readonly RouteEntry[];
+  readonly neighbours: readonly NeighbourEntry[];
+  readonly fdb: readonly FdbEntry[];
+}
+
 export type EntryClass = 'route' | 'neighbour' | 'fdb';
 
 /** How one class of entry is keyed, compared and printed; the diff and the fakes share these. */

@@ -62,10 +62,13 @@ export function renderStatusTable(doc: StatusDocument): string {
     ],
     ...(d.self ? ([['own block', `${d.self.dst} (node ${d.self.node})`]] as [string, string][]) : []),
     ['skipped routes', String(d.skipped)],
+    // A document from a daemon older than the conflicts field has none.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     ...((d.conflicts ?? []).length > 0
       ? ([
           [
             'CONFLICTS',
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
             (d.conflicts ?? [])
               .map(
                 (c) =>

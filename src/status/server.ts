@@ -59,7 +59,7 @@ export function buildStatusApp(deps: StatusAppDeps): FastifyInstance {
   if (entries) {
     app.get(ENTRIES_PATH, async (req, reply) => {
       const q = req.query as Record<string, unknown>;
-      const text = (k: string): string | undefined => (typeof q[k] === 'string' ? (q[k] as string) : undefined);
+      const text = (k: string): string | undefined => (typeof q[k] === 'string' ? q[k] : undefined);
       const block = text('block');
       const node = text('node');
       const filter: EntriesFilter = { ...(block !== undefined ? { block } : {}), ...(node !== undefined ? { node } : {}) };
@@ -130,7 +130,7 @@ export async function startStatusServer(path: string, deps: StatusAppDeps): Prom
   // Node removes the socket file when the server closes; make sure, but only if it is still ours.
   const removeOurs = (): void => {
     const now = statOrUndefined(path);
-    if (now && ours && now.ino === ours.ino && now.dev === ours.dev) {
+    if (now && now.ino === ours.ino && now.dev === ours.dev) {
       try {
         unlinkSync(path);
       } catch {

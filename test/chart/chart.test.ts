@@ -42,7 +42,7 @@ before(() => {
   if (built.error || built.status !== 0) {
     assert.fail(
       `building tools/chart-render failed (needs apt packages golang-go golang-github-masterminds-sprig-dev ` +
-        `golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev): ${built.error?.message ?? ''}${built.stderr ?? ''}`,
+        `golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev): ${built.error?.message ?? ''}${built.stderr}`,
     );
   }
 });
@@ -86,8 +86,8 @@ function deepMerge(base: unknown, over: unknown): unknown {
 
 /** The Kubernetes API schema check: throws with the offending path when a field has the wrong shape. */
 function validateWorkload(obj: Obj): void {
-  if (obj['kind'] === 'Deployment') new Deployment(obj as ConstructorParameters<typeof Deployment>[0]).validate();
-  else if (obj['kind'] === 'DaemonSet') new DaemonSet(obj as ConstructorParameters<typeof DaemonSet>[0]).validate();
+  if (obj['kind'] === 'Deployment') new Deployment(obj).validate();
+  else if (obj['kind'] === 'DaemonSet') new DaemonSet(obj).validate();
   else assert.fail(`unexpected kind ${String(obj['kind'])} rendered`);
 }
 

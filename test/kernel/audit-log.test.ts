@@ -34,7 +34,7 @@ s.bind(Number(sport), () => s.send(text, Number(port), host));
 type Line = Record<string, unknown>;
 
 function readAudit(path: string): Line[] {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {

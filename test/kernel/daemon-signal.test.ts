@@ -55,7 +55,7 @@ describe('daemon: a signal during start-up', () => {
         const logs = gw.logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
         const draining = logs.find((l) => l.event === 'draining');
         assert.equal(draining?.['duringStartUp'], true, 'the drain knows it came during start-up');
-        assert.equal(draining?.['delayMs'], 0, 'no clients to move away: no wait');
+        assert.equal(draining['delayMs'], 0, 'no clients to move away: no wait');
         const started = logs.filter((l) => l.component === 'lifecycle' && l.event === 'started').map((l) => l.target);
         const stopped = logs.filter((l) => l.component === 'lifecycle' && l.event === 'stopped').map((l) => l.target);
         assert.equal(started.at(-1), 'health-server', 'the component being started when the signal came finished starting');

@@ -190,8 +190,8 @@ describe('faults: vxlan0', () => {
           return after.length >= 2 ? after.map((l) => JSON.parse(l) as { ready: boolean; failing: string[]; reason?: string }) : undefined;
         }, 15_000);
         assert.equal(changes[0]?.ready, false);
-        assert.deepEqual(changes[0]?.failing, ['reconcile']);
-        assert.match(changes[0]?.reason ?? '', /vxlan0 does not exist/);
+        assert.deepEqual(changes[0].failing, ['reconcile']);
+        assert.match(changes[0].reason ?? '', /vxlan0 does not exist/);
         assert.equal(changes[1]?.ready, true);
         await eventually('ready again with the return path back', async () =>
           (await status(gw)) === 200 && (await gw.returnPath()) === want ? true : undefined,

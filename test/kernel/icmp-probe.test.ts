@@ -46,7 +46,7 @@ async function makePair(t: TestContext): Promise<{ probe: string; peer: string }
 function spawnIn(t: TestContext, ns: string, argv: string[]): ChildProcess {
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.on('exit', (code) => {
     if (code !== 0 && code !== null) process.stderr.write(`child in ${ns} exited ${code}: ${stderr}\n`);
   });
@@ -83,7 +83,13 @@ function reader(child: ChildProcess) {
     until(pred: (s: Snapshot) => boolean, what: string, ms = 20_000): Promise<Snapshot> {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`waited ${ms}ms for: ${what}; last line: ${JSON.stringify(lines.at(-1))}`)), ms);
-        waiters.push({ pred, resolve: (s) => (clearTimeout(timer), resolve(s)) });
+        waiters.push({
+          pred,
+          resolve: (s) => {
+            clearTimeout(timer);
+            resolve(s);
+          },
+        });
       });
     },
   };

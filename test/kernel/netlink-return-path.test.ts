@@ -189,8 +189,8 @@ test('reconcile programs the return path, leaves foreign entries alone, and a re
 
   const [first] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS }]);
   assert.equal(first?.ok, true, first?.error);
-  assert.equal(first?.full, true);
-  assert.equal(first?.operations, 10, 'four routes, two neighbours, two FDB entries added; a stale route and neighbour removed');
+  assert.equal(first.full, true);
+  assert.equal(first.operations, 10, 'four routes, two neighbours, two FDB entries added; a stale route and neighbour removed');
   const want = {
     routes: [
       '100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink',
@@ -212,7 +212,7 @@ test('reconcile programs the return path, leaves foreign entries alone, and a re
     [second] = await drive(ns, [{ op: 'reconcile', routes: [...CLIENTS].reverse() }]);
   });
   assert.equal(second?.ok, true, second?.error);
-  assert.equal(second?.operations, 0);
+  assert.equal(second.operations, 0);
   assert.deepEqual(events, [], 'the kernel saw no route or neighbour change');
   assert.deepEqual(await readBack(ns), want);
 
@@ -222,7 +222,7 @@ test('reconcile programs the return path, leaves foreign entries alone, and a re
     [third] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS.filter((c) => c.node !== 'node3') }]);
   });
   assert.equal(third?.ok, true, third?.error);
-  assert.equal(third?.operations, 4);
+  assert.equal(third.operations, 4);
   // The kernel reports a deleted neighbour in more than one message; what matters is that every
   // event is about node3 and none about node1's entries, which were left as they were.
   assert.ok(changes.length >= 3, changes.join('\n'));
@@ -241,7 +241,7 @@ test('a failing entry is reported with what was being done, and the others are s
   await sh(['ip', '-n', ns, 'route', 'add', '100.64.3.0/26', 'via', '198.51.100.1', 'dev', 'eth0']);
   const [r] = await drive(ns, [{ op: 'reconcile', routes: CLIENTS }]);
   assert.equal(r?.ok, false);
-  assert.equal(r?.error, 'programming route 100.64.3.0/26 via 198.51.100.13 dev vxlan0: EEXIST (RTM_NEWROUTE 100.64.3.0/26)');
+  assert.equal(r.error, 'programming route 100.64.3.0/26 via 198.51.100.13 dev vxlan0: EEXIST (RTM_NEWROUTE 100.64.3.0/26)');
   const back = await readBack(ns);
   assert.deepEqual(back.routes, ['100.64.1.0/26 via 198.51.100.11 dev vxlan0 onlink', '100.64.1.1 dev eth0 scope link', '100.64.3.64/26 via 198.51.100.13 dev vxlan0 onlink']);
   assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', '100.64.3.0/26'])), ['100.64.3.0/26 via 198.51.100.1 dev eth0']);
@@ -259,8 +259,8 @@ test('a batch of 3000 routes spans many datagrams; failures inside it and at its
   for (const dst of taken) await sh(['ip', '-n', ns, 'route', 'add', dst, 'via', '198.51.100.1', 'dev', 'eth0']);
   const [added, listed] = await drive(ns, [{ op: 'bulk', action: 'upsert', routes }, { op: 'list' }]);
   assert.equal(added?.ok, false);
-  assert.deepEqual(added?.errors, taken.map((dst) => `EEXIST (RTM_NEWROUTE ${dst})`));
-  assert.ok((added?.datagrams ?? 0) >= 5, `3000 routes in ${added?.datagrams} datagrams`);
+  assert.deepEqual(added.errors, taken.map((dst) => `EEXIST (RTM_NEWROUTE ${dst})`));
+  assert.ok((added.datagrams ?? 0) >= 5, `3000 routes in ${added.datagrams} datagrams`);
   const want = routes.filter((r) => !taken.includes(r.dst)).map((r) => `${r.dst} via ${r.gateway} dev vxlan0 onlink`);
   assert.deepEqual((await readBack(ns)).routes, lines(want.join('\n')));
   // The dump behind `list` spans many reply datagrams too.
@@ -271,4 +271,44 @@ test('a batch of 3000 routes spans many datagrams; failures inside it and at its
   assert.deepEqual(removed?.errors, []);
   assert.deepEqual((await readBack(ns)).routes, []);
   assert.deepEqual(lines(await sh(['ip', '-n', ns, 'route', 'show', 'via', '198.51.100.1'])), taken.map((dst) => `${dst} dev eth0`).sort());
+});
+
+test('the fingerprint changes with every owned entry, and with nothing else', async (t) => {
+  const ns = await gatewayNamespace(t);
+  const routes = Array.from({ length: 3 }, (_, i) => ({ dst: `100.64.${i + 1}.0/26`, gateway: '198.51.100.11', dev: 'vxlan0', onlink: true }));
+  const [written, p0, p1] = await drive(ns, [
+    { op: 'bulk', action: 'upsert', routes },
+    { op: 'fingerprint' },
+    { op: 'fingerprint' },
+    { op: 'upsert', neighbour: { ip: '198.51.100.11', mac: M1, dev: 'vxlan0' } },
+    { op: 'upsert', fdb: { mac: M1, dst: '198.51.100.11', dev: 'vxlan0' } },
+  ]);
+  assert.equal(written?.ok, true);
+  assert.ok(p0?.print && p0.print === p1?.print, 'the same kernel, the same fingerprint');
+  assert.equal(p0.error, undefined, 'the fingerprint is the digest of what a full read lists');
+  const print = async (): Promise<string> => {
+    const r = (await drive(ns, [{ op: 'fingerprint' }]))[0];
+    assert.equal(r?.error, undefined, 'the fingerprint is the digest of what a full read lists');
+    return r?.print ?? assert.fail('no fingerprint');
+  };
+  const base = await print();
+  assert.notEqual(base, p0.print, 'the neighbour and the FDB entry count');
+
+  // Others' state: a route of another protocol, a learned neighbour, an address: no change.
+  await sh(['ip', '-n', ns, 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.1', 'dev', 'eth0']);
+  await sh(['ip', '-n', ns, 'neigh', 'add', '198.51.100.99', 'lladdr', '02:00:00:00:00:99', 'dev', 'eth0', 'nud', 'stale']);
+  assert.equal(await print(), base);
+
+  // Ours, changed behind the gateway's back: each makes a difference.
+  await sh(['ip', '-n', ns, 'route', 'replace', '100.64.2.0/26', 'via', '198.51.100.13', 'dev', 'vxlan0', 'onlink', 'proto', PROTO]);
+  const replaced = await print();
+  assert.notEqual(replaced, base, 'a route of ours pointed elsewhere');
+  await sh(['ip', '-n', ns, 'route', 'del', '100.64.3.0/26', 'proto', PROTO]);
+  const deleted = await print();
+  assert.notEqual(deleted, replaced, 'a route of ours deleted');
+  await sh(['ip', 'netns', 'exec', ns, 'bridge', 'fdb', 'replace', M1, 'dev', 'vxlan0', 'dst', '198.51.100.77', 'self', 'permanent']);
+  const fdbMoved = await print();
+  assert.notEqual(fdbMoved, deleted, 'an FDB entry of ours repointed');
+  await sh(['ip', '-n', ns, 'neigh', 'replace', '198.51.100.11', 'lladdr', M3, 'dev', 'vxlan0', 'nud', 'permanent']);
+  assert.notEqual(await print(), fdbMoved, 'a neighbour of ours with another MAC');
 });

@@ -55,6 +55,7 @@ function pollReadiness(gw: GatewayRun): { samples: { at: number; status: number 
   const samples: { at: number; status: number | undefined }[] = [];
   let running = true;
   const loop = (async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- cleared by the test when it is done
     while (running) {
       const at = Date.now();
       samples.push({ at, status: (await gw.health('/readiness'))?.status });
@@ -168,8 +169,8 @@ async function driftRun(t: TestContext, backend: 'nft' | 'legacy' | 'nftables'):
       const st = await lab.gateway(['status', '--json'], { STATUS_SOCKET: gw.statusSocket });
       const setup = (JSON.parse(st.stdout) as { setup?: { backend: string; drift: Record<string, number>; problem?: string } }).setup;
       assert.equal(setup?.backend, backend === 'nftables' ? 'nftables' : `iptables-${backend}`);
-      assert.equal(setup?.problem, undefined);
-      for (const f of faultsFor(backend)) assert.ok((setup?.drift[f.item] ?? 0) >= 1, `status counts ${f.item}: ${JSON.stringify(setup)}`);
+      assert.equal(setup.problem, undefined);
+      for (const f of faultsFor(backend)) assert.ok((setup.drift[f.item] ?? 0) >= 1, `status counts ${f.item}: ${JSON.stringify(setup)}`);
       const end = await gw.health('/readiness');
       assert.equal(end?.status, 200, `${end?.body}\n${gw.logs.filter((l) => /setup|failsafe/.test(l)).join('\n')}`);
       const notReady = samples.filter((x) => x.status !== 200).length;

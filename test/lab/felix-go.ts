@@ -18,7 +18,7 @@ const PACKAGES = 'golang-go protobuf-compiler protoc-gen-go protoc-gen-go-grpc g
 function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): void {
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    throw new Error(`building the Go Felix: ${cmd} ${args.join(' ')} failed (Debian packages: ${PACKAGES}): ${r.error?.message ?? ''}${r.stderr ?? ''}`);
+    throw new Error(`building the Go Felix: ${cmd} ${args.join(' ')} failed (Debian packages: ${PACKAGES}): ${r.error?.message ?? ''}${r.stderr}`);
   }
 }
 

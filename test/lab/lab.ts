@@ -343,7 +343,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   };
 
   try {
-    for (const ns of Object.values(names)) {
+    for (const ns of Object.values(names) as string[]) {
       await run([IP, 'netns', 'add', ns]);
       created.push(ns);
       liveNamespaces.add(ns);

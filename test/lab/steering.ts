@@ -65,7 +65,13 @@ export function startSteering(lab: Lab, steering: Record<string, unknown> = {}, 
     const i = answers.findIndex(pred);
     if (i >= 0) return Promise.resolve(answers.splice(i, 1)[0] as HarnessAnswer);
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (a: HarnessAnswer) => (clearTimeout(timer), resolve(a)) };
+      const w = {
+        pred,
+        resolve: (a: HarnessAnswer) => {
+          clearTimeout(timer);
+          resolve(a);
+        },
+      };
       const timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(w), 1);
         reject(new Error(`steering harness: no ${what} within ${timeoutMs} ms; stderr:\n${err}\nunclaimed: ${JSON.stringify(answers)}`));

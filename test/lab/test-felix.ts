@@ -331,7 +331,7 @@ function routeFromFile(r: RouteUpdateWire & { type?: unknown }): RouteUpdateWire
   if (typeof r.type !== 'string') return r;
   const value = (RouteType as unknown as Record<string, number | undefined>)[r.type];
   if (value === undefined) throw new Error(`unknown route type ${JSON.stringify(r.type)}`);
-  return { ...r, type: value as RouteType };
+  return { ...r, type: value };
 }
 
 // ---- the program -----------------------------------------------------------------------------------

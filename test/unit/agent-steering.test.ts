@@ -143,7 +143,7 @@ describe('steering: who is steered, to which gateways', () => {
     const plan = planSteering(inputs({ pods: [pod('default/c', { egress: red("color = 'red'") })], gateways: [gwA] }));
     assert.equal(plan.errors.length, 1);
     assert.equal(plan.errors[0]?.annotation, 'selector');
-    assert.match(plan.errors[0]?.message ?? '', /expected "==" at column 7/);
+    assert.match(plan.errors[0].message, /expected "==" at column 7/);
     assert.match(plan.clients[0]?.problem ?? '', /failed closed/);
   });
 

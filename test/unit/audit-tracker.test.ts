@@ -86,8 +86,8 @@ describe('SnatTracker', () => {
     node = 'node9';
     const e = t.handle(ev({ kind: 'destroy', ...SNAT_TCP, status: STATUS_SNAT_ASSURED, timestamp: { start: startNs, stop: startNs + 2_000_000_000n } }), T0 + 90_000);
     assert.equal(e.record?.time, '2024-05-01T14:02:02.000Z');
-    assert.equal(e.record?.event === 'end' && e.record.durationMs, 2000);
-    assert.equal(e.record?.clientNode, 'node1');
+    assert.equal(e.record.event === 'end' && e.record.durationMs, 2000);
+    assert.equal(e.record.clientNode, 'node1');
   });
 
   it('an end without a seen start is still logged (node looked up now) but does not count as ended', () => {

@@ -96,7 +96,7 @@ test('SIGTERM during start-up: what started is stopped, nothing more starts, no 
   assert.deepEqual(targets(r.logs, 'stopped'), [...started].reverse());
   const draining = r.logs.find((l) => l['event'] === 'draining');
   assert.equal(draining?.['duringStartUp'], true);
-  assert.equal(draining?.['delayMs'], 0);
+  assert.equal(draining['delayMs'], 0);
   assert.ok(r.logs.some((l) => l['event'] === 'stopped' && l['component'] === 'daemon'));
   assert.equal(r.daemon.status().phase, 'stopped');
   assert.equal(r.daemon.healthPort, undefined, 'the health server never started');
@@ -150,7 +150,7 @@ test('SIGTERM to a gateway that was never ready (Felix never in sync): no DRAIN_
   assert.equal(await running, 0);
   const draining = r.logs.find((l) => l['event'] === 'draining');
   assert.equal(draining?.['delayMs'], 0);
-  assert.equal(draining?.['neverReady'], true);
+  assert.equal(draining['neverReady'], true);
 });
 
 test('SIGHUP is logged and ignored; the daemon runs on', { timeout: 20_000 }, async (t) => {

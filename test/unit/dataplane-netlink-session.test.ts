@@ -92,7 +92,9 @@ test('requests are packed into datagrams and never more than maxInFlight are una
   const session = new NetlinkSession({ maxInFlight: 64 }, sock);
   let done = 0;
   const all = Array.from({ length: 200 }, (_, i) =>
-    session.request(24, 0x400, Buffer.alloc(28, i & 0xff), `request ${i}`).then(() => void done++),
+    session.request(24, 0x400, Buffer.alloc(28, i & 0xff), `request ${i}`).then(() => {
+      done++;
+    }),
   );
   for (let round = 0; done < 200 && round < 20; round++) {
     await tick();

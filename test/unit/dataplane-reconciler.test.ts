@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReconcileError, ReturnPathReconciler, type ReconcileResult, type ReconcilerOptions } from '../../src/dataplane/reconciler';
 import { FakeReturnPathKernel } from '../../src/fakes/return-path';
+import { FakeReturnPathWatch } from '../../src/fakes/return-path-watch';
 import { FakeClock } from '../../src/model/clock';
 import { cidr, ev, gatewayOptions, ip, route } from './dataplane-fixtures';
 
@@ -72,7 +73,7 @@ test('a burst of updates is batched into one debounced pass', async () => {
   await advance(1);
   assert.equal(results.length, 2, 'one pass for the whole burst');
   assert.equal(results[1]?.operations, 120);
-  assert.equal(results[1]?.full, false, 'a pass after a clean one diffs against what it left');
+  assert.equal(results[1].full, false, 'a pass after a clean one diffs against what it left');
   assert.equal(kernel.writes.length, 120);
   await advance(10_000);
   assert.equal(results.length, 2, 'nothing more to do until the periodic resync');
@@ -113,7 +114,7 @@ ${M1} dev vxlan0 dst 198.51.100.11 self permanent
   );
   const status = r.status();
   assert.equal(status.lastReconcile?.ok, false);
-  assert.match(status.lastReconcile?.error ?? '', /ENETUNREACH|EBUSY/);
+  assert.match(status.lastReconcile.error ?? '', /ENETUNREACH|EBUSY/);
   assert.deepEqual(status.counts.programmed, { routes: 1, neighbours: 2, fdb: 1 });
   assert.deepEqual(status.counts.desired, { routes: 2, neighbours: 2, fdb: 2 });
 
@@ -164,7 +165,7 @@ test('a restarted reconciler on a kernel that already holds the right state chan
   for (const e of [ev.update(node3), ev.update(node1), ev.inSync()]) b.r.apply(e);
   await b.advance(0);
   assert.equal(b.results[0]?.ok, true);
-  assert.equal(b.results[0]?.operations, 0);
+  assert.equal(b.results[0].operations, 0);
   assert.equal(kernel.writes.length, writes, 'no delete and re-add of unchanged entries');
   assert.equal(kernel.dump(), TWO_NODES);
 });
@@ -247,7 +248,7 @@ test('a destination held by a foreign route is reported (EEXIST), not overwritte
   for (const e of [ev.update(node1), ev.inSync()]) r.apply(e);
   await advance(0);
   assert.equal(results[0]?.ok, false);
-  assert.match(results[0]?.error?.message ?? '', /programming route 100\.64\.1\.0\/26 via 198\.51\.100\.11 dev vxlan0: EEXIST/);
+  assert.match(results[0].error?.message ?? '', /programming route 100\.64\.1\.0\/26 via 198\.51\.100\.11 dev vxlan0: EEXIST/);
   assert.match(kernel.dump(), /100\.64\.1\.0\/26 via 198\.51\.100\.1 dev eth0 proto static/);
 });
 
@@ -260,7 +261,7 @@ test('removals: gone entries are deleted after their route_remove; a failed dele
   r.apply(ev.remove('100.64.3.0/26'));
   await advance(50);
   assert.equal(results[1]?.ok, false);
-  assert.match(results[1]?.error?.message ?? '', /removing neighbour 198\.51\.100\.13 lladdr 66:a4:6f:e0:c4:da dev vxlan0: EBUSY/);
+  assert.match(results[1].error?.message ?? '', /removing neighbour 198\.51\.100\.13 lladdr 66:a4:6f:e0:c4:da dev vxlan0: EBUSY/);
   await advance(500);
   assert.equal(results[2]?.ok, true);
   assert.equal(
@@ -314,7 +315,7 @@ test('stop() cancels timers: nothing runs after it', async () => {
   assert.equal(kernel.calls, calls);
 });
 
-test('an idle resync reads the kernel and writes nothing; updates, drift and a new stream still get theirs', async () => {
+test('an idle resync takes the kernel\'s fingerprint and reads nothing more; updates, drift and a new stream still get theirs', async () => {
   const { kernel, r, advance, results } = setup(undefined, { resyncIntervalMs: 30_000 });
   r.start();
   for (const e of [ev.update(node1), ev.update(node3), ev.inSync()]) r.apply(e);
@@ -322,7 +323,8 @@ test('an idle resync reads the kernel and writes nothing; updates, drift and a n
   const calls = kernel.calls;
   await advance(30_000);
   await advance(30_000);
-  assert.equal(kernel.calls - calls, 6, 'each resync listed routes, neighbours and FDB');
+  assert.equal(kernel.calls - calls, 0, 'each resync finds the kernel\'s fingerprint equal to what it holds and lists nothing');
+  assert.equal(kernel.fingerprints, 2);
 
   // A live update, then a resync: the update's pass writes its block; the resync checks and finds nothing.
   r.apply(ev.update(route('100.64.4.0/26', 'remote_workload', 'node3', '198.51.100.13')));
@@ -367,4 +369,24 @@ ${M1} dev vxlan0 dst 198.51.100.11 self permanent
     ],
   );
   assert.deepEqual(r.programmedCounts(), { routes: 1, neighbours: 1, fdb: 1 });
+});
+
+test('a change the kernel reports is repaired at once, not at the next resync; the watch is paused while the pass writes', async () => {
+  const watch = new FakeReturnPathWatch();
+  const { kernel, r, advance, results } = setup(undefined, { resyncIntervalMs: 30_000, watch });
+  r.start();
+  for (const e of [ev.update(node1), ev.update(node3), ev.inSync()]) r.apply(e);
+  await advance(0);
+  assert.equal(watch.dump(), 'watch vxlan0\npause\nresume\n', 'the in_sync pass wrote with the watch paused');
+  // Someone else deletes one of our routes; the kernel says so.
+  await kernel.routes.remove({ dst: cidr('100.64.3.0/26'), gateway: ip('198.51.100.13'), dev: 'vxlan0', onlink: true });
+  watch.report('route 100.64.3.0/26 (deleted)');
+  await advance(0);
+  assert.deepEqual(
+    results.map((x) => `${x.reason} ${x.full ? 'full' : 'incremental'} ${x.operations}`),
+    ['in_sync full 6', 'kernel reported a change to route 100.64.3.0/26 (deleted) full 1'],
+  );
+  assert.equal(kernel.dump(), TWO_NODES);
+  await r.stop();
+  assert.match(watch.dump(), /close\n$/);
 });

@@ -150,8 +150,8 @@ test('vxlan0 set down or given the wrong address by someone else: repaired in pl
   await until('repair logged', () => h.logs.some((l) => l.includes('"event":"vxlan_device_repaired"')) || undefined);
   const after = await h.links.get('vxlan0');
   assert.equal(after?.up, true);
-  assert.equal(after?.mac, 'a2:2a:64:40:02:07');
-  assert.equal(after?.index, link.index, 'repaired in place, not re-created');
+  assert.equal(after.mac, 'a2:2a:64:40:02:07');
+  assert.equal(after.index, link.index, 'repaired in place, not re-created');
   await until('ready again', () => h.ready().ready || undefined);
 });
 

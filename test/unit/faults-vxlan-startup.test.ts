@@ -65,7 +65,7 @@ test('a vxlan0 broken at start-up is re-created before any return-path entry is 
   assert.deepEqual(writesBeforeRepair, [0], 'one repair, before the first write');
   const vxlan = await links.get('vxlan0');
   assert.equal(vxlan?.vxlan?.local, GW);
-  assert.equal(vxlan?.mac, 'a2:2a:64:40:02:07');
+  assert.equal(vxlan.mac, 'a2:2a:64:40:02:07');
   const held = kernel.dump();
   for (const b of BLOCKS) assert.ok(held.includes(`${b.dst} via ${b.nodeIp} dev vxlan0 onlink`), `${b.dst} programmed:\n${held}`);
   const firstPass = logs.find((l) => l.includes('"event":"reconciled"'));

@@ -157,7 +157,7 @@ test('carrier monitor: carrier back → unresolved next hops deleted, then a pro
   );
   const recovery = log.lines.find((l) => l.event === 'carrier_recovery');
   assert.deepEqual(recovery?.nextHops, ['198.51.100.1', '198.51.100.2']);
-  assert.deepEqual(recovery?.deleted, ['198.51.100.1 (incomplete)', '198.51.100.2 (failed)']);
+  assert.deepEqual(recovery.deleted, ['198.51.100.1 (incomplete)', '198.51.100.2 (failed)']);
 
   assert.equal(
     await metricText(metrics, 'egress_gateway_underlay_'),
@@ -207,8 +207,8 @@ test('carrier monitor: a failing neighbour listing is logged and the probe round
   await monitor.settled();
   const recovery = log.lines.find((l) => l.event === 'carrier_recovery');
   assert.equal(recovery?.level, 'warn');
-  assert.deepEqual(recovery?.nextHops, ['198.51.100.1']);
-  assert.deepEqual(recovery?.errors, ['listing the neighbour entries of eth0: EPERM']);
+  assert.deepEqual(recovery.nextHops, ['198.51.100.1']);
+  assert.deepEqual(recovery.errors, ['listing the neighbour entries of eth0: EPERM']);
   assert.equal(rounds.length, 1);
   await monitor.stop();
 });

@@ -83,7 +83,7 @@ test('server: /readiness is 503 before in_sync, naming the failing checks, and 2
   assert.equal(before.statusCode, 503);
   assert.match(String(before.headers['content-type']), /application\/json/);
   assert.equal(before.headers['cache-control'], 'no-store');
-  const body = before.json() as { ready: boolean; failing: string[]; checks: Record<string, { ok: boolean; reason: string }> };
+  const body = before.json<{ ready: boolean; failing: string[]; checks: Record<string, { ok: boolean; reason: string }> }>();
   assert.equal(body.ready, false);
   assert.deepEqual(body.failing, ['policysync', 'reconcile', 'icmp']);
   assert.match(body.checks.policysync?.reason ?? '', /not yet in sync/);
@@ -97,7 +97,7 @@ test('server: /readiness is 503 before in_sync, naming the failing checks, and 2
   await flush();
   const after = await app.inject({ method: 'GET', url: '/readiness' });
   assert.equal(after.statusCode, 200);
-  const ok = after.json() as { ready: boolean; failing: string[]; checks: { icmp: { lastSuccess: string; targets: { target: string; latencyMs: number; lastSuccess: string }[] } } };
+  const ok = after.json<{ ready: boolean; failing: string[]; checks: { icmp: { lastSuccess: string; targets: { target: string; latencyMs: number; lastSuccess: string }[] } } }>();
   assert.equal(ok.ready, true);
   assert.deepEqual(ok.failing, []);
   assert.deepEqual(ok.checks.icmp.targets, [{ target: '198.51.100.1', latencyMs: 2, lastSuccess: '2024-01-01T12:00:00.000Z' }]);
@@ -109,7 +109,7 @@ test('server: /readiness is 503 before in_sync, naming the failing checks, and 2
   tracker.reconcileResult(false, new Error('programming route 100.64.1.0/26 via vxlan0: ENETUNREACH'));
   const failed = await app.inject({ method: 'GET', url: '/readiness' });
   assert.equal(failed.statusCode, 503);
-  const f = failed.json() as { failing: string[]; checks: { reconcile: { lastError: string; lastErrorTime: string; lastSuccess: string } } };
+  const f = failed.json<{ failing: string[]; checks: { reconcile: { lastError: string; lastErrorTime: string; lastSuccess: string } } }>();
   assert.deepEqual(f.failing, ['reconcile']);
   assert.equal(f.checks.reconcile.lastError, 'programming route 100.64.1.0/26 via vxlan0: ENETUNREACH');
   assert.equal(f.checks.reconcile.lastErrorTime, '2024-01-01T12:00:00.000Z');
@@ -119,7 +119,7 @@ test('server: /readiness is 503 before in_sync, naming the failing checks, and 2
   tracker.startDrain();
   const draining = await app.inject({ method: 'GET', url: '/readiness' });
   assert.equal(draining.statusCode, 503);
-  assert.deepEqual((draining.json() as { failing: string[] }).failing, ['drain']);
+  assert.deepEqual(draining.json<{ failing: string[] }>().failing, ['drain']);
   checks.stop();
   await app.close();
 });

@@ -38,7 +38,7 @@ test('tracker: ready after in_sync and a good reconcile, logged once', () => {
   assert.deepEqual(changes(), ['not ready [policysync,reconcile]', 'ready []']);
   const change = lines.find((l) => l.event === 'readiness_changed' && l.ready === true);
   assert.equal(change?.component, 'health');
-  assert.equal(change?.level, 'info');
+  assert.equal(change.level, 'info');
 });
 
 test('tracker: a disconnect turns readiness off exactly past HEALTH_TIMEOUT_DATASTORE, with nobody asking', async () => {

@@ -126,14 +126,13 @@ describe('netlink policy routing codec', () => {
 
   it('lets through only notifications about what the agent owns', () => {
     const f = new SteeringEventFilter('egress.calico');
-    const link = (type: number, index: number, name: string): Buffer => {
+    const link = (_type: number, index: number, name: string): Buffer => {
       const n = Buffer.from(`${name}\0`);
       const b = Buffer.alloc(16 + ((4 + n.length + 3) & ~3));
       b.writeInt32LE(index, 4);
       b.writeUInt16LE(4 + n.length, 16);
       b.writeUInt16LE(3, 18);
       n.copy(b, 20);
-      void type;
       return b;
     };
     const neigh = (ifindex: number): Buffer => {

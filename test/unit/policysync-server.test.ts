@@ -144,7 +144,7 @@ test('server: a stream whose client stops reading is closed once it falls more t
   framed.set(body, 5);
   req.end(framed);
   let status: string | undefined;
-  req.on('trailers', (h) => (status = `${String(h['grpc-status'])} ${decodeURIComponent(String(h['grpc-message']))}`));
+  req.on('trailers', (h: Record<string, unknown>) => (status = `${String(h['grpc-status'])} ${decodeURIComponent(String(h['grpc-message']))}`));
   req.on('error', () => undefined);
   session.on('error', () => undefined);
   req.on('response', () => req.pause());

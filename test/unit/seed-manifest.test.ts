@@ -40,7 +40,7 @@ function fakeCli(path: string): void {
 
 describe('the seed Deployment', () => {
   test('is a valid Deployment (the reconstruction restored keys in the right places)', () => {
-    new Deployment(manifest as ConstructorParameters<typeof Deployment>[0]).validate();
+    new Deployment(manifest).validate();
     assert.equal(manifest['kind'], 'Deployment');
     assert.equal(podSpec['initContainers'].length, 1);
     assert.equal(podSpec['containers'].length, 1);

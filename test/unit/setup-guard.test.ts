@@ -186,7 +186,8 @@ describe('setup guard on the fakes', () => {
     };
     await set('net/ipv4/conf/all/rp_filter', '1');
     await r.advance(2_000);
-    assert.match(r.problems.at(-1) ?? '', /^net\.ipv4\.conf\.all\.rp_filter is 1, not 0, and the daemon cannot set it back \(\/proc\/sys is read-only in this container/);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an earlier deepEqual narrowed the type; the guard has pushed more since
+    assert.match(r.problems[r.problems.length - 1] ?? '', /^net\.ipv4\.conf\.all\.rp_filter is 1, not 0, and the daemon cannot set it back \(\/proc\/sys is read-only in this container/);
     const logged = r.drifts().length;
     await r.advance(2_000);
     await r.advance(2_000);
@@ -194,7 +195,7 @@ describe('setup guard on the fakes', () => {
     assert.equal(await r.driftMetric('sysctl:net.ipv4.conf.all.rp_filter'), 1);
     await set('net/ipv4/conf/all/rp_filter', '0');
     await r.advance(2_000);
-    assert.equal(r.problems.at(-1), undefined, 'the problem clears once it is right again');
+    assert.equal(r.problems[r.problems.length - 1], undefined, 'the problem clears once it is right again');
     await r.guard.stop();
   });
 
@@ -205,9 +206,9 @@ describe('setup guard on the fakes', () => {
     r.iptables!.rejectNext('iptables-nft-restore: line 3 failed: Resource busy');
     r.guard.requestCheck('nf_tables changed');
     await r.advance(20);
-    assert.ok(r.problems.at(-1)?.startsWith('putting back the ruleset:ipv4 rules: '), r.problems.at(-1));
+    assert.ok(r.problems[r.problems.length - 1]?.startsWith('putting back the ruleset:ipv4 rules: '), r.problems[r.problems.length - 1]);
     await r.advance(30_000);
-    assert.equal(r.problems.at(-1), undefined);
+    assert.equal(r.problems[r.problems.length - 1], undefined);
     assert.match(r.iptables!.dump(), /SNAT --to-source 100\.64\.2\.7/);
     await r.guard.stop();
   });
@@ -224,9 +225,10 @@ describe('setup guard on the fakes', () => {
 
     r.reader.packets.set(OWNED.nftFailsafeTable, 5);
     await r.advance(30_000);
-    assert.match(r.problems.at(-1) ?? '', /^the fail-safe dropped 2 forwarded packets that were about to leave eth0 without SNAT, though the owned rules are intact/);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an earlier deepEqual narrowed the type; the guard has pushed more since
+    assert.match(r.problems[r.problems.length - 1] ?? '', /^the fail-safe dropped 2 forwarded packets that were about to leave eth0 without SNAT, though the owned rules are intact/);
     await r.advance(30_000);
-    assert.equal(r.problems.at(-1), undefined, 'a full interval without new drops clears it');
+    assert.equal(r.problems[r.problems.length - 1], undefined, 'a full interval without new drops clears it');
     await r.guard.stop();
   });
 
@@ -243,7 +245,7 @@ describe('setup guard on the fakes', () => {
     const r = await rig('iptables-nft');
     r.reader.failWith = new GatewayError(ErrorCodes.BACKEND_UNAVAILABLE, 'iptables-nft-save cannot be started: ENOENT');
     await r.guard.start();
-    assert.match(r.problems.at(-1) ?? '', /^reading the failsafe:inet rules back: iptables-nft-save cannot be started: ENOENT$/);
+    assert.match(r.problems[r.problems.length - 1] ?? '', /^reading the failsafe:inet rules back: iptables-nft-save cannot be started: ENOENT$/);
     await r.guard.stop();
   });
 });

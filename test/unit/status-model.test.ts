@@ -84,7 +84,7 @@ describe('status document', () => {
       statusInputs({ readinessInputs: { icmp: { timeoutMs: 3000, targets: [{ target: '198.51.100.13', lastSuccessAt: NOW - 3_001, lastError: 'x', lastErrorAt: NOW - 10 }] } } }),
     );
     assert.equal(doc.probes[0]?.targets[0]?.counts, false);
-    assert.equal(doc.probes[0]?.targets[0]?.state, 'down');
+    assert.equal(doc.probes[0].targets[0].state, 'down');
     assert.equal(doc.ready, false);
     assert.deepEqual(doc.failing, ['icmp']);
   });

@@ -234,6 +234,6 @@ function statusMessage(body: string): string {
 
 export function describeKubeError(err: unknown): string {
   const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
-  if (typeof e?.statusCode === 'number' && typeof e.message === 'string' && !e.message.includes(String(e.statusCode))) return `HTTP ${e.statusCode} ${e.message}`;
+  if (typeof e.statusCode === 'number' && typeof e.message === 'string' && !e.message.includes(String(e.statusCode))) return `HTTP ${e.statusCode} ${e.message}`;
   return describeCause(err);
 }

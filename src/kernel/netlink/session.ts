@@ -95,6 +95,12 @@ export interface NetlinkReply {
   readonly data: Buffer;
 }
 
+/**
+ * Reads one message of a dump where it lies: `buf[start, end)` is its payload. Nothing is allocated
+ * per message, which matters when a dump is read only to be summed up (50k routes).
+ */
+export type DumpVisitor = (type: number, flags: number, buf: Buffer, start: number, end: number) => void;
+
 /** What a subscription hears: each notification, and that some were lost. */
 export interface NetlinkSubscriber {
   onMessage(message: NetlinkReply): void;
@@ -140,6 +146,8 @@ interface Job {
    */
   readonly collect: 'dump' | 'query' | undefined;
   readonly parts: NetlinkReply[];
+  /** Instead of collecting: each reply message as it comes (its type, flags, and payload's place in `buf`). */
+  readonly visit: DumpVisitor | undefined;
   readonly done: (job: Job) => void;
 }
 
@@ -175,6 +183,7 @@ export interface DatagramSocket {
   localPort?(): number;
   /** Joins a multicast group; throws when the kernel refuses. */
   addMembership?(group: number): void;
+  dropMembership?(group: number): void;
   /** A datagram was longer than what was read of it. */
   onTruncated?(handler: () => void): void;
 }
@@ -192,6 +201,7 @@ function rawSocket(protocol: number, recvBufferSize: number): DatagramSocket {
     recvBufferSize: () => raw.getRecvBufferSize(),
     localPort: () => raw.address().port,
     addMembership: (group) => raw.addMembership(group),
+    dropMembership: (group) => raw.dropMembership(group),
     onTruncated: (h) => void raw.on('truncatedMessage', () => h()),
   };
 }
@@ -214,6 +224,8 @@ export class NetlinkSession {
   private collecting = false;
   private closed = false;
   private subscriber: NetlinkSubscriber | undefined;
+  private groups: number[] = [];
+  private listening = true;
   /** Our port, when the transport knows it: replies carry it, notifications do not. */
   private readonly port: number | undefined;
   /** Datagrams sent (the batching's effect, which a kernel test and the benchmark check). */
@@ -247,6 +259,20 @@ export class NetlinkSession {
     if (!this.socket.addMembership) throw new Error('netlink session: this transport cannot join multicast groups');
     for (const g of groups) this.socket.addMembership(g);
     this.subscriber = subscriber;
+    this.groups = [...groups];
+  }
+
+  /**
+   * Leaves (false) or rejoins (true) the subscribed groups. While out, the kernel queues nothing for
+   * this socket: a caller about to make many changes it would only hear about again leaves first.
+   */
+  listen(on: boolean): void {
+    if (this.closed || on === this.listening) return;
+    for (const g of this.groups) {
+      if (on) this.socket.addMembership?.(g);
+      else this.socket.dropMembership?.(g);
+    }
+    this.listening = on;
   }
 
   /** Sends one request and waits for its ACK; rejects with a NetlinkError on a negative ACK. */
@@ -274,6 +300,11 @@ export class NetlinkSession {
   /** Sends a dump request (NLM_F_REQUEST | NLM_F_DUMP) and collects every message of the reply. */
   dump(type: number, payload: Uint8Array, what: string): Promise<NetlinkReply[]> {
     return this.enqueue(type, NLM_F_DUMP, payload, 'dump', what);
+  }
+
+  /** A dump whose messages are handed to `visit` as they arrive, not collected. */
+  async dumpEach(type: number, payload: Uint8Array, what: string, visit: DumpVisitor): Promise<void> {
+    await this.enqueue(type, NLM_F_DUMP, payload, 'dump', what, visit);
   }
 
   /**
@@ -318,11 +349,11 @@ export class NetlinkSession {
       return Promise.resolve(errors);
     }
     return new Promise((resolve) => {
-      this.push({ bytes, starts, wires, count, next: 0, open: count, errors, describe, collect: undefined, parts: NO_PARTS, done: (j) => resolve(j.errors) });
+      this.push({ bytes, starts, wires, count, next: 0, open: count, errors, describe, collect: undefined, parts: NO_PARTS, visit: undefined, done: (j) => resolve(j.errors) });
     });
   }
 
-  private enqueue(type: number, flags: number, payload: Uint8Array, collect: Job['collect'], what: string): Promise<NetlinkReply[]> {
+  private enqueue(type: number, flags: number, payload: Uint8Array, collect: Job['collect'], what: string, visit?: DumpVisitor): Promise<NetlinkReply[]> {
     if (this.closed) return Promise.reject(new Error(`${what}: netlink session closed`));
     const wire = encodeRequest(type, flags, payload.length);
     wire.set(payload, NLMSG_HDRLEN);
@@ -332,7 +363,7 @@ export class NetlinkSession {
         if (err) reject(err);
         else resolve(j.parts);
       };
-      this.push({ bytes: undefined, starts: undefined, wires: [wire], count: 1, next: 0, open: 1, errors: [undefined], describe: () => what, collect, parts: collect ? [] : NO_PARTS, done });
+      this.push({ bytes: undefined, starts: undefined, wires: [wire], count: 1, next: 0, open: 1, errors: [undefined], describe: () => what, collect, parts: collect && !visit ? [] : NO_PARTS, visit, done });
     });
   }
 
@@ -423,7 +454,7 @@ export class NetlinkSession {
         d.jobs.push(job);
         d.firstIndex.push(from);
         d.segStart.push(n - (i - from));
-        if (buf && starts) chunks.push(buf.subarray(starts[from] as number, starts[i] as number));
+        if (buf && starts) chunks.push(buf.subarray(starts[from], starts[i]));
         job.next = i;
       }
       if (i < job.count || job.collect) {
@@ -469,7 +500,10 @@ export class NetlinkSession {
     const type = buf.readUInt16LE(off + 4);
     const seq = buf.readUInt32LE(off + 8);
     // Replies carry our port; a notification carries its originator's (or the kernel's 0).
-    if (this.port !== undefined && buf.readUInt32LE(off + 12) !== this.port) return this.notify(buf, off, len, type);
+    if (this.port !== undefined && buf.readUInt32LE(off + 12) !== this.port) {
+      this.notify(buf, off, len, type);
+      return;
+    }
     const d = this.inFlight.get(seq) ?? this.datagramOf(seq);
     if (!d) {
       // A late reply to a request that already timed out, or (port unknown) a notification.
@@ -489,10 +523,14 @@ export class NetlinkSession {
       this.settle(d, k, errno === 0 ? undefined : (job, i) => new NetlinkError(errno, job.describe(i)));
     } else {
       const job = d.jobs[0];
-      if (!job?.collect) return this.notify(buf, off, len, type);
+      if (!job?.collect) {
+        this.notify(buf, off, len, type);
+        return;
+      }
       const flags = buf.readUInt16LE(off + 6);
       // A view, not a copy: the datagram is ours (the binding hands over a fresh buffer each time).
-      job.parts.push({ type, flags, data: buf.subarray(off + NLMSG_HDRLEN, off + len) });
+      if (job.visit) job.visit(type, flags, buf, off + NLMSG_HDRLEN, off + len);
+      else job.parts.push({ type, flags, data: buf.subarray(off + NLMSG_HDRLEN, off + len) });
       if (job.collect === 'dump' && !(flags & NLM_F_MULTI)) this.settle(d, k, undefined);
     }
   }

@@ -30,6 +30,7 @@ export interface EntrySpec {
 export type Step =
   | { readonly op: 'reconcile'; readonly routes: RouteSpec[]; readonly vteps?: { node: string; addr: string; parent: string }[] }
   | { readonly op: 'list' }
+  | { readonly op: 'fingerprint' }
   | { readonly op: 'bulk'; readonly action: 'upsert' | 'remove'; readonly routes: NonNullable<EntrySpec['route']>[] }
   | ({ readonly op: 'upsert' | 'remove' } & EntrySpec);
 
@@ -40,6 +41,8 @@ export interface StepResult {
   readonly operations?: number;
   readonly full?: boolean;
   readonly listed?: string[];
+  /** For a fingerprint step. */
+  readonly print?: string;
   /** For a bulk step: the error message of each entry that failed, in entry order. */
   readonly errors?: string[];
   /** For a bulk step: datagrams the session sent for it. */
@@ -65,6 +68,12 @@ async function runStep(kernel: NetlinkReturnPath, step: Step): Promise<StepResul
         ...(await kernel.fdb.list('vxlan0')).map((f) => `fdb ${formatFdb(f)}`),
       ].sort();
       return { ok: true, listed };
+    }
+    case 'fingerprint': {
+      // The kernel's fingerprint, and the digest of what a full read lists: equal when they agree.
+      const print = await kernel.fingerprint('vxlan0');
+      const listed = { routes: await kernel.routes.list(), neighbours: await kernel.neighbours.list('vxlan0'), fdb: await kernel.fdb.list('vxlan0') };
+      return { ok: true, print, ...(print === (await kernel.digest(listed, 'vxlan0')) ? {} : { error: 'the fingerprint is not the digest of what list() read' }) };
     }
     case 'bulk': {
       // One batch call, as a reconcile pass makes: many datagrams, one promise.

@@ -95,7 +95,7 @@ export function fieldsMatch(reqs: readonly FieldRequirement[], object: unknown):
   return reqs.every((r) => {
     let v: unknown = object;
     for (const step of r.path.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[step] : undefined;
-    const text = typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
+    const text = typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
     return r.op === 'eq' ? text === r.value : text !== r.value;
   });
 }

@@ -127,7 +127,10 @@ export class KubeApiServer {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const query = Object.fromEntries(url.searchParams);
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query });
-    if (url.pathname.startsWith('/_test/')) return this.testHook(url.pathname, res);
+    if (url.pathname.startsWith('/_test/')) {
+      this.testHook(url.pathname, res);
+      return;
+    }
     const route = parsePath(url.pathname);
     if (!route) throw new KubeApiError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     const { type, namespace, name } = route;
@@ -140,36 +143,44 @@ export class KubeApiServer {
           fields: parseFieldSelector(query.fieldSelector, type.fields),
         };
         const watch = query.watch === '1' || query.watch === 'true';
-        if (watch) return this.serveWatch(type, filter, query, req, res);
+        if (watch) {
+          this.serveWatch(type, filter, query, req, res);
+          return;
+        }
         if (this.failLists > 0) {
           this.failLists--;
           throw new KubeApiError(500, 'InternalError', 'injected failure (failNext)');
         }
         const list = this.store.list(type.plural, filter);
-        return sendJson(res, 200, {
+        sendJson(res, 200, {
           apiVersion: type.group === '' ? type.version : `${type.group}/${type.version}`,
           kind: `${type.kind}List`,
           metadata: { resourceVersion: list.resourceVersion },
           items: list.items,
         });
+        return;
       }
       if (method === 'POST') {
         const body = (await readJson(req)) as KubeObject;
         if (namespace !== undefined) body.metadata = { ...body.metadata, namespace };
-        return sendJson(res, 201, this.store.create(type.plural, body));
+        sendJson(res, 201, this.store.create(type.plural, body));
+        return;
       }
       throw new KubeApiError(405, 'MethodNotAllowed', `${method} is not allowed on a collection`);
     }
     switch (method) {
       case 'GET':
-        return sendJson(res, 200, this.store.get(type.plural, namespace, name));
+        sendJson(res, 200, this.store.get(type.plural, namespace, name));
+        return;
       case 'PUT': {
         const body = (await readJson(req)) as KubeObject;
         body.metadata = { ...body.metadata, name, ...(namespace !== undefined ? { namespace } : {}) };
-        return sendJson(res, 200, this.store.replace(type.plural, body));
+        sendJson(res, 200, this.store.replace(type.plural, body));
+        return;
       }
       case 'PATCH':
-        return sendJson(res, 200, this.store.patch(type.plural, namespace, name, await readJson(req)));
+        sendJson(res, 200, this.store.patch(type.plural, namespace, name, await readJson(req)));
+        return;
       case 'DELETE': {
         const grace = Number(query.gracePeriodSeconds ?? '0');
         if (type.plural === 'pods' && grace > 0) {
@@ -178,9 +189,11 @@ export class KubeApiServer {
           setTimeout(() => {
             if (this.store.tryGet(type.plural, namespace, name)) this.store.delete(type.plural, namespace, name);
           }, grace * 1000).unref();
-          return sendJson(res, 200, marked);
+          sendJson(res, 200, marked);
+          return;
         }
-        return sendJson(res, 200, this.store.delete(type.plural, namespace, name));
+        sendJson(res, 200, this.store.delete(type.plural, namespace, name));
+        return;
       }
       default:
         throw new KubeApiError(405, 'MethodNotAllowed', `${method} is not allowed`);

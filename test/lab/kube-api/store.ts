@@ -118,6 +118,7 @@ export class KubeStore {
 
   create(plural: string, input: KubeObject): KubeObject {
     const t = this.type(plural);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- parsed JSON: the type promises more than the wire does
     const name = input.metadata?.name;
     if (!name) throw new KubeApiError(422, 'Invalid', 'metadata.name: Required value');
     const ns = t.namespaced ? input.metadata.namespace ?? 'default' : undefined;
@@ -252,6 +253,7 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
   const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- JSON merge patch: null deletes the key it names
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
   }
