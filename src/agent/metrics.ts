@@ -12,7 +12,7 @@ export interface AgentMetrics {
   readonly watchLists: Counter<'resource'>;
   readonly applies: Counter<'result'>;
   readonly feedRoutes: Gauge;
-  readonly gatewayHealthChanges: Counter<'to'>;
+  readonly gatewayHealthChanges: Counter<'signal' | 'to'>;
   readonly gatewaysUsable: Gauge;
 }
 
@@ -31,7 +31,7 @@ export function createAgentMetrics(options: { readonly processMetrics?: boolean 
     watchLists: new Counter({ name: `${p}watch_lists_total`, help: 'Complete lists (the first, and each relist after 410 Gone or an error), by watched resource', labelNames: ['resource'], registers }),
     applies: new Counter({ name: `${p}steering_applies_total`, help: 'Steering specs handed to the dataplane, by result', labelNames: ['result'], registers }),
     feedRoutes: new Gauge({ name: `${p}route_feed_routes`, help: 'Routes in the route feed served to the gateways on this node', registers }),
-    gatewayHealthChanges: new Counter({ name: `${p}gateway_health_changes_total`, help: "Gateway poll state changes (GET /readiness on the pod's health port), by new state", labelNames: ['to'], registers }),
+    gatewayHealthChanges: new Counter({ name: `${p}gateway_health_changes_total`, help: 'Changes of a gateway signal (stream, echo, poll), by signal and new state', labelNames: ['signal', 'to'], registers }),
     gatewaysUsable: new Gauge({ name: `${p}gateways_usable`, help: 'Gateways this node polls that may take new flows now', registers }),
   };
 }
