@@ -251,11 +251,41 @@ export class Agent {
     this.reportErrors(plan);
     this.health.setTargets([...this.gateways.items.values()].filter((g) => plan.relevantGateways.has(g.key)));
     this.scheduleReview(verdicts);
-    this.deps.metrics.gatewaysUsable.set([...plan.relevantGateways].filter((k) => verdicts.get(k)?.usable).length);
+    this.recordGatewayMetrics(plan.relevantGateways, verdicts);
     this.deps.metrics.steeredPods.set(plan.clients.length);
     this.deps.metrics.failedClosedPods.set(plan.clients.filter((c) => c.gateways.length === 0).length);
     if (plan.spec) this.requestApply(plan.spec);
     this.passFeed();
+  }
+
+  /** Every change of a signal triggers a pass, so the per-gateway metrics are brought up to date here. */
+  private recordGatewayMetrics(relevant: ReadonlySet<string>, verdicts: ReadonlyMap<string, Verdict>): void {
+    const m = this.deps.metrics;
+    m.gatewaysUsable.set([...relevant].filter((k) => verdicts.get(k)?.usable).length);
+    m.gatewaySignal.reset();
+    m.gatewaySignalSince.reset();
+    m.gatewayUsable.reset();
+    m.gatewayFlowsKept.reset();
+    const toUnix = (since: number): number => (Date.now() - (this.clock.now() - since)) / 1000;
+    for (const { key, signals } of this.health.all()) {
+      const pod = this.gateways.items.get(key);
+      const v = verdicts.get(key);
+      if (v) {
+        m.gatewayUsable.set({ gateway: key }, v.usable ? 1 : 0);
+        m.gatewayFlowsKept.set({ gateway: key }, v.keepFlows ? 1 : 0);
+      }
+      const states: Array<[string, string | undefined, number | undefined]> = [
+        ['kube', pod ? (pod.deleting ? 'terminating' : pod.ready ? 'ready' : 'not_ready') : undefined, signals.kube?.since],
+        ['stream', signals.stream && (signals.stream.state === 'live' ? (signals.stream.draining ? 'live_draining' : signals.stream.ready ? 'live_ready' : 'live_not_ready') : signals.stream.state), signals.stream?.since],
+        ['echo', signals.echo?.state, signals.echo?.since],
+        ['poll', signals.poll?.state, signals.poll?.since],
+      ];
+      for (const [signal, state, since] of states) {
+        if (state === undefined) continue;
+        m.gatewaySignal.set({ gateway: key, signal, state }, 1);
+        if (since !== undefined) m.gatewaySignalSince.set({ gateway: key, signal }, toUnix(since));
+      }
+    }
   }
 
   /** The next pass when a verdict changes by itself (a lost gateway's flows' grace runs out). */

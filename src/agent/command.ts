@@ -116,6 +116,7 @@ export class AgentProcess {
       version: VERSION,
       pid: process.pid,
       wallNow: Date.now(),
+      clockNow: this.clock.now(),
       uptimeMs: this.clock.now() - this.agent.startedAt,
       config: this.config,
       readiness,
