@@ -9,12 +9,16 @@ import type { RuleEntry, TableRouteEntry } from '../model/policy-routing';
  * it at once (new connections hash over the others), the pin keeps the old ones on it.
  *
  *   nftables (table ip egress_gateway_agent_pins, written whole):
- *     prerouting, priority mangle:  ct direction original, ct mark & MASK == SLOT
+ *     prerouting, priority mangle:  ct state established, ct direction original,
+ *                                   ct mark & MASK == SLOT
  *                                   → meta mark = (meta mark & ~MASK) | SLOT      one rule per pin
  *     postrouting, priority mangle: oifname egress.calico, ct state new, rt ip nexthop <gateway>
  *                                   → ct mark = (ct mark & ~MASK) | SLOT          one rule per pin
  *   ip rule  fwmark SLOT/MASK lookup T priority P-1 proto 69                        one per pin
  *   table T: default nhid <the gateway's nexthop> metric 10; throw <bypass>, throw <gateway>/32
+ *
+ * Only established connections are pinned: a connection that has had no answer yet (its SYN went
+ * to a gateway that died meanwhile) is routed by its group again when it retries, and marked anew.
  *
  * Why the throws: the mark stays on the packet when egress.calico encapsulates it, and the VXLAN
  * packet's own route lookup (to the gateway's address, from the node) would match the pin's rule
@@ -78,7 +82,7 @@ export function renderPins(device: string, flowMark: FlowMark, pins: readonly Pi
     `\tcomment ${JSON.stringify(pinsDigest(device, flowMark, pins))}`,
     '\tchain restore {',
     '\t\ttype filter hook prerouting priority mangle; policy accept;',
-    ...sorted.map((p) => `\t\tct direction original ct mark & ${hex(flowMark.mask)} == ${hex(p.mark)} meta mark set meta mark & ${keep} | ${hex(p.mark)}`),
+    ...sorted.map((p) => `\t\tct state established ct direction original ct mark & ${hex(flowMark.mask)} == ${hex(p.mark)} meta mark set meta mark & ${keep} | ${hex(p.mark)}`),
     '\t}',
     '\tchain save {',
     '\t\ttype filter hook postrouting priority mangle; policy accept;',
@@ -103,7 +107,7 @@ export function pinsPresent(listing: string | undefined, device: string, flowMar
   const lines = listing.split('\n').map((l) => l.trim());
   if (!lines.some((l) => l === `comment ${JSON.stringify(pinsDigest(device, flowMark, pins))}`)) return false;
   const chains = lines.filter((l) => l.startsWith('chain ')).length;
-  const restores = lines.filter((l) => l.startsWith('ct direction original ct mark')).length;
+  const restores = lines.filter((l) => l.includes('ct direction original ct mark')).length;
   const saves = lines.filter((l) => l.startsWith('oifname') && l.includes('rt ip nexthop')).length;
   return chains === 2 && restores === pins.length && saves === pins.length;
 }

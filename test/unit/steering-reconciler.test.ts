@@ -313,7 +313,7 @@ describe('steering reconciler: flow pins (fake kernel)', () => {
     assert.ok(first.writes.includes('add rule from all fwmark 0x100/0x3f00 lookup 1001 priority 99'), first.writes.join('\n'));
     assert.ok(first.writes.includes('add rule from all fwmark 0x200/0x3f00 lookup 1002 priority 99'), first.writes.join('\n'));
     assert.equal(first.writes.at(-1), 'write nftables table ip egress_gateway_agent_pins (2 pinned gateway(s))');
-    assert.match(pins.text ?? '', /ct direction original ct mark & 0x00003f00 == 0x00000100 meta mark set meta mark & 0xffffc0ff \| 0x00000100/);
+    assert.match(pins.text ?? '', /ct state established ct direction original ct mark & 0x00003f00 == 0x00000100 meta mark set meta mark & 0xffffc0ff \| 0x00000100/);
     assert.match(pins.text ?? '', /oifname "egress.calico" ct state new rt ip nexthop 100\.64\.2\.8 ct mark set ct mark & 0xffffc0ff \| 0x00000200/);
     assert.deepEqual((await pass(r)).writes, [], 'the second pass writes nothing');
 
