@@ -111,7 +111,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'HEALTH_MAX_CONNECTIONS',
     commands: ['start'],
     default: '4096',
-    meaning: 'Connections the health port keeps open at once (1 to 1000000); more are refused at once and counted in egress_gateway_health_connections_dropped_total. The default fits ~1,000 long-lived health streams from client-node agents four times over.',
+    meaning: "Connections the health port keeps open at once (1 to 1000000); more are refused at once and counted in egress_gateway_health_connections_dropped_total. Client-node agents' readiness streams (one per node) may take three quarters of it (3,072 nodes by default; more get 503 and poll instead); the rest stays for the kubelet's and Felix's polls.",
   },
   {
     name: 'HEALTH_TIMEOUT_DATASTORE',

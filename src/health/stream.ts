@@ -143,7 +143,7 @@ export class ReadinessStreams {
     if (!group) {
       group = { streams: new Set(), timer: undefined };
       this.groups.set(heartbeatMs, group);
-      this.armHeartbeat(heartbeatMs, group);
+      this.armHeartbeat(heartbeatMs, group, this.opts.clock.now() + heartbeatMs);
     }
     group.streams.add(stream);
     const gone = (): void => {
@@ -168,12 +168,16 @@ export class ReadinessStreams {
     }
   }
 
-  private armHeartbeat(periodMs: number, group: HeartbeatGroup): void {
+  /** On a fixed schedule (`due`, `due` + period, ...): the time the writes take does not add up. */
+  private armHeartbeat(periodMs: number, group: HeartbeatGroup, due: number): void {
     group.timer = this.opts.clock.setTimeout(() => {
       if (this.groups.get(periodMs) !== group) return;
       for (const s of group.streams) this.write(s, '\n');
-      this.armHeartbeat(periodMs, group);
-    }, periodMs);
+      const now = this.opts.clock.now();
+      // Late by more than a period (the process was stopped): start the schedule again from now.
+      const next = due + periodMs > now ? due + periodMs : now + periodMs;
+      this.armHeartbeat(periodMs, group, next);
+    }, Math.max(0, due - this.opts.clock.now()));
   }
 
   private write(s: Stream, chunk: string): void {

@@ -191,6 +191,8 @@ describe('failover: a gateway that dies, is cut off, turns 503 or drains; none r
         live.delete(oldAddr);
         await fl.untilGroup([...live], `${old} out of the group`);
         await fl.exited(old);
+        // The kubelet tears the pod down: its address is gone, and so is its pod in the API.
+        await fl.destroyNetwork(old);
         await fl.removeFromApi(old);
       }
       await fl.untilGroup([A2, B2], 'the new replicas only');

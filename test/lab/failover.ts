@@ -73,6 +73,11 @@ export interface FailoverLab {
   /** The gateway loses its upstream (its ICMP probe of ext is dropped): /readiness turns 503. */
   unready(name: string): Promise<void>;
   ready(name: string): Promise<void>;
+  /**
+   * The pod's network goes (its veth on node2 is deleted), as when the kubelet tears a pod's sandbox
+   * down after its containers have stopped: its address answers nothing any more.
+   */
+  destroyNetwork(name: string): Promise<void>;
   /** The pod as the kubelet and the API have it: deleting (deletionTimestamp), then gone. */
   markDeleting(name: string): Promise<void>;
   removeFromApi(name: string): Promise<void>;
@@ -227,6 +232,12 @@ export async function startFailoverLab(lab: Lab, options: FailoverLabOptions = {
     },
     async ready(name) {
       await nft(gatewayOf(name).ns, 'delete table ip failover_upstream\n');
+    },
+    async destroyNetwork(name) {
+      const g = gatewayOf(name);
+      const route = JSON.parse((await lab.exec(lab.names.node2, ['ip', '-j', 'route', 'show', `${g.addr}/32`])).stdout || '[]') as Array<{ dev?: string }>;
+      const dev = route[0]?.dev;
+      if (dev) await lab.exec(lab.names.node2, ['ip', 'link', 'del', dev]);
     },
     async markDeleting(name) {
       await kube('DELETE', `/api/v1/namespaces/default/pods/${name}?gracePeriodSeconds=30`);

@@ -316,6 +316,11 @@ describe('steering reconciler: flow pins (fake kernel)', () => {
     assert.match(pins.text ?? '', /ct state established ct direction original ct mark & 0x00003f00 == 0x00000100 meta mark set meta mark & 0xffffc0ff \| 0x00000100/);
     assert.match(pins.text ?? '', /oifname "egress.calico" ct state new rt ip nexthop 100\.64\.2\.8 ct mark set ct mark & 0xffffc0ff \| 0x00000200/);
     assert.deepEqual((await pass(r)).writes, [], 'the second pass writes nothing');
+    // A restarted agent reads the slots back from the kernel: nothing to write either.
+    const again = new SteeringReconciler({ kernel: { ...node.kernel, pins }, clock: new FakeClock(), steering: { group: { buckets: 64, idleTimerS: 120, unbalancedTimerS: 0 }, flowMark: { mask: 0x3f00 } } });
+    again.set(spec([['default/a', '100.64.1.5', [GW1, GW2]]]));
+    assert.deepEqual((await pass(again)).writes, [], 'a new reconciler on the same kernel writes nothing');
+    await again.stop();
 
     // GW1 drains: out of the group, its pin stays.
     r.set({ ...spec([['default/a', '100.64.1.5', [GW2]]]), keepFlows: [ip(GW1), ip(GW2)] });
