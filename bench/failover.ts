@@ -30,6 +30,7 @@ import type { ChildProcess } from 'node:child_process';
 import { startFailoverLab, type FailoverLab } from '../test/lab/failover';
 import { waitForOutput, withLab, type Lab } from '../test/lab/lab';
 import { startGateway } from './lib/gateway';
+import { GroupMonitor } from './lib/monitor';
 import { cpuMsOf, GATEWAY_IP, memoryOf, sh, spawnIn, stopChild } from './lib/ns';
 import type { Row } from './lib/report';
 import { quantile, summarize } from './lib/stats';
@@ -58,45 +59,6 @@ export interface FailoverBenchOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const nowMs = (): number => performance.timeOrigin + performance.now();
-
-/** `ip -ts monitor nexthop` on node1: when each group changed, with its members, as iproute2 stamped it. */
-class GroupMonitor {
-  readonly events: Array<{ at: number; id: number; members: number[] }> = [];
-  private partial = '';
-  private constructor(private readonly child: ChildProcess) {
-    child.stdout?.on('data', (c: Buffer) => {
-      const lines = (this.partial + c.toString()).split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const l of lines) {
-        const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})\] id (\d+) group (\S+)/.exec(l);
-        if (!m) continue;
-        const at = Date.parse(`${m[1] ?? ''}Z`) + Number(m[2]) / 1000;
-        this.events.push({ at, id: Number(m[3]), members: (m[4] ?? '').split('/').map((x) => Number(x.split(',')[0])) });
-      }
-    });
-  }
-
-  static async start(lab: Lab): Promise<GroupMonitor> {
-    const m = new GroupMonitor(lab.spawn(lab.names.node1, ['ip', '-ts', 'monitor', 'nexthop'], { env: { TZ: 'UTC' } }));
-    await sleep(300);
-    return m;
-  }
-
-  /** The first change after `since` that leaves nexthop `id` out of every group that had it. */
-  async without(id: number, since: number, timeoutMs: number): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const e = this.events.find((x) => x.at >= since && !x.members.includes(id));
-      if (e) return e.at;
-      if (Date.now() > deadline) throw new Error(`failover bench: nexthop ${id} still in a group after ${timeoutMs} ms`);
-      await sleep(5);
-    }
-  }
-
-  stop(): void {
-    this.child.kill('SIGTERM');
-  }
-}
 
 async function nexthopOf(lab: Lab, gateway: string): Promise<number> {
   const all = JSON.parse((await lab.exec(lab.names.node1, ['ip', '-j', 'nexthop', 'show'])).stdout) as Array<{ id: number; gateway?: string }>;
@@ -140,7 +102,8 @@ async function detection(mode: string, rounds: number, agentEnv: Record<string, 
     undefined,
     async (lab) => {
       const fl = await startFailoverLab(lab, { agentEnv, gatewayEnv: { DRAIN_DELAY: '10s' } });
-      const monitor = await GroupMonitor.start(lab);
+      const monitor = new GroupMonitor(lab.spawn(lab.names.node1, ['ip', '-ts', 'monitor', 'nexthop'], { env: { TZ: 'UTC' } }));
+      await sleep(300);
       try {
         for (let r = 0; r < rounds; r++) {
           for (const kind of kinds) {
@@ -153,13 +116,13 @@ async function detection(mode: string, rounds: number, agentEnv: Record<string, 
             // A 503 counts from when the gateway said so (its own probe's timeout comes before that).
             const from = kind === '503' ? readinessChangedAt(fl, t0) : t0;
             samples[kind].push(at - from);
-            process.stderr.write(`failover: ${mode} ${kind} round ${r + 1}: ${(at - t0).toFixed(1)} ms\n`);
+            process.stderr.write(`failover: ${mode} ${kind} round ${r + 1}: ${(at - from).toFixed(1)} ms${from !== t0 ? ` (${(at - t0).toFixed(1)} ms from the action)` : ''}\n`);
             await restore(fl, kind);
             await fl.untilGroup([A, B], 'gw-a back', 120_000);
           }
         }
       } finally {
-        monitor.stop();
+        await monitor.stop();
         await fl.close();
       }
     },
@@ -379,7 +342,8 @@ export async function benchFailover(opts: FailoverBenchOptions): Promise<Row[]> 
         value: summarize(samples.map((x) => x.gatewayCpuPct)),
         baseline: { name: 'no streams', value: summarize(idle.map((x) => x.gatewayCpuPct)) },
         note:
-          `RSS ${med(samples, (x) => x.rssMiB).toFixed(0)} MiB (no streams: ${med(idle, (x) => x.rssMiB).toFixed(0)}); ` +
+          // RSS never shrinks back once streams were open: the one before any stream is the baseline.
+          `RSS ${med(samples, (x) => x.rssMiB).toFixed(0)} MiB (before any stream: ${idle[0]?.rssMiB.toFixed(0) ?? '?'}); ` +
           `machine softirq ${med(samples, (x) => x.softirqPct).toFixed(1)} % of a core (no streams: ${med(idle, (x) => x.softirqPct).toFixed(1)}); ` +
           `gaps between a stream's lines p99 ${med(samples, (x) => x.p99GapMs).toFixed(0)} ms, max ${Math.max(...samples.map((x) => x.maxGapMs ?? 0)).toFixed(0)} ms` +
           (samples[0]?.echoAnswered !== undefined ? `; echoes answered per window ${med(samples, (x) => x.echoAnswered).toFixed(0)}` : ''),

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ipPoolObject, namespaceObject, nodeObject, podObject } from './kube-api/objects';
 import { clientBlockRoute, eventually, httpTool } from './gateway';
-import { CLIENT_NODE_NAME, waitForOutput, type Lab } from './lab';
+import { CLIENT_NODE_NAME, stopChild, waitForOutput, type Lab } from './lab';
 import type { ChurnReport } from './flow-load';
 import { TestFelix } from './test-felix';
 
@@ -206,10 +206,7 @@ export async function startFailoverLab(lab: Lab, options: FailoverLabOptions = {
       const g = gatewayOf(name);
       const child = g.daemon;
       g.daemon = undefined;
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise((resolve) => child.once('close', resolve));
-      child.kill('SIGKILL');
-      await gone;
+      if (child) await stopChild(child, 'SIGKILL');
     },
     term(name) {
       gatewayOf(name).daemon?.kill('SIGTERM');

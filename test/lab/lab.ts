@@ -649,7 +649,7 @@ function startCapture(child: ChildProcess): Promise<Capture> {
 }
 
 /** Signals a child and waits for it to exit, escalating to SIGKILL after 3 s. */
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const closed = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);
