@@ -255,8 +255,8 @@ async function streamCost(opts: FailoverBenchOptions, rounds: number): Promise<R
           const gaps = load ? await jsonLine(load) : undefined;
           const full: CostSample = {
             ...sample,
-            ...(gaps ? { maxGapMs: gaps.maxGapMs as number, p99GapMs: gaps.p99GapMs as number } : {}),
-            ...(echo ? { echoAnswered: echo.answered as number } : {}),
+            ...(gaps ? { maxGapMs: gaps.maxGapMs, p99GapMs: gaps.p99GapMs } : {}),
+            ...(echo ? { echoAnswered: echo.answered } : {}),
           };
           (out[name] ??= []).push(full);
           process.stderr.write(`failover: cost round ${r + 1} ${name}: ${JSON.stringify(full)}\n`);

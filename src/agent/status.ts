@@ -150,7 +150,7 @@ export function buildAgentStatus(i: {
 export function signalViews(pod: { ready: boolean; deleting: boolean }, s: GatewaySignals | undefined, toIso: ToIso): AgentStatusDocument['gateways'][number]['signals'] {
   const view = (state: string, since: number | undefined, detail?: string): SignalView => ({
     state,
-    ...(since !== undefined ? { since: toIso(since) as string } : {}),
+    ...(since !== undefined ? { since: toIso(since) } : {}),
     ...(detail ? { detail } : {}),
   });
   const kube = view(pod.deleting ? 'terminating' : pod.ready ? 'Ready' : 'NotReady', s?.kube?.since);

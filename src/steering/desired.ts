@@ -324,7 +324,7 @@ function planPins(
       wanted.push({ gateway: gw, slot: p.slot, table: p.table });
     }
   }
-  const named = new Set(kernel.rules.filter((r) => r.fwmark && r.fwmark.mask === flowMark.mask).map((r) => r.fwmark!.value >>> 0));
+  const named = new Set(kernel.rules.flatMap((r) => (r.fwmark && r.fwmark.mask === flowMark.mask ? [r.fwmark.value >>> 0] : [])));
   const max = maxSlot(flowMark.mask);
   const freeSlot = (): number | undefined => {
     for (let s = 1; s <= max; s++) if (!slots.has(s) && !named.has(markOf(s, flowMark.mask))) return s;

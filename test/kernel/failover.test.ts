@@ -112,9 +112,10 @@ describe('failover: a gateway that dies, is cut off, turns 503 or drains; none r
       assert.deepEqual(new Set(await newConnections(fl, 10)), new Set([B]));
       const status = await fl.agentStatus();
       const gwA = (status.gateways as Array<Record<string, unknown>>).find((g) => g.pod === 'default/gw-a');
-      assert.equal(gwA?.usable, false);
-      assert.equal(gwA?.decidedBy, 'stream', JSON.stringify(gwA));
-      assert.match(String(gwA?.reason), /not ready \(stream\): icmp/);
+      assert.ok(gwA);
+      assert.equal(gwA.usable, false);
+      assert.equal(gwA.decidedBy, 'stream', JSON.stringify(gwA));
+      assert.match(String(gwA.reason), /not ready \(stream\): icmp/);
       await fl.ready('gw-a');
       await fl.untilGroup([A, B], 'gw-a back');
       const report = await churn.stop();

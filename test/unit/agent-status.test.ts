@@ -37,14 +37,15 @@ describe('agent status: the gateways and their signals', () => {
 
   it('the document: state and since per signal, the verdict, whether the flows stay', () => {
     const [ga, gb] = doc.gateways;
-    assert.deepEqual(ga?.signals, {
+    assert.ok(ga && gb);
+    assert.deepEqual(ga.signals, {
       kube: { state: 'Ready', since: new Date(WALL - 90_000).toISOString() },
       stream: { state: 'live, ready', since: new Date(WALL - 60_000).toISOString(), detail: '2 connect(s)' },
       echo: { state: 'up', since: new Date(WALL - 59_000).toISOString(), detail: 'rtt 0.21 ms' },
     });
-    assert.deepEqual([ga?.usable, ga?.keepFlows, ga?.decidedBy], [true, true, 'stream']);
-    assert.deepEqual([gb?.usable, gb?.keepFlows, gb?.decidedBy, gb?.reason], [false, true, 'stream', 'unreachable: stream lost (3 echoes unanswered)']);
-    assert.equal(gb?.signals.echo?.detail, '3 missed: no answer within 100 ms');
+    assert.deepEqual([ga.usable, ga.keepFlows, ga.decidedBy], [true, true, 'stream']);
+    assert.deepEqual([gb.usable, gb.keepFlows, gb.decidedBy, gb.reason], [false, true, 'stream', 'unreachable: stream lost (3 echoes unanswered)']);
+    assert.equal(gb.signals.echo?.detail, '3 missed: no answer within 100 ms');
   });
 
   it('the table: a row per gateway with every signal and how long ago it changed', () => {

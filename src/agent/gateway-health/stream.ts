@@ -215,7 +215,7 @@ export const httpStreamTransport: StreamTransport = {
     };
     const req = request(url, { method: 'GET', agent: false, headers: { accept: 'application/x-ndjson' } }, (res) => {
       res.setEncoding('utf8');
-      handlers.onResponse(res.statusCode ?? 0, String(res.headers['content-type'] ?? ''));
+      handlers.onResponse(res.statusCode ?? 0, res.headers['content-type'] ?? '');
       res.on('data', (chunk: string) => {
         if (!ended) handlers.onData(chunk);
       });
