@@ -17,6 +17,7 @@ import { benchStartup } from './startup';
 import { benchReadiness } from './readiness';
 import { benchDataplane } from './dataplane';
 import { benchConnections } from './connections';
+import { benchFailover } from './failover';
 
 type Bench = () => Promise<Row[]>;
 
@@ -32,6 +33,8 @@ const BENCHES: Record<string, Bench> = {
   startup: () => benchStartup(quick ? 2 : 5),
   connections: () =>
     benchConnections(quick ? { rounds: 2, seconds: 2, concurrency: 64, maxConnections: 100_000 } : { rounds: 3, seconds: 3, concurrency: 64, maxConnections: 200_000 }),
+  failover: () =>
+    benchFailover(quick ? { rounds: 3, felixRounds: 1, rolls: 1, streams: 1000, costRounds: 1, windowMs: 5_000 } : { rounds: 20, felixRounds: 3, rolls: 3, streams: 1000, costRounds: 3, windowMs: 10_000 }),
 };
 
 async function main(): Promise<void> {

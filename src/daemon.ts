@@ -18,6 +18,7 @@ import { NetlinkLinkWatch } from './kernel/netlink/link-watch';
 import { NetlinkNeighbourCache } from './kernel/netlink/neighbour-cache';
 import { createHealthChecks, type HealthChecks } from './health/checks';
 import { startHealthServer, type HealthServer } from './health/server';
+import { maxStreamsFor, ReadinessStreams, streamStateOf } from './health/stream';
 import { NetlinkReturnPath } from './kernel/netlink/return-path';
 import { NetlinkSession } from './kernel/netlink/session';
 import type { ReturnPathKernel } from './kernel/return-path';
@@ -83,6 +84,8 @@ export function realDaemonDeps(): DaemonDeps {
 export class Daemon {
   readonly metrics: GatewayMetrics;
   readonly health: HealthChecks;
+  /** The readiness streams of the client nodes' agents (GET /readiness/stream). */
+  readonly streams: ReadinessStreams;
   readonly reconciler: ReturnPathReconciler;
   private readonly lifecycle: Lifecycle;
   private readonly client: PolicySyncClient;
@@ -118,6 +121,16 @@ export class Daemon {
     if (config.egressIpv6) families.add(6);
 
     this.health = createHealthChecks({ config: config.health, clock: this.clock, logger: this.log, metrics: this.metrics });
+    // Client nodes' agents hear of every change of readiness at once (a 503, the drain), not at their next poll.
+    const tracker = this.health.tracker;
+    this.streams = new ReadinessStreams({
+      clock: this.clock,
+      current: () => streamStateOf(tracker.report()),
+      maxStreams: maxStreamsFor(config.health.maxConnections),
+      logger: this.log,
+      metrics: { set: (n) => this.metrics.healthStreams.set(n), refused: () => this.metrics.healthStreamsRefused.inc() },
+    });
+    tracker.onChange((report) => this.streams.publish(streamStateOf(report)));
     const kernel = deps.kernel;
     this.reconciler = new ReturnPathReconciler({
       kernel,
@@ -255,6 +268,7 @@ export class Daemon {
             },
             {
               readiness: this.health.tracker,
+              streams: this.streams,
               metrics: this.metrics,
               clock: this.clock,
               logger: this.log,

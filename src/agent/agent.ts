@@ -7,8 +7,10 @@ import { cidrOf, type Cidr } from '../model/ip';
 import { steeringSpecText, type SteeringSpec } from '../model/steering';
 import type { Logger } from '../observability/logger';
 import { blockFrom, namespaceFrom, nodeFrom, podFrom, poolFrom, type BlockInfo, type NamespaceInfo, type NodeInfo, type PodInfo, type PoolInfo } from './cluster';
-import { GatewayHealthMonitor, httpReadinessProbe, type ReadinessProbe } from './gateway-health/monitor';
-import { gatewayVerdict, type ProbeRecord } from './gateway-health/state';
+import type { EchoPort } from './gateway-health/echo';
+import { GatewayHealthMonitor, httpReadinessProbe, signalPolicyOf, type ReadinessProbe } from './gateway-health/monitor';
+import type { GatewaySignals, ProbeRecord, Verdict } from './gateway-health/state';
+import type { StreamTransport } from './gateway-health/stream';
 import { watchTargets, type ManagedWatch, type WatchFactory } from './kube/sources';
 import type { WatchHandlers } from './kube/watch';
 import type { AgentMetrics } from './metrics';
@@ -25,11 +27,18 @@ export interface AgentDeps {
   readonly feed: RouteFeedServer;
   /** The gateway poll (HTTP GET /readiness by default). */
   readonly probe?: ReadinessProbe;
+  /** The gateways' readiness streams (node:http by default). */
+  readonly streamTransport?: StreamTransport;
+  /** ICMP echo to the gateway pods; absent: no echo (the stream's heartbeat is the check then). */
+  readonly echo?: EchoPort;
   /** Debounce of recomputes after a burst of events (default 50 ms). */
   readonly debounceMs?: number;
 }
 
 export type AgentPhase = 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** A gateway's signal changed: the pass that moves flows off it (or back) runs after this little. */
+const HEALTH_DEBOUNCE_MS = 2;
 
 /** Keyed stores, one per kind the watches fill; `clear()` when a watch starts over. */
 class Store<T> {
@@ -82,7 +91,12 @@ export class Agent {
   private readonly log: Logger;
   private readonly clock: Clock;
   private timer: TimerHandle | undefined;
+  /** When the pending pass runs (clock ms), so an urgent trigger can bring it forward. */
+  private timerDue = 0;
   private retryTimer: TimerHandle | undefined;
+  /** A pass when some gateway's verdict changes by itself (its flows' grace running out). */
+  private reviewTimer: TimerHandle | undefined;
+  private verdicts: ReadonlyMap<string, Verdict> = new Map();
   private retryDelayMs = 500;
   private phase: AgentPhase = 'starting';
   readonly startedAt: number;
@@ -111,10 +125,14 @@ export class Agent {
       clock: this.clock,
       logger: this.log,
       policy: config.gatewayPoll,
+      signals: signalPolicyOf(config.gatewaySignals),
       probe: deps.probe ?? httpReadinessProbe,
-      onChange: (key, record) => {
-        deps.metrics.gatewayHealthChanges.inc({ to: record.state });
-        this.trigger(`gateway ${key} ${record.state}`);
+      ...(deps.streamTransport ? { transport: deps.streamTransport } : {}),
+      ...(deps.echo ? { echo: deps.echo } : {}),
+      onChange: (change) => {
+        deps.metrics.gatewayHealthChanges.inc({ signal: change.signal, to: change.to });
+        // A gateway going or coming back is what failover is about: the pass runs at once.
+        this.trigger(`gateway ${change.gateway}: ${change.signal} ${change.to}`, HEALTH_DEBOUNCE_MS);
       },
     });
     const watch = (target: (typeof this.targets)[keyof typeof this.targets], store: Store<unknown>): ManagedWatch =>
@@ -137,6 +155,7 @@ export class Agent {
         stop: async () => {
           this.timer?.cancel();
           this.retryTimer?.cancel();
+          this.reviewTimer?.cancel();
           await Promise.all([...this.core, ...(this.feedWatches ?? [])].map((w) => w.stop()));
           await this.applying;
         },
@@ -183,25 +202,34 @@ export class Agent {
     return this.core.every((w) => w.synced);
   }
 
-  /** Events only update the stores and ask for a pass; a burst makes one pass. */
-  trigger(reason: string): void {
+  /**
+   * Events only update the stores and ask for a pass; a burst makes one pass. `delayMs` (default:
+   * the debounce) brings a pending pass forward when it is sooner.
+   */
+  trigger(reason: string, delayMs = this.deps.debounceMs ?? 50): void {
     if (this.phase === 'stopping' || this.phase === 'stopped') return;
-    if (this.timer) return;
+    const due = this.clock.now() + delayMs;
+    if (this.timer && this.timerDue <= due) return;
+    this.timer?.cancel();
     this.log.debug({ component: 'agent', event: 'trigger', reason }, reason);
+    this.timerDue = due;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.pass();
-    }, this.deps.debounceMs ?? 50);
+    }, delayMs);
   }
 
   private localGateways(): PodInfo[] {
     return [...this.gateways.items.values()].filter((g) => g.nodeName === this.config.nodeName && g.ips.length > 0);
   }
 
-  private verdictOf = (g: PodInfo): ReturnType<typeof gatewayVerdict> => gatewayVerdict(g, this.health.get(g.key));
+  private verdictOf = (g: PodInfo): Verdict => this.verdicts.get(g.key) ?? this.health.verdict(g);
 
   private pass(): void {
     if (!this.coreSynced) return;
+    const verdicts = new Map<string, Verdict>();
+    for (const g of this.gateways.items.values()) verdicts.set(g.key, this.health.verdict(g));
+    this.verdicts = verdicts;
     const self = this.selfNode.items.get(this.config.nodeName);
     const plan = planSteering(
       {
@@ -213,6 +241,7 @@ export class Agent {
         namespaces: this.namespaces.items,
         gateways: this.gateways.items.values(),
         usable: (g) => this.verdictOf(g).usable,
+        keepFlows: (g) => this.verdictOf(g).keepFlows,
         bypass: this.bypass(self),
       },
       this.assignments,
@@ -221,10 +250,54 @@ export class Agent {
     this.lastPlan = plan;
     this.reportErrors(plan);
     this.health.setTargets([...this.gateways.items.values()].filter((g) => plan.relevantGateways.has(g.key)));
+    this.scheduleReview(verdicts);
+    this.recordGatewayMetrics(plan.relevantGateways, verdicts);
     this.deps.metrics.steeredPods.set(plan.clients.length);
     this.deps.metrics.failedClosedPods.set(plan.clients.filter((c) => c.gateways.length === 0).length);
     if (plan.spec) this.requestApply(plan.spec);
     this.passFeed();
+  }
+
+  /** Every change of a signal triggers a pass, so the per-gateway metrics are brought up to date here. */
+  private recordGatewayMetrics(relevant: ReadonlySet<string>, verdicts: ReadonlyMap<string, Verdict>): void {
+    const m = this.deps.metrics;
+    m.gatewaysUsable.set([...relevant].filter((k) => verdicts.get(k)?.usable).length);
+    m.gatewaySignal.reset();
+    m.gatewaySignalSince.reset();
+    m.gatewayUsable.reset();
+    m.gatewayFlowsKept.reset();
+    const toUnix = (since: number): number => (Date.now() - (this.clock.now() - since)) / 1000;
+    for (const { key, signals } of this.health.all()) {
+      const pod = this.gateways.items.get(key);
+      const v = verdicts.get(key);
+      if (v) {
+        m.gatewayUsable.set({ gateway: key }, v.usable ? 1 : 0);
+        m.gatewayFlowsKept.set({ gateway: key }, v.keepFlows ? 1 : 0);
+      }
+      const states: Array<[string, string | undefined, number | undefined]> = [
+        ['kube', pod ? (pod.deleting ? 'terminating' : pod.ready ? 'ready' : 'not_ready') : undefined, signals.kube?.since],
+        ['stream', signals.stream && (signals.stream.state === 'live' ? (signals.stream.draining ? 'live_draining' : signals.stream.ready ? 'live_ready' : 'live_not_ready') : signals.stream.state), signals.stream?.since],
+        ['echo', signals.echo?.state, signals.echo?.since],
+        ['poll', signals.poll?.state, signals.poll?.since],
+      ];
+      for (const [signal, state, since] of states) {
+        if (state === undefined) continue;
+        m.gatewaySignal.set({ gateway: key, signal, state }, 1);
+        if (since !== undefined) m.gatewaySignalSince.set({ gateway: key, signal }, toUnix(since));
+      }
+    }
+  }
+
+  /** The next pass when a verdict changes by itself (a lost gateway's flows' grace runs out). */
+  private scheduleReview(verdicts: ReadonlyMap<string, Verdict>): void {
+    this.reviewTimer?.cancel();
+    this.reviewTimer = undefined;
+    const at = Math.min(...[...verdicts.values()].map((v) => v.reviewAt ?? Infinity));
+    if (!Number.isFinite(at)) return;
+    this.reviewTimer = this.clock.setTimeout(() => {
+      this.reviewTimer = undefined;
+      this.trigger('a gateway verdict ran out', 0);
+    }, Math.max(0, at - this.clock.now()));
   }
 
   /**
@@ -363,7 +436,13 @@ export class Agent {
       node: this.selfNode.items.get(this.config.nodeName),
       watches: [...this.core, ...(this.feedWatches ?? [])].map((w) => w.stats()),
       plan: this.lastPlan,
-      gateways: [...this.gateways.items.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((g) => ({ pod: g, probe: this.health.get(g.key), verdict: this.verdictOf(g) })),
+      gateways: [...this.gateways.items.values()]
+        .sort((a, b) => (a.key < b.key ? -1 : 1))
+        .map((g) => {
+          const signals = this.health.signals(g.key);
+          const probe = this.health.get(g.key);
+          return { pod: g, ...(probe ? { probe } : {}), ...(signals ? { signals } : {}), verdict: this.health.verdict(g) };
+        }),
       applied: this.applied,
       feed: this.lastFeed,
       feedInSync: this.feedInSync,
@@ -379,7 +458,7 @@ export interface AgentSnapshot {
   readonly node?: NodeInfo;
   readonly watches: readonly ReturnType<ManagedWatch['stats']>[];
   readonly plan?: SteeringPlan;
-  readonly gateways: readonly { readonly pod: PodInfo; readonly probe?: ProbeRecord; readonly verdict: ReturnType<typeof gatewayVerdict> }[];
+  readonly gateways: readonly { readonly pod: PodInfo; readonly probe?: ProbeRecord; readonly signals?: GatewaySignals; readonly verdict: Verdict }[];
   readonly applied?: { readonly text: string; readonly ok: boolean; readonly at: number; readonly error?: string; readonly durationMs: number };
   readonly feed?: RouteFeed;
   readonly feedInSync: boolean;

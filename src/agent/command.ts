@@ -6,11 +6,15 @@ import { systemClock, type Clock } from '../model/clock';
 import { createLogger, type Logger } from '../observability/logger';
 import { startStatusServer, type StatusServer } from '../status/server';
 import { VERSION } from '../version';
+import { Pinger } from '../health/icmp';
+import { RawIcmpSocket } from '../health/raw-icmp-socket';
 import { Agent } from './agent';
+import type { EchoPort } from './gateway-health/echo';
 import { kubeWatchFactory, type WatchFactory } from './kube/sources';
 import { createAgentMetrics } from './metrics';
 import type { RouteFeedServer, SteeringDataplane } from './ports';
 import { buildAgentStatus } from './status';
+import type { SteeringOptions } from '../steering/desired';
 
 export type { AgentFlags } from '../config/agent-config';
 
@@ -25,6 +29,40 @@ export interface AgentCommandDeps {
   readonly logger?: Logger;
   readonly watches?: WatchFactory;
   readonly outputs?: (config: AgentConfig, deps: { clock: Clock; logger: Logger }) => AgentOutputs;
+  /** The ICMP echo to gateway pods; default: a raw socket when AGENT_GATEWAY_ECHO_INTERVAL is not 0. */
+  readonly echo?: EchoPort;
+}
+
+/**
+ * The gateways' ICMP echo over a raw socket (CAP_NET_RAW; the chart gives the agent that). Without
+ * one the agent runs on: the streams' heartbeat stands in for the echo, and the log says so once.
+ */
+function rawEcho(config: AgentConfig, logger: Logger): { port?: EchoPort; close(): void } {
+  if (config.gatewaySignals.echoIntervalMs === 0) return { close: () => undefined };
+  const socket = new RawIcmpSocket(logger);
+  try {
+    socket.open(4);
+  } catch (err) {
+    logger.warn(
+      { component: 'gateway-health', event: 'echo_unavailable', err },
+      `no ICMP echo to the gateways (${describeCause(err)}): a gateway cut off is found by the stream's heartbeat instead`,
+    );
+    return { close: () => undefined };
+  }
+  return { port: new Pinger(socket), close: () => socket.close() };
+}
+
+/**
+ * The kernel steering's options from the agent's settings: its tables, its rules' priority, and the
+ * flow pins' mark bits (issue #16; AGENT_FLOW_MARK_MASK=0: no pinning). Whoever builds the real
+ * dataplane passes these to createKernelSteering (src/steering/kernel.ts).
+ */
+export function steeringOptionsFor(config: AgentConfig): Partial<SteeringOptions> {
+  return {
+    tables: config.routeTables,
+    rulePriority: config.rulePriority,
+    ...(config.flowMarkMask !== 0 ? { flowMark: { mask: config.flowMarkMask } } : {}),
+  };
 }
 
 /**
@@ -52,16 +90,19 @@ export class AgentProcess {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly metrics = createAgentMetrics();
+  private readonly echo: { port?: EchoPort; close(): void };
 
   constructor(
     readonly config: AgentConfig,
     watches: WatchFactory,
     outputs: AgentOutputs,
-    deps: { clock: Clock; logger: Logger },
+    deps: { clock: Clock; logger: Logger; echo?: EchoPort },
   ) {
     this.clock = deps.clock;
     this.log = deps.logger;
-    this.agent = new Agent(config, { clock: this.clock, logger: this.log, metrics: this.metrics, watches, dataplane: outputs.dataplane, feed: outputs.feed });
+    this.echo = deps.echo ? { port: deps.echo, close: () => undefined } : rawEcho(config, this.log);
+    const echo = this.echo.port;
+    this.agent = new Agent(config, { clock: this.clock, logger: this.log, metrics: this.metrics, watches, dataplane: outputs.dataplane, feed: outputs.feed, ...(echo ? { echo } : {}) });
   }
 
   get healthPort(): number | undefined {
@@ -75,6 +116,7 @@ export class AgentProcess {
       version: VERSION,
       pid: process.pid,
       wallNow: Date.now(),
+      clockNow: this.clock.now(),
       uptimeMs: this.clock.now() - this.agent.startedAt,
       config: this.config,
       readiness,
@@ -115,6 +157,7 @@ export class AgentProcess {
   async drain(): Promise<void> {
     await this.health?.close();
     await this.agent.stop();
+    this.echo.close();
     await this.status?.close();
   }
 }
@@ -125,5 +168,5 @@ export async function runAgentCommand(flags: AgentFlags, env: NodeJS.ProcessEnv,
   const logger = deps.logger ?? createLogger(config.logLevel);
   const watches = deps.watches ?? (await kubeWatchFactory(config.kubeconfig, { clock, logger }));
   const outputs = deps.outputs ? deps.outputs(config, { clock, logger }) : realOutputs();
-  return runDaemon(new AgentProcess(config, watches, outputs, { clock, logger }), options);
+  return runDaemon(new AgentProcess(config, watches, outputs, { clock, logger, ...(deps.echo ? { echo: deps.echo } : {}) }), options);
 }

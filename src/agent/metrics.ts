@@ -12,8 +12,16 @@ export interface AgentMetrics {
   readonly watchLists: Counter<'resource'>;
   readonly applies: Counter<'result'>;
   readonly feedRoutes: Gauge;
-  readonly gatewayHealthChanges: Counter<'to'>;
+  readonly gatewayHealthChanges: Counter<'signal' | 'to'>;
   readonly gatewaysUsable: Gauge;
+  /** 1 for each watched gateway's signal in its current state (kube, stream, echo, poll). */
+  readonly gatewaySignal: Gauge<'gateway' | 'signal' | 'state'>;
+  /** When that state began, in Unix seconds. */
+  readonly gatewaySignalSince: Gauge<'gateway' | 'signal'>;
+  /** 1 when the gateway may take new flows. */
+  readonly gatewayUsable: Gauge<'gateway'>;
+  /** 1 when its established flows keep going to it (usable, draining, or lost within AGENT_FLOW_GRACE). */
+  readonly gatewayFlowsKept: Gauge<'gateway'>;
 }
 
 export function createAgentMetrics(options: { readonly processMetrics?: boolean } = {}): AgentMetrics {
@@ -31,7 +39,11 @@ export function createAgentMetrics(options: { readonly processMetrics?: boolean 
     watchLists: new Counter({ name: `${p}watch_lists_total`, help: 'Complete lists (the first, and each relist after 410 Gone or an error), by watched resource', labelNames: ['resource'], registers }),
     applies: new Counter({ name: `${p}steering_applies_total`, help: 'Steering specs handed to the dataplane, by result', labelNames: ['result'], registers }),
     feedRoutes: new Gauge({ name: `${p}route_feed_routes`, help: 'Routes in the route feed served to the gateways on this node', registers }),
-    gatewayHealthChanges: new Counter({ name: `${p}gateway_health_changes_total`, help: "Gateway poll state changes (GET /readiness on the pod's health port), by new state", labelNames: ['to'], registers }),
-    gatewaysUsable: new Gauge({ name: `${p}gateways_usable`, help: 'Gateways this node polls that may take new flows now', registers }),
+    gatewayHealthChanges: new Counter({ name: `${p}gateway_health_changes_total`, help: 'Changes of a gateway signal (stream, echo, poll), by signal and new state', labelNames: ['signal', 'to'], registers }),
+    gatewaysUsable: new Gauge({ name: `${p}gateways_usable`, help: "Gateways this node's pods may use that may take new flows now", registers }),
+    gatewaySignal: new Gauge({ name: `${p}gateway_signal`, help: 'Each watched gateway signal (kube, stream, echo, poll) in its current state: 1', labelNames: ['gateway', 'signal', 'state'], registers }),
+    gatewaySignalSince: new Gauge({ name: `${p}gateway_signal_since_seconds`, help: "When each watched gateway signal's current state began (Unix seconds)", labelNames: ['gateway', 'signal'], registers }),
+    gatewayUsable: new Gauge({ name: `${p}gateway_usable`, help: 'Whether the gateway may take new flows (1) or not (0)', labelNames: ['gateway'], registers }),
+    gatewayFlowsKept: new Gauge({ name: `${p}gateway_flows_kept`, help: 'Whether the established flows of the gateway keep going to it (1: usable, draining, or lost within AGENT_FLOW_GRACE) or move (0)', labelNames: ['gateway'], registers }),
   };
 }

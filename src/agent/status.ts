@@ -1,9 +1,18 @@
 import type { AgentConfig } from '../config/agent-config';
 import type { CheckName, CheckReport, ReadinessReport } from '../health/readiness';
+import { isoFrom, roundMs, type ToIso } from '../health/render';
 import { ago, duration, fields, section, table } from '../status/render';
 import { STATUS_FORMAT } from '../status/model';
 import type { AgentSnapshot } from './agent';
+import type { GatewaySignals } from './gateway-health/state';
 import type { ClientReport } from './steering';
+
+/** One signal of one gateway as `status` shows it: its state and when that last changed (ISO). */
+export interface SignalView {
+  readonly state: string;
+  readonly since?: string;
+  readonly detail?: string;
+}
 
 /**
  * What `egress-gateway status` shows for the agent, built from its in-memory state only: the steered
@@ -33,7 +42,13 @@ export interface AgentStatusDocument {
     readonly ready: boolean;
     readonly deleting: boolean;
     readonly usable: boolean;
+    /** Its established flows keep going to it (pinned): usable, draining, or lost within the grace. */
+    readonly keepFlows: boolean;
     readonly reason: string;
+    /** Which signal decided (kube, stream, echo, poll, address). */
+    readonly decidedBy: string;
+    /** Each signal's state and when it last changed (issue #16). */
+    readonly signals: { readonly kube: SignalView; readonly stream?: SignalView; readonly echo?: SignalView; readonly poll?: SignalView };
     readonly poll?: { readonly url?: string; readonly state: string; readonly failures: number; readonly polls: number; readonly lastError?: string };
   }[];
   readonly watches: readonly { readonly name: string; readonly selector?: string; readonly synced: boolean; readonly lists: number; readonly events: number; readonly restarts: number; readonly lastError?: string }[];
@@ -56,6 +71,8 @@ export function buildAgentStatus(i: {
   readonly version: string;
   readonly pid: number;
   readonly wallNow: number;
+  /** The agent's clock now (the one the signals' times are on); default: performance.now(). */
+  readonly clockNow?: number;
   readonly uptimeMs: number;
   readonly config: AgentConfig;
   readonly readiness: ReadinessReport;
@@ -65,6 +82,7 @@ export function buildAgentStatus(i: {
   const checks: Partial<Record<CheckName, { ok: boolean; reason: string }>> = {};
   for (const [name, c] of Object.entries(i.readiness.checks) as [CheckName, CheckReport][]) checks[name] = { ok: c.ok, reason: c.reason };
   const c = i.config;
+  const toIso = isoFrom(i.clockNow ?? performance.now(), i.wallNow);
   return {
     format: STATUS_FORMAT,
     role: 'agent',
@@ -85,7 +103,10 @@ export function buildAgentStatus(i: {
       ready: g.pod.ready,
       deleting: g.pod.deleting,
       usable: g.verdict.usable,
+      keepFlows: g.verdict.keepFlows,
       reason: g.verdict.reason,
+      decidedBy: g.verdict.decidedBy,
+      signals: signalViews(g.pod, g.signals, toIso),
       ...(g.probe
         ? { poll: { ...(g.probe.url !== undefined ? { url: g.probe.url } : {}), state: g.probe.state, failures: g.probe.failures, polls: g.probe.polls, ...(g.probe.lastError !== undefined ? { lastError: g.probe.lastError } : {}) } }
         : {}),
@@ -125,6 +146,29 @@ export function buildAgentStatus(i: {
   };
 }
 
+/** Each signal's state, when it changed and its detail, as `status` shows them. */
+export function signalViews(pod: { ready: boolean; deleting: boolean }, s: GatewaySignals | undefined, toIso: ToIso): AgentStatusDocument['gateways'][number]['signals'] {
+  const view = (state: string, since: number | undefined, detail?: string): SignalView => ({
+    state,
+    ...(since !== undefined ? { since: toIso(since) } : {}),
+    ...(detail ? { detail } : {}),
+  });
+  const kube = view(pod.deleting ? 'terminating' : pod.ready ? 'Ready' : 'NotReady', s?.kube?.since);
+  const st = s?.stream;
+  const stream = st
+    ? view(
+        st.state === 'live' ? `live, ${st.draining ? 'draining' : st.ready ? 'ready' : `not ready (${(st.failing ?? []).join(', ')})`}` : st.state,
+        st.since,
+        st.state === 'live' ? `${st.connects} connect(s)` : st.lastError,
+      )
+    : undefined;
+  const e = s?.echo;
+  const echo = e ? view(e.state, e.since, e.state === 'up' && e.lastRttMs !== undefined ? `rtt ${roundMs(e.lastRttMs)} ms` : e.state === 'off' ? undefined : e.misses > 0 ? `${e.misses} missed${e.lastError ? `: ${e.lastError}` : ''}` : undefined) : undefined;
+  const p = s?.poll;
+  const poll = p ? view(p.state, p.since, p.lastError) : undefined;
+  return { kube, ...(stream ? { stream } : {}), ...(echo ? { echo } : {}), ...(poll ? { poll } : {}) };
+}
+
 export function renderAgentStatusTable(doc: AgentStatusDocument): string {
   const now = Date.parse(doc.now);
   const out: string[] = [];
@@ -149,8 +193,13 @@ export function renderAgentStatusTable(doc: AgentStatusDocument): string {
   else
     table(
       out,
-      ['GATEWAY', 'NODE', 'IPS', 'USABLE', 'POLL', 'WHY'],
-      doc.gateways.map((g) => [g.pod, g.node, g.ips.join(','), g.usable ? 'yes' : 'NO', g.poll ? `${g.poll.state}${g.poll.failures > 0 ? ` (${g.poll.failures} failed)` : ''}` : '-', g.reason]),
+      ['GATEWAY', 'NODE', 'IPS', 'NEW FLOWS', 'OLD FLOWS', 'KUBE', 'STREAM', 'ECHO', 'POLL', 'WHY'],
+      doc.gateways.map((g) => {
+        const sig = (v: SignalView | undefined): string => (v ? `${v.state}${v.since ? ` (${ago(now, v.since)})` : ''}` : '-');
+        const echo = g.signals.echo ? `${sig(g.signals.echo)}${g.signals.echo.detail ? `, ${g.signals.echo.detail}` : ''}` : '-';
+        const poll = g.poll ? `${g.poll.state}${g.poll.failures > 0 ? ` (${g.poll.failures} failed)` : ''}` : '-';
+        return [g.pod, g.node, g.ips.join(','), g.usable ? 'yes' : 'NO', g.keepFlows ? 'kept' : 'moved', sig(g.signals.kube), sig(g.signals.stream), echo, poll, g.reason];
+      }),
     );
   section(out, 'KUBERNETES WATCHES');
   table(

@@ -33,8 +33,10 @@ export interface SteeringInputs {
   readonly namespaces: ReadonlyMap<string, NamespaceInfo>;
   /** Gateway pods of the whole cluster (the label-selector watch). */
   readonly gateways: Iterable<PodInfo>;
-  /** Whether a gateway may take new flows now (Kubernetes readiness, deletion, the /readiness poll). */
+  /** Whether a gateway may take new flows now (Kubernetes readiness, deletion, the stream, the echo, the poll). */
   readonly usable: (gateway: PodInfo) => boolean;
+  /** Whether a gateway's established flows keep their path (usable, draining, or lost for less than the grace); default: usable. */
+  readonly keepFlows?: (gateway: PodInfo) => boolean;
   /** Destinations steered pods reach directly (IP pools, this node, AGENT_BYPASS_CIDRS): the spec's `bypass`. */
   readonly bypass?: readonly Cidr[];
 }
@@ -211,14 +213,23 @@ export function planSteering(inputs: SteeringInputs, previous: ReadonlyMap<strin
     });
   }
 
+  const relevantGateways = new Set(wanted.flatMap((w) => w.matchedKeys ?? []));
+  // Gateways no client takes new flows to that still carry their established ones: a draining
+  // gateway until it is gone, one lost for less than the grace (the clients' own are pinned anyway).
+  const keep = inputs.keepFlows ?? inputs.usable;
+  const chosenKeys = new Set([...assignments.values()].flat());
+  const keepFlows = gateways
+    .filter((g) => relevantGateways.has(g.key) && !chosenKeys.has(g.key) && keep(g))
+    .flatMap((g) => g.ips.filter((a) => a.family === 4).slice(0, 1))
+    .sort(compareIps);
   const spec: SteeringSpec | undefined = inputs.nodeIp
     ? {
         device: { nodeName: inputs.nodeName, vni: inputs.vni, port: inputs.port, localIp: inputs.nodeIp },
         clients,
         ...(inputs.bypass && inputs.bypass.length > 0 ? { bypass: uniqueCidrs(inputs.bypass) } : {}),
+        ...(keepFlows.length > 0 ? { keepFlows } : {}),
       }
     : undefined;
-  const relevantGateways = new Set(wanted.flatMap((w) => w.matchedKeys ?? []));
   return { ...(spec ? { spec } : {}), assignments, clients: reports, errors, relevantGateways };
 }
 

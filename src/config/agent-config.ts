@@ -3,7 +3,7 @@ import { configError } from '../errors';
 import type { Cidr } from '../model/ip';
 import { parseStatusSocket } from '../status/config';
 import { parseDurationSetting } from './duration';
-import { parseCidrList, parseIntegerInRange, pick, type Env } from './env';
+import { parseChoice, parseCidrList, parseIntegerInRange, pick, type Env } from './env';
 import { parseLogLevel, parseVxlanSettings } from './init-config';
 import { checkSocketPath } from './socket-path';
 import {
@@ -47,13 +47,32 @@ export interface AgentConfig {
   readonly logLevel: Level;
   /** AGENT_BYPASS_CIDRS: more destinations steered pods reach directly (besides the IP pools and this node). */
   readonly bypassCidrs: readonly Cidr[];
+  /** Gateway health beyond the poll (issue #16): the readiness stream, the ICMP echo, the grace of flows. */
+  readonly gatewaySignals: {
+    readonly stream: boolean;
+    readonly heartbeatMs: number;
+    /** 0: no echo. */
+    readonly echoIntervalMs: number;
+    readonly echoMisses: number;
+    readonly flowGraceMs: number;
+  };
+  /** AGENT_FLOW_MARK_MASK: the mark bits that pin connections to their gateway; 0: no pinning. */
+  readonly flowMarkMask: number;
 }
 
 export const AGENT_DEFAULTS = {
   pollIntervalMs: 10_000,
   pollTimeoutMs: 5_000,
   pollFailures: 3,
+  heartbeatMs: 1_000,
+  echoIntervalMs: 100,
+  echoMisses: 3,
+  flowGraceMs: 5_000,
+  flowMarkMask: 0x3f00,
 } as const;
+
+/** Mark bits others own: Felix's (iptablesMarkMask default) and kube-proxy's masquerade and drop bits. */
+const FOREIGN_MARK_BITS = 0xffff0000 | 0x4000 | 0x8000;
 
 /** Table ids Felix owns by default (routeTableRanges 1-250) and the kernel's own (253 default, 254 main, 255 local). */
 const FELIX_TABLES = { first: 1, last: 250 };
@@ -92,6 +111,17 @@ export function parseAgentConfig(env: Env, flags: AgentFlags = {}): AgentConfig 
   const statusSocket = parseStatusSocket(env, { name: '--status-socket', value: flags.statusSocket });
   const logLevel = parseLogLevel(env, flags.logSeverity);
   const bypassCidrs = parseCidrList(pick(env, 'AGENT_BYPASS_CIDRS'));
+  const stream = parseChoice(pick(env, 'AGENT_GATEWAY_STREAM'), ['true', 'false'], 'true') === 'true';
+  const heartbeatMs = parseDurationSetting(pick(env, 'AGENT_GATEWAY_STREAM_HEARTBEAT'), AGENT_DEFAULTS.heartbeatMs, { minMs: 50, maxMs: 60_000 });
+  const echoSetting = pick(env, 'AGENT_GATEWAY_ECHO_INTERVAL');
+  const echoIntervalMs = parseDurationSetting(echoSetting, AGENT_DEFAULTS.echoIntervalMs, { minMs: 0, maxMs: 10_000 });
+  if (echoIntervalMs > 0 && echoIntervalMs < 20) throw configError(echoSetting.name, echoSetting.value, 'must be 0 (no echo) or from 20ms to 10s');
+  const echoMisses = parseIntegerInRange(pick(env, 'AGENT_GATEWAY_ECHO_MISSES'), 1, 100, AGENT_DEFAULTS.echoMisses);
+  const flowGraceMs = parseDurationSetting(pick(env, 'AGENT_FLOW_GRACE'), AGENT_DEFAULTS.flowGraceMs, { minMs: 0, maxMs: 600_000 });
+  const flowMarkMask = parseMarkMask(pick(env, 'AGENT_FLOW_MARK_MASK'));
+  if (flowMarkMask !== 0 && rulePriority < 2) {
+    throw configError('AGENT_RULE_PRIORITY', String(rulePriority), 'must be at least 2 while AGENT_FLOW_MARK_MASK pins flows (its rules sit one priority earlier)');
+  }
   return Object.freeze({
     nodeName: node.value,
     ...(kube.value !== undefined ? { kubeconfig: kube.value } : {}),
@@ -106,7 +136,24 @@ export function parseAgentConfig(env: Env, flags: AgentFlags = {}): AgentConfig 
     statusSocket,
     logLevel,
     bypassCidrs,
+    gatewaySignals: { stream, heartbeatMs, echoIntervalMs, echoMisses, flowGraceMs },
+    flowMarkMask,
   });
+}
+
+/** A mark mask: 0, or contiguous bits (room for 1 to 255 gateways) clear of Felix's and kube-proxy's. */
+function parseMarkMask(s: { name: string; value: string | undefined }): number {
+  if (s.value === undefined) return AGENT_DEFAULTS.flowMarkMask;
+  if (!/^(0x[0-9a-fA-F]{1,8}|\d{1,10})$/.test(s.value)) throw configError(s.name, s.value, 'must be a number such as 0x3f00 (or 0 for no pinning)');
+  const mask = Number(s.value) >>> 0;
+  if (mask === 0) return 0;
+  const low = mask & -mask;
+  const bits = mask / low;
+  // Contiguous: mask/low is 2^n - 1.
+  if ((bits & (bits + 1)) !== 0) throw configError(s.name, s.value, 'must be contiguous bits, such as 0x3f00');
+  if (bits < 1 || bits > 0xff) throw configError(s.name, s.value, 'must be 1 to 8 contiguous bits (up to 255 pinned gateways)');
+  if ((mask & FOREIGN_MARK_BITS) !== 0) throw configError(s.name, s.value, "overlaps Felix's mark bits (0xffff0000) or kube-proxy's (0x4000, 0x8000)");
+  return mask;
 }
 
 

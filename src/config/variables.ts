@@ -32,6 +32,8 @@ export const DEFAULT_AGENT_RULE_PRIORITY = 100;
 export const DEFAULT_STATUS_SOCKET = '/tmp/egress-gateway/status.sock';
 /** What the kubelet and Felix poll; a constant of the health server, not a setting. */
 export const READINESS_PATH = '/readiness';
+/** The client nodes' agents' readiness stream (src/health/stream.ts); Felix never asks for it. */
+export const READINESS_STREAM_PATH = '/readiness/stream';
 export const LIVENESS_PATH = '/liveness';
 
 export const VARIABLES: readonly VariableSpec[] = [
@@ -109,7 +111,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'HEALTH_MAX_CONNECTIONS',
     commands: ['start'],
     default: '4096',
-    meaning: 'Connections the health port keeps open at once (1 to 1000000); more are refused at once and counted in egress_gateway_health_connections_dropped_total. The default fits ~1,000 long-lived health streams from client-node agents four times over.',
+    meaning: "Connections the health port keeps open at once (1 to 1000000); more are refused at once and counted in egress_gateway_health_connections_dropped_total. Client-node agents' readiness streams (one per node) may take three quarters of it (3,072 nodes by default; more get 503 and poll instead); the rest stays for the kubelet's and Felix's polls.",
   },
   {
     name: 'HEALTH_TIMEOUT_DATASTORE',
@@ -257,6 +259,42 @@ export const VARIABLES: readonly VariableSpec[] = [
     commands: ['agent'],
     default: '3',
     meaning: 'Failed polls in a row before a gateway gets no new flows (1 to 100); one success takes it back.',
+  },
+  {
+    name: 'AGENT_GATEWAY_STREAM',
+    commands: ['agent'],
+    default: 'true',
+    meaning: "true: keep a readiness stream open to each gateway (GET /readiness/stream on its health port), which pushes a 503 or a drain at once and ends when the gateway's process dies; a gateway without the stream endpoint is polled. false: poll only, as Enterprise's Felix (docs/design.md section 12).",
+  },
+  {
+    name: 'AGENT_GATEWAY_STREAM_HEARTBEAT',
+    commands: ['agent'],
+    default: '1s',
+    meaning: 'Heartbeat period the agent asks each gateway for on the stream (50ms to 60s); a stream silent for three periods is lost. The check of last resort, for a gateway whose pod address does not answer the echo.',
+  },
+  {
+    name: 'AGENT_GATEWAY_ECHO_INTERVAL',
+    commands: ['agent'],
+    default: '100ms',
+    meaning: "ICMP echo to each gateway pod this often (20ms to 10s; 0 turns it off), answered by the gateway's kernel: finds a gateway whose node is cut off. Needs CAP_NET_RAW; without it, or where ICMP to the pod is blocked, the stream's heartbeat is the check.",
+  },
+  {
+    name: 'AGENT_GATEWAY_ECHO_MISSES',
+    commands: ['agent'],
+    default: '3',
+    meaning: 'Echoes in a row left unanswered (each given one interval) before a gateway that had answered gets no new flows (1 to 100).',
+  },
+  {
+    name: 'AGENT_FLOW_GRACE',
+    commands: ['agent'],
+    default: '5s',
+    meaning: "How long established flows stay on a gateway that stopped being usable for any reason but a drain (0 to 10m): a gateway daemon restarted by the kubelet within it breaks none of them; past it, they move and are reset. A draining gateway keeps its flows until its pod is gone.",
+  },
+  {
+    name: 'AGENT_FLOW_MARK_MASK',
+    commands: ['agent'],
+    default: '0x3f00',
+    meaning: "Packet and conntrack mark bits the agent uses to keep each connection on the gateway it started with (contiguous bits, outside Felix's 0xffff0000 and kube-proxy's 0xc000; 0 turns pinning off, and a drain then moves its gateway's flows at once, as in Felix's eBPF mode, which ignores marks). Its rules sit at AGENT_RULE_PRIORITY - 1.",
   },
   {
     name: 'STATUS_SOCKET',

@@ -1,12 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
-import { LIVENESS_PATH, READINESS_PATH } from '../config/variables';
+import { LIVENESS_PATH, READINESS_PATH, READINESS_STREAM_PATH } from '../config/variables';
 import { GatewayError, ErrorCodes, describeCause } from '../errors';
 import type { Clock } from '../model/clock';
 import type { Logger } from '../observability/logger';
 import type { CheckName, CheckReport, ProbeTargetInputs, ReadinessReport } from './readiness';
 import { checkFields, hostPort, isoFrom, targetTimes, type CheckFields, type TargetTimes, type ToIso } from './render';
+import { heartbeatFromQuery, type ReadinessStreams } from './stream';
 
 /**
  * The health port: /readiness (client nodes and the kubelet route traffic by it), /liveness,
@@ -55,9 +56,11 @@ export interface HealthAppDeps {
   /** Wall-clock milliseconds (default Date.now), for the times in the /readiness body. */
   readonly wallNow?: () => number;
   readonly limits?: Partial<HttpLimits>;
+  /** The readiness streams of the client nodes' agents (GET /readiness/stream); absent: 404, as before. */
+  readonly streams?: ReadinessStreams;
 }
 
-const PATHS = new Set([READINESS_PATH, LIVENESS_PATH, '/metrics']);
+const PATHS = new Set([READINESS_PATH, READINESS_STREAM_PATH, LIVENESS_PATH, '/metrics']);
 const ALLOW = 'GET, HEAD';
 
 export function buildHealthApp(deps: HealthAppDeps): FastifyInstance {
@@ -115,6 +118,16 @@ export function buildHealthApp(deps: HealthAppDeps): FastifyInstance {
     reply.header('cache-control', 'no-store');
     return reply.code(report.ready ? 200 : 503).send(renderReadiness(report, isoFrom(deps.clock.now(), wallNow())));
   });
+
+  const streams = deps.streams;
+  if (streams) {
+    app.get(READINESS_STREAM_PATH, (req, reply) => {
+      // The response outlives the handler: Node's own response object carries the stream from here.
+      reply.hijack();
+      streams.attach(req.raw, reply.raw, heartbeatFromQuery((req.query as Record<string, unknown> | undefined)?.heartbeatMs));
+    });
+    app.addHook('preClose', async () => streams.closeAll());
+  }
 
   app.get(LIVENESS_PATH, async (_req, reply) => {
     let status: LivenessStatus;

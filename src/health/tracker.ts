@@ -46,6 +46,7 @@ export class ReadinessTracker {
   private lastFailing = '';
   private review: TimerHandle | undefined;
   private stopped = false;
+  private readonly listeners: ((report: ReadinessReport) => void)[] = [];
 
   constructor(private readonly opts: ReadinessTrackerOptions) {}
 
@@ -120,6 +121,14 @@ export class ReadinessTracker {
         ? { ...this.setup, ok: true, lastSuccessAt: now }
         : { ...this.setup, ok: false, lastError: describeCause(problem), lastErrorAt: now };
     this.update();
+  }
+
+  /**
+   * Calls `listener` whenever readiness or the set of failing checks changes (the readiness stream
+   * pushes it to the client nodes at once), never for a report that changes neither.
+   */
+  onChange(listener: (report: ReadinessReport) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Whether /readiness has said 200 at any time since start (a never-ready gateway has no clients to drain). */
@@ -200,8 +209,10 @@ export class ReadinessTracker {
         `gateway is still not ready: ${reasons}`,
       );
     }
+    const changed = report.ready !== this.lastReady || failing !== this.lastFailing;
     this.lastReady = report.ready;
     this.lastFailing = failing;
+    if (changed) for (const listener of this.listeners) listener(report);
   }
 
   private scheduleReview(report: ReadinessReport, now: number): void {

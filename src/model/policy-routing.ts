@@ -6,12 +6,17 @@ import type { Cidr, Family, IpAddress } from './ip';
  * Devices are named, not indexed, as in the return path's entries.
  */
 
-/** `ip rule`: packets from `src` look up `table` (action FR_ACT_TO_TBL), at `priority`. */
+/**
+ * `ip rule`: packets from `src` (and, for a flow pin, carrying `fwmark`) look up `table` (action
+ * FR_ACT_TO_TBL), at `priority`.
+ */
 export interface RuleEntry {
   readonly family: Family;
   readonly src: Cidr;
   readonly priority: number;
   readonly table: number;
+  /** Packets whose mark, masked, equals `value` (a flow pinned to one gateway; src is then 0/0). */
+  readonly fwmark?: { readonly value: number; readonly mask: number };
   /**
    * Set only on a rule read back from the kernel that carries selectors or an action the agent
    * never writes (say an `iif`, a `fwmark`, or `unreachable` instead of a table): what they are.
@@ -70,7 +75,9 @@ export interface NexthopGroupEntry {
 
 /** "from 100.64.1.5 lookup 1000 priority 100" (as `ip rule` words it; family from the address). */
 export function formatRule(r: RuleEntry): string {
-  return `from ${r.src.text} lookup ${r.table} priority ${r.priority}${r.unexpected ? ` (unexpected: ${r.unexpected})` : ''}`;
+  const src = r.fwmark && r.src.prefixLength === 0 ? 'all' : r.src.text;
+  const mark = r.fwmark ? ` fwmark 0x${r.fwmark.value.toString(16)}/0x${r.fwmark.mask.toString(16)}` : '';
+  return `from ${src}${mark} lookup ${r.table} priority ${r.priority}${r.unexpected ? ` (unexpected: ${r.unexpected})` : ''}`;
 }
 
 /** "table 1000 default nhid 7 metric 10", "table 1000 unreachable default metric 4294967295". */

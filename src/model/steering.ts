@@ -20,6 +20,14 @@ export interface SteeringSpec {
    * Absent or empty: every destination of a steered pod goes through its gateways.
    */
   readonly bypass?: readonly Cidr[];
+  /**
+   * Gateways that take no new flow but whose established flows keep going to them (issue #16): a
+   * draining gateway until its pod is gone, and one lost for less than the grace. Every connection
+   * is pinned to the gateway it started with (a conntrack mark); the pins of the clients' gateways
+   * and of these hold, and any other gateway's pinned flows go to their pod's gateways now (where
+   * the server resets them). Absent: none.
+   */
+  readonly keepFlows?: readonly IpAddress[];
 }
 
 export interface SteeredClient {
@@ -38,6 +46,7 @@ export function steeringSpecText(spec: SteeringSpec): string {
   const d = spec.device;
   const lines = [`device ${d.nodeName} vni ${d.vni} port ${d.port} local ${d.localIp.text}`];
   if (spec.bypass?.length) lines.push(`bypass ${spec.bypass.map((c) => c.text).sort().join(',')}`);
+  if (spec.keepFlows?.length) lines.push(`keep flows of ${spec.keepFlows.map((ip) => ip.text).sort().join(',')}`);
   const clients = spec.clients.map(
     (c) =>
       `client ${c.pod} ips ${c.ips.map((ip) => ip.text).join(',') || '-'} gateways ${

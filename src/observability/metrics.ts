@@ -86,6 +86,10 @@ export interface GatewayMetrics {
   readonly routeConflicts: Counter;
   /** Health-port connections refused because HEALTH_MAX_CONNECTIONS were open. */
   readonly healthConnectionsDropped: Counter;
+  /** Readiness streams of client-node agents open now (GET /readiness/stream). */
+  readonly healthStreams: Gauge;
+  /** Readiness streams refused because the stream cap was reached (the agent polls instead). */
+  readonly healthStreamsRefused: Counter;
 }
 
 export interface MetricsOptions {
@@ -319,6 +323,16 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     healthConnectionsDropped: new Counter({
       name: `${p}health_connections_dropped_total`,
       help: 'Health-port connections refused because HEALTH_MAX_CONNECTIONS were already open',
+      registers,
+    }),
+    healthStreams: new Gauge({
+      name: `${p}health_streams`,
+      help: "Readiness streams open now (GET /readiness/stream, one per client node's agent)",
+      registers,
+    }),
+    healthStreamsRefused: new Counter({
+      name: `${p}health_streams_refused_total`,
+      help: 'Readiness streams refused because three quarters of HEALTH_MAX_CONNECTIONS were streams already (those agents poll instead)',
       registers,
     }),
   };

@@ -3,6 +3,7 @@ import { cidrOf, parseCidr, type Cidr, type IpAddress } from '../model/ip';
 import { gatewayVxlanMac } from '../model/mac';
 import type { NexthopEntry, NexthopGroupEntry, RuleEntry, TableRouteEntry } from '../model/policy-routing';
 import type { SteeringSpec } from '../model/steering';
+import { markOf, maxSlot, pinsInKernel, type FlowMark, type Pin } from './pins';
 
 /**
  * What the kernel of a client node must hold for a SteeringSpec (pure: no I/O, no clock).
@@ -46,6 +47,12 @@ export interface SteeringOptions {
    * Undefined: the node's setting is left as it is (the kernel's default is l3).
    */
   readonly multipathHash?: 'l3' | 'l4';
+  /**
+   * Pin every connection to the gateway it started with (./pins.ts), with these mark bits; the
+   * pins' rules sit at rulePriority - 1. Undefined: no pinning (the resilient groups alone: a
+   * gateway that leaves a group, draining or not, takes its flows with it).
+   */
+  readonly flowMark?: FlowMark;
 }
 
 /** The device Felix names it, and the agent with it. */
@@ -108,6 +115,8 @@ export interface DesiredSteering {
   readonly neighbours: readonly NeighbourEntry[];
   readonly fdb: readonly FdbEntry[];
   readonly tables: readonly SteeringTable[];
+  /** The flow pins (empty without `flowMark`): what the pins' nftables table must say. */
+  readonly pins: readonly Pin[];
   /** Things the spec asked for that cannot be done as asked, one line each (logged, shown in status). */
   readonly problems: readonly string[];
 }
@@ -136,7 +145,7 @@ interface ClientGroup {
   readonly members: Map<string, { readonly ip: IpAddress; readonly pod: string }>;
 }
 
-export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass'>, options: SteeringOptions, kernel: SteeringKernelView): DesiredSteering {
+export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass' | 'keepFlows'>, options: SteeringOptions, kernel: SteeringKernelView): DesiredSteering {
   const problems: string[] = [];
   const gatewayIps = new Map<string, IpAddress>();
 
@@ -175,13 +184,15 @@ export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass'>, 
   for (const pod of ipv6Pods) problems.push(`pod ${pod}: IPv6 addresses are not steered (IPv4 only): its IPv6 traffic takes the node's path`);
   if (ipv6Gateways.size) problems.push(`IPv6 gateway addresses ${[...ipv6Gateways].sort().join(', ')} are not used (IPv4 only)`);
 
-  // 2. Tables: each group keeps the table most of its pods' rules point at now.
-  const assignment = assignTables([...groups.values()], kernel, options, problems);
+  // 2. Pins keep their slots and tables (a flow's mark must keep meaning its gateway); then each
+  //    client group keeps the table most of its pods' rules point at now.
+  const nexthopOf = new Map<string, number>();
+  for (const n of kernel.nexthops) if (n.dev === options.device && n.gateway.family === 4 && !nexthopOf.has(n.gateway.text)) nexthopOf.set(n.gateway.text, n.id);
+  const pinning = options.flowMark ? planPins(spec, options, options.flowMark, kernel, nexthopOf, gatewayIps) : undefined;
+  const assignment = assignTables([...groups.values()], kernel, options, problems, pinning?.tables ?? new Set());
 
   // 3. Nexthop ids: an existing one for each gateway and each kept group, fresh ones otherwise.
   const ids = new IdAllocator(options.nexthopIds, kernel);
-  const nexthopOf = new Map<string, number>();
-  for (const n of kernel.nexthops) if (n.dev === options.device && n.gateway.family === 4 && !nexthopOf.has(n.gateway.text)) nexthopOf.set(n.gateway.text, n.id);
   const groupById = new Map(kernel.groups.map((g) => [g.id, g]));
 
   const rules: RuleEntry[] = [];
@@ -225,6 +236,41 @@ export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass'>, 
     });
   }
 
+  // 4. Pins: new ones take free tables after the client groups; each gets its gateway's nexthop.
+  const pins: Pin[] = [];
+  if (pinning && options.flowMark) {
+    const taken = new Set<number>([...assignment.map((a) => a.table), ...pinning.tables]);
+    const busy = new Set<number>([...kernel.rules.map((r) => r.table), ...kernel.routes.map((r) => r.table)]);
+    const freeTable = (): number | undefined => {
+      for (let t = options.tables.first; t <= options.tables.last; t++) if (!taken.has(t) && !busy.has(t)) return t;
+      for (let t = options.tables.first; t <= options.tables.last; t++) if (!taken.has(t)) return t;
+      return undefined;
+    };
+    for (const want of pinning.wanted) {
+      const table = want.table ?? freeTable();
+      if (table === undefined) {
+        problems.push(`no free route table in ${options.tables.first}-${options.tables.last} to pin the flows of gateway ${want.gateway}: a drain of it moves them`);
+        continue;
+      }
+      taken.add(table);
+      let id = nexthopOf.get(want.gateway);
+      if (id === undefined) {
+        id = ids.next();
+        nexthopOf.set(want.gateway, id);
+      }
+      if (!nexthops.has(want.gateway)) nexthops.set(want.gateway, { id, gateway: gatewayIps.get(want.gateway) as IpAddress, dev: options.device });
+      const pin: Pin = { gateway: want.gateway, slot: want.slot, mark: markOf(want.slot, options.flowMark.mask), table };
+      pins.push(pin);
+      rules.push({ family: 4, src: DEFAULT_V4, priority: options.rulePriority - 1, table, fwmark: { value: pin.mark, mask: options.flowMark.mask } });
+      routes.push({ table, dst: DEFAULT_V4, type: 'nexthop', nexthopId: id, metric: ROUTE_METRIC });
+      // The encapsulated packet keeps the mark: its own lookup for the gateway must not come back here.
+      const throws = new Map<string, Cidr>([[`${want.gateway}/32`, cidrOf(gatewayIps.get(want.gateway) as IpAddress, 32)]]);
+      for (const dst of bypass) throws.set(dst.text, dst);
+      for (const dst of throws.values()) routes.push({ table, dst, type: 'throw', metric: ROUTE_METRIC });
+    }
+    problems.push(...pinning.problems);
+  }
+
   const neighbours: NeighbourEntry[] = [];
   const fdb: FdbEntry[] = [];
   for (const n of nexthops.values()) {
@@ -241,8 +287,61 @@ export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass'>, 
     neighbours,
     fdb,
     tables: tables.sort((a, b) => a.table - b.table),
+    pins: pins.sort((a, b) => a.slot - b.slot),
     problems,
   };
+}
+
+/**
+ * Which gateways get a pin, with which slot, and which keep their table: the clients' gateways and
+ * the spec's keepFlows (IPv4). A gateway pinned now keeps its slot and table; a new one takes the
+ * lowest slot nobody holds (preferring one no rule in the kernel names, so that a slot just given
+ * up does not carry old flows to a new gateway at once). Without a slot left, a gateway is not
+ * pinned and the problem is reported.
+ */
+function planPins(
+  spec: Pick<SteeringSpec, 'clients' | 'keepFlows'>,
+  options: SteeringOptions,
+  flowMark: FlowMark,
+  kernel: SteeringKernelView,
+  nexthopOf: ReadonlyMap<string, number>,
+  gatewayIps: Map<string, IpAddress>,
+): { wanted: Array<{ gateway: string; slot: number; table?: number }>; tables: Set<number>; problems: string[] } {
+  const problems: string[] = [];
+  for (const g of spec.keepFlows ?? []) if (g.family === 4) gatewayIps.set(g.text, g);
+  const pinned = [...gatewayIps.keys()].sort(compareIpv4Text);
+  const gatewayOf = new Map<number, string>([...nexthopOf].map(([gw, id]) => [id, gw]));
+  const have = new Map(pinsInKernel(kernel.rules, kernel.routes, gatewayOf, flowMark, options.rulePriority - 1).map((p) => [p.gateway, p]));
+  const inRange = (t: number): boolean => t >= options.tables.first && t <= options.tables.last;
+  const wanted: Array<{ gateway: string; slot: number; table?: number }> = [];
+  const slots = new Set<number>();
+  const tables = new Set<number>();
+  for (const gw of pinned) {
+    const p = have.get(gw);
+    if (p && !slots.has(p.slot) && !tables.has(p.table) && inRange(p.table)) {
+      slots.add(p.slot);
+      tables.add(p.table);
+      wanted.push({ gateway: gw, slot: p.slot, table: p.table });
+    }
+  }
+  const named = new Set(kernel.rules.flatMap((r) => (r.fwmark && r.fwmark.mask === flowMark.mask ? [r.fwmark.value >>> 0] : [])));
+  const max = maxSlot(flowMark.mask);
+  const freeSlot = (): number | undefined => {
+    for (let s = 1; s <= max; s++) if (!slots.has(s) && !named.has(markOf(s, flowMark.mask))) return s;
+    for (let s = 1; s <= max; s++) if (!slots.has(s)) return s;
+    return undefined;
+  };
+  for (const gw of pinned) {
+    if (wanted.some((w) => w.gateway === gw)) continue;
+    const slot = freeSlot();
+    if (slot === undefined) {
+      problems.push(`no flow mark left in ${flowMark.mask.toString(16)} (${max} gateways) to pin gateway ${gw}: a drain of it moves its flows`);
+      continue;
+    }
+    slots.add(slot);
+    wanted.push({ gateway: gw, slot });
+  }
+  return { wanted: wanted.sort((a, b) => compareIpv4Text(a.gateway, b.gateway)), tables, problems };
 }
 
 function podsOf(group: ClientGroup): string[] {
@@ -316,9 +415,11 @@ function assignTables(
   kernel: SteeringKernelView,
   options: SteeringOptions,
   problems: string[],
+  reserved: ReadonlySet<number>,
 ): Array<{ group: ClientGroup; table: number }> {
   const { first, last } = options.tables;
-  const inRange = (t: number): boolean => t >= first && t <= last;
+  // The pins' tables are never a client group's.
+  const inRange = (t: number): boolean => t >= first && t <= last && !reserved.has(t);
   const ruleTable = new Map<string, number>();
   for (const r of kernel.rules) {
     if (r.family === 4 && r.src.prefixLength === 32 && r.priority === options.rulePriority && !r.unexpected && inRange(r.table)) {
@@ -361,8 +462,8 @@ function assignTables(
   // a reused table would briefly see another group's gateways.
   const busy = new Set<number>([...kernel.rules.map((r) => r.table), ...kernel.routes.map((r) => r.table)]);
   const free = (): number | undefined => {
-    for (let t = first; t <= last; t++) if (!usedTables.has(t) && !busy.has(t)) return t;
-    for (let t = first; t <= last; t++) if (!usedTables.has(t)) return t;
+    for (let t = first; t <= last; t++) if (!usedTables.has(t) && !busy.has(t) && inRange(t)) return t;
+    for (let t = first; t <= last; t++) if (!usedTables.has(t) && inRange(t)) return t;
     return undefined;
   };
   // The fail-closed group first, then the biggest: if tables run out, the small ones wait.

@@ -17,7 +17,8 @@ import {
  */
 
 export const ruleKind: DiffKind<RuleEntry> & { format(r: RuleEntry): string } = {
-  key: (r) => `${r.src.text} ${r.priority}`,
+  // A pod's rule: one per source address; a flow pin: one per mark.
+  key: (r) => `${r.src.text}${r.fwmark ? ` fwmark ${r.fwmark.value}/${r.fwmark.mask}` : ''} ${r.priority}`,
   same: (a, b) => formatRule(a) === formatRule(b),
   format: formatRule,
 };

@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger';
 import { DEFAULT_STEERING_OPTIONS, desiredSteering, type DesiredSteering, type SteeringOptions, type SteeringTable } from './desired';
 import { groupKind, nexthopKind, ruleKind, tableRouteKind } from './kinds';
 import { NAT_EXEMPTION_TABLE, natExemptionPresent, renderNatExemption } from './nat-exemption';
+import { PINS_TABLE, pinsPresent, renderPins, type Pin } from './pins';
 
 /**
  * Keeps a client node's kernel equal to the SteeringSpec the agent's control plane computes
@@ -44,6 +45,8 @@ export interface SteeringKernel {
   readonly links: Links;
   readonly sysctl: Sysctl;
   readonly nat: OwnedNftTable;
+  /** The flow pins' nftables table (./pins.ts); needed only with the `flowMark` option. */
+  readonly pins?: OwnedNftTable;
   readonly watch?: PolicyRoutingWatch;
 }
 
@@ -85,6 +88,8 @@ export interface SteeringResult {
 export interface SteeringStatus {
   readonly spec?: string;
   readonly tables: readonly SteeringTable[];
+  /** The flow pins: gateway, slot, mark and table (empty without pinning). */
+  readonly pins: readonly Pin[];
   readonly problems: readonly string[];
   readonly lastReconcile?: { readonly ok: boolean; readonly at: number; readonly durationMs: number; readonly operations: number; readonly error?: string };
 }
@@ -187,17 +192,26 @@ export class SteeringReconciler {
   async teardown(): Promise<SteeringResult> {
     await this.stop();
     const result = await this.pass('teardown', true);
-    try {
-      if ((await this.kernel.nat.read()) !== undefined) {
-        const table = `${NAT_EXEMPTION_TABLE.family} ${NAT_EXEMPTION_TABLE.name}`;
-        await this.kernel.nat.write(`table ${table}\ndelete table ${table}\n`);
-        return { ...result, writes: [...result.writes, `delete nftables table ${table}`] };
+    const writes = [...result.writes];
+    const errors: GatewayError[] = [];
+    const owned: Array<[OwnedNftTable | undefined, { family: string; name: string }, string]> = [
+      [this.kernel.pins, PINS_TABLE, 'deleting the flow pins'],
+      [this.kernel.nat, NAT_EXEMPTION_TABLE, 'deleting the NAT exemption'],
+    ];
+    for (const [nft, t, doing] of owned) {
+      if (!nft) continue;
+      try {
+        if ((await nft.read()) !== undefined) {
+          const table = `${t.family} ${t.name}`;
+          await nft.write(`table ${table}\ndelete table ${table}\n`);
+          writes.push(`delete nftables table ${table}`);
+        }
+      } catch (err) {
+        errors.push(err instanceof GatewayError ? err : kernelError(doing, err));
       }
-    } catch (err) {
-      const error = new SteeringError([err instanceof GatewayError ? err : kernelError('deleting the NAT exemption', err)], 1);
-      return { ...result, ok: false, error };
     }
-    return result;
+    if (errors.length) return { ...result, writes, ok: false, error: new SteeringError([...(result.error?.errors ?? []), ...errors], errors.length) };
+    return { ...result, writes };
   }
 
   /** Runs a pass now (after a running one); undefined before the first spec. For tests and tools. */
@@ -213,6 +227,7 @@ export class SteeringReconciler {
     return {
       ...(this.spec ? { spec: steeringSpecText(this.spec) } : {}),
       tables: this.lastDesired?.tables ?? [],
+      pins: this.lastDesired?.pins ?? [],
       problems: this.lastDesired?.problems ?? [],
       ...(last
         ? {
@@ -228,9 +243,9 @@ export class SteeringReconciler {
     };
   }
 
-  /** One pass; `teardown`: as for a spec without clients, leaving the device and the NAT exemption alone. */
+  /** One pass; `teardown`: as for a spec without clients, leaving the device and the nftables tables alone. */
   private async pass(reason: string, teardown = false): Promise<SteeringResult> {
-    const spec: Pick<SteeringSpec, 'clients' | 'bypass'> = teardown ? { clients: [] } : (this.spec as SteeringSpec);
+    const spec: Pick<SteeringSpec, 'clients' | 'bypass' | 'keepFlows'> = teardown ? { clients: [] } : (this.spec as SteeringSpec);
     const startedAt = this.clock.now();
     const writes: string[] = [];
     const errors: GatewayError[] = [];
@@ -295,7 +310,8 @@ export class SteeringReconciler {
     const ruleAdds: RuleEntry[] = [];
     const ruleDels: RuleEntry[] = [...plan.rules.removals];
     for (const u of plan.rules.upserts) {
-      if (!guarded.has(u.entry.table)) {
+      // A pin's table has no backstop on purpose: its flows fall through to their pod's own table.
+      if (!guarded.has(u.entry.table) && !u.entry.fwmark) {
         fail(`adding rule ${ruleKind.format(u.entry)}`, new Error(`table ${u.entry.table} has no backstop route: not steering into it`));
         continue;
       }
@@ -355,7 +371,24 @@ export class SteeringReconciler {
     attempted += await this.removals(plan.neighbours.removals, (x) => this.kernel.neighbours.removeMany(x), (e) => describeEntry('neighbour', e), writes, fail);
     attempted += await this.removals(plan.fdb.removals, (x) => this.kernel.fdb.removeMany(x), (e) => describeEntry('fdb', e), writes, fail);
 
+    // The pins' marks last: their rules and tables are in place by now, and stale slots go only now.
+    if (!teardown && this.options.flowMark) attempted += await this.ensurePins(desired.pins, writes, fail);
+
     return this.finish(reason, startedAt, attempted, writes, errors);
+  }
+
+  private async ensurePins(pins: readonly Pin[], writes: string[], fail: (doing: string, err: unknown) => void): Promise<number> {
+    const nft = this.kernel.pins;
+    const mark = this.options.flowMark;
+    if (!nft || !mark) return 0;
+    try {
+      if (pinsPresent(await nft.read(), this.options.device, mark, pins)) return 0;
+      await nft.write(renderPins(this.options.device, mark, pins));
+      writes.push(`write nftables table ${PINS_TABLE.family} ${PINS_TABLE.name} (${pins.length} pinned gateway(s))`);
+    } catch (err) {
+      fail('writing the flow pins', err);
+    }
+    return 1;
   }
 
   private finish(reason: string, startedAt: number, attempted: number, writes: string[], errors: GatewayError[]): SteeringResult {

@@ -5,7 +5,7 @@
  * lab's gateways get their return path by hand. Run inside a namespace with the agent's environment
  * (NODE_NAME, KUBECONFIG, ...); STEERING_OPTIONS may add dataplane options as JSON.
  */
-import { runAgentCommand } from '../../src/agent/command';
+import { runAgentCommand, steeringOptionsFor } from '../../src/agent/command';
 import type { SteeringOptions } from '../../src/steering/desired';
 import { createKernelSteering } from '../../src/steering/kernel';
 
@@ -13,7 +13,7 @@ const extra = process.env.STEERING_OPTIONS ? (JSON.parse(process.env.STEERING_OP
 
 runAgentCommand({}, process.env, {
   outputs: (config, deps) => ({
-    dataplane: createKernelSteering({ tables: config.routeTables, rulePriority: config.rulePriority, ...extra }, deps.logger),
+    dataplane: createKernelSteering({ ...steeringOptionsFor(config), ...extra }, deps.logger),
     feed: { start: async () => undefined, close: async () => undefined, replace: () => undefined, inSync: () => undefined },
   }),
 }).then(

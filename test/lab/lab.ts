@@ -128,6 +128,12 @@ export interface Lab {
   /** `node tcp-tool.js ...` argv, to pass to exec or spawn. */
   tcpTool(...args: string[]): string[];
   /**
+   * One more pod on `node` (node1 or node2 of `names`) with IPv4 address `addr` (in 100.64.1.0/24 on
+   * node1, 100.64.2.0/24 on node2), wired as build() wires the others; removed at teardown. For
+   * tests that need pods come and go (a gateway Deployment's rolling update). Returns its namespace.
+   */
+  addPod(node: string, addr: string): Promise<string>;
+  /**
    * What the kernel holds in `ns`, as text without counters or timestamps: links, addresses,
    * routes, both iptables variants, the nft ruleset and the IPv4 forwarding/rp_filter sysctls;
    * with IPv6 on, also global IPv6 addresses and routes, both ip6tables variants and IPv6 forwarding.
@@ -261,6 +267,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     }
   };
 
+  let extraPods = 0;
   const script = gatewayScript();
   const lab: Lab = {
     names,
@@ -297,6 +304,24 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     spawnGateway: (args, env) => spawnIn(names.gwpod, [process.execPath, script, ...args], { env }),
     capture: (ns, iface, filter) => startCapture(spawnIn(ns, ['tcpdump', '-l', '-n', '--immediate-mode', '-i', iface, ...filter])),
     tcpTool: (...args) => [process.execPath, join(__dirname, 'tcp-tool.js'), ...args],
+    async addPod(node, addr) {
+      const n = ++extraPods;
+      const ns = `${prefix}pod${n}`;
+      const veth = `cali-x${n}`;
+      await run([IP, 'netns', 'add', ns]);
+      created.push(ns);
+      liveNamespaces.add(ns);
+      await ip(ns, 'link', 'set', 'lo', 'up');
+      await ip(node, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      await ip(ns, 'link', 'set', 'eth0', 'up');
+      await ip(node, 'link', 'set', veth, 'up');
+      await ip(ns, 'addr', 'add', `${addr}/32`, 'dev', 'eth0');
+      await ip(ns, 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link');
+      await ip(ns, 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
+      await sysctl(node, `net.ipv4.conf.${veth}.proxy_arp`, '1');
+      await ip(node, 'route', 'add', `${addr}/32`, 'dev', veth);
+      return ns;
+    },
     async setReturnPathByHand(gw = names.gwpod) {
       if (ipv6 !== 'only') {
         await ip(gw, 'route', 'replace', lab.clientBlock, 'via', ADDRS.node1, 'dev', 'vxlan0', 'onlink');
@@ -624,7 +649,7 @@ function startCapture(child: ChildProcess): Promise<Capture> {
 }
 
 /** Signals a child and waits for it to exit, escalating to SIGKILL after 3 s. */
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const closed = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);

@@ -34,6 +34,8 @@ describe('agent config', () => {
         statusSocket: '/tmp/egress-gateway/status.sock',
         logLevel: 'info',
         bypassCidrs: [],
+        gatewaySignals: { stream: true, heartbeatMs: 1000, echoIntervalMs: 100, echoMisses: 3, flowGraceMs: 5000 },
+        flowMarkMask: 0x3f00,
       },
     );
   });
@@ -50,6 +52,17 @@ describe('agent config', () => {
     [{ ...base, AGENT_GATEWAY_POLL_FAILURES: '0' }, 'AGENT_GATEWAY_POLL_FAILURES="0": must be from 1 to 100'],
     [{ ...base, AGENT_POLICYSYNC_SOCKET: 'relative/socket' }, 'AGENT_POLICYSYNC_SOCKET="relative/socket": must be an absolute path'],
     [{ ...base, AGENT_BYPASS_CIDRS: '198.51.100.0/24,nope' }, 'AGENT_BYPASS_CIDRS="198.51.100.0/24,nope": "nope" is not a CIDR'],
+    [{ ...base, AGENT_GATEWAY_STREAM: 'yes' }, 'AGENT_GATEWAY_STREAM="yes": must be one of true, false'],
+    [{ ...base, AGENT_GATEWAY_STREAM_HEARTBEAT: '10ms' }, 'AGENT_GATEWAY_STREAM_HEARTBEAT="10ms": must be from'],
+    [{ ...base, AGENT_GATEWAY_ECHO_INTERVAL: '5ms' }, 'AGENT_GATEWAY_ECHO_INTERVAL="5ms": must be 0 (no echo) or from 20ms to 10s'],
+    [{ ...base, AGENT_GATEWAY_ECHO_MISSES: '0' }, 'AGENT_GATEWAY_ECHO_MISSES="0": must be from 1 to 100'],
+    [{ ...base, AGENT_FLOW_GRACE: '1h' }, 'AGENT_FLOW_GRACE="1h": must be from'],
+    [{ ...base, AGENT_FLOW_MARK_MASK: '0x4000' }, "AGENT_FLOW_MARK_MASK=\"0x4000\": overlaps Felix's mark bits"],
+    [{ ...base, AGENT_FLOW_MARK_MASK: '0x10000' }, 'overlaps Felix'],
+    [{ ...base, AGENT_FLOW_MARK_MASK: '0x0500' }, 'must be contiguous bits'],
+    [{ ...base, AGENT_FLOW_MARK_MASK: '0x3ff0' }, 'must be 1 to 8 contiguous bits'],
+    [{ ...base, AGENT_FLOW_MARK_MASK: 'lots' }, 'must be a number such as 0x3f00'],
+    [{ ...base, AGENT_RULE_PRIORITY: '1' }, 'AGENT_RULE_PRIORITY="1": must be at least 2 while AGENT_FLOW_MARK_MASK pins flows'],
     [{ ...base, KUBECONFIG: '/a:/b' }, 'KUBECONFIG="/a:/b": must name one kubeconfig file'],
     [{ ...base, EGRESS_VXLAN_VNI: '0' }, 'EGRESS_VXLAN_VNI="0": must be from 1 to 16777215'],
   ];
@@ -67,6 +80,9 @@ describe('agent config', () => {
     }
     assert.equal(parseAgentConfig({ ...base, AGENT_RULE_PRIORITY: '5' }, { rulePriority: '7' }).rulePriority, 7);
     assert.deepEqual(parseAgentConfig({ ...base, AGENT_BYPASS_CIDRS: '198.51.100.0/24, 2001:db8::/64' }).bypassCidrs.map((c) => c.text), ['198.51.100.0/24', '2001:db8::/64']);
+    const felix = parseAgentConfig({ ...base, AGENT_GATEWAY_STREAM: 'false', AGENT_GATEWAY_ECHO_INTERVAL: '0', AGENT_FLOW_MARK_MASK: '0', AGENT_RULE_PRIORITY: '1' });
+    assert.deepEqual([felix.gatewaySignals.stream, felix.gatewaySignals.echoIntervalMs, felix.flowMarkMask, felix.rulePriority], [false, 0, 0, 1]);
+    assert.equal(parseAgentConfig({ ...base, AGENT_FLOW_MARK_MASK: '0x7f' }).flowMarkMask, 0x7f);
   });
 });
 

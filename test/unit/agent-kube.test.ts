@@ -85,7 +85,15 @@ describe('agent against the stand-in Kubernetes API', () => {
     s.create('ipamblocks', ipamBlockObject('100.64.1.0/26', 'node1', { 5: 'node1' }));
     s.create('ipamblocks', ipamBlockObject('100.64.2.0/26', 'node2', { 5: 'node2', 7: 'node2' }));
     s.create('ippools', ipPoolObject('default-pool', '100.64.0.0/16'));
-    const config = parseAgentConfig({ NODE_NAME: 'node1', KUBECONFIG: kubeconfig, AGENT_GATEWAY_POLL_INTERVAL: '100ms', AGENT_GATEWAY_POLL_TIMEOUT: '50ms' });
+    // Felix's way (poll only): these are the API's semantics; the stream and echo have their own tests.
+    const config = parseAgentConfig({
+      NODE_NAME: 'node1',
+      KUBECONFIG: kubeconfig,
+      AGENT_GATEWAY_POLL_INTERVAL: '100ms',
+      AGENT_GATEWAY_POLL_TIMEOUT: '50ms',
+      AGENT_GATEWAY_STREAM: 'false',
+      AGENT_GATEWAY_ECHO_INTERVAL: '0',
+    });
     const logger = pino({ level: 'silent' });
     agent = new Agent(config, {
       clock: systemClock,
@@ -219,9 +227,12 @@ describe('agent against the stand-in Kubernetes API', () => {
   });
 
   it('a failed apply is retried, and readiness says why meanwhile', async () => {
-    dataplane.failNext = 1;
+    // Failing until told otherwise: any pass (a retry, or one a gateway's health change asks for)
+    // could otherwise succeed before readiness is looked at.
+    dataplane.failNext = Infinity;
     api.store.patch('pods', 'default', 'client', { metadata: { annotations: { [SEL]: "color == 'red'" } } });
     await until('not ready', () => agent.readiness().failing.includes('dataplane'));
+    dataplane.failNext = 0;
     await until('applied after the retry', () => dataplane.last.endsWith('client default/client ips 100.64.1.5 gateways 100.64.2.7'), 5_000);
     await until('ready again', () => agent.readiness().ready);
   });

@@ -239,3 +239,28 @@ describe('steering: maxNextHops', () => {
     assert.equal(gatewaysOf(back, 'default/c1')[0], moved);
   });
 });
+
+describe('steering: flows kept on gateways that take no new ones', () => {
+  const gwA = gateway('default/gw-a', '100.64.2.7');
+  const gwB = gateway('default/gw-b', '100.64.2.8');
+  const gwC = gateway('default/gw-c', '100.64.2.9', { labels: { color: 'blue' } });
+  const client = pod('default/c', { egress: red() });
+
+  it('a draining gateway leaves the pods\' gateways and is named in keepFlows; the gateways in use and the unmatched are not', () => {
+    const plan = planSteering({
+      ...inputs({ pods: [client], gateways: [gwA, { ...gwB, deleting: true }, gwC] }),
+      usable: (g) => !g.deleting,
+      keepFlows: (g) => g.key !== 'default/gw-c',
+    });
+    assert.ok(plan.spec);
+    assert.equal(
+      steeringSpecText(plan.spec),
+      ['device node1 vni 4097 port 4790 local 198.51.100.11', 'keep flows of 100.64.2.8', 'client default/c ips 100.64.1.5 gateways 100.64.2.7'].join('\n'),
+    );
+  });
+
+  it('without keepFlows, a gateway keeps flows exactly when it is usable (no spec change for a lost one)', () => {
+    const plan = planSteering({ ...inputs({ pods: [client], gateways: [gwA, { ...gwB, ready: false }] }) });
+    assert.equal(plan.spec?.keepFlows, undefined);
+  });
+});

@@ -72,6 +72,22 @@ describe('netlink policy routing codec', () => {
     assert.equal(rule(withIif, 0x45)?.unexpected, 'iif');
   });
 
+  it('writes a flow pin as fib_rule_hdr (no source) + FRA_PRIORITY, FRA_TABLE, FRA_PROTOCOL, FRA_FWMARK, FRA_FWMASK, and reads it back', async () => {
+    const { session, sent, links } = recordingSession();
+    const a = new NetlinkPolicyRouting(session, links);
+    const r = { family: 4 as const, src: cidr('0.0.0.0/0'), priority: 99, table: 1003, fwmark: { value: 0x200, mask: 0x3f00 } };
+    await a.addRules([r]);
+    const hdr = Buffer.from([2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    const body = Buffer.concat([hdr, attr(6, u32(99)), attr(15, u32(1003)), attr(21, Buffer.from([0x45])), attr(10, u32(0x200)), attr(16, u32(0x3f00))]);
+    assert.equal(sent[0]?.toString('hex'), message(32, 0x400 | 0x200, body));
+    const m = decodeRule(body);
+    assert.deepEqual(m && ruleEntryOf(m, 0x45), r);
+    // A mark rule with a source is not one the agent writes.
+    const withSrc = Buffer.concat([Buffer.from([2, 0, 32, 0, 0, 0, 0, 1, 0, 0, 0, 0]), attr(2, Buffer.from([100, 64, 1, 5])), body.subarray(12)]);
+    const odd = decodeRule(withSrc);
+    assert.equal(odd && ruleEntryOf(odd, 0x45)?.unexpected, 'fwmark with a source');
+  });
+
   it('writes nexthops and resilient groups as nhmsg + NHA_*, and reads them back', async () => {
     const { session, sent, links } = recordingSession();
     const a = new NetlinkPolicyRouting(session, links);

@@ -157,3 +157,57 @@ describe('desired steering (pure)', () => {
     }
   });
 });
+
+describe('desired steering: flow pins (pure)', () => {
+  const PINNED: SteeringOptions = { ...OPTS, tables: { first: 1000, last: 1009 }, flowMark: { mask: 0x3f00 } };
+  const withKeep = (clients: Array<[string, string, string[]]>, keep: string[]): ReturnType<typeof spec> => ({ ...spec(clients), keepFlows: keep.map(ip) });
+
+  it('one pin per gateway (the clients\' and the ones kept for their flows): a mark rule one priority earlier, a table with its route and the throws', () => {
+    const d = desiredSteering(withKeep([['ns/a', '100.64.1.5', [GW2]]], [GW1, GW2]), PINNED, EMPTY);
+    assert.deepEqual(d.pins, [
+      { gateway: GW1, slot: 1, mark: 0x100, table: 1001 },
+      { gateway: GW2, slot: 2, mark: 0x200, table: 1002 },
+    ]);
+    assert.equal(
+      text(d),
+      [
+        'from 100.64.1.5/32 lookup 1000 priority 100',
+        'from all fwmark 0x100/0x3f00 lookup 1001 priority 99',
+        'from all fwmark 0x200/0x3f00 lookup 1002 priority 99',
+        'table 1000 unreachable default metric 4294967295',
+        'table 1000 169.254.1.1/32 dev egress.calico metric 10',
+        'table 1000 throw 100.64.0.0/16 metric 10',
+        'table 1000 default nhid 1157627905 metric 10',
+        // The draining GW1 has no group, only its pin: its nexthop, neighbour and FDB entry stay.
+        'table 1001 default nhid 1157627906 metric 10',
+        'table 1001 throw 100.64.2.7/32 metric 10',
+        'table 1001 throw 100.64.0.0/16 metric 10',
+        'table 1002 default nhid 1157627904 metric 10',
+        'table 1002 throw 100.64.2.8/32 metric 10',
+        'table 1002 throw 100.64.0.0/16 metric 10',
+        'id 1157627905 group 1157627904 type resilient buckets 512 idle_timer 120 unbalanced_timer 0',
+      ].join('\n'),
+    );
+    assert.deepEqual(d.neighbours.map((n) => n.ip.text).sort(), [GW1, GW2]);
+  });
+
+  it('a pin keeps its slot and table (a flow\'s mark must keep meaning its gateway); a new one takes a slot no rule names', () => {
+    const first = desiredSteering(withKeep([['ns/a', '100.64.1.5', [GW1, GW2]]], [GW1, GW2]), PINNED, EMPTY);
+    // The kernel as the first pass left it, then GW1 goes, GW3 joins.
+    const kernel: SteeringKernelView = { ...EMPTY, rules: first.rules, routes: first.routes, nexthops: first.nexthops, groups: first.groups };
+    const next = desiredSteering(withKeep([['ns/a', '100.64.1.5', [GW2, GW3]]], [GW2, GW3]), PINNED, kernel);
+    assert.deepEqual(next.pins.map((p) => [p.gateway, p.slot, p.table]), [
+      [GW2, 2, 1002],
+      [GW3, 3, 1003],
+    ]);
+    assert.deepEqual(next.tables.map((t) => t.table), [1000], 'the pods keep their table');
+  });
+
+  it('no pins without the flowMark option; out of slots: reported, the rest pinned', () => {
+    assert.deepEqual(desiredSteering(withKeep([['ns/a', '100.64.1.5', [GW1]]], [GW1]), OPTS, EMPTY).pins, []);
+    const tiny: SteeringOptions = { ...PINNED, flowMark: { mask: 0x300 } };
+    const d = desiredSteering(withKeep([['ns/a', '100.64.1.5', [GW1, GW2, GW3, '100.64.2.10']]], []), tiny, EMPTY);
+    assert.equal(d.pins.length, 3);
+    assert.ok(d.problems.some((p) => /no flow mark left in 300 \(3 gateways\) to pin gateway 100\.64\.2\.10/.test(p)), d.problems.join('\n'));
+  });
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/model/clock';
 import { SteeringReconciler, type SteeringResult } from '../../src/steering/reconciler';
-import { fakeNode, GW1, GW2, spec } from './steering-fixtures';
+import { fakeNode, FakeNatTable, GW1, GW2, ip, spec } from './steering-fixtures';
 
 const ID = 0x45000000;
 
@@ -299,5 +299,47 @@ describe('steering reconciler (fake kernel)', () => {
     assert.ok(results.every((x) => x.ok), JSON.stringify(results.map((x) => [x.reason, x.ok, x.error?.message])));
     assert.equal(results.filter((x) => x.writes.length > 0).length, 1, 'one pass wrote the spec, the others found it there');
     await r.stop();
+  });
+});
+
+describe('steering reconciler: flow pins (fake kernel)', () => {
+  it('pins each gateway, writes the pins\' nftables table once, keeps a draining gateway\'s pin, and removes it all at teardown', async () => {
+    const node = fakeNode();
+    const pins = new FakeNatTable();
+    const r = new SteeringReconciler({ kernel: { ...node.kernel, pins }, clock: new FakeClock(), steering: { group: { buckets: 64, idleTimerS: 120, unbalancedTimerS: 0 }, flowMark: { mask: 0x3f00 } } });
+    r.set(spec([['default/a', '100.64.1.5', [GW1, GW2]]]));
+    const first = await pass(r);
+    assert.ok(first.ok, first.error?.message);
+    assert.ok(first.writes.includes('add rule from all fwmark 0x100/0x3f00 lookup 1001 priority 99'), first.writes.join('\n'));
+    assert.ok(first.writes.includes('add rule from all fwmark 0x200/0x3f00 lookup 1002 priority 99'), first.writes.join('\n'));
+    assert.equal(first.writes.at(-1), 'write nftables table ip egress_gateway_agent_pins (2 pinned gateway(s))');
+    assert.match(pins.text ?? '', /ct state established ct direction original ct mark & 0x00003f00 == 0x00000100 meta mark set meta mark & 0xffffc0ff \| 0x00000100/);
+    assert.match(pins.text ?? '', /oifname "egress.calico" ct state new rt ip nexthop 100\.64\.2\.8 ct mark set ct mark & 0xffffc0ff \| 0x00000200/);
+    assert.deepEqual((await pass(r)).writes, [], 'the second pass writes nothing');
+    // A restarted agent reads the slots back from the kernel: nothing to write either.
+    const again = new SteeringReconciler({ kernel: { ...node.kernel, pins }, clock: new FakeClock(), steering: { group: { buckets: 64, idleTimerS: 120, unbalancedTimerS: 0 }, flowMark: { mask: 0x3f00 } } });
+    again.set(spec([['default/a', '100.64.1.5', [GW1, GW2]]]));
+    assert.deepEqual((await pass(again)).writes, [], 'a new reconciler on the same kernel writes nothing');
+    await again.stop();
+
+    // GW1 drains: out of the group, its pin stays.
+    r.set({ ...spec([['default/a', '100.64.1.5', [GW2]]]), keepFlows: [ip(GW1), ip(GW2)] });
+    const drain = await pass(r);
+    assert.ok(drain.ok, drain.error?.message);
+    assert.ok(drain.writes.some((w) => w.startsWith(`replace nexthop group id ${ID + 2} group ${ID + 1} `)), drain.writes.join('\n'));
+    assert.ok(!drain.writes.some((w) => /del (rule|nexthop id|neighbour|fdb)/.test(w)), drain.writes.join('\n'));
+    assert.equal(pins.writes, 1, 'the pins did not change');
+
+    // GW1 is gone: its pin, nexthop, neighbour and FDB entry go; the nftables table is written anew.
+    r.set(spec([['default/a', '100.64.1.5', [GW2]]]));
+    const gone = await pass(r);
+    assert.ok(gone.writes.includes('del rule from all fwmark 0x100/0x3f00 lookup 1001 priority 99'), gone.writes.join('\n'));
+    assert.ok(gone.writes.includes(`del nexthop id ${ID}`), gone.writes.join('\n'));
+    assert.equal(gone.writes.at(-1), 'write nftables table ip egress_gateway_agent_pins (1 pinned gateway(s))');
+
+    const down = await r.teardown();
+    assert.ok(down.ok, down.error?.message);
+    assert.deepEqual(down.writes.slice(-2), ['delete nftables table ip egress_gateway_agent_pins', 'delete nftables table inet egress_gateway_agent']);
+    assert.equal(node.policy.dump().includes('fwmark'), false);
   });
 });

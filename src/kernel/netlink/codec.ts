@@ -33,6 +33,7 @@ import {
   FRA_DPORT_RANGE,
   FRA_DST,
   FRA_FWMARK,
+  FRA_FWMASK,
   FRA_GOTO,
   FRA_IIFNAME,
   FRA_IP_PROTO,
@@ -456,7 +457,9 @@ export interface RuleMessage {
   readonly priority?: number;
   /** FRA_PROTOCOL, when the kernel reports it (4.17+). */
   readonly protocol?: number;
-  /** The other selectors present (`iif`, `fwmark`, ...), by name. */
+  /** FRA_FWMARK and FRA_FWMASK (the kernel reports a mask of all ones when none was given). */
+  readonly fwmark?: { readonly value: number; readonly mask: number };
+  /** The other selectors present (`iif`, `goto`, ...), by name; fwmark is read above. */
   readonly selectors: readonly string[];
 }
 
@@ -466,6 +469,8 @@ export function decodeRule(data: Buffer): RuleMessage | undefined {
   const src = ipOf(attrs.get(FRA_SRC));
   const priority = u32Of(attrs.get(FRA_PRIORITY));
   const proto = attrs.get(FRA_PROTOCOL);
+  const mark = u32Of(attrs.get(FRA_FWMARK));
+  const mask = u32Of(attrs.get(FRA_FWMASK));
   return {
     family: data.readUInt8(0),
     dstLen: data.readUInt8(1),
@@ -476,26 +481,38 @@ export function decodeRule(data: Buffer): RuleMessage | undefined {
     ...(src ? { src } : {}),
     ...(priority !== undefined ? { priority } : {}),
     ...(proto && proto.length >= 1 ? { protocol: proto.readUInt8(0) } : {}),
-    selectors: RULE_SELECTORS.filter(([a]) => attrs.has(a)).map(([, name]) => name),
+    ...(mark !== undefined ? { fwmark: { value: mark, mask: mask ?? 0xffffffff } } : {}),
+    selectors: RULE_SELECTORS.filter(([a]) => attrs.has(a) && a !== FRA_FWMARK).map(([, name]) => name),
   };
 }
 
-/** fib_rule_hdr, then FRA_SRC, FRA_PRIORITY, FRA_TABLE and FRA_PROTOCOL. */
+/** fib_rule_hdr, then FRA_SRC (none for 0/0), FRA_PRIORITY, FRA_TABLE, FRA_PROTOCOL, and FRA_FWMARK/FRA_FWMASK for a mark rule. */
 export function writeRule(
   w: RequestWriter,
   type: number,
   flags: number,
-  r: { readonly src: Cidr; readonly priority: number; readonly table: number; readonly protocol: number; readonly action: number },
+  r: {
+    readonly src: Cidr;
+    readonly priority: number;
+    readonly table: number;
+    readonly protocol: number;
+    readonly action: number;
+    readonly fwmark?: { readonly value: number; readonly mask: number };
+  },
 ): void {
   const at = w.begin(type, flags, FIB_RULE_HDR_LEN);
   w.u8(at, familyCode(r.src.family));
   w.u8(at + 2, r.src.prefixLength);
   w.u8(at + 4, r.table < 256 ? r.table : 0);
   w.u8(at + 7, r.action);
-  w.attrIp(FRA_SRC, r.src.address);
+  if (r.src.prefixLength > 0) w.attrIp(FRA_SRC, r.src.address);
   w.attrU32(FRA_PRIORITY, r.priority);
   w.attrU32(FRA_TABLE, r.table);
   w.attrBytes(FRA_PROTOCOL, Uint8Array.of(r.protocol));
+  if (r.fwmark) {
+    w.attrU32(FRA_FWMARK, r.fwmark.value);
+    w.attrU32(FRA_FWMASK, r.fwmark.mask);
+  }
   w.finish();
 }
 

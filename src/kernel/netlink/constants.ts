@@ -125,6 +125,7 @@ export const FRA_GOTO = 4;
 export const FRA_PRIORITY = 6;
 export const FRA_FWMARK = 10;
 export const FRA_TABLE = 15;
+export const FRA_FWMASK = 16;
 export const FRA_OIFNAME = 17;
 export const FRA_L3MDEV = 19;
 export const FRA_UID_RANGE = 20;

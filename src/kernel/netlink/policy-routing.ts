@@ -95,11 +95,14 @@ export function ruleEntryOf(m: RuleMessage, protocol: number): RuleEntry | undef
   if (m.action !== FR_ACT_TO_TBL) odd.push(`action ${m.action}`);
   if (m.dstLen !== 0 && !odd.includes('to')) odd.push('to');
   if (m.flags !== 0) odd.push(`flags 0x${m.flags.toString(16)}`);
+  // A mark rule of ours (a flow pin) matches on the mark alone.
+  if (m.fwmark && m.srcLen !== 0) odd.push('fwmark with a source');
   return {
     family,
     src: cidrOf(src ?? anyAddress(family), m.srcLen),
     priority: m.priority ?? 0,
     table: m.table,
+    ...(m.fwmark ? { fwmark: m.fwmark } : {}),
     ...(odd.length ? { unexpected: odd.join(' ') } : {}),
   };
 }
@@ -352,7 +355,7 @@ export class NetlinkPolicyRouting implements PolicyRouting {
   private rules(type: number, flags: number, rules: readonly RuleEntry[], doing: string, goneCodes: readonly string[]): Promise<BatchErrors> {
     const w = new RequestWriter(rules.length, 64);
     // RTM_NEWRULE is exclusive: the same rule twice is an error (EEXIST), not a second copy.
-    for (const r of rules) writeRule(w, type, flags, { src: r.src, priority: r.priority, table: r.table, protocol: this.protocol, action: FR_ACT_TO_TBL });
+    for (const r of rules) writeRule(w, type, flags, { src: r.src, priority: r.priority, table: r.table, protocol: this.protocol, action: FR_ACT_TO_TBL, ...(r.fwmark ? { fwmark: r.fwmark } : {}) });
     return send(this.session, w, rules.map((_, i) => i), slots(rules.length), (i) => `${doing} ${rules[i] ? formatRule(rules[i]) : '?'}`, goneCodes);
   }
 
