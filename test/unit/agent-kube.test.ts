@@ -5,6 +5,8 @@
  * record what they are given.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +22,7 @@ import { systemClock } from '../../src/model/clock';
 import type { FelixRoute, FelixVtep } from '../../src/model/felix';
 import { steeringSpecText, type SteeringSpec } from '../../src/model/steering';
 import { ipamBlockObject, ipPoolObject, namespaceObject, nodeObject, podObject } from '../lab/kube-api/objects';
-import { KubeApiServer } from '../lab/kube-api/server';
+import { KubeApiServer, kubeconfigFor } from '../lab/kube-api/server';
 import { until } from './wait';
 
 const SEL = 'egress.projectcalico.org/selector';
@@ -247,5 +249,42 @@ describe('agent against the stand-in Kubernetes API', () => {
     dataplane.failNext = 0;
     await until('applied after the retry', () => dataplane.last.endsWith('client default/client ips 100.64.1.5 gateways 100.64.2.7'), 5_000);
     await until('ready again', () => agent.readiness().ready);
+  });
+});
+
+describe('a watch stopped while it connects', () => {
+  it('is aborted once its response begins, not left open until the server times it out', async () => {
+    // A server slower than the agent's stop: the watch's response headers come 300 ms after the request.
+    let watchClosed: Promise<void> | undefined;
+    const server = createServer((req, res) => {
+      if (!req.url?.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] }));
+        return;
+      }
+      watchClosed = new Promise((resolve) => res.on('close', () => resolve()));
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+      }, 300);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'agent-watch-'));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(`http://127.0.0.1:${port}`));
+      const factory = await kubeWatchFactory(join(dir, 'kubeconfig'), { clock: systemClock, logger: pino({ level: 'silent' }) });
+      const w = factory.create({ name: 'nodes', path: '/api/v1/nodes' }, { upsert: () => undefined, remove: () => undefined, synced: () => undefined });
+      w.start();
+      await until('the watch request arrives', () => watchClosed !== undefined);
+      await w.stop();
+      const t0 = Date.now();
+      await Promise.race([watchClosed, new Promise((_, reject) => setTimeout(() => reject(new Error('the watch connection is still open 3 s after stop()')), 3000))]);
+      assert.ok(Date.now() - t0 < 3000);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -118,9 +118,9 @@ export class ResourceWatch {
   }
 
   private run(): void {
-    const lw = new this.k8s.ListWatch<K8s.KubernetesObject>(
+    const lw: K8s.ListWatch<K8s.KubernetesObject> = new this.k8s.ListWatch<K8s.KubernetesObject>(
       this.target.path,
-      bookmarkWatch(this.k8s, this.target.metadataOnly ? withAccept(this.kc, METADATA_WATCH_ACCEPT) : this.kc),
+      bookmarkWatch(this.k8s, this.target.metadataOnly ? withAccept(this.kc, METADATA_WATCH_ACCEPT) : this.kc, (): boolean => this.stopped || this.lw !== lw),
       () => this.list(),
       false,
       this.target.labelSelector,
@@ -192,17 +192,25 @@ export class ResourceWatch {
   }
 }
 
-/** The library's Watch, asking for bookmarks and a server-side timeout on every watch request. */
-function bookmarkWatch(k8s: ClientNode, kc: K8s.KubeConfig): K8s.Watch {
+/**
+ * The library's Watch, asking for bookmarks and a server-side timeout on every watch request. The
+ * library hands its ListWatch the request's AbortController only once the response has begun: a
+ * ListWatch stopped before that (an agent stopping while a watch connects) could not abort it, and
+ * the connection would stay open, holding the process, until the server's timeout. `abandoned`
+ * says the request is no longer wanted; it is then aborted as soon as it can be.
+ */
+function bookmarkWatch(k8s: ClientNode, kc: K8s.KubeConfig, abandoned: () => boolean): K8s.Watch {
   class BookmarkWatch extends k8s.Watch {
-    override watch(
+    override async watch(
       path: string,
       query: Record<string, string | number | boolean | undefined>,
       callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
       done: (err: unknown) => void,
     ): Promise<AbortController> {
       const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
-      return super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds }, callback, done);
+      const controller = await super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds }, callback, done);
+      if (abandoned()) controller.abort();
+      return controller;
     }
   }
   const w = new BookmarkWatch(kc);

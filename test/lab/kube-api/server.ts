@@ -234,6 +234,8 @@ export class KubeApiServer {
 
   private serveWatch(type: ResourceType, filter: Filter, query: Record<string, string>, req: IncomingMessage, res: ServerResponse, metadataOnly: boolean): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
+    // The API server answers a watch at once, before any event (Node would hold the headers until the first write).
+    res.flushHeaders();
     const write = (e: { type: string; object: unknown }): void => {
       // Bookmarks and errors keep their own shape; objects are cut down to metadata when asked.
       const object = metadataOnly && (e.type === 'ADDED' || e.type === 'MODIFIED' || e.type === 'DELETED') ? partial(e.object as KubeObject) : e.object;
