@@ -68,7 +68,10 @@ describe('OSS: the agent and the gateway end to end, against the stand-in API', 
     } catch (err) {
       for (const [node, a] of cluster.agents) t.diagnostic(`${node} agent:\n${a.logs.slice(-40).join('\n')}`);
       for (const g of gateways) t.diagnostic(`${g.pod} gateway:\n${g.logs.slice(-25).join('\n')}`);
-      for (const ns of [lab.names.node1, lab.names.gwpod]) t.diagnostic(`${ns}:\n${await lab.kernelState(ns).catch((e: unknown) => String(e))}`);
+      for (const ns of [lab.names.node1, lab.names.gwpod]) {
+        t.diagnostic(`${ns}:\n${await lab.kernelState(ns).catch((e: unknown) => String(e))}`);
+        t.diagnostic(`${ns} conntrack:\n${(await lab.exec(ns, ['conntrack', '-L'], { allowFail: true })).stdout}`);
+      }
       throw err;
     }
   }
@@ -79,7 +82,7 @@ describe('OSS: the agent and the gateway end to end, against the stand-in API', 
   async function sourceSeen(ns: string, at: ChildProcess = server, host = lab.addrs.ext, port = PORT): Promise<string | undefined> {
     const peer = waitForOutput(at, /peer \S+ \d+\n/, 3000).catch(() => undefined);
     const text = `hello from ${ns}`;
-    const echo = await lab.exec(ns, lab.tcpTool('connect', host, port, text, '1500'), { allowFail: true });
+    const echo = await lab.exec(ns, lab.tcpTool('connect', host, port, text, '1500'), { allowFail: true, timeoutMs: 10_000 });
     if (echo.code !== 0) {
       lastFailure = `connect: exit ${echo.code} ${echo.stderr.trim()}`;
       return undefined;
@@ -93,11 +96,21 @@ describe('OSS: the agent and the gateway end to end, against the stand-in API', 
 
   /** New connections from the client pod leave with `want` (undefined: they fail), once the agents have caught up. */
   async function untilSource(want: string | undefined, what: string, ns = lab.names.cpod): Promise<void> {
-    let seen: string | undefined;
+    const outcomes: string[] = [];
+    const t0 = Date.now();
     try {
-      await eventually(what, async () => ((seen = await sourceSeen(ns)) === want ? true : undefined), 20_000, 200);
+      await eventually(
+        what,
+        async () => {
+          const seen = await sourceSeen(ns);
+          outcomes.push(`+${Date.now() - t0}ms ${seen ?? lastFailure}`);
+          return seen === want ? true : undefined;
+        },
+        20_000,
+        200,
+      );
     } catch {
-      assert.fail(`${what}: the server saw ${seen ?? `no connection (${lastFailure})`}, not ${want ?? 'no connection'}`);
+      assert.fail(`${what}: the server never saw ${want ?? 'no connection'}; every attempt:\n${outcomes.join('\n')}`);
     }
   }
 
@@ -235,9 +248,10 @@ describe('OSS: the agent and the gateway end to end, against the stand-in API', 
     step(t, async () => {
       const { addrs: a, names: n } = lab;
       gateways.push(cluster.startGateway('gw-2'));
-      await cluster.addGatewayPod('gw-2');
-      await untilAgent(cluster, 'node1', 'the pod uses both gateways', (s) => s.clients.some((c) => c.pod === 'shop/client' && c.gateways.length === 2), 30_000);
+      // As the kubelet would: the pod turns Ready once its /readiness answers 200 (here: its feed is in sync).
       await eventually('gw-2 ready on the feed', async () => ((await cluster.gatewayReadiness('gw-2')) === 200 ? true : undefined), 15_000);
+      await cluster.addGatewayPod('gw-2');
+      await untilAgent(cluster, 'node1', 'the kernel steers the pod over both gateways', (s) => s.steering.ok === true && (s.steering.spec ?? '').includes(`gateways ${a.gwpod},${a.gwpod2}`), 30_000);
       const flows = await startFlows(lab, n.cpod, FLOW_PORT, 32, 100);
       // Traffic for a while: every flow echoes a line every 100 ms through its gateway.
       await sleep(2000);

@@ -105,10 +105,11 @@ function collect(child: ChildProcess, into: string[]): void {
 
 /**
  * Builds the cluster on a lab made with `{ felix: ..., gateways: 2 }`: the API server and its
- * objects, `init` in both gateway pods, the gateways' probe target on ext. The
+ * objects, `init` in both gateway pods (with `dataplane`, iptables by default), the gateways' probe
+ * target on ext. The
  * agents and gateway daemons are started by the caller, in the order it wants to show.
  */
-export async function createOssCluster(lab: Lab): Promise<OssCluster> {
+export async function createOssCluster(lab: Lab, options: { readonly dataplane?: 'iptables' | 'nftables' } = {}): Promise<OssCluster> {
   if (!lab.names.cpod2 || !lab.names.gwpod2) throw new Error('oss cluster: the lab needs felix (cpod2) and gateways: 2');
   const dir = mkdtempSync(join(tmpdir(), 'egw-oss-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -233,7 +234,7 @@ export async function createOssCluster(lab: Lab): Promise<OssCluster> {
 
     // The gateway pods' init containers (the daemon's return path comes from the route feed, not by hand).
     for (const pod of ['gw-1', 'gw-2'] as const) {
-      const init = await lab.gateway(['init'], { EGRESS_POD_IP: GATEWAYS[pod].ip(lab) }, GATEWAYS[pod].ns(lab));
+      const init = await lab.gateway(['init'], { EGRESS_POD_IP: GATEWAYS[pod].ip(lab), ...(options.dataplane ? { DATAPLANE: options.dataplane } : {}) }, GATEWAYS[pod].ns(lab));
       if (init.code !== 0) throw new Error(`init in ${pod} failed: ${init.stderr}${init.stdout}`);
     }
     await cluster.startProbeTarget();
