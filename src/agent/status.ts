@@ -190,7 +190,7 @@ export function renderAgentStatusTable(doc: AgentStatusDocument): string {
         c.pod,
         c.ips.join(','),
         c.source,
-        c.steered === false ? 'NOT STEERED (node path)' : c.gateways.length > 0 ? c.gateways.join(',') : 'NONE (fail closed)',
+        !c.steered ? 'NOT STEERED (node path)' : c.gateways.length > 0 ? c.gateways.join(',') : 'NONE (fail closed)',
         c.problem ?? `${c.usable}/${c.matched} usable${c.maxNextHops > 0 ? `, max ${c.maxNextHops}` : ''}`,
       ]),
     );

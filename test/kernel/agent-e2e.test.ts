@@ -50,16 +50,19 @@ describe('OSS: the agent and the gateway end to end, against the stand-in API', 
       cluster.startAgent('node2');
       gateways.push(cluster.startGateway('gw-1'));
     } catch (err) {
-      await cluster?.close();
-      await lab.teardown();
+      await closeAll();
       throw err;
     }
   });
 
-  after(async () => {
-    await cluster?.close();
-    await lab?.teardown();
-  });
+  after(closeAll);
+
+  /** Everything the tests started; what could not be made (a failed `before`) is skipped. */
+  async function closeAll(): Promise<void> {
+    const made = { cluster: cluster as OssCluster | undefined, lab: lab as Lab | undefined };
+    await made.cluster?.close();
+    await made.lab?.teardown();
+  }
 
   /** On failure: what the agents and gateways said, and the client node's and gateway's kernels. */
   async function step(t: TestContext, fn: () => Promise<void>): Promise<void> {

@@ -260,6 +260,6 @@ export async function untilAgent(cluster: OssCluster, node: NodeName, what: stri
       200,
     );
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\nthe ${node} agent's status was: ${JSON.stringify(last)}\nits log:\n${cluster.agents.get(node)?.logs.slice(-30).join('\n') ?? ''}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nthe ${node} agent's status was: ${JSON.stringify(last)}\nits log:\n${cluster.agents.get(node)?.logs.slice(-30).join('\n') ?? ''}`, { cause: err });
   }
 }

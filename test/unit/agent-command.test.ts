@@ -165,7 +165,7 @@ describe('agent command: one lifecycle, health port, status socket, signals', ()
       try {
         assert.ok(outputs.feed instanceof PolicySyncServer, 'the route feed is the PolicySync server');
         assert.deepEqual(outputs.feed.stats(), { listening: false, socket: join(dir, 'feed.sock'), openStreams: 0, inSync: false, routes: 0, vteps: 0 });
-        assert.deepEqual(outputs.dataplane.status?.(), { tables: [], problems: [] }, 'nothing programmed before the first apply');
+        assert.deepEqual(outputs.dataplane.status?.(), { tables: [], pins: [], problems: [] }, 'nothing programmed before the first apply');
       } finally {
         await outputs.dataplane.close?.();
       }

@@ -160,7 +160,7 @@ describe('agent against the stand-in Kubernetes API', () => {
     await until('not steered', () => dataplane.last === device);
     const report = agent.snapshot().plan?.clients.find((c) => c.pod === 'default/client');
     assert.equal(report?.steered, false);
-    assert.match(report?.problem ?? '', /expected "==" at column 7: does not parse, not steered/);
+    assert.match(report.problem ?? '', /expected "==" at column 7: does not parse, not steered/);
     api.store.patch('namespaces', undefined, 'default', { metadata: { annotations: { [SEL]: "color == 'red'" } } });
     await until('steered again', () => dataplane.last.endsWith('gateways 100.64.2.7'));
   });

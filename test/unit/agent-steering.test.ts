@@ -153,10 +153,10 @@ describe('steering: who is steered, to which gateways', () => {
     const plan = planSteering(inputs({ pods: [pod('default/c', { egress: red("color = 'red'") })], gateways: [gwA] }));
     assert.equal(plan.errors.length, 1);
     assert.equal(plan.errors[0]?.annotation, 'selector');
-    assert.equal(plan.errors[0]?.subject, 'default/c');
-    assert.match(plan.errors[0]?.message ?? '', /expected "==" at column 7/);
+    assert.equal(plan.errors[0].subject, 'default/c');
+    assert.match(plan.errors[0].message, /expected "==" at column 7/);
     assert.equal(plan.clients[0]?.steered, false);
-    assert.match(plan.clients[0]?.problem ?? '', /^selector "color = 'red'": expected "==" at column 7: does not parse, not steered$/);
+    assert.match(plan.clients[0].problem ?? '', /^selector "color = 'red'": expected "==" at column 7: does not parse, not steered$/);
     assert.deepEqual(plan.spec?.clients, []);
     assert.equal(plan.assignments.size, 0);
   });

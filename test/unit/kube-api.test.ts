@@ -86,7 +86,8 @@ describe('kube-api stand-in: metadata-only lists and watches (as=PartialObjectMe
       const ac = new AbortController();
       const res = await fetch(`${api.url}/api/v1/nodes?watch=true&resourceVersion=0`, { headers: { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' }, signal: ac.signal });
       const reader = res.body?.getReader();
-      const first = new TextDecoder().decode((await reader?.read())?.value);
+      const chunk = (await reader?.read()) as { value?: Uint8Array } | undefined;
+      const first = new TextDecoder().decode(chunk?.value);
       ac.abort();
       const event = JSON.parse(first.split('\n')[0] ?? '') as { type: string; object: { kind: string; status?: unknown } };
       assert.equal(event.type, 'ADDED');

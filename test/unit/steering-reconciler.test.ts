@@ -382,7 +382,7 @@ describe('steering reconciler: flow pins (fake kernel)', () => {
 
     const down = await r.teardown();
     assert.ok(down.ok, down.error?.message);
-    assert.deepEqual(down.writes.slice(-2), ['delete nftables table ip egress_gateway_agent_pins', 'delete nftables table inet egress_gateway_agent']);
+    assert.deepEqual(down.writes.slice(-3), ['delete nftables table ip egress_gateway_agent_pins', 'delete nftables table inet egress_gateway_agent', 'delete device egress.calico']);
     assert.equal(node.policy.dump().includes('fwmark'), false);
   });
 });
