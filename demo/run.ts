@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { packageRoot } from '../src/package-root';
 import { clientBlockRoute, eventually, gatewayBlockRoute, httpTool, metricValue } from '../test/lab/gateway';
-import { createLab, waitForOutput, type Capture, type Lab } from '../test/lab/lab';
+import { collectLines, createLab, waitForOutput, type Capture, type Lab } from '../test/lab/lab';
 import { API_PORT, createOssCluster, NAMESPACE_SELECTOR, QUICK_START_ANNOTATIONS, SELECTOR, untilAgent, type OssCluster } from '../test/lab/oss-cluster';
 import { TestFelix } from '../test/lab/test-felix';
 
@@ -141,17 +141,6 @@ function logSummary(lines: readonly string[]): string {
       }
     })
     .join('\n');
-}
-
-function collectLines(child: ChildProcess, into: string[]): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream?.on('data', (c: Buffer) => {
-      const lines = (partial + c.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      into.push(...lines);
-    });
-  }
 }
 
 /** One connection from the client pod while ext captures; returns the capture's lines and whether the echo came back. */

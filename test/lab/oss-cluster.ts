@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, httpTool } from './gateway';
 import { ipamBlockObject, ipPoolObject, namespaceObject, nodeObject, podObject } from './kube-api/objects';
-import { waitForOutput, type CommandResult, type Lab } from './lab';
+import { collectLines, waitForOutput, type CommandResult, type Lab } from './lab';
 
 export const SELECTOR = 'egress.projectcalico.org/selector';
 export const NAMESPACE_SELECTOR = 'egress.projectcalico.org/namespaceSelector';
@@ -92,17 +92,6 @@ const GATEWAYS: Record<GatewayPod, { readonly ns: (lab: Lab) => string; readonly
   'gw-2': { ns: (lab) => lab.names.gwpod2 ?? '', ip: (lab) => lab.addrs.gwpod2 },
 };
 
-function collect(child: ChildProcess, into: string[]): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream?.on('data', (c: Buffer) => {
-      const lines = (partial + c.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      into.push(...lines);
-    });
-  }
-}
-
 /**
  * Builds the cluster on a lab made with `{ felix: ..., gateways: 2 }`: the API server and its
  * objects, `init` in both gateway pods (with `dataplane`, iptables by default), the gateways' probe
@@ -156,7 +145,7 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
         const child = lab.spawn(nsOf(node), [...lab.gatewayCommand, 'agent'], { env: { ...agentEnv(node), ...env } });
         children.push(child);
         const logs: string[] = [];
-        collect(child, logs);
+        collectLines(child, logs);
         const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
         const run: AgentRun = {
           node,
@@ -192,7 +181,7 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
         const child = lab.spawn(g.ns(lab), [...lab.gatewayCommand, 'start'], { env });
         children.push(child);
         const logs: string[] = [];
-        collect(child, logs);
+        collectLines(child, logs);
         return { pod, child, logs };
       },
       async gatewayReadiness(pod) {
