@@ -10,10 +10,20 @@
  *   4. the gateway's kernel state;
  *   5. the drain on SIGTERM;
  *
+ * then Calico Open Source, where no Felix steers pods or feeds gateways, in a second cluster whose
+ * client node carries OSS Felix's rules: the Kubernetes API stand-in, `egress-gateway agent` on both
+ * nodes, and the same gateway fed by the agent's route feed:
+ *
+ *   7. the agents and the gateway start; the gateway's return path comes from the agent's feed;
+ *   8. the client pod, not annotated: node1's address;
+ *   9. its namespace annotated through the API: the egress IP, and what the agent programmed;
+ *  10. the annotation removed: node1's address again;
+ *
  * and everything is torn down, also on Ctrl-C. Every step is checked: the program exits 1 when any
  * check failed, so the demo doubles as an end-to-end test (test/kernel/demo.test.ts runs it).
  *
- *   node dist/demo/run.js          (as root; DEMO_DATAPLANE=nftables for the nftables variant)
+ *   node dist/demo/run.js          (as root; DEMO_DATAPLANE=nftables for the nftables variant,
+ *                                   DEMO_PART=enterprise or oss for one half)
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +31,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { packageRoot } from '../src/package-root';
 import { clientBlockRoute, eventually, gatewayBlockRoute, httpTool, metricValue } from '../test/lab/gateway';
-import { createLab, waitForOutput, type Capture, type Lab } from '../test/lab/lab';
+import { collectLines, createLab, waitForOutput, type Capture, type Lab } from '../test/lab/lab';
+import { API_PORT, createOssCluster, NAMESPACE_SELECTOR, QUICK_START_ANNOTATIONS, SELECTOR, untilAgent, type OssCluster } from '../test/lab/oss-cluster';
 import { TestFelix } from '../test/lab/test-felix';
 
 const PORT = '7777';
@@ -95,18 +106,27 @@ interface Held {
   felix?: TestFelix;
   tempDir?: string;
   daemon?: ChildProcess;
+  /** The Calico OSS half: its own lab and cluster (API stand-in, agents, gateway). */
+  ossLab?: Lab;
+  oss?: OssCluster;
+  /** Namespaces made, for the teardown's line. */
+  namespaces: number;
 }
 
 async function release(held: Held): Promise<void> {
-  const { lab, felix, tempDir } = held;
+  const { lab, felix, tempDir, ossLab, oss } = held;
   held.lab = undefined;
   held.felix = undefined;
   held.tempDir = undefined;
   held.daemon = undefined;
+  held.ossLab = undefined;
+  held.oss = undefined;
   // The lab stops every process it started (the daemon too) before it deletes the namespaces.
   if (lab) await lab.teardown();
   if (felix) await felix.stop();
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  if (oss) await oss.close();
+  if (ossLab) await ossLab.teardown();
 }
 
 /** One line of every JSON log line (what pino prints): "event: msg", or the line as it is. */
@@ -121,17 +141,6 @@ function logSummary(lines: readonly string[]): string {
       }
     })
     .join('\n');
-}
-
-function collectLines(child: ChildProcess, into: string[]): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream?.on('data', (c: Buffer) => {
-      const lines = (partial + c.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      into.push(...lines);
-    });
-  }
 }
 
 /** One connection from the client pod while ext captures; returns the capture's lines and whether the echo came back. */
@@ -153,7 +162,7 @@ function srcOf(line: string | undefined): string | undefined {
   return line ? /IP (\d+\.\d+\.\d+\.\d+)\.\d+ >/.exec(line)?.[1] : undefined;
 }
 
-async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promise<void> {
+async function runEnterprise(report: Report, held: Held, dataplane: Dataplane): Promise<void> {
   const root = packageRoot();
   // The init scripts start bin/egress-gateway with `#!/usr/bin/env node`: make sure this node is found.
   const path = `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
@@ -161,6 +170,7 @@ async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promis
   report.heading('0. A cluster in network namespaces');
   const lab = await createLab();
   held.lab = lab;
+  held.namespaces += Object.keys(lab.names).length;
   const { names: n, addrs: a } = lab;
   report.say(
     '  fabric: one bridge, 198.51.100.0/24: the nodes\' network and "the outside"',
@@ -430,6 +440,99 @@ async function runDemo(report: Report, held: Held, dataplane: Dataplane): Promis
   held.daemon = undefined;
 }
 
+/**
+ * The Calico Open Source half: a second cluster whose client node carries OSS Felix's rules and no
+ * egress support; the agents (the real `egress-gateway agent`) against the Kubernetes API stand-in;
+ * the same gateway, fed by the node2 agent's route feed.
+ */
+async function runOss(report: Report, held: Held, dataplane: Dataplane): Promise<void> {
+  report.heading('7. Calico Open Source: the node agent plays Felix\'s two missing parts');
+  report.say(
+    '  Calico OSS has no egress gateway: its Felix neither steers annotated pods nor tells a gateway',
+    '  where its clients live. `egress-gateway agent`, one per node (a DaemonSet on the host network),',
+    '  does both. A second cluster: node1 now carries OSS Felix\'s rules (its NAT-outgoing masquerade',
+    '  jumped to first in nat POSTROUTING, RPF drops, FORWARD policy drop) and nothing for egress.',
+  );
+  const lab = await createLab({ felix: 'nft', gateways: 2 });
+  held.ossLab = lab;
+  held.namespaces += Object.keys(lab.names).length;
+  const { names: n, addrs: a } = lab;
+  report.say(
+    '  No real Kubernetes API server can run here: a stand-in with real list/watch semantics serves the',
+    `  cluster's objects over HTTP at ${a.ext}:${API_PORT} (test/lab/kube-api/); the agents use the real client library.`,
+  );
+  const cluster = await createOssCluster(lab, { dataplane });
+  held.oss = cluster;
+  report.say(
+    `    namespace shop:   client ${a.cpod} on node1 (the pod we steer)`,
+    `    namespace egress: gw-1 ${a.gwpod} on node2, labels egress-gateway.io/gateway=true, egress-code=red`,
+    '    nodes, an IP pool 100.64.0.0/16 (natOutgoing), IPAM blocks 100.64.1.0/26 (node1) and 100.64.2.0/26 (node2)',
+  );
+  const server = lab.spawn(n.ext, lab.tcpTool('serve', PORT));
+  await waitForOutput(server, /listening/);
+
+  const agentLine = (node: 'node1' | 'node2'): string =>
+    `${Object.entries(cluster.agentEnv(node)).filter(([k]) => k !== 'KUBECONFIG').map(([k, v]) => `${k}=${v}`).join(' ')} egress-gateway agent &   (in ${node}'s host network)`;
+  report.block(agentLine('node1'), undefined);
+  cluster.startAgent('node1');
+  report.block(agentLine('node2'), undefined);
+  cluster.startAgent('node2');
+  report.say(
+    '  The gateway pod is the same as before: init, then start. In OSS mode the chart mounts the node2',
+    '  agent\'s socket folder at /var/run/nodeagent, so its PolicySync stream is the agent\'s route feed.',
+  );
+  report.block(`EGRESS_POD_IP=${a.gwpod} DATAPLANE=${dataplane} egress-gateway init   (done)`, undefined);
+  const gw = cluster.startGateway('gw-1');
+  report.block(`EGRESS_POD_IP=${a.gwpod} DAEMON_SOCKET_PATH=${join(cluster.dir, 'node2', 'socket')} egress-gateway start &`, undefined);
+  const ready = await eventually('the gateway ready', async () => ((await cluster.gatewayReadiness('gw-1')) === 200 ? true : undefined), 30_000).catch((err: unknown) => String(err));
+  if (!report.check(ready === true, 'the gateway reports ready on the agent\'s route feed', `${String(ready)}\n${gw.logs.slice(-10).join('\n')}`)) throw new Error('the gateway never became ready');
+  const feed = await untilAgent(cluster, 'node2', 'the node2 agent feeds its gateway', (st) => st.routeFeed.inSync).catch(() => undefined);
+  report.check(feed !== undefined, `the node2 agent serves the route feed: ${feed?.routeFeed.routes ?? 0} routes, in sync`);
+  const routes = (await lab.exec(n.gwpod, ['ip', 'route', 'show', 'proto', '69'], { allowFail: true })).stdout;
+  report.block('ip route show proto 69   (in gw-1: its return path, from the agent\'s feed)', routes);
+  report.check(new RegExp(`^${escapeRe(lab.clientBlock)} via ${escapeRe(a.node1)} dev vxlan0 onlink`, 'm').test(routes), `return route ${lab.clientBlock} via node1 ${a.node1} over vxlan0`, routes);
+
+  const attempt = async (heading: string): Promise<{ src?: string; ok: boolean; lines: string[] }> => {
+    const capture = await lab.capture(n.ext, 'eth0', ['tcp', 'port', PORT]);
+    const res = await connectAndCapture(lab, capture, heading);
+    const shake = handshake(res.lines);
+    report.block(`tcpdump -ni eth0 tcp port ${PORT}   (in ext)`, [shake.syn ?? '(no SYN seen)', shake.synAck ?? ''].join('\n'));
+    return { ...(srcOf(shake.syn) !== undefined ? { src: srcOf(shake.syn) as string } : {}), ok: res.ok, lines: res.lines };
+  };
+
+  report.heading('8. The client pod, not annotated');
+  report.say(`  cpod connects to ${a.ext}:${PORT}. No annotation: no rule; Felix masquerades it to node1's address.`);
+  const before = await attempt('hello, not annotated');
+  report.check(before.ok && before.src === a.node1, `the external host sees node1's address ${a.node1}`, before.lines.join('\n'));
+
+  report.heading('9. kubectl annotate namespace shop: the egress IP');
+  const annotate = `kubectl annotate namespace shop ${SELECTOR}="${QUICK_START_ANNOTATIONS[SELECTOR]}" \\\n      ${NAMESPACE_SELECTOR}="${QUICK_START_ANNOTATIONS[NAMESPACE_SELECTOR]}"`;
+  report.block(`${annotate}   (a merge PATCH to the stand-in)`, undefined);
+  await cluster.kube('PATCH', '/api/v1/namespaces/shop', { metadata: { annotations: QUICK_START_ANNOTATIONS } });
+  const steered = await untilAgent(cluster, 'node1', 'the pod steered', (st) => st.clients.some((c) => c.pod === 'shop/client' && c.gateways.length === 1)).catch(() => undefined);
+  report.check(steered !== undefined, 'the node1 agent saw the annotation, matched gw-1 and programmed node1');
+  report.say('  What the node1 agent wrote, all with protocol 69 (docs/agent.md):');
+  report.block('ip -n node1 rule show', (await lab.exec(n.node1, ['ip', 'rule', 'show'])).stdout);
+  report.block('ip -n node1 route show table 1000', (await lab.exec(n.node1, ['ip', 'route', 'show', 'table', '1000'])).stdout);
+  const status = await lab.exec(n.node1, [...lab.gatewayCommand, 'status'], { env: { STATUS_SOCKET: join(cluster.dir, 'node1-status.sock') }, allowFail: true });
+  const pods = status.stdout.split('\n');
+  const from = pods.findIndex((l) => l.startsWith('STEERED PODS'));
+  report.block('egress-gateway status   (the node1 agent; its steered pods)', pods.slice(from, from + 4).join('\n'));
+  const after = await attempt('hello, annotated');
+  report.check(after.ok, 'the connection works: the reply came back through the gateway (the feed\'s return route)');
+  report.check(after.src === a.gwpod, `the external host sees the egress IP ${a.gwpod}`, after.lines.join('\n'));
+  report.check(!after.lines.some((l) => l.includes(`${a.cpod}.`) || l.includes(`${a.node1}.`)), 'neither the pod address nor node1\'s address appears on the wire', after.lines.join('\n'));
+
+  report.heading('10. The annotation removed: node1\'s address again');
+  report.block(`kubectl annotate namespace shop ${SELECTOR}- ${NAMESPACE_SELECTOR}-`, undefined);
+  await cluster.kube('PATCH', '/api/v1/namespaces/shop', { metadata: { annotations: { [SELECTOR]: null, [NAMESPACE_SELECTOR]: null } } });
+  const gone = await untilAgent(cluster, 'node1', 'the pod unsteered', (st) => st.clients.length === 0).catch(() => undefined);
+  report.check(gone !== undefined, 'the node1 agent removed the pod\'s steering');
+  report.block('ip -n node1 rule show', (await lab.exec(n.node1, ['ip', 'rule', 'show'])).stdout);
+  const last = await attempt('hello again, not annotated');
+  report.check(last.ok && last.src === a.node1, `the external host sees node1's address ${a.node1} again`, last.lines.join('\n'));
+}
+
 function failingSummary(body: string): string {
   try {
     const parsed = JSON.parse(body) as { ready?: boolean; failing?: string[] };
@@ -441,7 +544,7 @@ function failingSummary(body: string): string {
 
 async function main(): Promise<number> {
   const report = new Report();
-  const held: Held = {};
+  const held: Held = { namespaces: 0 };
   if (process.getuid?.() !== 0) {
     process.stderr.write('demo: needs root (network namespaces, netfilter); run it as root\n');
     return 1;
@@ -449,6 +552,11 @@ async function main(): Promise<number> {
   const dataplane = process.env.DEMO_DATAPLANE ?? 'iptables';
   if (dataplane !== 'iptables' && dataplane !== 'nftables') {
     process.stderr.write(`demo: DEMO_DATAPLANE=${dataplane}: must be iptables or nftables\n`);
+    return 2;
+  }
+  const part = process.env.DEMO_PART ?? 'all';
+  if (part !== 'all' && part !== 'enterprise' && part !== 'oss') {
+    process.stderr.write(`demo: DEMO_PART=${part}: must be all, enterprise or oss\n`);
     return 2;
   }
 
@@ -464,19 +572,23 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   process.stdout.write(`Egress gateway demo (dataplane: ${dataplane})\n`);
-  try {
-    await runDemo(report, held, dataplane);
-  } catch (err) {
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the signal handler while the demo ran
-    if (interrupted) return new Promise<number>(() => undefined); // the signal handler exits
-    report.check(false, `the demo ran to the end: ${err instanceof Error ? err.message : String(err)}`);
+  const parts: Array<[string, (r: Report, h: Held, d: Dataplane) => Promise<void>]> = [];
+  if (part !== 'oss') parts.push(['the Calico Enterprise part', runEnterprise]);
+  if (part !== 'enterprise') parts.push(['the Calico OSS part', runOss]);
+  for (const [name, run] of parts) {
+    try {
+      await run(report, held, dataplane);
+    } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the signal handler while the demo ran
+      if (interrupted) return new Promise<number>(() => undefined); // the signal handler exits
+      report.check(false, `${name} ran to the end: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the signal handler while the demo ran
   if (interrupted) return new Promise<number>(() => undefined);
   report.heading('Teardown');
-  const namespaces = held.lab ? Object.values(held.lab.names) : [];
   await release(held);
-  report.say(`  removed ${namespaces.length} namespaces, the test Felix and its socket`);
+  report.say(`  removed ${held.namespaces} namespaces${part !== 'oss' ? ', the test Felix and its socket' : ''}${part !== 'enterprise' ? ', the API stand-in, the agents and their sockets' : ''}`);
   report.say('', report.summary());
   return report.failures.length === 0 ? 0 : 1;
 }

@@ -40,9 +40,14 @@ export type AgentPhase = 'starting' | 'running' | 'stopping' | 'stopped';
 /** A gateway's signal changed: the pass that moves flows off it (or back) runs after this little. */
 const HEALTH_DEBOUNCE_MS = 2;
 
-/** Keyed stores, one per kind the watches fill; `clear()` when a watch starts over. */
+/**
+ * Keyed stores, one per kind the watches fill. `upsert` says whether what the agent reads of the
+ * object changed: a node's status update (every few minutes per node, from every node of the
+ * cluster) changes its resourceVersion but not its addresses, and makes no pass.
+ */
 class Store<T> {
   readonly items = new Map<string, T>();
+  private readonly texts = new Map<string, string>();
   constructor(
     private readonly parse: (raw: unknown) => T | undefined,
     private readonly keyOf: (raw: unknown) => string | undefined,
@@ -51,13 +56,22 @@ class Store<T> {
     const key = this.keyOf(raw);
     if (key === undefined) return false;
     const v = this.parse(raw);
-    if (v === undefined) return this.items.delete(key);
+    if (v === undefined) return this.remove(raw);
+    const text = JSON.stringify(v, (_k, x: unknown) => (x instanceof Set ? [...x] : x));
+    if (this.texts.get(key) === text) return false;
     this.items.set(key, v);
+    this.texts.set(key, text);
     return true;
   }
   remove(raw: unknown): boolean {
     const key = this.keyOf(raw);
-    return key !== undefined && this.items.delete(key);
+    if (key === undefined) return false;
+    this.texts.delete(key);
+    return this.items.delete(key);
+  }
+  clear(): void {
+    this.items.clear();
+    this.texts.clear();
   }
 }
 
@@ -142,6 +156,7 @@ export class Agent {
       watch(this.targets.gateways, this.gateways),
       watch(this.targets.namespaces, this.namespaces),
       watch(this.targets.selfNode, this.selfNode),
+      watch(this.targets.nodes, this.nodes),
       watch(this.targets.pools, this.pools),
     ];
     this.lifecycle
@@ -252,8 +267,10 @@ export class Agent {
     this.health.setTargets([...this.gateways.items.values()].filter((g) => plan.relevantGateways.has(g.key)));
     this.scheduleReview(verdicts);
     this.recordGatewayMetrics(plan.relevantGateways, verdicts);
-    this.deps.metrics.steeredPods.set(plan.clients.length);
-    this.deps.metrics.failedClosedPods.set(plan.clients.filter((c) => c.gateways.length === 0).length);
+    const steered = plan.clients.filter((c) => c.steered);
+    this.deps.metrics.steeredPods.set(steered.length);
+    this.deps.metrics.failedClosedPods.set(steered.filter((c) => c.gateways.length === 0).length);
+    this.deps.metrics.unsteeredPods.set(plan.clients.length - steered.length);
     if (plan.spec) this.requestApply(plan.spec);
     this.passFeed();
   }
@@ -301,25 +318,38 @@ export class Agent {
   }
 
   /**
-   * What steered pods reach directly: the IP pools (other pods, and services once kube-proxy has
-   * picked a pod), this node's own addresses, and AGENT_BYPASS_CIDRS (say, the node network: other
-   * nodes' addresses would otherwise go through a gateway, which works but hairpins).
+   * What steered pods reach directly, as Enterprise's Felix leaves them unmarked: the IP pools
+   * (other pods, and services once kube-proxy has picked a pod), every node's address (its
+   * all-hosts-net: Calico's projectcalico.org/IPv4Address of each node, so the API server on the
+   * control-plane nodes too), this node's addresses, and AGENT_BYPASS_CIDRS (Felix's
+   * externalNodesCIDRList: say, a managed API server that runs on no node).
    */
   private bypass(self: NodeInfo | undefined): Cidr[] {
     const pools = [...this.pools.items.values()].map((p) => p.cidr);
-    const own = [self?.ipv4, self?.ipv6].filter((ip): ip is NonNullable<typeof ip> => ip !== undefined).map((ip) => cidrOf(ip, ip.family === 4 ? 32 : 128));
-    return [...pools, ...own, ...this.config.bypassCidrs];
+    const hosts = [self, ...this.nodes.items.values()]
+      .flatMap((n) => [n?.ipv4, n?.ipv6])
+      .filter((ip): ip is NonNullable<typeof ip> => ip !== undefined)
+      .map((ip) => cidrOf(ip, ip.family === 4 ? 32 : 128));
+    return [...pools, ...hosts, ...this.config.bypassCidrs];
   }
 
+  /**
+   * Each bad value is logged and counted once while it lasts, per what carries it: a namespace's
+   * bad selector is one line however many of its pods run here (the pods are in `status`).
+   */
   private reportErrors(plan: SteeringPlan): void {
     const now = new Set<string>();
     for (const e of plan.errors) {
-      const key = `${e.pod}|${e.source}|${e.annotation}|${e.value}`;
+      const key = `${e.subject}|${e.annotation}|${e.value}`;
       now.add(key);
       if (this.reported.has(key)) continue;
       this.reported.add(key);
       this.deps.metrics.annotationErrors.inc({ annotation: e.annotation });
-      this.log.warn({ component: 'agent', event: 'annotation_invalid', pod: e.pod, source: e.source, annotation: e.annotation, value: e.value }, `${e.pod} (${e.source} annotation ${e.annotation}): ${e.message}`);
+      const consequence = e.annotation === 'maxNextHops' ? '' : e.source === 'pod' ? '; the pod is not steered' : `; its pods here are not steered (${e.pod} first)`;
+      this.log.warn(
+        { component: 'agent', event: 'annotation_invalid', subject: e.subject, pod: e.pod, source: e.source, annotation: e.annotation, value: e.value },
+        `${e.subject}: annotation ${e.annotation} ${JSON.stringify(e.value)}: ${e.message}${consequence}`,
+      );
     }
     for (const k of [...this.reported]) if (!now.has(k)) this.reported.delete(k);
   }
@@ -368,18 +398,19 @@ export class Agent {
   }
 
   /**
-   * The route feed's watches run only while a gateway runs on this node: most agents never list the
-   * cluster's nodes and blocks (docs/agent.md, scale). While they (re)list, the last published feed
+   * The route feed's block watch runs only while a gateway runs on this node: most agents never list
+   * the cluster's IPAM blocks (docs/agent.md, scale). While it (re)lists, the last published feed
    * stands; a half-listed one would make the gateways delete return routes.
    */
   private passFeed(): void {
     const local = this.localGateways();
     if (local.length > 0 && !this.feedWatches) this.startFeedWatches();
     if (local.length === 0 && this.feedWatches) void this.stopFeedWatches();
-    if (!this.feedWatches || !this.feedWatches.every((w) => w.synced)) return;
+    if (!this.feedWatches || !this.feedWatches.every((w) => w.synced) || !this.coreSynced) return;
     const nodes = new Map(this.nodes.items);
     const self = this.selfNode.items.get(this.config.nodeName);
-    if (self && !nodes.has(self.name)) nodes.set(self.name, self);
+    // This node whole (its status addresses too), over its metadata-only copy.
+    if (self) nodes.set(self.name, self);
     const feed = computeRouteFeed({ nodeName: this.config.nodeName, localGateways: local, nodes, blocks: this.blocks.items.values(), pools: this.pools.items.values() });
     this.lastFeed = feed;
     const text = routeFeedText(feed);
@@ -396,19 +427,16 @@ export class Agent {
   }
 
   private startFeedWatches(): void {
-    for (const s of [this.nodes, this.blocks]) s.items.clear();
-    this.feedWatches = [
-      this.deps.watches.create(this.targets.nodes, this.handlersFor(this.targets.nodes.name, this.nodes)),
-      this.deps.watches.create(this.targets.blocks, this.handlersFor(this.targets.blocks.name, this.blocks)),
-    ];
-    this.log.info({ component: 'agent', event: 'route_feed_watches_started' }, 'a gateway runs on this node: watching nodes and IPAM blocks for its route feed');
+    this.blocks.clear();
+    this.feedWatches = [this.deps.watches.create(this.targets.blocks, this.handlersFor(this.targets.blocks.name, this.blocks))];
+    this.log.info({ component: 'agent', event: 'route_feed_watches_started' }, 'a gateway runs on this node: watching IPAM blocks for its route feed');
     for (const w of this.feedWatches) w.start();
   }
 
   private async stopFeedWatches(): Promise<void> {
     const ws = this.feedWatches ?? [];
     this.feedWatches = undefined;
-    this.log.info({ component: 'agent', event: 'route_feed_watches_stopped' }, 'no gateway runs on this node any more: the route feed watches stop');
+    this.log.info({ component: 'agent', event: 'route_feed_watches_stopped' }, 'no gateway runs on this node any more: the route feed watch stops');
     await Promise.all(ws.map((w) => w.stop()));
   }
 
@@ -422,7 +450,7 @@ export class Agent {
     const a = this.applied;
     checks.dataplane = !a ? { ok: false, reason: 'the steering has not been programmed yet' } : a.ok ? { ok: true, reason: 'the last apply succeeded' } : { ok: false, reason: `the last apply failed: ${a.error ?? ''}` };
     if (this.localGateways().length > 0) {
-      checks.routefeed = this.feedInSync ? { ok: true, reason: 'the route feed is in sync' } : { ok: false, reason: 'listing nodes and IPAM blocks for the route feed' };
+      checks.routefeed = this.feedInSync ? { ok: true, reason: 'the route feed is in sync' } : { ok: false, reason: 'listing IPAM blocks for the route feed' };
     }
     const order: AgentCheckName[] = ['kube', 'node', 'dataplane', 'routefeed'];
     const failing = order.filter((n) => checks[n]?.ok === false);

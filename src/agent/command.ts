@@ -1,10 +1,15 @@
-import { parseAgentConfig, type AgentConfig, type AgentFlags } from '../config/agent-config';
-import { describeCause, ErrorCodes, GatewayError } from '../errors';
+import { existsSync, lstatSync, rmSync } from 'node:fs';
+import { parseAgentConfig, parseAgentTeardownConfig, type AgentConfig, type AgentFlags } from '../config/agent-config';
+import { describeCause } from '../errors';
 import { startHealthServer, type HealthServer } from '../health/server';
 import { runDaemon, type RunOptions } from '../daemon';
 import { systemClock, type Clock } from '../model/clock';
 import { createLogger, type Logger } from '../observability/logger';
+import { PolicySyncServer } from '../policysync/server';
 import { startStatusServer, type StatusServer } from '../status/server';
+import type { SteeringOptions } from '../steering/desired';
+import { createKernelSteering, teardownKernelSteering } from '../steering/kernel';
+import type { SteeringResult } from '../steering/reconciler';
 import { VERSION } from '../version';
 import { Pinger } from '../health/icmp';
 import { RawIcmpSocket } from '../health/raw-icmp-socket';
@@ -14,7 +19,6 @@ import { kubeWatchFactory, type WatchFactory } from './kube/sources';
 import { createAgentMetrics } from './metrics';
 import type { RouteFeedServer, SteeringDataplane } from './ports';
 import { buildAgentStatus } from './status';
-import type { SteeringOptions } from '../steering/desired';
 
 export type { AgentFlags } from '../config/agent-config';
 
@@ -53,28 +57,28 @@ function rawEcho(config: AgentConfig, logger: Logger): { port?: EchoPort; close(
 }
 
 /**
- * The kernel steering's options from the agent's settings: its tables, its rules' priority, and the
- * flow pins' mark bits (issue #16; AGENT_FLOW_MARK_MASK=0: no pinning). Whoever builds the real
- * dataplane passes these to createKernelSteering (src/steering/kernel.ts).
+ * The kernel steering's options from the agent's settings: its tables, its rules' priority, the
+ * flow pins' mark bits (issue #16; AGENT_FLOW_MARK_MASK=0: no pinning) and the node's multipath
+ * hashing (AGENT_MULTIPATH_HASH).
  */
-export function steeringOptionsFor(config: AgentConfig): Partial<SteeringOptions> {
+export function steeringOptionsFor(config: Pick<AgentConfig, 'routeTables' | 'rulePriority' | 'multipathHash'> & Partial<Pick<AgentConfig, 'flowMarkMask'>>): Partial<SteeringOptions> {
   return {
     tables: config.routeTables,
     rulePriority: config.rulePriority,
-    ...(config.flowMarkMask !== 0 ? { flowMark: { mask: config.flowMarkMask } } : {}),
+    ...(config.flowMarkMask ? { flowMark: { mask: config.flowMarkMask } } : {}),
+    ...(config.multipathHash ? { multipathHash: config.multipathHash } : {}),
   };
 }
 
 /**
- * The real outputs: the client node's kernel steering (src/steering/, the agent-dataplane half of
- * issue #15) and the PolicySync server (src/policysync/server.ts, issue #14's libraries). Neither is
- * on this branch yet: the agent says so at start and exits 1 rather than running without them.
+ * The real outputs: the client node's kernel steering (src/steering/) and the PolicySync server
+ * (src/policysync/server.ts) on the host socket the gateways of this node mount.
  */
-function realOutputs(): AgentOutputs {
-  throw new GatewayError(
-    ErrorCodes.BACKEND_UNAVAILABLE,
-    'this build has the agent control plane only: the kernel steering (src/steering) and the PolicySync server (src/policysync/server.ts) are not wired in yet',
-  );
+export function realOutputs(config: AgentConfig, deps: { clock: Clock; logger: Logger }): AgentOutputs {
+  return {
+    dataplane: createKernelSteering(steeringOptionsFor(config), deps.logger),
+    feed: new PolicySyncServer({ socketPath: config.policysyncSocket, logger: deps.logger }),
+  };
 }
 
 /**
@@ -163,10 +167,51 @@ export class AgentProcess {
 }
 
 export async function runAgentCommand(flags: AgentFlags, env: NodeJS.ProcessEnv, deps: AgentCommandDeps = {}, options: RunOptions = {}): Promise<number> {
+  if (flags.teardown) return runAgentTeardown(flags, env, deps);
   const config = parseAgentConfig(env, flags);
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger(config.logLevel);
   const watches = deps.watches ?? (await kubeWatchFactory(config.kubeconfig, { clock, logger }));
-  const outputs = deps.outputs ? deps.outputs(config, { clock, logger }) : realOutputs();
+  const outputs = (deps.outputs ?? realOutputs)(config, { clock, logger });
   return runDaemon(new AgentProcess(config, watches, outputs, { clock, logger, ...(deps.echo ? { echo: deps.echo } : {}) }), options);
+}
+
+export interface AgentTeardownDeps {
+  readonly logger?: Logger;
+  /** The steering to tear down (the real kernel's by default). */
+  readonly teardown?: (options: Partial<SteeringOptions>, logger: Logger) => Promise<SteeringResult>;
+}
+
+/**
+ * `egress-gateway agent --teardown`, the uninstall step: removes everything the agent owns on this
+ * node (its rules, route tables, nexthops, neighbour and FDB entries, the NAT exemption,
+ * egress.calico) and the route feed's socket file, then exits: 0 when all of it is gone, 1 when
+ * something could not be removed (say what; running it again retries). It reads no Kubernetes
+ * object, so it needs only the settings that say what is the agent's: AGENT_ROUTE_TABLES and
+ * AGENT_RULE_PRIORITY as the agent ran with them, AGENT_POLICYSYNC_SOCKET. Run it on a node whose
+ * agent has stopped: a running agent would program its steering again.
+ */
+export async function runAgentTeardown(flags: AgentFlags, env: NodeJS.ProcessEnv, deps: AgentTeardownDeps = {}): Promise<number> {
+  const config = parseAgentTeardownConfig(env, flags);
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const result = await (deps.teardown ?? teardownKernelSteering)(steeringOptionsFor(config), logger);
+  const removed = [...result.writes];
+  let socketError: string | undefined;
+  try {
+    // Only a socket: the path comes from the environment, and a file of another kind is not ours.
+    if (existsSync(config.policysyncSocket) && lstatSync(config.policysyncSocket).isSocket()) {
+      rmSync(config.policysyncSocket, { force: true });
+      removed.push(`delete socket ${config.policysyncSocket}`);
+    }
+  } catch (err) {
+    socketError = `removing ${config.policysyncSocket}: ${describeCause(err)}`;
+  }
+  if (result.ok && !socketError) {
+    const msg = removed.length ? `teardown: removed everything the agent owned on this node (${removed.length} changes)` : 'teardown: the agent owned nothing on this node';
+    logger.info({ component: 'agent', event: 'teardown_done', removed }, msg);
+    return 0;
+  }
+  const why = [result.error?.message, socketError].filter(Boolean).join('; ');
+  logger.error({ component: 'agent', event: 'teardown_failed', removed, error: why }, `teardown incomplete: ${why}; run it again`);
+  return 1;
 }

@@ -7,6 +7,7 @@ export interface AgentMetrics {
   readonly ready: Gauge;
   readonly steeredPods: Gauge;
   readonly failedClosedPods: Gauge;
+  readonly unsteeredPods: Gauge;
   readonly annotationErrors: Counter<'annotation'>;
   readonly watchEvents: Counter<'resource' | 'type'>;
   readonly watchLists: Counter<'resource'>;
@@ -33,6 +34,7 @@ export function createAgentMetrics(options: { readonly processMetrics?: boolean 
     registry,
     ready: new Gauge({ name: `${p}ready`, help: 'Whether the agent reports ready (1) or not (0)', registers }),
     steeredPods: new Gauge({ name: `${p}steered_pods`, help: "Pods on this node whose annotations steer them to a gateway (failed-closed ones included)", registers }),
+    unsteeredPods: new Gauge({ name: `${p}invalid_annotation_pods`, help: 'Pods on this node whose selector or namespaceSelector (their own or their namespace\'s) does not parse: not steered, their traffic takes the node\'s path', registers }),
     failedClosedPods: new Gauge({ name: `${p}failed_closed_pods`, help: 'Steered pods with no usable gateway: their new connections fail (unreachable), never leave with another address', registers }),
     annotationErrors: new Counter({ name: `${p}annotation_errors_total`, help: 'Egress annotations that could not be used (each counted once while it lasts), by annotation', labelNames: ['annotation'], registers }),
     watchEvents: new Counter({ name: `${p}watch_events_total`, help: 'Kubernetes objects added, changed or deleted, by watched resource', labelNames: ['resource', 'type'], registers }),

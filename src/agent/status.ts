@@ -186,7 +186,13 @@ export function renderAgentStatusTable(doc: AgentStatusDocument): string {
     table(
       out,
       ['POD', 'IPS', 'FROM', 'GATEWAYS', 'NOTE'],
-      doc.clients.map((c) => [c.pod, c.ips.join(','), c.source, c.gateways.length > 0 ? c.gateways.join(',') : 'NONE (fail closed)', c.problem ?? `${c.usable}/${c.matched} usable${c.maxNextHops > 0 ? `, max ${c.maxNextHops}` : ''}`]),
+      doc.clients.map((c) => [
+        c.pod,
+        c.ips.join(','),
+        c.source,
+        !c.steered ? 'NOT STEERED (node path)' : c.gateways.length > 0 ? c.gateways.join(',') : 'NONE (fail closed)',
+        c.problem ?? `${c.usable}/${c.matched} usable${c.maxNextHops > 0 ? `, max ${c.maxNextHops}` : ''}`,
+      ]),
     );
   section(out, 'GATEWAYS');
   if (doc.gateways.length === 0) out.push(`  (none match ${doc.config.gatewaySelector})`);

@@ -16,10 +16,15 @@ import { LABEL_NAMESPACE_NAME, LABEL_ORCHESTRATOR, LABEL_POD_NAMESPACE, type Egr
  * `egress.projectcalico.org/selector`. The three annotations are taken together from whichever of the
  * two has the selector: a pod's own win over its namespace's.
  *
- * Fail closed: a client whose annotations cannot be used (a selector or namespaceSelector that does
- * not parse), whose namespace the agent has not seen yet, or that no usable gateway matches gets an
- * empty gateway list: `unreachable default`, never the node's own path. The annotation says its
- * traffic must leave with a gateway's address; a typo must not leak it with the node's.
+ * Fail closed: a client whose namespace the agent has not seen yet, or that no usable gateway
+ * matches, gets an empty gateway list: `unreachable default`, never the node's own path.
+ *
+ * Left unsteered (issue #15's choice, docs/agent.md "Annotations that do not parse"): a client whose
+ * `selector` or `namespaceSelector` does not parse gets no rule at all, so its traffic takes the
+ * node's path as if it were not annotated. Its own broken annotation does not fall back to its
+ * namespace's (that would steer it where nobody asked). It is reported (errors, and its client
+ * report says `unsteered` with the parser's message) so the agent logs it once, counts it and shows
+ * it in `status`.
  */
 
 export interface SteeringInputs {
@@ -45,6 +50,8 @@ export type AnnotationSource = 'pod' | 'namespace';
 
 export interface ClientReport {
   readonly pod: string;
+  /** false: its annotations do not parse, so it has no rule (its traffic takes the node's path). */
+  readonly steered: boolean;
   readonly ips: readonly string[];
   readonly source: AnnotationSource | 'none';
   readonly selector?: string;
@@ -62,6 +69,8 @@ export interface ClientReport {
 
 export interface AnnotationError {
   readonly pod: string;
+  /** What carries the bad value: the pod ("namespace/name") or its namespace ("namespace <name>"): one log line and one count each. */
+  readonly subject: string;
   readonly source: AnnotationSource;
   readonly annotation: string;
   readonly value: string;
@@ -90,6 +99,8 @@ interface Wanted {
   readonly matched: number;
   readonly matchedKeys?: readonly string[];
   readonly problem?: string;
+  /** Its annotations do not parse: reported, no rule. */
+  readonly unsteered?: boolean;
 }
 
 const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
@@ -196,11 +207,14 @@ export function planSteering(inputs: SteeringInputs, previous: ReadonlyMap<strin
       const ib = byKey.get(b)?.ips[0];
       return ia && ib ? compareIps(ia, ib) : 0;
     });
-    assignments.set(w.pod.key, ordered);
-    clients.push({ pod: w.pod.key, ips: w.pod.ips, gateways: ips });
+    if (!w.unsteered) {
+      assignments.set(w.pod.key, ordered);
+      clients.push({ pod: w.pod.key, ips: w.pod.ips, gateways: ips });
+    }
     const problem = w.problem ?? (keys.length === 0 ? (w.matched === 0 ? 'no gateway matches the selectors: failed closed' : 'no matching gateway is usable: failed closed') : undefined);
     reports.push({
       pod: w.pod.key,
+      steered: !w.unsteered,
       ips: w.pod.ips.map((ip) => ip.text),
       source: w.source,
       ...(w.selector ? { selector: printSelector(w.selector) } : w.ann?.selector !== undefined ? { selector: w.ann.selector } : {}),
@@ -250,20 +264,21 @@ function want(pod: PodInfo, inputs: SteeringInputs, gateways: readonly PodInfo[]
     ann = ns.egress;
   } else return undefined;
 
-  const fail = (annotation: string, value: string, message: string): Wanted => {
-    errors.push({ pod: pod.key, source, annotation, value, message });
-    return { pod, source, ann, maxNextHops: 0, candidates: [], matched: 0, problem: `${message}: failed closed` };
+  const subject = source === 'pod' ? pod.key : `namespace ${pod.namespace}`;
+  const unusable = (annotation: string, value: string, message: string): Wanted => {
+    errors.push({ pod: pod.key, subject, source, annotation, value, message });
+    return { pod, source, ann, maxNextHops: 0, candidates: [], matched: 0, problem: `${message.split('\n')[0] ?? message}: does not parse, not steered`, unsteered: true };
   };
   const sel = tryParseSelector(ann.selector ?? '');
-  if (!sel.ok) return fail('selector', ann.selector ?? '', sel.error.message);
+  if (!sel.ok) return unusable('selector', ann.selector ?? '', sel.error.message);
   let nsSel: Selector | undefined;
   if (ann.namespaceSelector !== undefined && ann.namespaceSelector.trim() !== '') {
     const parsed = tryParseSelector(ann.namespaceSelector);
-    if (!parsed.ok) return fail('namespaceSelector', ann.namespaceSelector, parsed.error.message);
+    if (!parsed.ok) return unusable('namespaceSelector', ann.namespaceSelector, parsed.error.message);
     nsSel = parsed.selector;
   }
   const max = parseMaxNextHops(ann.maxNextHops);
-  if (max.problem) errors.push({ pod: pod.key, source, annotation: 'maxNextHops', value: ann.maxNextHops ?? '', message: max.problem });
+  if (max.problem) errors.push({ pod: pod.key, subject, source, annotation: 'maxNextHops', value: ann.maxNextHops ?? '', message: max.problem });
 
   const matchedGateways = gateways.filter((g) => {
     if (nsSel) {

@@ -74,7 +74,9 @@ export function buildProgram(early: { signals?: SignalLatch } = {}): Command {
     .addOption(settingOption('--vni <n>', 'VXLAN id of egress.calico', 'EGRESS_VXLAN_VNI'))
     .addOption(settingOption('--vxlan-port <port>', 'VXLAN UDP port of egress.calico', 'EGRESS_VXLAN_PORT'))
     .addOption(settingOption('--status-socket <path>', 'local socket for `status`', 'STATUS_SOCKET'))
+    .addOption(settingOption('--multipath-hash <l3|l4>', "how flows spread over a pod's gateways; unset: the node's setting", 'AGENT_MULTIPATH_HASH'))
     .addOption(settingOption('--log-severity <level>', 'debug, info, warning, error, fatal, panic', 'LOG_SEVERITY'))
+    .option('--teardown', 'uninstall: remove everything the agent owns on this node (rules, tables, nexthops, egress.calico, its socket), then exit')
     .action(async (flags: AgentFlags) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- a command loads its module only when it runs (start-up time); import() would load it as ESM
     const { runAgentCommand } = require('../agent/command') as typeof import('../agent/command');

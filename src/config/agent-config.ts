@@ -27,6 +27,9 @@ export interface AgentFlags {
   readonly vxlanPort?: string;
   readonly statusSocket?: string;
   readonly logSeverity?: string;
+  readonly multipathHash?: string;
+  /** `--teardown`: remove everything the agent owns on this node, then exit (the uninstall step). */
+  readonly teardown?: boolean;
 }
 
 export interface AgentConfig {
@@ -58,6 +61,8 @@ export interface AgentConfig {
   };
   /** AGENT_FLOW_MARK_MASK: the mark bits that pin connections to their gateway; 0: no pinning. */
   readonly flowMarkMask: number;
+  /** AGENT_MULTIPATH_HASH; undefined: the node's fib_multipath_hash_policy is left alone. */
+  readonly multipathHash?: 'l3' | 'l4';
 }
 
 export const AGENT_DEFAULTS = {
@@ -122,6 +127,8 @@ export function parseAgentConfig(env: Env, flags: AgentFlags = {}): AgentConfig 
   if (flowMarkMask !== 0 && rulePriority < 2) {
     throw configError('AGENT_RULE_PRIORITY', String(rulePriority), 'must be at least 2 while AGENT_FLOW_MARK_MASK pins flows (its rules sit one priority earlier)');
   }
+  const hash = pick(env, 'AGENT_MULTIPATH_HASH', { name: '--multipath-hash', value: flags.multipathHash });
+  const multipathHash = hash.value === undefined ? undefined : parseChoice(hash, ['l3', 'l4'] as const, 'l3');
   return Object.freeze({
     nodeName: node.value,
     ...(kube.value !== undefined ? { kubeconfig: kube.value } : {}),
@@ -138,6 +145,7 @@ export function parseAgentConfig(env: Env, flags: AgentFlags = {}): AgentConfig 
     bypassCidrs,
     gatewaySignals: { stream, heartbeatMs, echoIntervalMs, echoMisses, flowGraceMs },
     flowMarkMask,
+    ...(multipathHash ? { multipathHash } : {}),
   });
 }
 
@@ -156,6 +164,20 @@ function parseMarkMask(s: { name: string; value: string | undefined }): number {
   return mask;
 }
 
+
+export type AgentTeardownConfig = Pick<AgentConfig, 'routeTables' | 'rulePriority' | 'policysyncSocket' | 'logLevel' | 'multipathHash'>;
+
+/**
+ * `egress-gateway agent --teardown` reads only what says which kernel state and socket are the
+ * agent's: it talks to no API server and needs no NODE_NAME, so it can run on a node by hand.
+ */
+export function parseAgentTeardownConfig(env: Env, flags: AgentFlags = {}): AgentTeardownConfig {
+  const routeTables = parseTableRange(pick(env, 'AGENT_ROUTE_TABLES', { name: '--route-tables', value: flags.routeTables }));
+  const rulePriority = parseIntegerInRange(pick(env, 'AGENT_RULE_PRIORITY', { name: '--rule-priority', value: flags.rulePriority }), 1, 32765, DEFAULT_AGENT_RULE_PRIORITY);
+  const socket = pick(env, 'AGENT_POLICYSYNC_SOCKET', { name: '--policysync-socket', value: flags.policysyncSocket });
+  const policysyncSocket = checkSocketPath(socket, socket.value ?? DEFAULT_AGENT_POLICYSYNC_SOCKET);
+  return Object.freeze({ routeTables, rulePriority, policysyncSocket, logLevel: parseLogLevel(env, flags.logSeverity) });
+}
 
 function parseTableRange(s: { name: string; value: string | undefined }): { first: number; last: number } {
   const text = s.value ?? DEFAULT_AGENT_ROUTE_TABLES;

@@ -243,6 +243,13 @@ export const VARIABLES: readonly VariableSpec[] = [
     meaning: "Destinations steered pods reach directly, not through a gateway, comma separated CIDRs (e.g. the node network), besides Calico's IP pools and the agent's own node, which are always direct.",
   },
   {
+    name: 'AGENT_MULTIPATH_HASH',
+    commands: ['agent'],
+    default: undefined,
+    flag: '--multipath-hash',
+    meaning: "How the node spreads steered flows over a pod's gateways (a node-wide setting): l4 hashes addresses, protocol and ports, so one pod's connections spread (net.ipv4.fib_multipath_hash_policy=3, _fields=0x37); l3 hashes addresses only (policy 0). Unset: the node's setting is left alone. Each flow stays on its gateway either way.",
+  },
+  {
     name: 'AGENT_GATEWAY_POLL_INTERVAL',
     commands: ['agent'],
     default: '10s',

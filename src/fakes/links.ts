@@ -87,6 +87,14 @@ export class FakeLinks implements Links {
     return wanted;
   }
 
+  async remove(name: string): Promise<boolean> {
+    if (!this.links.has(name)) return false;
+    this.fail('delete', `deleting link ${name}`);
+    this.links.delete(name);
+    this.log.push(`delete ${name}`);
+    return true;
+  }
+
   /** One line per device, by index, in the spirit of `ip -d link`. */
   dump(): string {
     const byIndex = new Map([...this.links.values()].map((l) => [l.index, l.name]));

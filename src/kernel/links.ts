@@ -71,6 +71,19 @@ export class NetlinkLinks implements Links {
     return final;
   }
 
+  async remove(name: string): Promise<boolean> {
+    const current = await this.get(name);
+    if (!current) return false;
+    try {
+      await this.rt().request(RTM_DELLINK, 0, linkPayload({ index: current.index }), `deleting link ${name}`);
+    } catch (err) {
+      // Gone meanwhile: what was asked for holds.
+      if (err instanceof NetlinkError && err.code === 'ENODEV') return false;
+      throw kernelError(`deleting link ${name}`, rejected(err));
+    }
+    return true;
+  }
+
   /** Releases the netlink socket; the adapter opens a new one if used again. */
   close(): void {
     this.session?.close();

@@ -15,6 +15,8 @@ export interface Links {
    * a device of that name with other parameters is replaced. Sets it up. Returns what the kernel holds.
    */
   ensureVxlan(spec: VxlanSpec): Promise<LinkState>;
+  /** Deletes the device of that name; false when there was none (not an error). */
+  remove(name: string): Promise<boolean>;
 }
 
 export interface Sysctl {

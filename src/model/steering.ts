@@ -4,6 +4,10 @@ import type { Cidr, IpAddress } from './ip';
  * The one value the OSS agent's two halves meet at: the control plane (Kubernetes watches,
  * selectors, gateway health) computes it, the dataplane (egress.calico, ip rules, route tables,
  * nexthop groups on the client node) programs it. See /work/coord/CONTRACT.md.
+ *
+ * IPv4 only for now: `gateways` is one flat list, and the dataplane programs its IPv4 addresses.
+ * Steering IPv6 needs each gateway's addresses grouped (its VXLAN MAC comes from its IPv4 address);
+ * docs/agent.md ("Not steered yet: IPv6") lists what that change takes.
  */
 
 /** What this node's steering must be: pure data, compared by value, printed for tests. */

@@ -9,7 +9,7 @@ import { NAT_EXEMPTION_TABLE } from './nat-exemption';
 import { PINS_TABLE } from './pins';
 import type { Logger } from '../observability/logger';
 import type { SteeringOptions } from './desired';
-import { SteeringReconciler, type SteeringKernel, type SteeringStatus } from './reconciler';
+import { SteeringReconciler, type SteeringKernel, type SteeringResult, type SteeringStatus } from './reconciler';
 import type { SteeringSpec } from '../model/steering';
 
 /** The real adapters of the steering, over one rtnetlink session, in the namespace the process runs in. */
@@ -55,4 +55,14 @@ export function createKernelSteering(options: Partial<SteeringOptions> = {}, log
       kernel.close();
     },
   };
+}
+
+/** Uninstall (`egress-gateway agent --teardown`): removes everything the agent owns in this namespace's kernel. */
+export async function teardownKernelSteering(options: Partial<SteeringOptions> = {}, logger?: Logger): Promise<SteeringResult> {
+  const kernel = createSteeringKernel();
+  try {
+    return await new SteeringReconciler({ kernel, steering: options, ...(logger ? { logger } : {}) }).teardown();
+  } finally {
+    kernel.close();
+  }
 }

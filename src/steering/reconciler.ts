@@ -1,6 +1,6 @@
 import { diffClass, type ClassPlan } from '../dataplane/diff';
 import { describeEntry, fdbKind, neighbourKind, type FdbEntry, type NeighbourEntry } from '../model/entries';
-import { GatewayError, kernelError } from '../errors';
+import { describeCause, GatewayError, kernelError } from '../errors';
 import type { OwnedNftTable } from '../kernel/nft-table';
 import type { PolicyRouting, PolicyRoutingWatch } from '../kernel/policy-routing';
 import type { Links, Sysctl } from '../kernel/ports';
@@ -118,6 +118,8 @@ export class SteeringReconciler {
   private last: SteeringResult | undefined;
   private lastDesired: DesiredSteering | undefined;
   private lastProblems = '';
+  /** What the last pass could not set on the node that the steering works without (the hashing sysctls). */
+  private nodeProblems: string[] = [];
   /** When passes run: debounce, retry with backoff, periodic resync (the return path's scheduler). */
   private readonly scheduler: PassScheduler;
 
@@ -186,14 +188,15 @@ export class SteeringReconciler {
   /**
    * Uninstall: removes everything the agent owns on this node, rules first (every pod goes back to
    * the node's own path, as before the agent), then routes, nexthops, neighbours and FDB entries,
-   * then the NAT exemption. egress.calico stays (nothing routes into it any more). For an
-   * uninstall hook; an agent that merely stops leaves the kernel as it is.
+   * then the NAT exemption and egress.calico itself. For `egress-gateway agent --teardown`; an
+   * agent that merely stops leaves the kernel as it is. The node-wide sysctls it may have set
+   * (fib_multipath_hash_*) stay: their earlier values are not known.
    */
   async teardown(): Promise<SteeringResult> {
     await this.stop();
     const result = await this.pass('teardown', true);
     const writes = [...result.writes];
-    const errors: GatewayError[] = [];
+    const errors: GatewayError[] = result.error ? [...result.error.errors] : [];
     const owned: Array<[OwnedNftTable | undefined, { family: string; name: string }, string]> = [
       [this.kernel.pins, PINS_TABLE, 'deleting the flow pins'],
       [this.kernel.nat, NAT_EXEMPTION_TABLE, 'deleting the NAT exemption'],
@@ -210,8 +213,16 @@ export class SteeringReconciler {
         errors.push(err instanceof GatewayError ? err : kernelError(doing, err));
       }
     }
-    if (errors.length) return { ...result, writes, ok: false, error: new SteeringError([...(result.error?.errors ?? []), ...errors], errors.length) };
-    return { ...result, writes };
+    // The device goes last, and only once no rule of ours is left to steer into it.
+    if (result.ok) {
+      try {
+        if (await this.kernel.links.remove(this.options.device)) writes.push(`delete device ${this.options.device}`);
+      } catch (err) {
+        errors.push(err instanceof GatewayError ? err : kernelError(`deleting ${this.options.device}`, err));
+      }
+    }
+    if (errors.length === 0) return { ...result, writes };
+    return { ...result, ok: false, writes, error: new SteeringError(errors, writes.length + errors.length) };
   }
 
   /** Runs a pass now (after a running one); undefined before the first spec. For tests and tools. */
@@ -228,7 +239,7 @@ export class SteeringReconciler {
       ...(this.spec ? { spec: steeringSpecText(this.spec) } : {}),
       tables: this.lastDesired?.tables ?? [],
       pins: this.lastDesired?.pins ?? [],
-      problems: this.lastDesired?.problems ?? [],
+      problems: [...this.nodeProblems, ...(this.lastDesired?.problems ?? [])],
       ...(last
         ? {
             lastReconcile: {
@@ -276,10 +287,11 @@ export class SteeringReconciler {
       return this.finish(reason, startedAt, attempted, writes, errors);
     }
     this.lastDesired = desired;
-    const problems = desired.problems.join('\n');
+    const all = [...this.nodeProblems, ...desired.problems];
+    const problems = all.join('\n');
     if (problems !== this.lastProblems) {
       this.lastProblems = problems;
-      for (const p of desired.problems) this.log?.warn({ event: 'steering_problem' }, p);
+      for (const p of all) this.log?.warn({ event: 'steering_problem' }, p);
     }
 
     const plan = {
@@ -457,6 +469,10 @@ export class SteeringReconciler {
     // veth, which TCP draws afresh after a retransmission timeout: the flow would change bucket,
     // hence gateway, mid-connection. Policy 3 hashes the headers themselves: source and destination
     // address, protocol, source and destination port (0x37).
+    // The hashing decides how flows spread over a pod's gateways, not where they may go (a flow
+    // stays on its gateway either way): a node whose /proc/sys the agent may not write (an
+    // unprivileged container) is reported, not failed, and steered all the same.
+    this.nodeProblems = [];
     const hash = this.options.multipathHash;
     if (hash) {
       const wanted: Array<[string, string]> =
@@ -474,7 +490,7 @@ export class SteeringReconciler {
             writes.push(`set ${key} = ${value}`);
           }
         } catch (err) {
-          fail(`setting ${key} to ${value} (${hash} hashing)`, err);
+          this.nodeProblems.push(`setting ${key} to ${value} (${hash} hashing) failed: ${describeCause(err)}; flows spread as the node's own setting says (set it on the node, or give the agent a writable /proc/sys)`);
         }
       }
     }

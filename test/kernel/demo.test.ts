@@ -9,7 +9,9 @@ import { runCommand } from '../../src/kernel/exec';
  * `make demo` is a check as well as a show: this runs the compiled demo program (scripts/demo.sh
  * minus the set-up, which the test command has done) and holds its output to what the seed's blog
  * shows: node1's address on the wire while the pod is not steered, the egress IP once it is,
- * readiness 200, the drain; and it proves Ctrl-C leaves nothing behind.
+ * readiness 200, the drain; then, for Calico OSS (DEMO_PART=oss, once), the same through the agents
+ * and the API stand-in; and it proves Ctrl-C leaves nothing behind. Each half runs on its own here
+ * (DEMO_PART), `make demo` runs both.
  */
 const DEMO = join(__dirname, '..', '..', 'demo', 'run.js');
 const SYN_FROM = (src: string): RegExp => new RegExp(`^    \\S+ IP ${src.replaceAll('.', '\\.')}\\.\\d+ > 198\\.51\\.100\\.13\\.7777: Flags \\[S\\],`, 'm');
@@ -22,8 +24,8 @@ function section(out: string, n: string): string {
   return out.slice(start, next < 0 ? undefined : next);
 }
 
-function demoEnv(dataplane: string): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', DEMO_DATAPLANE: dataplane };
+function demoEnv(dataplane: string, part = 'enterprise'): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', DEMO_DATAPLANE: dataplane, DEMO_PART: part };
 }
 
 async function namespacesOf(pid: number): Promise<string[]> {
@@ -56,9 +58,32 @@ describe('make demo', () => {
       assert.match(kernel, /^ {4}100\.64\.1\.0\/26 via 198\.51\.100\.11 dev vxlan0 onlink/m);
       assert.match(kernel, dataplane === 'nftables' ? /table inet egress_gateway/ : /-j SNAT --to-source 100\.64\.2\.7 --random-fully/);
       assert.match(section(out, '6.'), /readiness {3}→ 503\n {4}ready: false, failing: drain/);
-      assert.match(out, /removed 6 namespaces/);
+      assert.match(out, /removed 6 namespaces, the test Felix and its socket$/m);
     });
   }
+
+  it('DEMO_PART=oss: the agents and the gateway on the agent\'s feed; not annotated → node1\'s address, annotated → the egress IP, removed → node1\'s address', async () => {
+    const res = await runCommand(process.execPath, [DEMO], { env: demoEnv('iptables', 'oss'), timeoutMs: 90_000 });
+    const out = res.stdout;
+    assert.equal(res.code, 0, `the demo failed (exit ${res.code}):\n${out}\n${res.stderr}`);
+    assert.doesNotMatch(out, /\[FAIL\]/);
+    assert.match(out, /^demo: all \d+ checks passed$/m);
+    assert.doesNotMatch(out, /\n=== [0-6]\. /, 'only the OSS half');
+
+    const start = section(out, '7.');
+    assert.match(start, /NODE_NAME=node1 .*egress-gateway agent &/);
+    assert.match(start, /^ {4}100\.64\.1\.0\/26 via 198\.51\.100\.11 dev vxlan0 onlink/m, 'the return path, from the agent\'s feed');
+    assert.match(section(out, '8.'), SYN_FROM('198.51.100.11'), 'not annotated: node1’s address');
+    const steered = section(out, '9.');
+    assert.match(steered, SYN_FROM('100.64.2.7'), 'annotated: the egress IP');
+    assert.match(steered, /^ {4}100:\s+from 100\.64\.1\.5 lookup 1000 proto 69/m);
+    assert.match(steered, /^ {4}default nhid \d+ via 100\.64\.2\.7 dev egress\.calico proto 69 metric 10 onlink/m);
+    assert.match(steered, /shop\/client\s+100\.64\.1\.5\s+namespace\s+egress\/gw-1/);
+    const removed = section(out, '10.');
+    assert.match(removed, SYN_FROM('198.51.100.11'), 'annotation removed: node1’s address again');
+    assert.doesNotMatch(removed, /from 100\.64\.1\.5 lookup/);
+    assert.match(out, /removed 8 namespaces, the API stand-in, the agents and their sockets/);
+  });
 
   it('Ctrl-C in the middle: exits 130 and leaves no namespace, process or socket folder behind', async () => {
     const child = spawn(process.execPath, [DEMO], { env: demoEnv('iptables'), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -658,6 +658,18 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Pr
   clearTimeout(timer);
 }
 
+/** Every whole line a child prints on stdout and stderr, appended to `into` as it comes. */
+export function collectLines(child: ChildProcess, into: string[]): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.on('data', (c: Buffer) => {
+      const lines = (partial + c.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      into.push(...lines);
+    });
+  }
+}
+
 /** Reads a spawned child's stdout until a line matches; rejects on exit or after timeoutMs. */
 export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {

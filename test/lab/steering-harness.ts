@@ -6,7 +6,6 @@
  *
  *   {"op":"set","spec":{...}}  → {"op":"set","ok":true,"writes":[...]}   (after the pass it caused)
  *   {"op":"status"}            → {"op":"status","status":{...}}
- *   {"op":"teardown"}          → {"op":"teardown","ok":true,"writes":[...]}  (uninstall: all removed, then exits)
  *   {"op":"exit"}              → stops (the kernel state stays)
  * Passes the harness did not ask for (kernel notifications, resyncs) are printed as
  * {"op":"pass","reason":...,"ok":...,"writes":[...]}.
@@ -27,7 +26,6 @@ export interface SpecJson {
 export type HarnessCommand =
   | { readonly op: 'set'; readonly spec: SpecJson }
   | { readonly op: 'status' }
-  | { readonly op: 'teardown' }
   | { readonly op: 'exit' };
 
 function ip(text: string): IpAddress {
@@ -85,11 +83,6 @@ async function main(): Promise<void> {
     try {
       if (cmd.op === 'exit') break;
       if (cmd.op === 'status') print({ op: 'status', status: reconciler.status() });
-      if (cmd.op === 'teardown') {
-        asked = true;
-        print({ op: 'teardown', ...resultJson(await reconciler.teardown()) });
-        break;
-      }
       if (cmd.op === 'set') {
         asked = true;
         reconciler.set(specFromJson(cmd.spec));

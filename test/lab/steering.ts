@@ -25,8 +25,6 @@ export interface SteeringRun {
   /** Sets the spec and resolves with the answer to the pass it caused. */
   set(spec: SpecJson): Promise<HarnessAnswer>;
   status(): Promise<HarnessAnswer>;
-  /** Uninstall: the harness removes everything it owns and exits. */
-  teardown(): Promise<HarnessAnswer>;
   /** Resolves with the first unasked pass (kernel notification, resync) that `pred` accepts. */
   nextPass(pred: (a: HarnessAnswer) => boolean, timeoutMs?: number): Promise<HarnessAnswer>;
   /** Everything the harness printed on stderr. */
@@ -91,10 +89,6 @@ export function startSteering(lab: Lab, steering: Record<string, unknown> = {}, 
     status: () => {
       send({ op: 'status' });
       return next((a) => a.op === 'status', 5_000, 'status');
-    },
-    teardown: () => {
-      send({ op: 'teardown' });
-      return next((a) => a.op === 'teardown', 15_000, 'answer to teardown');
     },
     nextPass: (pred, timeoutMs) => next((a) => a.op === 'pass' && pred(a), timeoutMs, 'matching pass'),
     stderr: () => err,

@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
-import { runAgentCommand } from '../../src/agent/command';
+import { realOutputs, runAgentCommand, runAgentTeardown } from '../../src/agent/command';
 import type { AgentStatusDocument } from '../../src/agent/status';
 import { parseAgentConfig } from '../../src/config/agent-config';
-import { ErrorCodes, isGatewayError } from '../../src/errors';
+import { ErrorCodes, isGatewayError, kernelError } from '../../src/errors';
+import { systemClock } from '../../src/model/clock';
+import { PolicySyncServer } from '../../src/policysync/server';
+import { SteeringError } from '../../src/steering/reconciler';
 import { runStatusCommand } from '../../src/status/command';
 import { namespaceObject, nodeObject, podObject } from '../lab/kube-api/objects';
 import { KubeApiServer } from '../lab/kube-api/server';
@@ -153,14 +156,61 @@ describe('agent command: one lifecycle, health port, status socket, signals', ()
     }
   });
 
-  it('without the kernel steering and the PolicySync server built in, it says so and fails (exit 1)', async () => {
-    const api = await KubeApiServer.start();
+  it('the real outputs: the kernel steering with the configured tables, priority and hashing, and a PolicySync server on AGENT_POLICYSYNC_SOCKET', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-cmd-'));
     try {
-      writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
-      await assert.rejects(runAgentCommand({}, { NODE_NAME: 'node1', KUBECONFIG: join(dir, 'kubeconfig') }, { logger: pino({ level: 'silent' }) }), (err: unknown) => isGatewayError(err, ErrorCodes.BACKEND_UNAVAILABLE));
+      const config = parseAgentConfig({ NODE_NAME: 'node1', AGENT_POLICYSYNC_SOCKET: join(dir, 'feed.sock'), AGENT_MULTIPATH_HASH: 'l4', AGENT_ROUTE_TABLES: '3000-3009' });
+      assert.equal(config.multipathHash, 'l4');
+      const outputs = realOutputs(config, { clock: systemClock, logger: pino({ level: 'silent' }) });
+      try {
+        assert.ok(outputs.feed instanceof PolicySyncServer, 'the route feed is the PolicySync server');
+        assert.deepEqual(outputs.feed.stats(), { listening: false, socket: join(dir, 'feed.sock'), openStreams: 0, inSync: false, routes: 0, vteps: 0 });
+        assert.deepEqual(outputs.dataplane.status?.(), { tables: [], pins: [], problems: [] }, 'nothing programmed before the first apply');
+      } finally {
+        await outputs.dataplane.close?.();
+      }
     } finally {
-      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('agent --teardown (uninstall)', () => {
+  it('removes what the agent owns and its socket file, exits 0; a failure exits 1 and says what is left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-teardown-'));
+    const socket = join(dir, 'socket');
+    try {
+      // A socket file, as a crashed agent leaves it.
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(socket, resolve));
+      assert.ok(existsSync(socket));
+      writeFileSync(join(dir, 'socket.keep'), 'not a socket');
+      const seen: Array<Record<string, unknown>> = [];
+      const logs: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (l: string) => void logs.push(l) });
+      const env = { AGENT_POLICYSYNC_SOCKET: socket, AGENT_ROUTE_TABLES: '3000-3009', AGENT_RULE_PRIORITY: '90' };
+      // No NODE_NAME, no KUBECONFIG: teardown talks to no API server.
+      const ok = await runAgentTeardown({}, env, {
+        logger,
+        teardown: async (options) => {
+          seen.push({ ...options });
+          return { ok: true, reason: 'teardown', at: 0, durationMs: 0, operations: 2, writes: ['del rule from 100.64.1.5/32 lookup 3000 priority 90', 'delete device egress.calico'] };
+        },
+      });
+      assert.equal(ok, 0);
+      assert.deepEqual(seen, [{ tables: { first: 3000, last: 3009 }, rulePriority: 90 }]);
+      assert.equal(existsSync(socket), false, 'the socket file is gone');
+      server.close();
+      assert.match(logs.join(''), /"event":"teardown_done".*"removed":\["del rule from 100\.64\.1\.5\/32 lookup 3000 priority 90","delete device egress\.calico","delete socket /);
+
+      const failed = await runAgentTeardown({ policysyncSocket: join(dir, 'socket.keep') }, {}, {
+        logger,
+        teardown: async () => ({ ok: false, reason: 'teardown', at: 0, durationMs: 0, operations: 1, writes: [], error: new SteeringError([kernelError('deleting rule from 100.64.1.5/32 lookup 1000 priority 100', new Error('EPERM'))], 1) }),
+      });
+      assert.equal(failed, 1);
+      assert.ok(existsSync(join(dir, 'socket.keep')), 'a file that is not a socket is not removed');
+      assert.match(logs.at(-1) ?? '', /"event":"teardown_failed".*teardown incomplete: reconciling the steering: 1 of 1 kernel operations failed: deleting rule from 100\.64\.1\.5\/32 .*EPERM; run it again/);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -5,6 +5,8 @@
  * record what they are given.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +22,7 @@ import { systemClock } from '../../src/model/clock';
 import type { FelixRoute, FelixVtep } from '../../src/model/felix';
 import { steeringSpecText, type SteeringSpec } from '../../src/model/steering';
 import { ipamBlockObject, ipPoolObject, namespaceObject, nodeObject, podObject } from '../lab/kube-api/objects';
-import { KubeApiServer } from '../lab/kube-api/server';
+import { KubeApiServer, kubeconfigFor } from '../lab/kube-api/server';
 import { until } from './wait';
 
 const SEL = 'egress.projectcalico.org/selector';
@@ -67,7 +69,7 @@ describe('agent against the stand-in Kubernetes API', () => {
   const dataplane = new RecordingDataplane();
   const feed = new RecordingFeed();
   const probeAnswers = new Map<string, boolean>();
-  const device = 'device node1 vni 4097 port 4790 local 198.51.100.11\nbypass 100.64.0.0/16,198.51.100.11/32';
+  const device = 'device node1 vni 4097 port 4790 local 198.51.100.11\nbypass 100.64.0.0/16,198.51.100.11/32,198.51.100.12/32';
 
   before(async () => {
     api = await KubeApiServer.start({ bookmarkIntervalMs: 200 });
@@ -116,7 +118,7 @@ describe('agent against the stand-in Kubernetes API', () => {
 
   it('lists then watches, with the selectors the scale plan relies on, and never lists on a timer', async () => {
     await until('the first spec', () => dataplane.specs.length > 0);
-    await until('five watches open', () => api.openWatches >= 5);
+    await until('six watches open', () => api.openWatches >= 6);
     assert.equal(dataplane.last, device);
     assert.equal(agent.readiness().ready, true, JSON.stringify(agent.readiness()));
     const gets = api.requests.filter((r) => r.method === 'GET');
@@ -124,13 +126,24 @@ describe('agent against the stand-in Kubernetes API', () => {
     assert.ok(pods.some((r) => r.query.fieldSelector === 'spec.nodeName=node1' && r.query.watch === undefined), 'a field-selected list of local pods');
     assert.ok(pods.some((r) => r.query.fieldSelector === 'spec.nodeName=node1' && r.query.watch === 'true' && r.query.allowWatchBookmarks === 'true'), 'a field-selected watch with bookmarks');
     assert.ok(pods.some((r) => r.query.labelSelector === 'egress-gateway.io/gateway=true' && r.query.watch === 'true'), 'a label-selected gateway watch');
-    assert.ok(gets.some((r) => r.path === '/api/v1/nodes' && r.query.fieldSelector === 'metadata.name=node1'), 'only its own node');
+    assert.ok(gets.some((r) => r.path === '/api/v1/nodes' && r.query.fieldSelector === 'metadata.name=node1' && r.accept === 'application/json'), 'its own node whole');
+    // Every node, for their addresses: metadata only, list and watch.
+    const allNodes = gets.filter((r) => r.path === '/api/v1/nodes' && r.query.fieldSelector === undefined);
+    assert.ok(allNodes.some((r) => r.query.watch === undefined && r.accept?.startsWith('application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1')), JSON.stringify(allNodes));
+    assert.ok(allNodes.some((r) => r.query.watch === 'true' && r.accept?.startsWith('application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1')), JSON.stringify(allNodes));
+    assert.ok(allNodes.every((r) => r.accept?.includes('as=PartialObjectMetadata')), 'never whole nodes of the cluster');
     assert.ok(!gets.some((r) => r.path === '/api/v1/pods' && r.query.fieldSelector === undefined && r.query.labelSelector === undefined), 'never every pod of the cluster');
     assert.ok(!gets.some((r) => r.path.includes('ipamblocks')), 'no IPAM blocks without a local gateway');
-    assert.ok(!gets.some((r) => r.path === '/api/v1/nodes' && r.query.fieldSelector === undefined), 'no other nodes without a local gateway');
     const lists = gets.filter((r) => r.query.watch === undefined).length;
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(api.requests.filter((r) => r.method === 'GET' && r.query.watch === undefined).length, lists, 'no list while nothing fails');
+  });
+
+  it("every node's Calico address stays direct: a node that joins is bypassed, one that goes is not", async () => {
+    api.store.create('nodes', nodeObject('node3', '198.51.100.13'));
+    await until('node3 bypassed', () => dataplane.last.startsWith(`${device},198.51.100.13/32`));
+    api.store.delete('nodes', undefined, 'node3');
+    await until('node3 gone', () => dataplane.last === device);
   });
 
   it('annotation added: the pod is steered to the gateway; removed: unsteered', async () => {
@@ -140,13 +153,14 @@ describe('agent against the stand-in Kubernetes API', () => {
     await until('unsteered', () => dataplane.last === device);
   });
 
-  it("the namespace's annotation steers, a bad selector fails closed", async () => {
+  it("the namespace's annotation steers; a bad selector leaves the pod unsteered, reported", async () => {
     api.store.patch('namespaces', undefined, 'default', { metadata: { annotations: { [SEL]: "color == 'red'" } } });
     await until('steered by the namespace', () => dataplane.last.endsWith('client default/client ips 100.64.1.5 gateways 100.64.2.7'));
     api.store.patch('namespaces', undefined, 'default', { metadata: { annotations: { [SEL]: "color = 'red'" } } });
-    await until('failed closed', () => dataplane.last.endsWith('client default/client ips 100.64.1.5 gateways none'));
+    await until('not steered', () => dataplane.last === device);
     const report = agent.snapshot().plan?.clients.find((c) => c.pod === 'default/client');
-    assert.match(report?.problem ?? '', /expected "==" at column 7.*failed closed/s);
+    assert.equal(report?.steered, false);
+    assert.match(report.problem ?? '', /expected "==" at column 7: does not parse, not steered/);
     api.store.patch('namespaces', undefined, 'default', { metadata: { annotations: { [SEL]: "color == 'red'" } } });
     await until('steered again', () => dataplane.last.endsWith('gateways 100.64.2.7'));
   });
@@ -169,8 +183,8 @@ describe('agent against the stand-in Kubernetes API', () => {
   it('a watch cut mid-stream: the agent watches again from where it was, without listing', async () => {
     const listsBefore = api.requests.filter((r) => r.query.watch === undefined).length;
     const watchesBefore = api.requests.filter((r) => r.query.watch === 'true').length;
-    assert.ok(api.cutWatches() >= 5);
-    await until('watches re-opened', () => api.openWatches >= 5 && api.requests.filter((r) => r.query.watch === 'true').length >= watchesBefore + 5, 5_000);
+    assert.ok(api.cutWatches() >= 6);
+    await until('watches re-opened', () => api.openWatches >= 6 && api.requests.filter((r) => r.query.watch === 'true').length >= watchesBefore + 6, 5_000);
     const rewatch = api.requests.filter((r) => r.query.watch === 'true').slice(watchesBefore);
     assert.ok(rewatch.every((r) => r.query.resourceVersion !== '' && r.query.resourceVersion !== '0'), 'from the last resourceVersion seen');
     assert.equal(api.requests.filter((r) => r.query.watch === undefined).length, listsBefore, 'no relist for a cut');
@@ -235,5 +249,42 @@ describe('agent against the stand-in Kubernetes API', () => {
     dataplane.failNext = 0;
     await until('applied after the retry', () => dataplane.last.endsWith('client default/client ips 100.64.1.5 gateways 100.64.2.7'), 5_000);
     await until('ready again', () => agent.readiness().ready);
+  });
+});
+
+describe('a watch stopped while it connects', () => {
+  it('is aborted once its response begins, not left open until the server times it out', async () => {
+    // A server slower than the agent's stop: the watch's response headers come 300 ms after the request.
+    let watchClosed: Promise<void> | undefined;
+    const server = createServer((req, res) => {
+      if (!req.url?.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] }));
+        return;
+      }
+      watchClosed = new Promise((resolve) => res.on('close', () => resolve()));
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+      }, 300);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'agent-watch-'));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(`http://127.0.0.1:${port}`));
+      const factory = await kubeWatchFactory(join(dir, 'kubeconfig'), { clock: systemClock, logger: pino({ level: 'silent' }) });
+      const w = factory.create({ name: 'nodes', path: '/api/v1/nodes' }, { upsert: () => undefined, remove: () => undefined, synced: () => undefined });
+      w.start();
+      await until('the watch request arrives', () => watchClosed !== undefined);
+      await w.stop();
+      const t0 = Date.now();
+      await Promise.race([watchClosed, new Promise((_, reject) => setTimeout(() => reject(new Error('the watch connection is still open 3 s after stop()')), 3000))]);
+      assert.ok(Date.now() - t0 < 3000);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -69,11 +69,21 @@ describe('steering: who is steered, to which gateways', () => {
       in: { pods: [pod('default/c', { egress: { selector: '  ' } })], gateways: [gwA, gwB], namespaces: [ns('default', { egress: red("color == 'blue'") })] },
       want: ['client default/c ips 100.64.1.5 gateways 100.64.2.8'],
     },
-    { name: 'a bad selector fails closed', in: { pods: [pod('default/c', { egress: red("color = 'red'") })], gateways: [gwA] }, want: ['client default/c ips 100.64.1.5 gateways none'] },
+    { name: 'a bad selector: not steered (no rule)', in: { pods: [pod('default/c', { egress: red("color = 'red'") })], gateways: [gwA] }, want: [] },
     {
-      name: 'a bad namespaceSelector fails closed',
+      name: "a pod's own bad selector does not fall back to its namespace's",
+      in: { pods: [pod('default/c', { egress: red("color = 'red'") }), pod('default/d', { ips: ['100.64.1.6'] })], gateways: [gwA], namespaces: [ns('default', { egress: red('all()') })] },
+      want: ['client default/d ips 100.64.1.6 gateways 100.64.2.7'],
+    },
+    {
+      name: 'a bad namespaceSelector: not steered',
       in: { pods: [pod('default/c', { egress: { selector: 'all()', namespaceSelector: 'name ==' } })], gateways: [gwA] },
-      want: ['client default/c ips 100.64.1.5 gateways none'],
+      want: [],
+    },
+    {
+      name: "a namespace's bad selector: its pods are not steered, a pod with its own good one is",
+      in: { pods: [pod('default/c'), pod('default/d', { egress: red('all()'), ips: ['100.64.1.6'] })], gateways: [gwA], namespaces: [ns('default', { egress: red('color ==') })] },
+      want: ['client default/d ips 100.64.1.6 gateways 100.64.2.7'],
     },
     { name: 'an unready gateway is not used: fail closed', in: { pods: [pod('default/c', { egress: red() })], gateways: [gateway('default/gw-a', '100.64.2.7', { ready: false })] }, want: ['client default/c ips 100.64.1.5 gateways none'] },
     {
@@ -139,12 +149,22 @@ describe('steering: who is steered, to which gateways', () => {
     });
   }
 
-  it('reports a bad selector once per plan, with the column, and says the pod is failed closed', () => {
+  it('reports a bad selector once per plan, with the column, and says the pod is not steered', () => {
     const plan = planSteering(inputs({ pods: [pod('default/c', { egress: red("color = 'red'") })], gateways: [gwA] }));
     assert.equal(plan.errors.length, 1);
     assert.equal(plan.errors[0]?.annotation, 'selector');
+    assert.equal(plan.errors[0].subject, 'default/c');
     assert.match(plan.errors[0].message, /expected "==" at column 7/);
-    assert.match(plan.clients[0]?.problem ?? '', /failed closed/);
+    assert.equal(plan.clients[0]?.steered, false);
+    assert.match(plan.clients[0].problem ?? '', /^selector "color = 'red'": expected "==" at column 7: does not parse, not steered$/);
+    assert.deepEqual(plan.spec?.clients, []);
+    assert.equal(plan.assignments.size, 0);
+  });
+
+  it("a namespace's bad selector is one subject, whatever the number of its pods", () => {
+    const plan = planSteering(inputs({ pods: [pod('default/c'), pod('default/d', { ips: ['100.64.1.6'] })], gateways: [gwA], namespaces: [ns('default', { egress: red('color ==') })] }));
+    assert.deepEqual(plan.errors.map((e) => [e.pod, e.subject, e.source]), [['default/c', 'namespace default', 'namespace'], ['default/d', 'namespace default', 'namespace']]);
+    assert.deepEqual(plan.clients.map((c) => [c.pod, c.steered]), [['default/c', false], ['default/d', false]]);
   });
 
   it('no node address: no spec yet, but the reports are there', () => {

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { podObject } from '../lab/kube-api/objects';
+import { nodeObject, podObject } from '../lab/kube-api/objects';
+import { KubeApiServer, negotiate } from '../lab/kube-api/server';
 import { labelsMatch, parseFieldSelector, parseLabelSelector } from '../lab/kube-api/selectors';
 import { KubeStore, type WatchEvent } from '../lab/kube-api/store';
 
@@ -59,6 +60,44 @@ describe('kube-api stand-in: watch semantics', () => {
     const p = s.create('pods', podObject({ name: 'a', node: 'node1', ips: [] }));
     s.patch('pods', 'default', 'a', { metadata: { labels: { x: '1' } } });
     assert.throws(() => s.replace('pods', p), /has been modified/);
+  });
+});
+
+describe('kube-api stand-in: metadata-only lists and watches (as=PartialObjectMetadata)', () => {
+  it('negotiates the Accept header as the API server does', () => {
+    const L = 'PartialObjectMetadataList';
+    assert.equal(negotiate(undefined, L), 'json');
+    assert.equal(negotiate('application/json', L), 'json');
+    assert.equal(negotiate('application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json', L), 'metadata');
+    // A list kind asked for a watch is not what a watch sends: the client's fallback (plain JSON) wins.
+    assert.equal(negotiate('application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json', 'PartialObjectMetadata'), 'json');
+    assert.equal(negotiate('application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1', 'PartialObjectMetadata'), 'metadata');
+    assert.equal(negotiate('application/json;as=Table;g=meta.k8s.io;v=v1', L), 'unacceptable');
+  });
+
+  it('a list and a watch of nodes carry their metadata only', async () => {
+    const api = await KubeApiServer.start();
+    try {
+      api.store.create('nodes', nodeObject('node1', '198.51.100.11'));
+      const list = (await (await fetch(`${api.url}/api/v1/nodes`, { headers: { accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1' } })).json()) as { kind: string; items: Array<Record<string, unknown>> };
+      assert.equal(list.kind, 'PartialObjectMetadataList');
+      assert.deepEqual(Object.keys(list.items[0] ?? {}).sort(), ['apiVersion', 'kind', 'metadata']);
+      assert.equal((list.items[0]?.metadata as { annotations: Record<string, string> }).annotations['projectcalico.org/IPv4Address'], '198.51.100.11/24');
+      const ac = new AbortController();
+      const res = await fetch(`${api.url}/api/v1/nodes?watch=true&resourceVersion=0`, { headers: { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' }, signal: ac.signal });
+      const reader = res.body?.getReader();
+      const chunk = (await reader?.read()) as { value?: Uint8Array } | undefined;
+      const first = new TextDecoder().decode(chunk?.value);
+      ac.abort();
+      const event = JSON.parse(first.split('\n')[0] ?? '') as { type: string; object: { kind: string; status?: unknown } };
+      assert.equal(event.type, 'ADDED');
+      assert.equal(event.object.kind, 'PartialObjectMetadata');
+      assert.equal(event.object.status, undefined);
+      const refused = await fetch(`${api.url}/api/v1/nodes`, { headers: { accept: 'application/yaml' } });
+      assert.equal(refused.status, 406);
+    } finally {
+      await api.close();
+    }
   });
 });
 

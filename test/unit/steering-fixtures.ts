@@ -61,7 +61,8 @@ export function fakeNode(): { kernel: SteeringKernel; policy: FakePolicyRouting;
   const neigh = new FakeReturnPathKernel();
   neigh.devices.clear();
   neigh.devices.add('eth0');
-  const sysctl = new FakeSysctl((name) => links.has(name));
+  // A host's namespace: also the multipath hashing, at the kernel's defaults (addresses only).
+  const sysctl = new FakeSysctl((name) => links.has(name), { ...FakeSysctl.freshNamespace, 'net/ipv4/fib_multipath_hash_policy': '0', 'net/ipv4/fib_multipath_hash_fields': '7' });
   const nat = new FakeNatTable();
   const ensureVxlan = links.ensureVxlan.bind(links);
   links.ensureVxlan = async (s: VxlanSpec) => {

@@ -263,10 +263,53 @@ describe('steering reconciler (fake kernel)', () => {
     const res = await fresh.teardown();
     assert.ok(res.ok, res.error?.message);
     assert.match(res.writes[0] ?? '', /^del rule from /);
-    assert.equal(res.writes.at(-1), 'delete nftables table inet egress_gateway_agent');
+    assert.deepEqual(res.writes.slice(-2), ['delete nftables table inet egress_gateway_agent', 'delete device egress.calico']);
     assert.equal(node.policy.dump(), '');
     assert.deepEqual(await node.neigh.neighbours.list('egress.calico'), []);
     assert.equal(node.nat.text, undefined);
+    assert.equal(node.links.has('egress.calico'), false);
+    // Twice: nothing left to do, nothing fails.
+    const again = await reconciler(node).teardown();
+    assert.ok(again.ok, again.error?.message);
+    assert.deepEqual(again.writes, []);
+  });
+
+  it('multipathHash l4 sets the node-wide hashing once; a node that refuses it is steered all the same and told why', async () => {
+    const node = fakeNode();
+    const r = new SteeringReconciler({ kernel: node.kernel, clock: new FakeClock(), steering: { multipathHash: 'l4' } });
+    await r.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    assert.match(node.sysctl.dump(), /^net\/ipv4\/fib_multipath_hash_fields = 55\nnet\/ipv4\/fib_multipath_hash_policy = 3\n/m);
+    assert.deepEqual(r.status().problems, []);
+    const again = await pass(r);
+    assert.deepEqual(again.writes, [], 'already set: nothing written');
+
+    // An unprivileged container: /proc/sys is read-only.
+    const ro = fakeNode();
+    const set = ro.sysctl.set.bind(ro.sysctl);
+    ro.sysctl.set = async (key, value) => {
+      if (key.includes('multipath')) throw Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' });
+      return set(key, value);
+    };
+    const r2 = new SteeringReconciler({ kernel: ro.kernel, clock: new FakeClock(), steering: { multipathHash: 'l4' } });
+    await r2.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    assert.match(ro.policy.dump(), /from 100\.64\.1\.5\/32 lookup 1000/, 'the pod is steered');
+    const problems = r2.status().problems;
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems[0] ?? '', /^setting net\/ipv4\/fib_multipath_hash_fields to 55 \(l4 hashing\) failed: EROFS/);
+    assert.equal(r2.status().lastReconcile?.ok, true);
+    await r.stop();
+    await r2.stop();
+  });
+
+  it('teardown keeps egress.calico while a rule of ours could not be removed, and says so', async () => {
+    const node = fakeNode();
+    const r = reconciler(node);
+    await r.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    node.policy.failNext('removeRule', 'EPERM');
+    const res = await r.teardown();
+    assert.equal(res.ok, false);
+    assert.match(res.error?.message ?? '', /deleting rule from 100\.64\.1\.5\/32 .*EPERM/);
+    assert.equal(node.links.has('egress.calico'), true, 'the device stays while a rule may still steer into it');
   });
 
   it('a pass asked for now while one is scheduled runs once, never two at a time', async () => {
@@ -339,7 +382,7 @@ describe('steering reconciler: flow pins (fake kernel)', () => {
 
     const down = await r.teardown();
     assert.ok(down.ok, down.error?.message);
-    assert.deepEqual(down.writes.slice(-2), ['delete nftables table ip egress_gateway_agent_pins', 'delete nftables table inet egress_gateway_agent']);
+    assert.deepEqual(down.writes.slice(-3), ['delete nftables table ip egress_gateway_agent_pins', 'delete nftables table inet egress_gateway_agent', 'delete device egress.calico']);
     assert.equal(node.policy.dump().includes('fwmark'), false);
   });
 });

@@ -28,12 +28,16 @@ export function watchTargets(nodeName: string, gatewaySelector: string) {
     gateways: { name: 'gateways', path: '/api/v1/pods', labelSelector: gatewaySelector },
     /** Namespaces: their egress annotations and their labels (namespaceSelector). */
     namespaces: { name: 'namespaces', path: '/api/v1/namespaces' },
-    /** This node: its address is egress.calico's local address. */
+    /** This node, whole: its address (Calico's annotation, else status.addresses) is egress.calico's local address. */
     selfNode: { name: 'node', path: '/api/v1/nodes', fieldSelector: `metadata.name=${nodeName}` },
+    /**
+     * Every node, metadata only: Calico's address annotations say where each node is. Steered pods
+     * reach them directly (Enterprise's all-hosts-net), and the route feed names them.
+     */
+    nodes: { name: 'nodes', path: '/api/v1/nodes', metadataOnly: true },
     /** Calico's IP pools (a handful): what steered pods reach directly, and the pool type of each block. */
     pools: { name: 'ippools', path: '/apis/crd.projectcalico.org/v1/ippools' },
-    /** Only while a gateway runs on this node, for its route feed: */
-    nodes: { name: 'nodes', path: '/api/v1/nodes' },
+    /** Only while a gateway runs on this node, for its route feed. */
     blocks: { name: 'ipamblocks', path: '/apis/crd.projectcalico.org/v1/ipamblocks' },
   } satisfies Record<string, WatchTarget>;
 }

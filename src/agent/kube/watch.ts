@@ -25,7 +25,17 @@ export interface WatchTarget {
   readonly path: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /**
+   * Ask for metadata only (PartialObjectMetadata: names, labels, annotations): a fraction of a
+   * node's size (its status lists images, conditions, addresses), for a watch of the whole cluster
+   * whose annotations are all that is read.
+   */
+  readonly metadataOnly?: boolean;
 }
+
+/** The API server's content negotiation for metadata-only lists and watches (meta.k8s.io/v1), JSON otherwise. */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 export interface WatchHandlers {
   upsert(raw: unknown): void;
@@ -39,6 +49,7 @@ export interface WatchStats {
   readonly path: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  readonly metadataOnly?: boolean;
   readonly synced: boolean;
   readonly lists: number;
   readonly connects: number;
@@ -80,6 +91,7 @@ export class ResourceWatch {
       path: this.target.path,
       ...(this.target.labelSelector !== undefined ? { labelSelector: this.target.labelSelector } : {}),
       ...(this.target.fieldSelector !== undefined ? { fieldSelector: this.target.fieldSelector } : {}),
+      ...(this.target.metadataOnly ? { metadataOnly: true } : {}),
       ...this.stats_,
     };
   }
@@ -106,9 +118,9 @@ export class ResourceWatch {
   }
 
   private run(): void {
-    const lw = new this.k8s.ListWatch<K8s.KubernetesObject>(
+    const lw: K8s.ListWatch<K8s.KubernetesObject> = new this.k8s.ListWatch<K8s.KubernetesObject>(
       this.target.path,
-      bookmarkWatch(this.k8s, this.kc),
+      bookmarkWatch(this.k8s, this.target.metadataOnly ? withAccept(this.kc, METADATA_WATCH_ACCEPT) : this.kc, (): boolean => this.stopped || this.lw !== lw),
       () => this.list(),
       false,
       this.target.labelSelector,
@@ -142,7 +154,7 @@ export class ResourceWatch {
     if (this.target.fieldSelector !== undefined) query.set('fieldSelector', this.target.fieldSelector);
     // The first list may come from the watch cache; a relist (after 410 or an error) must be current.
     query.set('resourceVersion', this.listedOnce ? '' : '0');
-    const list = await listCollection(this.k8s, this.kc, `${this.target.path}?${query.toString()}`);
+    const list = await listCollection(this.k8s, this.kc, `${this.target.path}?${query.toString()}`, this.target.metadataOnly ? METADATA_LIST_ACCEPT : 'application/json');
     this.listedOnce = true;
     this.stats_.lists++;
     // The library applies the list's items right after this promise settles, synchronously, and
@@ -180,17 +192,25 @@ export class ResourceWatch {
   }
 }
 
-/** The library's Watch, asking for bookmarks and a server-side timeout on every watch request. */
-function bookmarkWatch(k8s: ClientNode, kc: K8s.KubeConfig): K8s.Watch {
+/**
+ * The library's Watch, asking for bookmarks and a server-side timeout on every watch request. The
+ * library hands its ListWatch the request's AbortController only once the response has begun: a
+ * ListWatch stopped before that (an agent stopping while a watch connects) could not abort it, and
+ * the connection would stay open, holding the process, until the server's timeout. `abandoned`
+ * says the request is no longer wanted; it is then aborted as soon as it can be.
+ */
+function bookmarkWatch(k8s: ClientNode, kc: K8s.KubeConfig, abandoned: () => boolean): K8s.Watch {
   class BookmarkWatch extends k8s.Watch {
-    override watch(
+    override async watch(
       path: string,
       query: Record<string, string | number | boolean | undefined>,
       callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
       done: (err: unknown) => void,
     ): Promise<AbortController> {
       const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
-      return super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds }, callback, done);
+      const controller = await super.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds }, callback, done);
+      if (abandoned()) controller.abort();
+      return controller;
     }
   }
   const w = new BookmarkWatch(kc);
@@ -201,17 +221,31 @@ function bookmarkWatch(k8s: ClientNode, kc: K8s.KubeConfig): K8s.Watch {
 }
 
 /**
+ * The kubeconfig as the library's Watch uses it (the current cluster, and authentication applied to
+ * each request), with an Accept header of ours added after the authentication: the library's Watch
+ * takes no headers of its own.
+ */
+function withAccept(kc: K8s.KubeConfig, accept: string): K8s.KubeConfig {
+  const wrapped = Object.create(kc) as K8s.KubeConfig;
+  wrapped.applySecurityAuthentication = async (ctx) => {
+    await kc.applySecurityAuthentication(ctx);
+    ctx.setHeaderParam('Accept', accept);
+  };
+  return wrapped;
+}
+
+/**
  * GET a collection through the client library's own HTTP stack and authentication (the typed API
  * classes would convert every object to their model classes, and have no call for our CRDs that
  * keeps the list's resourceVersion in the same shape).
  */
-async function listCollection(k8s: ClientNode, kc: K8s.KubeConfig, pathAndQuery: string): Promise<K8s.KubernetesListObject<K8s.KubernetesObject>> {
+async function listCollection(k8s: ClientNode, kc: K8s.KubeConfig, pathAndQuery: string, accept: string): Promise<K8s.KubernetesListObject<K8s.KubernetesObject>> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no current cluster');
   const url = `${cluster.server.replace(/\/$/, '')}${pathAndQuery}`;
   const ctx = new k8s.RequestContext(url, k8s.HttpMethod.GET);
   await kc.applySecurityAuthentication(ctx);
-  ctx.setHeaderParam('Accept', 'application/json');
+  ctx.setHeaderParam('Accept', accept);
   const response = await new k8s.IsomorphicFetchHttpLibrary().send(ctx).toPromise();
   const body = await response.body.text();
   if (response.httpStatusCode !== 200) {

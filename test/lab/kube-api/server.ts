@@ -40,6 +40,31 @@ export interface RequestRecord {
   readonly method: string;
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
+  /** The Accept header, when the client sent one. */
+  readonly accept?: string;
+}
+
+/**
+ * What an Accept header asks for, as the API server negotiates it: `metadata` when its first usable
+ * entry is JSON `as=<kind>;g=meta.k8s.io;v=v1` (PartialObjectMetadata for a watch and a single
+ * object, PartialObjectMetadataList for a list), `json` when a plain JSON entry comes first (or
+ * there is no header), `unacceptable` when neither is offered (406, as the real server answers).
+ */
+export function negotiate(accept: string | undefined, want: 'PartialObjectMetadata' | 'PartialObjectMetadataList'): 'metadata' | 'json' | 'unacceptable' {
+  if (accept === undefined || accept.trim() === '') return 'json';
+  for (const entry of accept.split(',')) {
+    const [type = '', ...params] = entry.split(';').map((p) => p.trim());
+    if (type !== 'application/json' && type !== '*/*' && type !== 'application/*') continue;
+    const p = Object.fromEntries(params.map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
+    if (p.as === undefined) return 'json';
+    if (p.as === want && p.g === 'meta.k8s.io' && p.v === 'v1') return 'metadata';
+  }
+  return 'unacceptable';
+}
+
+/** An object as `as=PartialObjectMetadata` returns it: type and metadata, nothing else. */
+function partial(o: KubeObject): KubeObject {
+  return { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: o.metadata };
 }
 
 export class KubeApiServer {
@@ -126,7 +151,8 @@ export class KubeApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const query = Object.fromEntries(url.searchParams);
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query });
+    const accept = req.headers.accept;
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, ...(accept !== undefined ? { accept } : {}) });
     if (url.pathname.startsWith('/_test/')) {
       this.testHook(url.pathname, res);
       return;
@@ -143,8 +169,10 @@ export class KubeApiServer {
           fields: parseFieldSelector(query.fieldSelector, type.fields),
         };
         const watch = query.watch === '1' || query.watch === 'true';
+        const form = negotiate(accept, watch ? 'PartialObjectMetadata' : 'PartialObjectMetadataList');
+        if (form === 'unacceptable') throw new KubeApiError(406, 'NotAcceptable', `only the following media types are accepted: application/json (asked for ${accept ?? ''})`);
         if (watch) {
-          this.serveWatch(type, filter, query, req, res);
+          this.serveWatch(type, filter, query, req, res, form === 'metadata');
           return;
         }
         if (this.failLists > 0) {
@@ -152,6 +180,10 @@ export class KubeApiServer {
           throw new KubeApiError(500, 'InternalError', 'injected failure (failNext)');
         }
         const list = this.store.list(type.plural, filter);
+        if (form === 'metadata') {
+          sendJson(res, 200, { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadataList', metadata: { resourceVersion: list.resourceVersion }, items: list.items.map(partial) });
+          return;
+        }
         sendJson(res, 200, {
           apiVersion: type.group === '' ? type.version : `${type.group}/${type.version}`,
           kind: `${type.kind}List`,
@@ -200,10 +232,14 @@ export class KubeApiServer {
     }
   }
 
-  private serveWatch(type: ResourceType, filter: Filter, query: Record<string, string>, req: IncomingMessage, res: ServerResponse): void {
+  private serveWatch(type: ResourceType, filter: Filter, query: Record<string, string>, req: IncomingMessage, res: ServerResponse, metadataOnly: boolean): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
-    const write = (e: unknown): void => {
-      res.write(`${JSON.stringify(e)}\n`);
+    // The API server answers a watch at once, before any event (Node would hold the headers until the first write).
+    res.flushHeaders();
+    const write = (e: { type: string; object: unknown }): void => {
+      // Bookmarks and errors keep their own shape; objects are cut down to metadata when asked.
+      const object = metadataOnly && (e.type === 'ADDED' || e.type === 'MODIFIED' || e.type === 'DELETED') ? partial(e.object as KubeObject) : e.object;
+      res.write(`${JSON.stringify({ type: e.type, object })}\n`);
     };
     const from = query.resourceVersion ?? '';
     let lastRv = from === '' || from === '0' ? this.store.resourceVersion : from;
