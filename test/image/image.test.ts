@@ -127,6 +127,8 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     assert.equal(built.status, 0, `scripts/image.sh --stand-in failed:\n${(built.stderr ?? '').slice(-6000)}`);
     process.stdout.write(`# image: build step ${Math.round((Date.now() - started) / 1000)} s\n`);
 
+    // Working containers a killed earlier run left behind (this storage is the test's own).
+    sh([...BUILDAH, 'rm', '--all'], 'removing stale working containers');
     container = sh([...BUILDAH, 'from', '--pull=never', IMAGE], 'buildah from').trim();
     rootfs = sh([...BUILDAH, 'mount', container], 'buildah mount').trim();
     const inspected = JSON.parse(sh([...BUILDAH, 'inspect', '--type', 'image', IMAGE], 'buildah inspect')) as Obj;
