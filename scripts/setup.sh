@@ -77,4 +77,21 @@ if [[ "$(cat .tools/helm/.version 2>/dev/null)" != "$layer_version" ]]; then
 fi
 ln -f .tools/helm/helm node_modules/.bin/helm 2>/dev/null || cp .tools/helm/helm node_modules/.bin/helm
 
+# promtool, to check and unit-test the chart's alert rules: from Debian's prometheus package, unpacked
+# into .tools/promtool/ rather than installed (installing it would start a Prometheus server).
+promtool_version=$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ {print $2}')
+if [[ -z $promtool_version || $promtool_version == "(none)" ]]; then
+  apt-get update -qq
+  promtool_version=$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')
+fi
+if [[ "$(cat .tools/promtool/.version 2>/dev/null)" != "$promtool_version" ]]; then
+  deb_dir=$(mktemp -d)
+  (cd "$deb_dir" && apt-get download -qq "prometheus=$promtool_version" 2>/dev/null)
+  dpkg-deb -x "$deb_dir"/prometheus_*.deb "$deb_dir/x"
+  mkdir -p .tools/promtool
+  install -m 0755 "$deb_dir/x/usr/bin/promtool" .tools/promtool/promtool
+  printf '%s\n' "$promtool_version" > .tools/promtool/.version
+  rm -rf "$deb_dir"
+fi
+
 npm run --silent build

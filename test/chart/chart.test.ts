@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitorin
 import { packageRoot } from '../../src/package-root';
 import { DEFAULT_HEALTH_PORT, DEFAULT_SOCKET_PATH, LIVENESS_PATH, READINESS_PATH, variablesFor, type CommandName } from '../../src/config/variables';
 import { createMetrics } from '../../src/observability/metrics';
-import { helm, type HelmRun } from './helm';
+import { helm, promtoolBinary, type HelmRun } from './helm';
 
 const root = packageRoot();
 const chartDir = join(root, 'charts', 'egress-gateway');
@@ -692,6 +693,67 @@ describe('alerts and the dashboard use metrics the gateway exports', () => {
     const byName = new Map(rules.map((r) => [r['alert'] as string, r['expr'] as string]));
     assert.match(byName.get('EgressGatewayPolicySyncOutOfSync') ?? '', /state="in_sync"\} == 0/);
     assert.match(byName.get('EgressGatewaySNATPortPressure') ?? '', /> 40000$/);
+  });
+
+  test('promtool: the rules load, and each alert fires on its condition for this release only', () => {
+    const promtool = promtoolBinary();
+    const rule = only(render({ metrics: { prometheusRule: { enabled: true, snatPortPressure: 40000 } } }), 'PrometheusRule');
+    const rulesFile = join(work, 'rules.yaml');
+    writeFileSync(rulesFile, stringify({ groups: rule['spec']['groups'] }));
+    const check = spawnSync(promtool, ['check', 'rules', rulesFile], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool check rules: ${check.stdout}${check.stderr}`);
+    assert.match(check.stdout, /SUCCESS: 5 rules found/);
+
+    // Series as a PodMonitor labels them: gw-a is this release's and failing, gw-b is healthy, and
+    // gw-x (another namespace) fails too but is not this release's business.
+    const s = (name: string, pod: string, values: string, extra = '', ns = 'egress'): Obj => ({
+      series: `${name}{namespace="${ns}", container="egress-gateway", pod="${pod}"${extra}}`,
+      values,
+    });
+    const labels = (pod: string, extra: Obj = {}): Obj => ({ severity: 'warning', namespace: 'egress', container: 'egress-gateway', pod, ...extra });
+    const annotationsOf = (alert: string, pod: string, value: string): Obj => {
+      const a = (rule['spec']['groups'][0]['rules'] as Obj[]).find((r) => r['alert'] === alert)?.['annotations'] as Obj;
+      return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v).replaceAll('{{ $labels.pod }}', pod).replaceAll('{{ $value }}', value)]));
+    };
+    const fires = (alert: string, pod: string, value: string, extra: Obj = {}): Obj[] => [
+      { eval_time: '4m', alertname: alert, exp_alerts: [] },
+      { eval_time: '6m', alertname: alert, exp_alerts: [{ exp_labels: labels(pod, extra), exp_annotations: annotationsOf(alert, pod, value) }] },
+    ];
+    const tests = {
+      rule_files: [rulesFile],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            s('egress_gateway_ready', 'gw-a', '0x10'),
+            s('egress_gateway_ready', 'gw-b', '1x10'),
+            s('egress_gateway_ready', 'gw-x', '0x10', '', 'other'),
+            s('up', 'gw-a', '0x10'),
+            s('up', 'gw-b', '1x10'),
+            s('egress_gateway_policysync_state', 'gw-a', '0x10', ', state="in_sync"'),
+            s('egress_gateway_policysync_state', 'gw-a', '1x10', ', state="disconnected"'),
+            s('egress_gateway_policysync_state', 'gw-b', '1x10', ', state="in_sync"'),
+            s('egress_gateway_reconcile_errors_total', 'gw-a', '0+1x10'),
+            s('egress_gateway_reconcile_errors_total', 'gw-b', '3x10'),
+            s('egress_gateway_snat_source_ports_in_use_max', 'gw-a', '45000x10'),
+            s('egress_gateway_snat_source_ports_in_use_max', 'gw-b', '39000x10'),
+          ],
+          alert_rule_test: [
+            ...fires('EgressGatewayNotReady', 'gw-a', '0'),
+            ...fires('EgressGatewayDown', 'gw-a', '0'),
+            ...fires('EgressGatewayPolicySyncOutOfSync', 'gw-a', '0', { state: 'in_sync' }),
+            ...fires('EgressGatewayReconcileErrors', 'gw-a', '10'),
+            ...fires('EgressGatewaySNATPortPressure', 'gw-a', '45000'),
+          ],
+        },
+      ],
+    };
+    const testsFile = join(work, 'rules.test.yaml');
+    writeFileSync(testsFile, stringify(tests));
+    const run = spawnSync(promtool, ['test', 'rules', testsFile], { encoding: 'utf8' });
+    assert.equal(run.status, 0, `promtool test rules:\n${run.stdout}${run.stderr}`);
+    assert.match(run.stdout, /SUCCESS/);
   });
 
   test('the Grafana dashboard: valid JSON, every query on an exported metric, shipped as a ConfigMap', async () => {

