@@ -31,7 +31,10 @@ elif command -v buildah >/dev/null 2>&1; then
   source scripts/buildah-env.sh
   pull=()
   $stand_in && pull=(--pull=never)
-  buildah "${BUILDAH_STORAGE[@]}" build --isolation chroot --network host --layers "${pull[@]}" "${args[@]}" -t "$image" . >&2
+  if ! buildah "${BUILDAH_STORAGE[@]}" build --isolation chroot --network host --layers "${pull[@]}" "${args[@]}" -t "$image" . >&2; then
+    $stand_in || echo "image: the build failed; if the base images cannot be pulled here, build stand-ins for them: make image STAND_IN=1" >&2
+    exit 1
+  fi
 else
   echo "image: neither a Docker daemon nor buildah is available (apt-get install buildah)" >&2
   exit 1
