@@ -35,10 +35,7 @@ const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as Obj;
 
 type Obj = Record<string, any>; // rendered manifests: shapes are asserted, not typed
 
-/**
- * What the OSS agent is given, as CONTRACT.md names it (the `agent` command is being written on another
- * branch). Once src/config/variables.ts lists variables "read by: agent", the test holds the chart to those.
- */
+/** What the OSS agent is given by default: CONTRACT.md's names and defaults, and the agent's poll settings. */
 const AGENT_CONTRACT_ENV: Record<string, string | undefined> = {
   NODE_NAME: undefined, // downward API
   EGRESS_VXLAN_VNI: '4097',
@@ -48,10 +45,12 @@ const AGENT_CONTRACT_ENV: Record<string, string | undefined> = {
   AGENT_POLICYSYNC_SOCKET: '/var/run/egress-gateway/policysync/socket',
   AGENT_GATEWAY_SELECTOR: 'egress-gateway.io/gateway=true',
   AGENT_HEALTH_PORT: '9570',
+  AGENT_BYPASS_CIDRS: '',
+  AGENT_GATEWAY_POLL_INTERVAL: '10s',
+  AGENT_GATEWAY_POLL_TIMEOUT: '5s',
+  AGENT_GATEWAY_POLL_FAILURES: '3',
   LOG_SEVERITY: 'info',
 };
-/** Also read by the agent (CONTRACT.md), left unset by the chart: in-cluster config, the default status socket. */
-const AGENT_CONTRACT_OPTIONAL = ['KUBECONFIG', 'STATUS_SOCKET'];
 /** Read by iptables in the image, not by our CLI. */
 const TOOL_ENV = new Set(['XTABLES_LOCKFILE']);
 const GATEWAY_LABEL = ['egress-gateway.io/gateway', 'true'] as const;
@@ -249,10 +248,11 @@ function checkAgent(objs: Obj[], gateway: Obj): Obj {
   assert.notEqual(c['securityContext']['privileged'], true);
   assert.ok(c['resources']['requests']['memory']);
 
-  // The environment: CONTRACT.md's names (or, once it lists them, what `agent` reads).
+  // The environment: only what `egress-gateway agent` reads (src/config/variables.ts), and every setting of
+  // CONTRACT.md; the values the agent's own defaults would give unless overridden.
   const env = envOf(c);
-  const declared = variablesFor('agent' as CommandName).map((v) => v.name);
-  const known = new Set(declared.length > 0 ? declared : [...Object.keys(AGENT_CONTRACT_ENV), ...AGENT_CONTRACT_OPTIONAL]);
+  const agentVariables = variablesFor('agent');
+  const known = new Set(agentVariables.map((v) => v.name));
   for (const name of env.keys()) assert.ok(known.has(name) || TOOL_ENV.has(name), `the agent is given ${name}, which it does not read`);
   for (const name of Object.keys(AGENT_CONTRACT_ENV)) assert.ok(env.has(name), `the agent is given ${name}`);
   assert.deepEqual(env.get('NODE_NAME')?.['valueFrom'], { fieldRef: { fieldPath: 'spec.nodeName' } });
@@ -449,7 +449,10 @@ describe('the rendered objects', () => {
     assert.equal(gateway['spec']['template']['spec']['volumes'][0]['hostPath']['path'], '/var/run/egress-gateway/policysync');
     const env = envOf(agent);
     for (const [name, value] of Object.entries(AGENT_CONTRACT_ENV)) {
-      if (value !== undefined) assert.equal(env.get(name)?.['value'], value, `${name} default`);
+      if (value === undefined) continue;
+      assert.equal(env.get(name)?.['value'], value, `${name} default`);
+      const own = variablesFor('agent').find((v) => v.name === name)?.default;
+      assert.equal(own ?? '', value, `${name}: the chart's default is the agent's own`);
     }
     const ds = only(objs, 'DaemonSet');
     const spec = ds['spec']['template']['spec'];
@@ -465,7 +468,16 @@ describe('the rendered objects', () => {
       mode: 'oss',
       vxlan: { vni: 4200, port: 4800 },
       logSeverity: 'debug',
-      agent: { routeTables: '2000-2099', rulePriority: 120, healthPort: 9600, socketDir: '/run/egw', logSeverity: 'warning', extraEnv: [{ name: 'KUBECONFIG', value: '/etc/kube/config' }] },
+      agent: {
+        routeTables: '2000-2099',
+        rulePriority: 120,
+        healthPort: 9600,
+        socketDir: '/run/egw',
+        logSeverity: 'warning',
+        bypassCIDRs: ['198.51.100.0/24', '203.0.113.0/24'],
+        gatewayPoll: { interval: '5s', timeout: '2s', failures: 2 },
+        extraEnv: [{ name: 'KUBECONFIG', value: '/etc/kube/config' }],
+      },
     });
     const gateway = only(objs, 'Deployment');
     checkGateway(gateway, 'oss');
@@ -478,6 +490,10 @@ describe('the rendered objects', () => {
     assert.equal(env.get('AGENT_POLICYSYNC_SOCKET')?.['value'], '/run/egw/socket');
     assert.equal(env.get('LOG_SEVERITY')?.['value'], 'warning');
     assert.equal(env.get('KUBECONFIG')?.['value'], '/etc/kube/config');
+    assert.equal(env.get('AGENT_BYPASS_CIDRS')?.['value'], '198.51.100.0/24,203.0.113.0/24');
+    assert.equal(env.get('AGENT_GATEWAY_POLL_INTERVAL')?.['value'], '5s');
+    assert.equal(env.get('AGENT_GATEWAY_POLL_TIMEOUT')?.['value'], '2s');
+    assert.equal(env.get('AGENT_GATEWAY_POLL_FAILURES')?.['value'], '2');
     assert.equal(envOf(gateway['spec']['template']['spec']['containers'][0]).get('EGRESS_VXLAN_VNI')?.['value'], '4200', 'gateway and agent share the VXLAN');
   });
 
