@@ -27,11 +27,14 @@ COPY tsconfig.json ./
 COPY bin ./bin
 COPY proto ./proto
 COPY src ./src
-# Only src/ is copied, so tsc compiles the program and not the tests.
+# Only src/ is copied, so tsc compiles the program and not the tests. Type declarations and source maps
+# of the dependencies are not needed to run (@kubernetes/client-node alone carries ~40 MB of them).
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/.bin node_modules/.package-lock.json \
- && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+      -o -name '*.js.map' -o -name '*.mjs.map' -o -name '*.cjs.map' \) -delete
 
 FROM ${RUNTIME_IMAGE}
 # iptables brings both iptables-legacy and iptables-nft (IPTABLES_BACKEND picks one); nftables for

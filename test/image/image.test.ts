@@ -155,8 +155,11 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     for (const path of ['/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/corepack', '/usr/local/bin/yarn', '/usr/local/lib/node_modules', '/usr/local/include/node', '/opt/yarn', '/usr/bin/gcc', '/usr/bin/g++', '/usr/bin/make', '/usr/bin/python3']) {
       assert.equal(inImage(rootfs, path), false, `${path} must not be in the final image`);
     }
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-    for (const dev of Object.keys(pkg.devDependencies)) assert.equal(inImage(rootfs, `opt/egress-gateway/node_modules/${dev}`), false, `dev dependency ${dev} is pruned`);
+    // Nothing only the build needs: every package the lock file marks dev-only is pruned.
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const devOnly = Object.entries(lock.packages).filter(([path, p]) => path !== '' && p.dev === true).map(([path]) => path);
+    assert.ok(devOnly.some((p) => p.endsWith('node_modules/typescript')), 'the lock file marks typescript dev-only');
+    for (const path of devOnly) assert.equal(inImage(rootfs, `opt/egress-gateway/${path}`), false, `dev-only ${path} is pruned`);
     const scopes = readdirSync(join(rootfs, 'opt/egress-gateway/node_modules')).filter((d) => d.startsWith('@'));
     for (const scope of scopes) assert.notDeepEqual(readdirSync(join(rootfs, 'opt/egress-gateway/node_modules', scope)), [], `empty scope folder ${scope}`);
     assert.ok(imageEnv.includes('XTABLES_LOCKFILE=/tmp/xtables.lock'));
@@ -166,10 +169,14 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     process.stdout.write(`# image: uncompressed size ${(size / 1e6).toFixed(0)} MB\n`);
   });
 
-  test('`egress-gateway version` runs on the image\'s Node', () => {
+  test('`egress-gateway version` and every runtime dependency run on the image\'s Node', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
     const out = sh(inContainer(rootfs, ['/usr/local/bin/egress-gateway', 'version']), 'egress-gateway version in the image');
     assert.match(out, new RegExp(`^${pkg.version.replaceAll('.', '\\.')}\\b`));
+    // Every runtime dependency loads from the pruned node_modules on the image's Node (the native ones too).
+    const deps = Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    const load = `const r = require('node:module').createRequire('/opt/egress-gateway/package.json'); for (const d of ${JSON.stringify(deps)}) r(d); console.log('loaded', ${deps.length})`;
+    assert.equal(sh(inContainer(rootfs, ['/usr/local/bin/node', '-e', load]), 'loading the dependencies in the image').trim(), `loaded ${deps.length}`);
     const node = sh(inContainer(rootfs, ['/usr/local/bin/node', '--version']), 'node --version in the image').trim();
     assert.equal(node, `v${readFileSync(join(root, '.node-version'), 'utf8').trim()}`);
   });
