@@ -229,7 +229,7 @@ function checkGateway(workload: Obj, mode: 'enterprise' | 'oss'): { init: Obj; m
 }
 
 /** The OSS agent DaemonSet and its RBAC, as CONTRACT.md describes them. */
-function checkAgent(objs: Obj[], gateway: Obj): Obj {
+function checkAgent(objs: Obj[], gateway: Obj, privileged = false): Obj {
   const ds = only(objs, 'DaemonSet', 'egw-egress-gateway-agent');
   const spec = ds['spec']['template']['spec'];
   const labels = ds['spec']['template']['metadata']['labels'];
@@ -242,10 +242,14 @@ function checkAgent(objs: Obj[], gateway: Obj): Obj {
   assert.equal(spec['containers'].length, 1);
   const c = spec['containers'][0] as Obj;
   assert.deepEqual(c['command'], ['/usr/local/bin/egress-gateway', 'agent']);
-  assert.deepEqual([...c['securityContext']['capabilities']['add']].sort(), ['NET_ADMIN', 'NET_RAW']);
-  assert.deepEqual(c['securityContext']['capabilities']['drop'], ['ALL']);
-  assert.equal(c['securityContext']['allowPrivilegeEscalation'], false);
-  assert.notEqual(c['securityContext']['privileged'], true);
+  if (privileged) {
+    assert.deepEqual(c['securityContext'], { privileged: true });
+  } else {
+    assert.deepEqual([...c['securityContext']['capabilities']['add']].sort(), ['NET_ADMIN', 'NET_RAW']);
+    assert.deepEqual(c['securityContext']['capabilities']['drop'], ['ALL']);
+    assert.equal(c['securityContext']['allowPrivilegeEscalation'], false);
+    assert.notEqual(c['securityContext']['privileged'], true);
+  }
   assert.ok(c['resources']['requests']['memory']);
 
   // The environment: only what `egress-gateway agent` reads (src/config/variables.ts), and every setting of
@@ -476,12 +480,13 @@ describe('the rendered objects', () => {
         logSeverity: 'warning',
         bypassCIDRs: ['198.51.100.0/24', '203.0.113.0/24'],
         gatewayPoll: { interval: '5s', timeout: '2s', failures: 2 },
+        privileged: true,
         extraEnv: [{ name: 'KUBECONFIG', value: '/etc/kube/config' }],
       },
     });
     const gateway = only(objs, 'Deployment');
     checkGateway(gateway, 'oss');
-    const env = envOf(checkAgent(objs, gateway));
+    const env = envOf(checkAgent(objs, gateway, true));
     assert.equal(env.get('EGRESS_VXLAN_VNI')?.['value'], '4200');
     assert.equal(env.get('EGRESS_VXLAN_PORT')?.['value'], '4800');
     assert.equal(env.get('AGENT_ROUTE_TABLES')?.['value'], '2000-2099');
