@@ -5,17 +5,20 @@
  * image's root file system then runs in the lab's gateway pod namespace (a veth eth0, as Calico gives a
  * pod): `unshare` (mount and PID namespaces) + `chroot`, with the seed manifest's environment and the image's
  * own ENV. /init-gateway.sh runs privileged; /start-gateway.sh as root with NET_ADMIN and NET_RAW only, as
- * PID 1 of its PID namespace, /run an empty volume (no Felix). Needs root, buildah and mmdebstrap (setup.sh).
+ * PID 1 of its PID namespace, with a policysync volume at /var/run that holds no socket until a test Felix
+ * starts on it. Needs root, buildah and mmdebstrap (setup.sh).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { packageRoot } from '../../src/package-root';
 import { createLab, waitForOutput, type Lab } from '../lab/lab';
-import { eventually, httpTool } from '../lab/gateway';
+import { clientBlockRoute, eventually, gatewayBlockRoute, httpTool } from '../lab/gateway';
+import { TestFelix } from '../lab/test-felix';
 
 type Obj = Record<string, any>; // parsed manifest: shapes are asserted, not typed
 
@@ -55,21 +58,22 @@ function containerEnv(imageEnv: readonly string[], container: Obj, podIp: string
 
 /**
  * argv that runs `command` in the image's root as a container runtime would: own mount and PID namespaces,
- * proc, the namespace's sysfs, /dev, a private /tmp, an empty /run (the seed mounts its policysync volume at
- * /var/run), then chroot. `unshare --fork`: the command is PID 1 of the new PID namespace.
+ * proc, the namespace's sysfs, /dev, a private /tmp, and at /run (/var/run) either `volume` (the seed mounts
+ * its policysync volume there) or an empty tmpfs; then chroot. `unshare --fork`: the command is PID 1 of the
+ * new PID namespace.
  */
-function inContainer(rootfs: string, command: readonly string[]): string[] {
+function inContainer(rootfs: string, command: readonly string[], volume?: string): string[] {
   const script = [
     'set -e',
-    'r=$1; shift',
+    'r=$1; v=$2; shift 2',
     'mount -t proc proc "$r/proc"',
     'mount -t sysfs sysfs "$r/sys"',
     'mount --rbind /dev "$r/dev"',
     'mount -t tmpfs -o mode=1777 tmpfs "$r/tmp"',
-    'mount -t tmpfs tmpfs "$r/run"',
+    'if [ -n "$v" ]; then mount --bind "$v" "$r/run"; else mount -t tmpfs tmpfs "$r/run"; fi',
     'exec chroot "$r" "$@"',
   ].join('\n');
-  return ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'bash', '-c', script, 'container', rootfs, ...command];
+  return ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'bash', '-c', script, 'container', rootfs, volume ?? '', ...command];
 }
 
 /** The host PID of the process that is PID 1 in `child`'s new PID namespace (unshare's only child), once it runs node. */
@@ -114,6 +118,8 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
   let rootfs = '';
   let imageEnv: string[] = [];
   let lab: Lab | undefined;
+  let felix: TestFelix | undefined;
+  let volume = '';
 
   before(() => {
     const started = Date.now();
@@ -136,6 +142,8 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
   });
 
   after(async () => {
+    await felix?.stop();
+    if (volume) rmSync(volume, { recursive: true, force: true });
     await lab?.teardown();
     if (container) {
       spawnSync(BUILDAH[0] as string, [...BUILDAH.slice(1), 'umount', container], { stdio: 'ignore' });
@@ -181,7 +189,7 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     assert.equal(node, `v${readFileSync(join(root, '.node-version'), 'utf8').trim()}`);
   });
 
-  test('init, then start: vxlan0 and SNAT, 503 with a reason without Felix, egress with the pod IP, SIGTERM drains and exits 0', async (t) => {
+  test('init, then start: vxlan0 and SNAT, 503 with a reason without Felix, ready and egress with the pod IP once Felix is there, SIGTERM drains and exits 0', async (t) => {
     lab = await createLab();
     const podIp = lab.addrs.gwpod;
     const gwpod = lab.names.gwpod;
@@ -204,8 +212,12 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     ].join('\n');
     assert.match(rules, new RegExp(`-j SNAT --to-source ${podIp.replaceAll('.', '\\.')}( |$)`, 'm'), `no SNAT to the pod IP:\n${rules}`);
 
-    // The main container: root with NET_ADMIN and NET_RAW only, no privilege escalation, PID 1.
-    const daemon = lab.spawn(gwpod, inContainer(rootfs, ['/usr/bin/setpriv', `--bounding-set=${CONTAINER_CAPS}`, `--inh-caps=${CONTAINER_CAPS}`, `--ambient-caps=${CONTAINER_CAPS}`, '--no-new-privs', ...(main['command'] as string[])]), {
+    // The main container: root with NET_ADMIN and NET_RAW only, no privilege escalation, PID 1, the
+    // policysync volume at /var/run (empty for now: no Felix).
+    volume = mkdtempSync(join(tmpdir(), 'egw-image-policysync-'));
+    mkdirSync(join(volume, 'nodeagent'));
+    const setpriv = ['/usr/bin/setpriv', `--bounding-set=${CONTAINER_CAPS}`, `--inh-caps=${CONTAINER_CAPS}`, `--ambient-caps=${CONTAINER_CAPS}`, '--no-new-privs'];
+    const daemon = lab.spawn(gwpod, inContainer(rootfs, [...setpriv, ...(main['command'] as string[])], volume), {
       env: containerEnv(imageEnv, main, podIp),
     });
     let logs = '';
@@ -232,9 +244,15 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     assert.match(checks, /policysync/, `the body names the failing check: ${checks}`);
     t.diagnostic(`readiness without Felix: ${checks.slice(0, 400)}`);
 
-    // Forwarding through the image's rules: the lab's client pod reaches ext with the gateway pod's address
-    // (the return path set by hand, as Felix's routes would have it programmed).
-    await lab.setReturnPathByHand();
+    // Felix arrives on the volume's socket: the daemon reconnects, programs the return path from the
+    // routes and turns ready; a client pod's connection then leaves with the gateway pod's address.
+    felix = await TestFelix.start(join(volume, 'nodeagent', 'socket'), { snapshot: { routes: [clientBlockRoute(lab), gatewayBlockRoute(lab)] } });
+    await eventually('/readiness 200 once Felix is there', async () => {
+      const r = await lab?.exec(lab.names.node2, httpTool('get', url, '2000'), { allowFail: true });
+      return r?.code === 0 && r.stdout.startsWith('200\n') ? true : undefined;
+    }, 30_000).catch((err: unknown) => assert.fail(`${String(err)}\ndaemon output:\n${logs.slice(-3000)}`));
+    const routes = (await lab.exec(gwpod, ['ip', 'route', 'show', 'proto', '69'])).stdout;
+    assert.match(routes, new RegExp(`^${lab.clientBlock.replaceAll('.', '\\.')} via ${lab.addrs.node1.replaceAll('.', '\\.')} dev vxlan0 .*onlink`, 'm'), routes);
     const server = lab.spawn(lab.names.ext, lab.tcpTool('serve', '7777'));
     await waitForOutput(server, /listening 7777/);
     const peer = waitForOutput(server, /peer \S+ \d+/);
@@ -248,8 +266,8 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     process.kill(pid1, 'SIGTERM');
     const draining = await eventually('/readiness to report the drain', async () => {
       const r = await lab?.exec(lab.names.node2, httpTool('get', url, '2000'), { allowFail: true });
-      return r?.code === 0 && /drain/.test(r.stdout) ? r.stdout : undefined;
-    }, 10_000);
+      return r?.code === 0 && /"drain":\{"ok":false/.test(r.stdout) ? r.stdout : undefined;
+    }, 10_000).catch((err: unknown) => assert.fail(`${String(err)}\ndaemon output:\n${logs.slice(-3000)}`));
     assert.match(draining, /^503\n/);
     const code0 = await exited;
     assert.equal(code0, 0, `the daemon exited ${String(code0)}:\n${logs.slice(-3000)}`);
