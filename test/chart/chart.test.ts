@@ -90,7 +90,6 @@ function render(values: unknown = {}): Obj[] {
   return objs;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'apps/v1 Deployment': Deployment,
   'apps/v1 DaemonSet': DaemonSet,
@@ -632,9 +631,9 @@ describe('the rendered objects', () => {
     assert.deepEqual(np['spec']['policyTypes'], ['Ingress']);
     const [nodes, scrapers] = np['spec']['ingress'] as Obj[];
     assert.deepEqual(nodes?.['from'], [{ ipBlock: { cidr: '198.51.100.0/24' } }, { ipBlock: { cidr: '2001:db8::/64' } }]);
-    assert.deepEqual(nodes?.['ports'], [{ protocol: 'UDP', port: 4790 }, { protocol: 'TCP', port: 8080 }]);
+    assert.deepEqual(nodes['ports'], [{ protocol: 'UDP', port: 4790 }, { protocol: 'TCP', port: 8080 }]);
     assert.deepEqual(scrapers?.['from'], everything.networkPolicy.metricsFrom);
-    assert.deepEqual(scrapers?.['ports'], [{ protocol: 'TCP', port: 8080 }]);
+    assert.deepEqual(scrapers['ports'], [{ protocol: 'TCP', port: 8080 }]);
   });
 
   test('PodMonitor scrapes /metrics on the health port of the gateways, and of the agent in mode oss', () => {

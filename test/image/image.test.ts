@@ -128,9 +128,9 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
       env: { ...process.env, IMAGE_STORAGE: STORAGE },
       maxBuffer: 256 << 20,
     });
-    const timings = (built.stderr ?? '').split('\n').filter((l) => l.startsWith('image:'));
+    const timings = built.stderr.split('\n').filter((l) => l.startsWith('image:'));
     for (const line of timings) process.stdout.write(`# ${line}\n`);
-    assert.equal(built.status, 0, `scripts/image.sh --stand-in failed:\n${(built.stderr ?? '').slice(-6000)}`);
+    assert.equal(built.status, 0, `scripts/image.sh --stand-in failed:\n${built.stderr.slice(-6000)}`);
     process.stdout.write(`# image: build step ${Math.round((Date.now() - started) / 1000)} s\n`);
 
     // Working containers a killed earlier run left behind (this storage is the test's own).
@@ -217,7 +217,7 @@ describe('the image, built and run as a pod', { timeout: 20 * 60_000 }, () => {
     volume = mkdtempSync(join(tmpdir(), 'egw-image-policysync-'));
     mkdirSync(join(volume, 'nodeagent'));
     const setpriv = ['/usr/bin/setpriv', `--bounding-set=${CONTAINER_CAPS}`, `--inh-caps=${CONTAINER_CAPS}`, `--ambient-caps=${CONTAINER_CAPS}`, '--no-new-privs'];
-    const daemon = lab.spawn(gwpod, inContainer(rootfs, [...setpriv, ...(main['command'] as string[])], volume), {
+    const daemon = lab.spawn(gwpod, inContainer(rootfs, [...setpriv, ...main['command']], volume), {
       env: containerEnv(imageEnv, main, podIp),
     });
     let logs = '';
