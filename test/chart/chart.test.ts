@@ -358,6 +358,8 @@ describe('values.schema.json, as helm applies it', () => {
     ['an interface named .', { interface: '.' }, /at '\/interface': 'not' failed/],
     ['a surge of 0 (nothing could move with maxUnavailable 0)', { updateStrategy: { maxSurge: 0 } }, /at '\/updateStrategy\/maxSurge'/],
     ['agent route tables not a range', { agent: { routeTables: '1000' } }, /at '\/agent\/routeTables': '1000' does not match pattern/],
+    ['agent multipath hash not l3 or l4', { agent: { multipathHash: 'l5' } }, /at '\/agent\/multipathHash': value must be one of/],
+    ['agent teardown not a boolean', { agent: { teardown: 'later' } }, /at '\/agent\/teardown': got string, want boolean/],
     ['a node CIDR without a prefix length', { networkPolicy: { nodeCIDRs: ['198.51.100.0'] } }, /at '\/networkPolicy\/nodeCIDRs\/0'/],
     ['a digest that is not sha256', { image: { digest: 'latest' } }, /at '\/image\/digest': 'latest' does not match pattern/],
   ];
@@ -499,6 +501,47 @@ describe('the rendered objects', () => {
     assert.equal(env.get('AGENT_GATEWAY_POLL_TIMEOUT')?.['value'], '2s');
     assert.equal(env.get('AGENT_GATEWAY_POLL_FAILURES')?.['value'], '2');
     assert.equal(envOf(gateway['spec']['template']['spec']['containers'][0]).get('EGRESS_VXLAN_VNI')?.['value'], '4200', 'gateway and agent share the VXLAN');
+  });
+
+  test('mode oss: AGENT_MULTIPATH_HASH is l4 (per-connection spread), l3 or left out for the node\'s own setting', () => {
+    const hashOf = (agent: unknown): string | undefined => {
+      const objs = render({ mode: 'oss', ...(agent !== undefined ? { agent } : {}) });
+      return envOf(checkAgent(objs, only(objs, 'Deployment'))).get('AGENT_MULTIPATH_HASH')?.['value'];
+    };
+    assert.equal(hashOf(undefined), 'l4', "the chart's default: the agent's own is to leave the node alone");
+    assert.equal(hashOf({ multipathHash: 'l3' }), 'l3');
+    assert.equal(hashOf({ multipathHash: '' }), undefined);
+    assert.ok(variablesFor('agent').some((v) => v.name === 'AGENT_MULTIPATH_HASH'), 'the agent reads it');
+  });
+
+  test('mode oss, agent.teardown: each agent pod runs `egress-gateway agent --teardown` with the settings it ran with, then idles', () => {
+    const objs = render({ mode: 'oss', agent: { teardown: true, routeTables: '2000-2099', rulePriority: 120, socketDir: '/run/egw' } });
+    const ds = only(objs, 'DaemonSet', 'egw-egress-gateway-agent');
+    const spec = ds['spec']['template']['spec'];
+    assert.equal(spec['hostNetwork'], true, "the node's own network namespace");
+    const inits = spec['initContainers'] as Obj[];
+    assert.equal(inits.length, 1);
+    const init = inits[0] as Obj;
+    assert.deepEqual(init['command'], ['/usr/local/bin/egress-gateway', 'agent', '--teardown']);
+    const env = envOf(init);
+    assert.deepEqual([...env.keys()].sort(), ['AGENT_POLICYSYNC_SOCKET', 'AGENT_ROUTE_TABLES', 'AGENT_RULE_PRIORITY', 'LOG_SEVERITY']);
+    assert.equal(env.get('AGENT_ROUTE_TABLES')?.['value'], '2000-2099');
+    assert.equal(env.get('AGENT_RULE_PRIORITY')?.['value'], '120');
+    assert.equal(env.get('AGENT_POLICYSYNC_SOCKET')?.['value'], '/run/egw/socket');
+    for (const name of env.keys()) assert.ok(variablesFor('agent').some((v) => v.name === name), `--teardown reads ${name}`);
+    assert.deepEqual(init['securityContext']['capabilities']['add'], ['NET_ADMIN', 'NET_RAW'], 'netlink and nftables writes');
+    assert.deepEqual(init['volumeMounts'], [{ name: 'policysync', mountPath: '/run/egw' }], 'the socket file to remove');
+    const containers = spec['containers'] as Obj[];
+    assert.equal(containers.length, 1, 'no agent runs any more: it would program the node again');
+    const idle = containers[0] as Obj;
+    assert.deepEqual(idle['command'], ['/bin/sleep', 'infinity']);
+    assert.equal(idle['readinessProbe'], undefined, 'Ready once the init container exited 0');
+    assert.deepEqual(idle['securityContext']['capabilities'], { drop: ['ALL'] });
+    // The rest of the release stays as it was until `helm uninstall`.
+    assert.equal(only(objs, 'ClusterRole')['rules'].length > 0, true);
+    const normal = only(render({ mode: 'oss' }), 'DaemonSet', 'egw-egress-gateway-agent')['spec']['template']['spec'];
+    assert.equal(normal['initContainers'], undefined);
+    assert.equal(normal['containers'][0]['name'], 'egress-gateway-agent');
   });
 
   test('overridden values reach the manifest', () => {
