@@ -8,17 +8,17 @@ import { waitForOutput, withLab } from '../lab/lab';
 
 /**
  * Soak (issue 7): route churn at 1000 updates a second while a long-lived connection runs through
- * the gateway. RSS and open file descriptors are sampled every 10 s: after the warm-up RSS grows
- * less than 10% and descriptors stay put; the log has no warning storm; the connection holds and
- * the kernel ends up with exactly what Felix last said. SOAK_SECONDS sets the length (60 in CI,
- * 600 for `make soak`).
+ * the gateway. RSS and open file descriptors are sampled every 2 s: the floor of RSS over the last
+ * third stays within 10% of the warm-up's peak and descriptors stay put; the log has no warning
+ * storm; the connection holds and the kernel ends up with exactly what Felix last said.
+ * SOAK_SECONDS sets the length (60 in CI, 600 for `make soak`).
  */
 
 const SECONDS = Number(process.env['SOAK_SECONDS'] ?? '60');
 const RATE = 1000;
-const SAMPLE_MS = 10_000;
-/** The first third (at least 30 s): the heap grows to its working size, JIT, the first resyncs. */
-const WARMUP_SAMPLES = Math.max(3, Math.floor(SECONDS / 30));
+const SAMPLE_MS = 2_000;
+/** The first third: the heap grows to its working size, JIT, the first resyncs. */
+const WARMUP_SAMPLES = Math.floor(SECONDS / 3 / (SAMPLE_MS / 1000));
 const POOL = 256;
 
 interface Sample {
@@ -86,16 +86,21 @@ describe('soak', () => {
         const code = await chatDone;
         assert.equal(code, 0, `the long-lived connection broke:\n${chatOut.slice(-500)}`);
 
-        const report = samples.map((s) => `${Math.round((s.at - started) / 1000)}s rss=${s.rssKb}kB fds=${s.fds}`).join('\n');
+        const report = samples.map((s) => `${Math.round((s.at - started) / 1000)}s rss=${s.rssKb}kB fds=${s.fds}`).join(', ');
         t.diagnostic(`${sent} updates in ${SECONDS} s\n${report}`);
         const base = samples[WARMUP_SAMPLES];
         assert.ok(base, `enough samples (${samples.length})`);
-        // Against the warm-up's peak: the garbage collector's sawtooth is not growth, a leak is.
+        // A leak raises the floor; the garbage collector's sawtooth only moves the peaks (a major
+        // collection can come at any sample). So the lowest RSS of the last third is held to the
+        // warm-up's peak.
         const warmPeak = Math.max(...samples.slice(0, WARMUP_SAMPLES + 1).map((s) => s.rssKb));
         const after = samples.slice(WARMUP_SAMPLES + 1);
-        const maxRss = Math.max(...after.map((s) => s.rssKb));
-        assert.ok(maxRss < warmPeak * 1.1, `RSS grew ${((maxRss / warmPeak - 1) * 100).toFixed(1)}% over the warm-up's peak:\n${report}`);
-        assert.deepEqual([...new Set(after.map((s) => s.fds))], [base.fds], `open descriptors changed:\n${report}`);
+        const lateFloor = Math.min(...samples.slice(-WARMUP_SAMPLES).map((s) => s.rssKb));
+        assert.ok(lateFloor < warmPeak * 1.1, `RSS's floor over the last third grew ${((lateFloor / warmPeak - 1) * 100).toFixed(1)}% over the warm-up's peak:\n${report}`);
+        // Descriptors: a leak raises the floor too; a child process's pipes may show in one sample.
+        const lateFds = samples.slice(-WARMUP_SAMPLES).map((s) => s.fds);
+        assert.equal(Math.min(...lateFds), base.fds, `open descriptors' floor changed:\n${report}`);
+        assert.ok(Math.max(...after.map((s) => s.fds)) <= base.fds + 3, `open descriptors grew:\n${report}`);
 
         const warnings = gw.logs.filter((l) => /"level":"(warn|error|fatal)"/.test(l));
         assert.ok(warnings.length <= 5, `no warning storm (${warnings.length}):\n${warnings.slice(0, 10).join('\n')}`);
