@@ -427,6 +427,8 @@ export interface RunOptions {
   readonly interfaces?: NamespaceInterfaces;
   /** Where runDaemon logs the signals it takes (SIGHUP is logged and ignored). */
   readonly logger?: Logger;
+  /** The daemon's adapters; realDaemonDeps() by default. */
+  readonly deps?: () => DaemonDeps;
 }
 
 /**
@@ -442,7 +444,13 @@ export async function runStartCommand(flags: StartFlags, env: NodeJS.ProcessEnv,
     namespaceSettings(env, flags, { underlay: config.underlayDevice, egress, healthServer: config.health.port !== 0 }),
     options.interfaces ?? namespaceInterfaces(networkInterfaces()),
   );
-  const daemon = new Daemon(config, realDaemonDeps());
+  let daemon: Daemon;
+  try {
+    // Opening the adapters (netlink sockets, the raw ICMP socket) can fail too: still start-up.
+    daemon = new Daemon(config, (options.deps ?? realDaemonDeps)());
+  } catch (err) {
+    throw new StartupError(err);
+  }
   const stopFatal = onFatalError(daemon, options);
   try {
     return await runDaemon(daemon, { logger: daemon.log, ...options });

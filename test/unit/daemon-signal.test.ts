@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parseDaemonConfig } from '../../src/daemon-config';
-import { Daemon, runDaemon } from '../../src/daemon';
+import { Daemon, runDaemon, runStartCommand } from '../../src/daemon';
 import { ErrorCodes, GatewayError, StartupError, exitStatusFor } from '../../src/errors';
 import { SignalLatch } from '../../src/process-signals';
 import { until } from './wait';
@@ -181,6 +181,21 @@ test('a start-up failure is the command\'s error (a StartupError: exit status 2)
   const port = { start: () => Promise.reject(new GatewayError(ErrorCodes.HEALTH_SERVER_FAILED, 'listening for health checks on 100.64.2.7:8080: EADDRINUSE')), drain: () => Promise.resolve() };
   await assert.rejects(runDaemon(port, { signals }), (err: unknown) => err instanceof StartupError && err.code === 'HEALTH_SERVER_FAILED' && exitStatusFor(err) === 2);
   assert.equal(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT') + signals.listenerCount('SIGHUP'), 0);
+});
+
+test('the daemon\'s adapters failing to open (a netlink socket refused) is start-up too: exit status 2, not 1', async () => {
+  const signals = new EventEmitter();
+  const env = { EGRESS_POD_IP: GW, HEALTH_PORT: '0' };
+  const interfaces = new Map([['eth0', [GW]]]);
+  const deps = (): never => {
+    throw Object.assign(new Error('socket(AF_NETLINK): EPERM'), { code: 'EPERM' });
+  };
+  await assert.rejects(runStartCommand({}, env, { signals, interfaces, deps }), (err: unknown) => {
+    assert.ok(err instanceof StartupError, String(err));
+    assert.match(err.message, /EPERM/);
+    assert.equal(exitStatusFor(err), 2);
+    return true;
+  });
 });
 
 test('the signal latch holds what came before anyone listened, and hands it over in order', () => {
