@@ -293,7 +293,6 @@ function checkAgent(objs: Obj[], gateway: Obj, privileged = false): Obj {
     '/namespaces get,list,watch',
     '/nodes get,list,watch',
     '/pods get,list,watch',
-    'crd.projectcalico.org/blockaffinities get,list,watch',
     'crd.projectcalico.org/ipamblocks get,list,watch',
     'crd.projectcalico.org/ippools get,list,watch',
   ]);
@@ -565,6 +564,9 @@ describe('the rendered objects', () => {
       logSeverity: 'debug',
       drainDelaySeconds: 30,
       extraEnv: [{ name: 'RESYNC_INTERVAL', value: '1m' }],
+      auditLog: '/var/log/egress-gateway/audit.jsonl',
+      extraVolumes: [{ name: 'audit', hostPath: { path: '/var/log/egress-gateway', type: 'DirectoryOrCreate' } }],
+      extraVolumeMounts: [{ name: 'audit', mountPath: '/var/log/egress-gateway' }],
       resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
       nodeSelector: { 'kubernetes.io/os': 'linux', 'egress-node': 'true' },
       tolerations: [{ key: 'egress', operator: 'Exists', effect: 'NoSchedule' }],
@@ -607,6 +609,11 @@ describe('the rendered objects', () => {
     assert.equal(env.get('LOG_SEVERITY')?.['value'], 'debug');
     assert.equal(env.get('RESYNC_INTERVAL')?.['value'], '1m');
     assert.equal(env.get('DRAIN_DELAY')?.['value'], '30s');
+    // The audit log's file lands on the volume mounted for it, next to the PolicySync socket's.
+    assert.equal(env.get('AUDIT_LOG')?.['value'], '/var/log/egress-gateway/audit.jsonl');
+    assert.deepEqual(main['volumeMounts'][1], override.extraVolumeMounts[0]);
+    assert.deepEqual(spec['volumes'].map((v: Obj) => v['name']), ['policysync', 'audit']);
+    assert.deepEqual(spec['volumes'][1], override.extraVolumes[0]);
     assert.equal(env.has('EGRESS_POD_IPS'), false);
     assert.equal(spec['terminationGracePeriodSeconds'], 40, 'drain + 10 s by default');
 
@@ -677,6 +684,13 @@ describe('the rendered objects', () => {
     assert.deepEqual(nodes['ports'], [{ protocol: 'UDP', port: 4790 }, { protocol: 'TCP', port: 8080 }]);
     assert.deepEqual(scrapers?.['from'], everything.networkPolicy.metricsFrom);
     assert.deepEqual(scrapers['ports'], [{ protocol: 'TCP', port: 8080 }]);
+    // Mode oss: the agents' ICMP echo comes from the nodes too; a NetworkPolicy cannot name ICMP.
+    const ossNp = only(render({ ...everything, mode: 'oss' }), 'NetworkPolicy');
+    const [ossNodes, echo, ossScrapers] = ossNp['spec']['ingress'] as Obj[];
+    assert.deepEqual(ossNodes?.['ports'], nodes['ports']);
+    assert.deepEqual(echo?.['from'], nodes['from']);
+    assert.equal(echo['ports'], undefined, 'every protocol from the nodes (ICMP)');
+    assert.deepEqual(ossScrapers?.['from'], everything.networkPolicy.metricsFrom);
   });
 
   test('PodMonitor scrapes /metrics on the health port of the gateways, and of the agent in mode oss', () => {
