@@ -27,6 +27,8 @@ import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitorin
 import { packageRoot } from '../../src/package-root';
 import { DEFAULT_HEALTH_PORT, DEFAULT_SOCKET_PATH, LIVENESS_PATH, READINESS_PATH, variablesFor, type CommandName } from '../../src/config/variables';
 import { createMetrics } from '../../src/observability/metrics';
+import { createAgentMetrics } from '../../src/agent/metrics';
+import type { Registry } from 'prom-client';
 import { helm, promtoolBinary, type HelmRun } from './helm';
 
 const root = packageRoot();
@@ -612,7 +614,7 @@ describe('the rendered objects', () => {
     // The audit log's file lands on the volume mounted for it, next to the PolicySync socket's.
     assert.equal(env.get('AUDIT_LOG')?.['value'], '/var/log/egress-gateway/audit.jsonl');
     assert.deepEqual(main['volumeMounts'][1], override.extraVolumeMounts[0]);
-    assert.deepEqual(spec['volumes'].map((v: Obj) => v['name']), ['policysync', 'audit']);
+    assert.deepEqual((spec['volumes'] as Obj[]).map((v) => v['name']), ['policysync', 'audit']);
     assert.deepEqual(spec['volumes'][1], override.extraVolumes[0]);
     assert.equal(env.has('EGRESS_POD_IPS'), false);
     assert.equal(spec['terminationGracePeriodSeconds'], 40, 'drain + 10 s by default');
@@ -736,14 +738,18 @@ describe('the rendered objects', () => {
 
 describe('alerts and the dashboard use metrics the gateway exports', () => {
   /** Every series name the gateway's registry can expose (histograms as their three series). */
-  async function exported(): Promise<Set<string>> {
-    const metrics = createMetrics();
+  async function exported(metrics: { registry: Registry } = createMetrics()): Promise<Set<string>> {
     const names = new Set<string>(['up']);
     for (const m of await metrics.registry.getMetricsAsJSON()) {
       names.add(m.name);
       if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
     }
     return names;
+  }
+  /** An alert's annotations as Prometheus fills them in for one pod and value. */
+  function expandedAnnotations(rules: Obj[], alert: string, pod: string, value: string): Obj {
+    const a = rules.find((r) => r['alert'] === alert)?.['annotations'] as Obj;
+    return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v).replaceAll('{{ $labels.pod }}', pod).replaceAll('{{ $value }}', value)]));
   }
   function metricNames(expr: string): string[] {
     return [...expr.matchAll(/\b(egress_gateway_[a-z0-9_]+|up(?=\{))/g)].map((m) => m[1] as string);
@@ -788,10 +794,7 @@ describe('alerts and the dashboard use metrics the gateway exports', () => {
       values,
     });
     const labels = (pod: string, extra: Obj = {}): Obj => ({ severity: 'warning', namespace: 'egress', container: 'egress-gateway', pod, ...extra });
-    const annotationsOf = (alert: string, pod: string, value: string): Obj => {
-      const a = (rule['spec']['groups'][0]['rules'] as Obj[]).find((r) => r['alert'] === alert)?.['annotations'] as Obj;
-      return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v).replaceAll('{{ $labels.pod }}', pod).replaceAll('{{ $value }}', value)]));
-    };
+    const annotationsOf = (alert: string, pod: string, value: string): Obj => expandedAnnotations(rule['spec']['groups'][0]['rules'] as Obj[], alert, pod, value);
     const fires = (alert: string, pod: string, value: string, extra: Obj = {}): Obj[] => [
       { eval_time: '4m', alertname: alert, exp_alerts: [] },
       { eval_time: '6m', alertname: alert, exp_alerts: [{ exp_labels: labels(pod, extra), exp_annotations: annotationsOf(alert, pod, value) }] },
@@ -831,6 +834,78 @@ describe('alerts and the dashboard use metrics the gateway exports', () => {
     const run = spawnSync(promtool, ['test', 'rules', testsFile], { encoding: 'utf8' });
     assert.equal(run.status, 0, `promtool test rules:\n${run.stdout}${run.stderr}`);
     assert.match(run.stdout, /SUCCESS/);
+  });
+
+  test('mode oss: the agent\'s alerts, on metrics the agent exports, fire for this release\'s agents only', async () => {
+    const names = await exported(createAgentMetrics());
+    const rule = only(render({ mode: 'oss', metrics: { prometheusRule: { enabled: true } } }), 'PrometheusRule');
+    const [gateways, agents] = rule['spec']['groups'] as Obj[];
+    assert.equal((gateways?.['rules'] as Obj[]).length, 5, 'the gateways\' rules as in mode enterprise');
+    const rules = agents?.['rules'] as Obj[];
+    assert.deepEqual(rules.map((r) => r['alert']).sort(), [
+      'EgressGatewayAgentInvalidAnnotations',
+      'EgressGatewayAgentNotReady',
+      'EgressGatewayAgentPodsFailedClosed',
+      'EgressGatewayAgentSteeringErrors',
+    ]);
+    for (const r of rules) {
+      const used = metricNames(r['expr']);
+      assert.ok(used.length > 0, `${r['alert']}: names a metric`);
+      for (const n of used) assert.ok(names.has(n), `${r['alert']}: ${n} is not exported by the agent`);
+      assert.match(r['expr'], /namespace="egress", container="egress-gateway-agent"/);
+    }
+    assert.equal(only(render({ metrics: { prometheusRule: { enabled: true } } }), 'PrometheusRule')['spec']['groups'].length, 1, 'mode enterprise: no agent rules');
+
+    const rulesFile = join(work, 'agent-rules.yaml');
+    writeFileSync(rulesFile, stringify({ groups: [agents] }));
+    const promtool = promtoolBinary();
+    const check = spawnSync(promtool, ['check', 'rules', rulesFile], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool check rules: ${check.stdout}${check.stderr}`);
+    const s = (name: string, pod: string, values: string, extra = '', ns = 'egress'): Obj => ({
+      series: `${name}{namespace="${ns}", container="egress-gateway-agent", pod="${pod}"${extra}}`,
+      values,
+    });
+    const annotationsOf = (alert: string, pod: string, value: string): Obj => expandedAnnotations(rules, alert, pod, value);
+    const firesFor = (alert: string, pod: string, value: string, extra: Obj = {}): Obj[] => [
+      { eval_time: '4m', alertname: alert, exp_alerts: [] },
+      {
+        eval_time: '6m',
+        alertname: alert,
+        exp_alerts: [{ exp_labels: { severity: 'warning', namespace: 'egress', container: 'egress-gateway-agent', pod, ...extra }, exp_annotations: annotationsOf(alert, pod, value) }],
+      },
+    ];
+    const tests = {
+      rule_files: [rulesFile],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          // agent-a (this release's) is in trouble in every way; agent-b is fine; agent-x is another release's.
+          input_series: [
+            s('egress_gateway_agent_ready', 'agent-a', '0x10'),
+            s('egress_gateway_agent_ready', 'agent-b', '1x10'),
+            s('egress_gateway_agent_ready', 'agent-x', '0x10', '', 'other'),
+            s('egress_gateway_agent_failed_closed_pods', 'agent-a', '3x10'),
+            s('egress_gateway_agent_failed_closed_pods', 'agent-b', '0x10'),
+            s('egress_gateway_agent_steering_applies_total', 'agent-a', '0+1x10', ', result="error"'),
+            s('egress_gateway_agent_steering_applies_total', 'agent-b', '0+5x10', ', result="ok"'),
+            s('egress_gateway_agent_steering_applies_total', 'agent-b', '2x10', ', result="error"'),
+            s('egress_gateway_agent_invalid_annotation_pods', 'agent-a', '1x10'),
+            s('egress_gateway_agent_invalid_annotation_pods', 'agent-b', '0x10'),
+          ],
+          alert_rule_test: [
+            ...firesFor('EgressGatewayAgentNotReady', 'agent-a', '0'),
+            ...firesFor('EgressGatewayAgentPodsFailedClosed', 'agent-a', '3'),
+            ...firesFor('EgressGatewayAgentSteeringErrors', 'agent-a', '10', { result: 'error' }),
+            ...firesFor('EgressGatewayAgentInvalidAnnotations', 'agent-a', '1'),
+          ],
+        },
+      ],
+    };
+    const testsFile = join(work, 'agent-rules.test.yaml');
+    writeFileSync(testsFile, stringify(tests));
+    const run = spawnSync(promtool, ['test', 'rules', testsFile], { encoding: 'utf8' });
+    assert.equal(run.status, 0, `promtool test rules:\n${run.stdout}${run.stderr}`);
   });
 
   test('the Grafana dashboard: valid JSON, every query on an exported metric, shipped as a ConfigMap', async () => {
