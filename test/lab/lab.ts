@@ -674,19 +674,26 @@ export function collectLines(child: ChildProcess, into: string[]): void {
 export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
+    // stderr is kept for the message only: why a tool died (e.g. `ip netns exec` with no namespace).
+    let err = '';
     const onData = (c: Buffer | string): void => {
       out += c.toString();
       if (pattern.test(out)) done(() => resolve(out));
     };
-    const onClose = (code: number | null): void => done(() => reject(new Error(`exited ${code} before printing ${pattern}; printed:\n${out}`)));
+    const onErr = (c: Buffer | string): void => {
+      err = (err + c.toString()).slice(-2000);
+    };
+    const onClose = (code: number | null): void => done(() => reject(new Error(`exited ${code} before printing ${pattern}; printed:\n${out}${err ? `\nstderr:\n${err}` : ''}`)));
     const timer = setTimeout(() => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; printed:\n${out}`))), timeoutMs);
     const done = (fn: () => void): void => {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
+      child.stderr?.off('data', onErr);
       child.off('close', onClose);
       fn();
     };
     child.stdout?.on('data', onData);
+    child.stderr?.on('data', onErr);
     child.once('close', onClose);
   });
 }
