@@ -11,6 +11,10 @@
  *    every 100 ms, 3 misses) against Felix's defaults (the same agent polling /readiness every 10 s,
  *    3 failures, 5 s per poll: AGENT_GATEWAY_STREAM=false, no echo). p50 and p99 (with few rounds,
  *    p99 is the slowest round).
+ *  - Recovery: both gateways made unready, so the client fails closed (its table's default route is
+ *    `unreachable`); then one is made ready again. Measured: from the moment that gateway logged it
+ *    turned ready to the moment node1's kernel holds the table's default route through a nexthop
+ *    group again (`ip -ts monitor route`), with our signals only (Felix's poll would add up to 10 s).
  *  - Rolling update: a churn of connections (a new one every 20 ms, each living 1 s) through a
  *    rolling update of the two-replica gateway "Deployment" (a new pod, then the old one deleted:
  *    deletionTimestamp, SIGTERM, DRAIN_DELAY 3 s, its network torn down, gone from the API; twice).
@@ -30,7 +34,7 @@ import type { ChildProcess } from 'node:child_process';
 import { startFailoverLab, type FailoverLab } from '../test/lab/failover';
 import { waitForOutput, withLab, type Lab } from '../test/lab/lab';
 import { startGateway } from './lib/gateway';
-import { GroupMonitor } from './lib/monitor';
+import { GroupMonitor, RouteMonitor } from './lib/monitor';
 import { cpuMsOf, GATEWAY_IP, memoryOf, sh, spawnIn, stopChild } from './lib/ns';
 import type { Row } from './lib/report';
 import { quantile, summarize } from './lib/stats';
@@ -67,15 +71,15 @@ async function nexthopOf(lab: Lab, gateway: string): Promise<number> {
   return n.id;
 }
 
-/** When gw-a's daemon logged that it turned not ready, after `since` (epoch ms). */
-function readinessChangedAt(fl: FailoverLab, since: number): number {
+/** When gw-a's daemon logged that it turned not ready (or ready), after `since` (epoch ms). */
+function readinessChangedAt(fl: FailoverLab, since: number, ready = false): number {
   for (const line of fl.gateways.get('gw-a')?.logs ?? []) {
     if (!line.startsWith('{')) continue;
     const l = JSON.parse(line) as { event?: string; ready?: boolean; time?: string | number };
     const at = typeof l.time === 'number' ? l.time : Date.parse(String(l.time));
-    if (l.event === 'readiness_changed' && l.ready === false && at >= since - 1) return at;
+    if (l.event === 'readiness_changed' && l.ready === ready && at >= since - 1) return at;
   }
-  throw new Error('failover bench: gw-a never said it was not ready');
+  throw new Error(`failover bench: gw-a never said it was ${ready ? '' : 'not '}ready`);
 }
 
 async function act(fl: FailoverLab, kind: Kind): Promise<void> {
@@ -129,6 +133,48 @@ async function detection(mode: string, rounds: number, agentEnv: Record<string, 
     { felix: 'nft', gateways: 2 },
   );
   return samples;
+}
+
+/** No gateway ready, then gw-a ready again: its readiness change → the client's route through a group. */
+async function recovery(rounds: number): Promise<{ fromReady: number[]; fromAction: number[] }> {
+  const fromReady: number[] = [];
+  const fromAction: number[] = [];
+  if (rounds === 0) return { fromReady, fromAction };
+  await withLab(
+    undefined,
+    async (lab) => {
+      const fl = await startFailoverLab(lab, { agentEnv: {}, gatewayEnv: { DRAIN_DELAY: '10s' } });
+      const routes = await RouteMonitor.start(lab.names.node1);
+      try {
+        for (let r = 0; r < rounds; r++) {
+          await fl.unready('gw-a');
+          await fl.unready('gw-b');
+          await fl.untilGroup([], 'no gateway in any group', 120_000);
+          await sleep(300 + Math.random() * 1000);
+          const t0 = nowMs();
+          await fl.ready('gw-a');
+          const deadline = Date.now() + 120_000;
+          let back: number | undefined;
+          // `default nhid …` replacing `unreachable default` in the client's table.
+          while ((back = routes.events.find((e) => e.at >= t0 && !e.deleted && e.dst === 'default')?.at) === undefined) {
+            if (Date.now() > deadline) throw new Error('failover bench: the route never came back');
+            await sleep(5);
+          }
+          const readyAt = readinessChangedAt(fl, t0, true);
+          fromReady.push(back - readyAt);
+          fromAction.push(back - t0);
+          process.stderr.write(`failover: recovery round ${r + 1}: ${(back - readyAt).toFixed(1)} ms after gw-a said ready (${(back - t0).toFixed(1)} ms from the action)\n`);
+          await fl.ready('gw-b');
+          await fl.untilGroup([A, B], 'both back', 120_000);
+        }
+      } finally {
+        await routes.stop();
+        await fl.close();
+      }
+    },
+    { felix: 'nft', gateways: 2 },
+  );
+  return { fromReady, fromAction };
 }
 
 /** Connections broken per rolling update: failed connections of a churn over each update. */
@@ -309,6 +355,20 @@ export async function benchFailover(opts: FailoverBenchOptions): Promise<Row[]> 
       target: '≤ 300 ms (the aim)',
       met: p(fast.cut, 0.99) <= 300,
       note: `p50 ${p(fast.cut, 0.5).toFixed(0)} ms, p99 ${p(fast.cut, 0.99).toFixed(0)} ms over ${fast.cut.length} rounds; 13,333 echoes a second at 1,000 nodes instead of 10,000`,
+    });
+  }
+
+  const back = await recovery(opts.rounds);
+  if (back.fromReady.length) {
+    rows.push({
+      bench: 'failover',
+      case: 'none ready, then one ready again: recover',
+      metric: 'gateway says ready → route through a group',
+      unit: 'ms',
+      value: summarize(back.fromReady),
+      target: '≤ 1000 ms (within the same second)',
+      met: p(back.fromReady, 0.99) <= 1000,
+      note: `p50 ${p(back.fromReady, 0.5).toFixed(0)} ms, p99 ${p(back.fromReady, 0.99).toFixed(0)} ms over ${back.fromReady.length} rounds; from the upstream coming back (the gateway's own probe first): p50 ${p(back.fromAction, 0.5).toFixed(0)} ms, p99 ${p(back.fromAction, 0.99).toFixed(0)} ms`,
     });
   }
 
