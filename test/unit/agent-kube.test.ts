@@ -70,6 +70,9 @@ describe('agent against the stand-in Kubernetes API', () => {
   const feed = new RecordingFeed();
   const probeAnswers = new Map<string, boolean>();
   const device = 'device node1 vni 4097 port 4790 local 198.51.100.11\nbypass 100.64.0.0/16,198.51.100.11/32,198.51.100.12/32';
+  const metrics = createAgentMetrics({ processMetrics: false });
+  /** One sample of the agent's metrics, as a scrape shows it ('' when absent). */
+  const sample = async (line: RegExp): Promise<string> => (await metrics.registry.metrics()).split('\n').find((l) => line.test(l)) ?? '';
 
   before(async () => {
     api = await KubeApiServer.start({ bookmarkIntervalMs: 200 });
@@ -100,7 +103,7 @@ describe('agent against the stand-in Kubernetes API', () => {
     agent = new Agent(config, {
       clock: systemClock,
       logger,
-      metrics: createAgentMetrics({ processMetrics: false }),
+      metrics,
       watches: await kubeWatchFactory(config.kubeconfig, { clock: systemClock, logger }),
       dataplane,
       feed,
@@ -161,8 +164,17 @@ describe('agent against the stand-in Kubernetes API', () => {
     const report = agent.snapshot().plan?.clients.find((c) => c.pod === 'default/client');
     assert.equal(report?.steered, false);
     assert.match(report.problem ?? '', /expected "==" at column 7: does not parse, not steered/);
+    // Counted once while it lasts, however many passes run meanwhile: a node that joins and goes makes two.
+    api.store.create('nodes', nodeObject('node3', '198.51.100.13'));
+    await until('a pass with node3', () => dataplane.last.startsWith(`${device},198.51.100.13/32`));
+    api.store.delete('nodes', undefined, 'node3');
+    await until('a pass without it', () => dataplane.last === device);
+    assert.equal(await sample(/^egress_gateway_agent_annotation_errors_total\{annotation="selector"\} /), 'egress_gateway_agent_annotation_errors_total{annotation="selector"} 1');
+    assert.equal(await sample(/^egress_gateway_agent_invalid_annotation_pods /), 'egress_gateway_agent_invalid_annotation_pods 1');
     api.store.patch('namespaces', undefined, 'default', { metadata: { annotations: { [SEL]: "color == 'red'" } } });
     await until('steered again', () => dataplane.last.endsWith('gateways 100.64.2.7'));
+    assert.equal(await sample(/^egress_gateway_agent_invalid_annotation_pods /), 'egress_gateway_agent_invalid_annotation_pods 0');
+    assert.equal(await sample(/^egress_gateway_agent_annotation_errors_total\{annotation="selector"\} /), 'egress_gateway_agent_annotation_errors_total{annotation="selector"} 1', 'a counter: the fix does not take it back');
   });
 
   it('gateway unready by its /readiness poll: no gateway, failed closed; ready again: back', async () => {
