@@ -119,7 +119,7 @@ describe('kube-api stand-in: bookmarks', () => {
       const decoder = new TextDecoder();
       let buffered = '';
       while (reader && !done(events)) {
-        const { value, done: ended } = await reader.read();
+        const { value, done: ended } = (await reader.read()) as { value?: Uint8Array; done: boolean };
         if (ended) break;
         buffered += decoder.decode(value, { stream: true });
         const lines = buffered.split('\n');
