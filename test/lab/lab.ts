@@ -24,11 +24,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, sep } from 'node:path';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
 import { clientVtepMac } from '../../src/model/mac';
-import { packageRoot } from '../../src/package-root';
+import { cliScript } from './cli-script';
 
 export type { CommandResult } from '../../src/kernel/exec';
 
@@ -204,13 +204,6 @@ async function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Com
   return res;
 }
 
-/** The CLI entry: bin/egress-gateway for the real build, the launcher next to this file otherwise. */
-function gatewayScript(): string {
-  const root = packageRoot();
-  if (__dirname.startsWith(join(root, 'dist') + sep)) return join(root, 'bin', 'egress-gateway');
-  return join(__dirname, 'run-cli.js');
-}
-
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const ipv6: LabIpv6 = options.ipv6 === true ? 'dual' : options.ipv6 === undefined ? false : options.ipv6;
   const felix = options.felix;
@@ -268,7 +261,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   };
 
   let extraPods = 0;
-  const script = gatewayScript();
+  const script = cliScript();
   const lab: Lab = {
     names,
     addrs: ADDRS,

@@ -13,7 +13,9 @@ import { ErrorCodes, isGatewayError, kernelError } from '../../src/errors';
 import { systemClock } from '../../src/model/clock';
 import { PolicySyncServer } from '../../src/policysync/server';
 import { SteeringError } from '../../src/steering/reconciler';
+import { runCommand } from '../../src/kernel/exec';
 import { runStatusCommand } from '../../src/status/command';
+import { cliScript } from '../lab/cli-script';
 import { namespaceObject, nodeObject, podObject } from '../lab/kube-api/objects';
 import { KubeApiServer } from '../lab/kube-api/server';
 import { until } from './wait';
@@ -170,6 +172,39 @@ describe('agent command: one lifecycle, health port, status socket, signals', ()
         await outputs.dataplane.close?.();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('egress-gateway agent with a bad variable (the real CLI, a process of its own)', () => {
+  it('exits 2 with one CONFIG_INVALID line naming the variable, before it touches anything', async () => {
+    const api = await KubeApiServer.start();
+    const dir = mkdtempSync(join(tmpdir(), 'agent-bad-config-'));
+    try {
+      writeFileSync(join(dir, 'kubeconfig'), api.kubeconfig());
+      const env = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        NODE_NAME: 'node1',
+        KUBECONFIG: join(dir, 'kubeconfig'),
+        AGENT_ROUTE_TABLES: '100-300',
+        // Where a started agent would make its sockets (and their folders).
+        AGENT_POLICYSYNC_SOCKET: join(dir, 'policysync', 'socket'),
+        STATUS_SOCKET: join(dir, 'status', 'status.sock'),
+        AGENT_HEALTH_PORT: '0',
+      };
+      const r = await runCommand(process.execPath, [cliScript(), 'agent'], { env, timeoutMs: 20_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(
+        r.stderr.trim(),
+        'egress-gateway: CONFIG_INVALID: AGENT_ROUTE_TABLES="100-300": overlaps tables 1-250, which Felix owns by default (routeTableRanges)',
+      );
+      assert.deepEqual(api.requests, [], 'no request to the API server');
+      assert.equal(existsSync(join(dir, 'policysync')), false, 'no PolicySync socket (nor its folder)');
+      assert.equal(existsSync(join(dir, 'status')), false, 'no status socket (nor its folder)');
+    } finally {
+      await api.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

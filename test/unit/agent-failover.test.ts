@@ -98,7 +98,20 @@ describe('agent failover against the stand-in API and a real readiness stream', 
     assert.equal(streams.count, 1, 'one stream to the one gateway with a health port');
   });
 
+  /** A sample's value from a scrape of the agent's metrics (NaN when absent). */
+  const value = async (series: string): Promise<number> => {
+    const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? NaN : Number(line.slice(series.length + 1));
+  };
+  const STREAM_SINCE = 'egress_gateway_agent_gateway_signal_since_seconds{gateway="default/gw-a",signal="stream"}';
+  const TO_NOT_READY = 'egress_gateway_agent_gateway_health_changes_total{signal="stream",to="live (not ready)"}';
+
   it('gw-a turns 503: pushed, it takes no new flows, its flows are kept for the grace, then let go (a pass of its own)', async () => {
+    const sinceLive = await value(STREAM_SINCE);
+    assert.ok(Math.abs(sinceLive - Date.now() / 1000) < 10, `the stream's state began moments ago (Unix seconds): ${sinceLive}`);
+    const changesBefore = (await value(TO_NOT_READY)) || 0;
+    // Apart in time, so that the new state's start cannot be mistaken for the old one's.
+    await new Promise((r) => setTimeout(r, 100));
     report = { ready: false, checks: {}, failing: ['icmp'] };
     streams.publish(streamStateOf(report));
     await until('gw-a out, its flows kept', () => body() === ['keep flows of 100.64.2.7', `${CLIENT} gateways 100.64.2.8`].join('\n'));
@@ -109,6 +122,9 @@ describe('agent failover against the stand-in API and a real readiness stream', 
     assert.match(text, /^egress_gateway_agent_gateway_signal\{gateway="default\/gw-a",signal="stream",state="live_not_ready"\} 1$/m);
     assert.match(text, /^egress_gateway_agent_gateway_usable\{gateway="default\/gw-a"\} 0$/m);
     assert.match(text, /^egress_gateway_agent_gateway_flows_kept\{gateway="default\/gw-a"\} 0$/m);
+    const sinceNotReady = await value(STREAM_SINCE);
+    assert.ok(sinceNotReady - sinceLive >= 0.09, `the stream signal's since moved with its state: ${sinceLive} -> ${sinceNotReady}`);
+    assert.equal(await value(TO_NOT_READY), changesBefore + 1, 'one change of the stream signal, to live (not ready)');
     report = { ready: true, checks: {}, failing: [] };
     streams.publish(streamStateOf(report));
     await until('gw-a back', () => last().endsWith(`${CLIENT} gateways 100.64.2.7,100.64.2.8`));

@@ -70,6 +70,9 @@ describe('agent against the stand-in Kubernetes API', () => {
   const feed = new RecordingFeed();
   const probeAnswers = new Map<string, boolean>();
   const device = 'device node1 vni 4097 port 4790 local 198.51.100.11\nbypass 100.64.0.0/16,198.51.100.11/32,198.51.100.12/32';
+  const metrics = createAgentMetrics({ processMetrics: false });
+  /** One sample of the agent's metrics, as a scrape shows it ('' when absent). */
+  const sample = async (line: RegExp): Promise<string> => (await metrics.registry.metrics()).split('\n').find((l) => line.test(l)) ?? '';
 
   before(async () => {
     api = await KubeApiServer.start({ bookmarkIntervalMs: 200 });
@@ -100,7 +103,7 @@ describe('agent against the stand-in Kubernetes API', () => {
     agent = new Agent(config, {
       clock: systemClock,
       logger,
-      metrics: createAgentMetrics({ processMetrics: false }),
+      metrics,
       watches: await kubeWatchFactory(config.kubeconfig, { clock: systemClock, logger }),
       dataplane,
       feed,
@@ -161,8 +164,17 @@ describe('agent against the stand-in Kubernetes API', () => {
     const report = agent.snapshot().plan?.clients.find((c) => c.pod === 'default/client');
     assert.equal(report?.steered, false);
     assert.match(report.problem ?? '', /expected "==" at column 7: does not parse, not steered/);
+    // Counted once while it lasts, however many passes run meanwhile: a node that joins and goes makes two.
+    api.store.create('nodes', nodeObject('node3', '198.51.100.13'));
+    await until('a pass with node3', () => dataplane.last.startsWith(`${device},198.51.100.13/32`));
+    api.store.delete('nodes', undefined, 'node3');
+    await until('a pass without it', () => dataplane.last === device);
+    assert.equal(await sample(/^egress_gateway_agent_annotation_errors_total\{annotation="selector"\} /), 'egress_gateway_agent_annotation_errors_total{annotation="selector"} 1');
+    assert.equal(await sample(/^egress_gateway_agent_invalid_annotation_pods /), 'egress_gateway_agent_invalid_annotation_pods 1');
     api.store.patch('namespaces', undefined, 'default', { metadata: { annotations: { [SEL]: "color == 'red'" } } });
     await until('steered again', () => dataplane.last.endsWith('gateways 100.64.2.7'));
+    assert.equal(await sample(/^egress_gateway_agent_invalid_annotation_pods /), 'egress_gateway_agent_invalid_annotation_pods 0');
+    assert.equal(await sample(/^egress_gateway_agent_annotation_errors_total\{annotation="selector"\} /), 'egress_gateway_agent_annotation_errors_total{annotation="selector"} 1', 'a counter: the fix does not take it back');
   });
 
   it('gateway unready by its /readiness poll: no gateway, failed closed; ready again: back', async () => {
@@ -250,6 +262,36 @@ describe('agent against the stand-in Kubernetes API', () => {
     dataplane.failNext = 0;
     await until('applied after the retry', () => dataplane.last.endsWith('client default/client ips 100.64.1.5 gateways 100.64.2.7'), 5_000);
     await until('ready again', () => agent.readiness().ready);
+  });
+
+  it("a quiet pods watch keeps up through bookmarks: after compaction and a cut it resumes at the bookmark's version, without a list", async () => {
+    const podsWatch = (r: { path: string; query: Readonly<Record<string, string>> }): boolean => r.path === '/api/v1/pods' && r.query.fieldSelector === 'spec.nodeName=node1';
+    const listsBefore = api.requests.filter((r) => r.query.watch === undefined).length;
+    const watchesBefore = api.requests.filter((r) => r.query.watch === 'true').length;
+    // Other resources change; no pod of this node does, so the pods watch sees no event of its own.
+    api.store.create('nodes', nodeObject('node3', '198.51.100.13'));
+    await until('node3 bypassed', () => dataplane.last.startsWith(`${device},198.51.100.13/32`));
+    api.store.delete('nodes', undefined, 'node3');
+    api.store.patch('namespaces', undefined, 'egress', { metadata: { labels: { team: 'blue' } } });
+    await until('node3 gone', () => dataplane.last.startsWith(`${device}\n`));
+    const latest = api.store.resourceVersion;
+    // Past several of the stand-in's bookmark intervals (200 ms): each watch has been told `latest`.
+    await new Promise((r) => setTimeout(r, 1_000));
+    api.compact();
+    assert.ok(api.cutWatches() >= 6);
+    await until('watches re-opened', () => api.openWatches >= 6 && api.requests.filter((r) => r.query.watch === 'true').length >= watchesBefore + 6, 5_000);
+    const rewatch = api.requests.filter((r) => r.query.watch === 'true').slice(watchesBefore);
+    const pods = rewatch.filter(podsWatch);
+    assert.ok(pods.length > 0, 'the pods watch re-opened');
+    assert.ok(pods.every((r) => r.query.resourceVersion === latest), `from the bookmark's version ${latest}: ${JSON.stringify(pods.map((r) => r.query.resourceVersion))}`);
+    // A 410 would show as a list; give one the time to come.
+    await new Promise((r) => setTimeout(r, 300));
+    const lists = api.requests.filter((r) => r.query.watch === undefined).slice(listsBefore);
+    assert.deepEqual(lists.filter(podsWatch), [], 'no relist of the pods');
+    assert.deepEqual(lists, [], 'nor of any other quiet watch');
+    // And the resumed watch carries what comes next.
+    api.store.patch('pods', 'default', 'client', { metadata: { annotations: { [SEL]: null } } });
+    await until('unsteered through the resumed watch', () => dataplane.last === device);
   });
 });
 

@@ -9,6 +9,12 @@ import { nodeObject, podObject } from '../lab/kube-api/objects';
 import { KubeApiServer, negotiate } from '../lab/kube-api/server';
 import { labelsMatch, parseFieldSelector, parseLabelSelector } from '../lab/kube-api/selectors';
 import { KubeStore, type WatchEvent } from '../lab/kube-api/store';
+import { until } from './wait';
+
+interface WatchLine {
+  readonly type: string;
+  readonly object: unknown;
+}
 
 describe('kube-api stand-in: selectors', () => {
   const cases: [string, Record<string, string>, boolean][] = [
@@ -95,6 +101,60 @@ describe('kube-api stand-in: metadata-only lists and watches (as=PartialObjectMe
       assert.equal(event.object.status, undefined);
       const refused = await fetch(`${api.url}/api/v1/nodes`, { headers: { accept: 'application/yaml' } });
       assert.equal(refused.status, 406);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('kube-api stand-in: bookmarks', () => {
+  /** The JSON lines of a watch stream, as they come, until `done` says so or `ms` pass. */
+  const readEvents = async (url: string, done: (events: WatchLine[]) => boolean, ms: number): Promise<WatchLine[]> => {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), ms);
+    const events: WatchLine[] = [];
+    try {
+      const res = await fetch(url, { signal: ac.signal });
+      const reader = res.body?.getReader();
+      const decoder = new TextDecoder();
+      let buffered = '';
+      while (reader && !done(events)) {
+        const { value, done: ended } = (await reader.read()) as { value?: Uint8Array; done: boolean };
+        if (ended) break;
+        buffered += decoder.decode(value, { stream: true });
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        events.push(...lines.filter((l) => l !== '').map((l) => JSON.parse(l) as WatchLine));
+      }
+    } catch (err) {
+      if (!ac.signal.aborted) throw err;
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+    return events;
+  };
+
+  it("a watch that allows bookmarks gets one carrying the store's current resourceVersion, past changes it does not match", async () => {
+    const api = await KubeApiServer.start({ bookmarkIntervalMs: 100 });
+    try {
+      const from = api.store.resourceVersion;
+      let now = '';
+      const rvOf = (e: WatchLine): unknown => (e.object as { metadata?: { resourceVersion?: unknown } }).metadata?.resourceVersion;
+      const watch = `${api.url}/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dnode1&resourceVersion=${from}`;
+      // Until a bookmark at the version after the changes below (one may come before them, at `from`).
+      const bookmarked = readEvents(`${watch}&allowWatchBookmarks=true`, (es) => es.some((e) => e.type === 'BOOKMARK' && rvOf(e) === now), 5_000);
+      const plain = readEvents(watch, () => false, 500);
+      // Changes the filter leaves out: nothing to send, but the history moves on.
+      await until('both watches open', () => api.openWatches === 2);
+      api.store.create('pods', podObject({ name: 'elsewhere', node: 'node2', ips: ['100.64.2.5'] }));
+      api.store.patch('pods', 'default', 'elsewhere', { metadata: { labels: { x: 'y' } } });
+      now = api.store.resourceVersion;
+      assert.notEqual(now, from);
+      const events = await bookmarked;
+      assert.ok(events.length > 0 && events.every((e) => e.type === 'BOOKMARK'), `bookmarks only, no object events for pods of another node: ${JSON.stringify(events)}`);
+      assert.deepEqual(events[events.length - 1]?.object, { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: now } });
+      assert.deepEqual(await plain, [], 'no bookmark without allowWatchBookmarks');
     } finally {
       await api.close();
     }

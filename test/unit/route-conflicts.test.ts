@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { Daemon } from '../../src/daemon';
+import { parseDaemonConfig } from '../../src/daemon-config';
 import { desiredReturnPath } from '../../src/dataplane/desired';
 import { ReturnPathReconciler } from '../../src/dataplane/reconciler';
 import { FakeReturnPathKernel } from '../../src/fakes/return-path';
 import { FakeClock } from '../../src/model/clock';
 import { clientVtepMac } from '../../src/model/mac';
-import { createLogger } from '../../src/observability/logger';
+import { createLogger, silentLogger } from '../../src/observability/logger';
 import { decodeRouteUpdate, decodeToDataplane, decodeVtepUpdate } from '../../src/policysync/decode';
+import { TestFelix } from '../lab/test-felix';
 import { ev, gatewayOptions, route } from './dataplane-fixtures';
+import { until } from './wait';
 
 /**
  * Issue 12, finding 2: a RouteUpdate naming another node with the same node address (a replaced
@@ -88,6 +95,33 @@ test('reconciler: a newcomer sorting first does not take a working node address;
   assert.match(kernel.dump(), new RegExp(clientVtepMac('alpha')));
   assert.deepEqual(r.status().conflicts, []);
   await r.stop();
+});
+
+test('a Daemon on fakes: a conflict from Felix is counted once in egress_gateway_route_conflicts_total and shown in status', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'egw-conflicts-'));
+  const block = (dst: string, node: string, ip: string) => ({ type: 1, ip_pool_type: 2, dst, dst_node_name: node, dst_node_ip: ip });
+  const felix = await TestFelix.start(join(dir, 'felix.sock'), { snapshot: { routes: [block('100.64.1.0/26', 'zeta', ADDRESS), block('100.64.9.0/26', 'alpha', ADDRESS)] } });
+  const daemon = new Daemon(parseDaemonConfig({ EGRESS_POD_IP: '100.64.2.7', DAEMON_SOCKET_PATH: join(dir, 'felix.sock'), HEALTH_PORT: '0', STATUS_SOCKET: join(dir, 'status.sock') }), {
+    kernel: new FakeReturnPathKernel(),
+    logger: silentLogger(),
+  });
+  const counted = async (): Promise<string> => (await daemon.metrics.registry.metrics()).split('\n').find((l) => l.startsWith('egress_gateway_route_conflicts_total ')) ?? '';
+  try {
+    assert.equal(await counted(), 'egress_gateway_route_conflicts_total 0', 'registered, at 0 before any conflict');
+    await daemon.start();
+    await until('the conflict in status', () => daemon.status().dataplane.conflicts.length > 0);
+    // Nothing holds the address on a fresh kernel: the first by name keeps it.
+    assert.deepEqual(daemon.status().dataplane.conflicts, [{ address: ADDRESS, keptBy: 'alpha', because: 'first by name', refused: [{ node: 'zeta', blocks: 1 }] }]);
+    assert.equal(await counted(), 'egress_gateway_route_conflicts_total 1');
+    // More passes while it lasts (another node's block arrives): still one.
+    felix.sendRouteUpdate(block('100.64.3.0/26', 'node3', '198.51.100.13'));
+    await until('the next block programmed', () => daemon.status().dataplane.programmed.routes === 2);
+    assert.equal(await counted(), 'egress_gateway_route_conflicts_total 1', 'counted once while it lasts');
+  } finally {
+    await daemon.stop();
+    await felix.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('reconciler restarted (a new daemon) with the kernel holding the address: the holder keeps it from the first pass', async () => {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, sep } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseDaemonConfig } from '../../src/daemon-config';
 import { Daemon } from '../../src/daemon';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
 import { FakeReturnPathKernel } from '../../src/fakes/return-path';
 import { silentLogger } from '../../src/observability/logger';
-import { packageRoot } from '../../src/package-root';
 import type { StatusDocument } from '../../src/status/model';
+import { cliScript } from '../lab/cli-script';
 import { TestFelix } from '../lab/test-felix';
 
 /**
@@ -32,15 +32,8 @@ const work = mkdtempSync(join(tmpdir(), 'egw-status-cli-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;
 
-/** bin/egress-gateway for the real build; the launcher next to the lab otherwise (a helper's build folder). */
-function cli(): string {
-  const root = packageRoot();
-  if (__dirname.startsWith(join(root, 'dist') + sep)) return join(root, 'bin', 'egress-gateway');
-  return join(__dirname, '..', 'lab', 'run-cli.js');
-}
-
 function status(args: string[], env: Record<string, string> = {}): Promise<CommandResult> {
-  return runCommand(process.execPath, [cli(), 'status', ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeoutMs: 20_000 });
+  return runCommand(process.execPath, [cliScript(), 'status', ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeoutMs: 20_000 });
 }
 
 interface Setup {

@@ -240,6 +240,64 @@ describe('status table', () => {
   });
 });
 
+describe('status table: what init set up, and conflicting node addresses', () => {
+  const inputs = {
+    ...statusInputs({
+      reconciler: {
+        conflicts: [
+          { address: '198.51.100.11', keptBy: 'node-a', because: 'incumbent', refused: [{ node: 'node-b', blocks: 2 }] },
+          { address: '198.51.100.12', keptBy: 'node-c', because: 'first by name', refused: [{ node: 'node-d', blocks: 1 }, { node: 'node-e', blocks: 0 }] },
+        ],
+      },
+    }),
+    setup: {
+      backend: 'iptables-nft',
+      lastRulesetCheck: NOW - 4_000,
+      drift: { 'sysctl net.ipv4.ip_forward': 1, 'ruleset ipv4': 2 },
+      lastDrift: { item: 'ruleset ipv4', at: NOW - 4_000, detail: 'ruleset ipv4: rule 3 of EGRESS-GW-POSTROUTING deleted' },
+      failsafeDropped: 7,
+      problem: 'net.ipv4.conf.vxlan0.rp_filter is 1, not 2, and the daemon cannot set it back (/proc/sys is read-only)',
+    },
+  };
+  /** The lines from one section's title up to the next blank line. */
+  const sectionOf = (text: string, title: string): string => {
+    const lines = text.split('\n');
+    const at = lines.indexOf(title);
+    assert.ok(at >= 0, `no ${title} section in:\n${text}`);
+    const end = lines.indexOf('', at);
+    return lines.slice(at, end).join('\n');
+  };
+
+  it('SETUP: the backend, the changes put back per item, the last one, fail-safe drops, a problem', () => {
+    assert.equal(
+      sectionOf(renderStatusTable(buildStatus(inputs)), 'SETUP'),
+      [
+        'SETUP',
+        '  backend             iptables-nft',
+        '  last ruleset check  4s ago (2024-05-01T11:59:56.000Z)',
+        '  changes put back    sysctl net.ipv4.ip_forward 1, ruleset ipv4 2',
+        '  last change         ruleset ipv4: rule 3 of EGRESS-GW-POSTROUTING deleted (4s ago)',
+        '  fail-safe drops     7',
+        '  PROBLEM             net.ipv4.conf.vxlan0.rp_filter is 1, not 2, and the daemon cannot set it back (/proc/sys is read-only)',
+      ].join('\n'),
+    );
+  });
+
+  it('CONFLICTS under the return path: who keeps each address and why, whose blocks are refused', () => {
+    const path = sectionOf(renderStatusTable(buildStatus(inputs)), 'RETURN PATH');
+    assert.match(
+      path,
+      /^ {2}CONFLICTS +198\.51\.100\.11: kept by node-a \(it holds the address\); refused: node-b \(2 blocks\)\n {18}198\.51\.100\.12: kept by node-c \(first by name\); refused: node-d \(1 block\), node-e \(0 blocks\)$/m,
+    );
+  });
+
+  it('neither section when there is nothing to say: no guard, no conflicts', () => {
+    const text = renderStatusTable(buildStatus(statusInputs()));
+    assert.ok(!text.includes('SETUP'), text);
+    assert.ok(!text.includes('CONFLICTS'), text);
+  });
+});
+
 describe('time formats', () => {
   const cases: [number, string, string][] = [
     [0, '0ms', '0s'],
