@@ -278,9 +278,19 @@ export class SetupGuard {
     this.report();
   }
 
+  /**
+   * In the plan's order, which puts a key before the keys writing it resets (ip_forward resets every
+   * conf.*.forwarding). One drift per cause: a key found off while an earlier one is off too (it was
+   * changed after this check read it) sends the check back to the start, so the cause is logged and
+   * put back, and this key, which the kernel set back with it, is read again, not logged as its own.
+   */
   private async checkSysctls(): Promise<void> {
     const { sysctl } = this.opts;
-    for (const s of this.opts.plan.sysctls) {
+    const settings = this.opts.plan.sysctls;
+    let restarted = false;
+    for (let i = 0; i < settings.length; i++) {
+      const s = settings[i];
+      if (s === undefined) break;
       const item = `sysctl:${dotted(s.key)}`;
       let value: string;
       try {
@@ -298,6 +308,11 @@ export class SetupGuard {
         this.settled(item);
         continue;
       }
+      if (!restarted && (await this.anyOff(settings.slice(0, i)))) {
+        restarted = true;
+        i = -1;
+        continue;
+      }
       this.drifted(item, `${dotted(s.key)} is ${value}, init set ${s.value}`);
       try {
         await sysctl.set(s.key, s.value);
@@ -307,6 +322,18 @@ export class SetupGuard {
       }
       this.repaired(item, `${dotted(s.key)} set back to ${s.value}`);
     }
+  }
+
+  /** Whether one of these reads other than the plan says now (a read that fails counts as not: its own turn reports it). */
+  private async anyOff(settings: readonly SysctlSetting[]): Promise<boolean> {
+    for (const s of settings) {
+      try {
+        if ((await this.opts.sysctl.get(s.key)) !== s.value) return true;
+      } catch {
+        /* reported when its turn comes */
+      }
+    }
+    return false;
   }
 
   /** True when something had to be put back (so fail-safe drops since the last look are explained). */

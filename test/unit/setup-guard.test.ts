@@ -181,6 +181,42 @@ describe('setup guard on the fakes', () => {
     await r.guard.stop();
   });
 
+  it('ip_forward=0 written while a check is between reading it and vxlan0.forwarding (which the kernel resets with it): one drift, for the cause', async () => {
+    const r = await rig('iptables-nft');
+    await r.guard.start();
+    const get = r.sysctl.get.bind(r.sysctl);
+    let written = false;
+    r.sysctl.get = async (key: string) => {
+      const value = await get(key);
+      // The operator's write lands just after this check read ip_forward as 1.
+      if (key === 'net/ipv4/ip_forward' && !written) {
+        written = true;
+        await r.sysctl.set('net/ipv4/ip_forward', '0');
+      }
+      return value;
+    };
+    await r.advance(2_000);
+    assert.ok(written);
+    assert.equal(await r.sysctl.get('net/ipv4/ip_forward'), '1');
+    assert.equal(await r.sysctl.get('net/ipv4/conf/vxlan0/forwarding'), '1', 'set back with ip_forward');
+    assert.deepEqual(
+      r.drifts().map((l) => l.item),
+      ['sysctl:net.ipv4.ip_forward'],
+    );
+    await r.advance(2_000);
+    assert.equal(r.drifts().length, 1, 'nothing more at the next check');
+    assert.deepEqual(r.problems, [undefined]);
+
+    // vxlan0's own flag alone is its own drift.
+    await r.sysctl.set('net/ipv4/conf/vxlan0/forwarding', '0');
+    await r.advance(2_000);
+    assert.deepEqual(
+      r.drifts().map((l) => l.item),
+      ['sysctl:net.ipv4.ip_forward', 'sysctl:net.ipv4.conf.vxlan0.forwarding'],
+    );
+    await r.guard.stop();
+  });
+
   it('a sysctl changed: put back at the next quick check; one that cannot be written (read-only /proc/sys) is a problem until fixed from outside', async () => {
     const r = await rig('iptables-nft');
     await r.guard.start();
