@@ -12,6 +12,8 @@ declare -A wanted=(
   [tcpdump]=tcpdump
   [iperf3]=iperf3
   [ipset]=ipset
+  # the kernel tests delete and list conntrack entries in a lab namespace (setup-guard.test.ts)
+  [conntrack]=conntrack
   [capsh]=libcap2-bin
   [go]=golang-go
   # The Go Felix stand-in (test/felix-go): protoc and its Go plugins, grpc-go and the protobuf runtime

@@ -3,10 +3,12 @@ import type { FakeIptables, FakeNftables } from './netfilter';
 
 /**
  * Reads the netfilter fakes back the way CommandRulesetReader reads the kernel, through the same
- * extraction functions. Counters are not modelled by the fakes: a test sets `packets` per table.
+ * extraction functions. Counters are not modelled by the fakes: a test sets them per table and rule
+ * line (`counters`), as the kernel's listing would show them.
  */
 export class FakeRulesetReader implements OwnedRulesetReader {
-  readonly packets = new Map<string, number>();
+  /** Per table: packets per counted rule line (as the normalized listing has it). */
+  readonly counters = new Map<string, Map<string, number>>();
   /** Set to make every read fail with this error (a missing tool, a kernel refusing). */
   failWith: Error | undefined;
 
@@ -22,10 +24,20 @@ export class FakeRulesetReader implements OwnedRulesetReader {
     return ownedIptablesLines(family === 'ipv6' ? v6 : v4, this.ownedChains);
   }
 
+  /** The kernel's count for one rule line of a table (as the normalized listing has it). */
+  count(table: string, line: string, packets: number): void {
+    const t = this.counters.get(table) ?? new Map<string, number>();
+    t.set(line, packets);
+    this.counters.set(table, t);
+  }
+
   async nftTable(name: string): Promise<NftTableRead> {
     this.check();
     const text = normalizeNftListing(nftTableBlock(this.tables.nft?.dump() ?? '', 'inet', name));
-    return { text, packets: text === '' ? 0 : (this.packets.get(name) ?? 0) };
+    // A table that is gone counts nothing; one written again starts from zero only if the test says so.
+    const kept = new Map([...(this.counters.get(name) ?? [])].filter(([line]) => text.split('\n').includes(line)));
+    const counters = text === '' ? new Map<string, number>() : kept;
+    return { text, packets: [...counters.values()].reduce((a, b) => a + b, 0), counters };
   }
 
   private check(): void {

@@ -149,6 +149,40 @@ export function renderNftRuleset(input: RulesetInput): string {
 }
 
 /**
+ * Why the fail-safe dropped a packet, by the rule that counted it (its sub-chain, in this order):
+ *   - `invalid`: conntrack marked the packet invalid (a RST or FIN of a connection it has no entry
+ *     for, a segment outside the connection's window, an ICMP error about a flow it never saw).
+ *     NAT only translates tracked packets, so such a packet would leave with the client's own
+ *     address; real traffic has them now and then (a flow moved from another gateway, an entry
+ *     expired before the client was done). Dropping it is right; it says nothing about our rules.
+ *   - `stale`: a packet of a connection whose conntrack entry was made without SNAT (its first packet
+ *     left while the SNAT and the fail-safe were both missing). Conntrack decides NAT once per
+ *     connection, so every later packet of it leaves untranslated even after the repair; the daemon
+ *     deletes those entries (their next packet starts a new, translated entry).
+ *   - `escaped`: any other packet, that is the first packet of a connection the SNAT did not
+ *     translate (or an untracked one, which only a notrack rule makes). With our rules intact,
+ *     something else stops the SNAT: that is the alarm.
+ */
+export type FailsafeKind = 'invalid' | 'stale' | 'escaped';
+
+export const FAILSAFE_KINDS: readonly FailsafeKind[] = ['invalid', 'stale', 'escaped'];
+
+/**
+ * The rules of the fail-safe's sub-chain, one per kind, as `nft list` prints them back (without the
+ * counter's values): the daemon tells its counters apart by these lines. `ct status confirmed`
+ * tells an entry conntrack already holds (the first packet of a connection is not confirmed until it
+ * has left postrouting, so a first packet dropped here never leaves an entry behind).
+ */
+export const FAILSAFE_RULES: Readonly<Record<FailsafeKind, string>> = {
+  invalid: 'ct state invalid counter drop comment "invalid: conntrack could not place it, so NAT cannot translate it"',
+  stale: 'ct status confirmed counter drop comment "stale: its connection was tracked without SNAT, before a repair"',
+  escaped: 'counter drop comment "escaped: a new connection the SNAT did not translate"',
+};
+
+/** The fail-safe's sub-chain, which every packet about to leave without SNAT jumps to. */
+export const FAILSAFE_CHAIN = 'without_snat';
+
+/**
  * The fail-safe, one `nft -f -` transaction whatever the dataplane: forwarded traffic from the
  * tunnel that is about to leave the underlay with any source but the egress address of its family
  * is dropped. It hooks postrouting after source NAT (priority srcnat + 10), where the packet already
@@ -157,7 +191,10 @@ export function renderNftRuleset(input: RulesetInput): string {
  * client's new connection is dropped here instead of leaving with the client pod's own address.
  * In postrouting the input interface is still known for forwarded packets (the kernel passes it to
  * the hook), so the gateway's own traffic is never matched. A family without an egress address is
- * not forwarded at all. Its counter shows what was caught; the daemon reads it.
+ * not forwarded at all. What is dropped is counted per kind (FailsafeKind) in a sub-chain, so that
+ * a packet NAT could never have translated is not taken for a sign that our SNAT is bypassed;
+ * packets that were translated never reach the sub-chain (one rule per family on their path, as
+ * before). The daemon reads the counters.
  */
 export function renderFailsafe(input: RulesetInput): RulesetPayload {
   if (input.tunnel === undefined) throw new RangeError('the fail-safe needs the tunnel device');
@@ -165,7 +202,7 @@ export function renderFailsafe(input: RulesetInput): RulesetPayload {
   const from = `iifname "${input.tunnel}" oifname "${input.underlay}"`;
   // `ip saddr` implies IPv4 in an inet table (nft lists it without "meta nfproto").
   const rule = (proto: 'ipv4' | 'ipv6', rules: FamilyRules | undefined): string =>
-    rules ? `\t\t${from} ${proto === 'ipv4' ? 'ip' : 'ip6'} saddr != ${rules.egressIp.text} counter drop` : `\t\t${from} meta nfproto ${proto} counter drop`;
+    `\t\t${from} ${rules ? `${proto === 'ipv4' ? 'ip' : 'ip6'} saddr != ${rules.egressIp.text}` : `meta nfproto ${proto}`} jump ${FAILSAFE_CHAIN}`;
   const text = [
     `table ${table}`,
     `delete table ${table}`,
@@ -175,10 +212,19 @@ export function renderFailsafe(input: RulesetInput): RulesetPayload {
     rule('ipv4', input.ipv4),
     rule('ipv6', input.ipv6),
     '\t}',
+    `\tchain ${FAILSAFE_CHAIN} {`,
+    ...FAILSAFE_KINDS.map((k) => `\t\t${FAILSAFE_RULES[k]}`),
+    '\t}',
     '}',
     '',
   ].join('\n');
   return { family: 'inet', part: 'failsafe', text };
+}
+
+/** Which kind a counted line of the fail-safe's listing is (normalized, without counter values); undefined for any other line. */
+export function failsafeKindOf(line: string): FailsafeKind | undefined {
+  const bare = line.trim();
+  return FAILSAFE_KINDS.find((k) => FAILSAFE_RULES[k] === bare);
 }
 
 function assertFamily(ip: IpAddress, family: Family): void {

@@ -2,9 +2,11 @@ import type { DaemonConfig } from '../daemon-config';
 import type { Component } from '../lifecycle';
 import { IptablesRestoreNetfilter, NftNetfilter } from '../kernel/netfilter';
 import { CommandRulesetReader, type OwnedRulesetReader } from '../kernel/netfilter-state';
+import { NetlinkConntrackTable, type ConntrackTable } from '../kernel/netlink/conntrack-table';
 import { NetlinkLinkWatch } from '../kernel/netlink/link-watch';
+import { NetlinkNeighbourCache } from '../kernel/netlink/neighbour-cache';
 import { NetlinkNftablesWatch, type RulesetWatch } from '../kernel/netlink/nftables-watch';
-import type { LinkWatch, Links, Netfilter, NetfilterBackend, Sysctl } from '../kernel/ports';
+import type { LinkWatch, Links, NeighbourCache, Netfilter, NetfilterBackend, Sysctl } from '../kernel/ports';
 import { ProcSysctl } from '../kernel/sysctl';
 import type { Clock } from '../model/clock';
 import type { Logger } from '../observability/logger';
@@ -13,6 +15,7 @@ import { resolveDaemonBackend } from './backend';
 import { planInit, type InitPlan } from './plan';
 import { OWNED } from './ruleset';
 import { SetupGuard, type SetupGuardStatus } from './setup-guard';
+import type { DeviceLookup } from './stale-flows';
 
 /**
  * The setup guard as a lifecycle component of the daemon, with the real kernel by default: which
@@ -28,6 +31,10 @@ export interface SetupDeps {
   readonly rulesetWatch?: RulesetWatch;
   /** Link events, for vxlan0's MTU; absent: the MTU is read at each ruleset check only. */
   readonly linkWatch?: LinkWatch;
+  /** Where the guard deletes the conntrack entries of connections tracked without SNAT; absent: left to expire. */
+  readonly conntrack?: ConntrackTable;
+  /** Route lookups that tell a client connection (from the tunnel, out of the underlay); needed with `conntrack`. */
+  readonly routeLookup?: Pick<NeighbourCache, 'nextHop'> & { close?(): void };
   readonly quickIntervalMs?: number;
 }
 
@@ -45,6 +52,9 @@ export function realSetupDeps(): SetupDeps {
       resolveDaemonBackend(config, [...(config.egressIpv4 ? ['ipv4' as const] : []), ...(config.egressIpv6 ? ['ipv6' as const] : [])]),
     rulesetWatch: new NetlinkNftablesWatch(),
     linkWatch: new NetlinkLinkWatch(),
+    conntrack: new NetlinkConntrackTable(),
+    // Its socket is opened on the first lookup: only when stale connections are looked for.
+    routeLookup: new NetlinkNeighbourCache(),
   };
 }
 
@@ -98,6 +108,7 @@ export function setupGuardComponent(w: SetupWiring): Component & { status(): Set
         clock: w.clock,
         logger: w.logger,
         metrics: w.metrics,
+        ...(w.deps.conntrack && w.deps.routeLookup ? { staleFlows: { conntrack: w.deps.conntrack, deviceOf: deviceLookup(w.deps.routeLookup) } } : {}),
         fullIntervalMs: w.config.resyncIntervalMs,
         ...(w.deps.quickIntervalMs !== undefined ? { quickIntervalMs: w.deps.quickIntervalMs } : {}),
         // x_tables sends no change events: poll its rules.
@@ -133,6 +144,12 @@ export function setupGuardComponent(w: SetupWiring): Component & { status(): Set
       w.deps.rulesetWatch?.close();
       w.deps.linkWatch?.close();
       await guard?.stop();
+      w.deps.routeLookup?.close?.();
     },
   };
+}
+
+/** The device the route to an address leaves through, by a route lookup. */
+function deviceLookup(routes: Pick<NeighbourCache, 'nextHop'>): DeviceLookup {
+  return async (ip) => (await routes.nextHop(ip.text))?.dev;
 }

@@ -1,12 +1,15 @@
 import { ErrorCodes, GatewayError, describeCause, isGatewayError, kernelError } from '../errors';
 import type { Links, Sysctl } from '../kernel/ports';
-import { expectedIptablesLines, expectedNftListing, type OwnedRulesetReader } from '../kernel/netfilter-state';
+import { expectedIptablesLines, expectedNftListing, type NftTableRead, type OwnedRulesetReader } from '../kernel/netfilter-state';
+import { tupleText } from '../kernel/netlink/conntrack';
+import type { ConntrackTable } from '../kernel/netlink/conntrack-table';
 import type { Clock, TimerHandle } from '../model/clock';
 import type { Logger } from '../observability/logger';
 import type { GatewayMetrics } from '../observability/metrics';
 import { netfilterFor, type InitPorts } from './apply';
 import { rulesetsFor, type InitPlan, type SysctlSetting } from './plan';
-import { OWNED, type RulesetPayload } from './ruleset';
+import { FAILSAFE_KINDS, OWNED, failsafeKindOf, type FailsafeKind, type RulesetPayload } from './ruleset';
+import { staleFlows, type DeviceLookup } from './stale-flows';
 
 /**
  * The daemon's half of init: it holds what init set up, as the vxlan0 guard holds the device.
@@ -38,10 +41,17 @@ import { OWNED, type RulesetPayload } from './ruleset';
  * and keeps what the kernel lists then as the reference; a read before that apply that differs from
  * the one after it is a change made while no daemon was watching.
  *
- * The fail-safe table's counter tells whether forwarded traffic was about to leave without SNAT.
- * Drops while the rules were broken are expected (that is what it is for). Drops while the owned
- * rules are intact mean something else stops the SNAT (a foreign rule ahead of our jump, say): that
- * is reported as a problem until a full interval passes without new drops.
+ * The fail-safe table's counters tell what was about to leave without SNAT, by kind (FailsafeKind in
+ * ruleset.ts), read at every full check and after every repair:
+ *   - invalid packets (conntrack could not place them, so NAT could never translate them): normal in
+ *     real traffic now and then; counted and logged at debug, never a problem;
+ *   - packets of stale connections (tracked without SNAT while the SNAT and the fail-safe were both
+ *     missing): their conntrack entries are deleted (stale-flows.ts), after every repair of the
+ *     ruleset or the fail-safe and whenever such drops are seen; never a problem (nothing leaks);
+ *   - escaped packets (a new connection the SNAT did not translate): expected while the rules were
+ *     broken (that is what the fail-safe is for). With the owned rules intact they mean something
+ *     else stops the SNAT (a foreign rule ahead of our jump, a notrack rule): readiness reports it
+ *     until a full interval passes without new ones, since the daemon cannot take a foreign rule away.
  */
 
 export interface SetupGuardOptions {
@@ -54,7 +64,9 @@ export interface SetupGuardOptions {
   readonly reader: OwnedRulesetReader;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics?: Pick<GatewayMetrics, 'setupDrift' | 'failsafeDropped'>;
+  readonly metrics?: Pick<GatewayMetrics, 'setupDrift' | 'failsafeDropped' | 'staleFlowsDeleted'>;
+  /** Where the entries of stale connections are deleted (ctnetlink and a route lookup); absent: they are left to expire. */
+  readonly staleFlows?: { readonly conntrack: ConntrackTable; readonly deviceOf: DeviceLookup };
   /** Period of the full check (the ruleset and the fail-safe's counter); RESYNC_INTERVAL. */
   readonly fullIntervalMs: number;
   /** Period of the quick check (sysctls; the rules too when `pollRules`); default 2 s. */
@@ -77,7 +89,11 @@ export interface SetupGuardStatus {
   /** Changes noticed since start, per item. */
   readonly drift: Readonly<Record<string, number>>;
   readonly lastDrift?: { readonly item: string; readonly at: number; readonly detail: string };
+  /** Packets the fail-safe dropped since start, all kinds. */
   readonly failsafeDropped: number;
+  readonly failsafeDroppedByKind: Readonly<Record<FailsafeKind, number>>;
+  /** Conntrack entries of stale connections deleted since start. */
+  readonly staleFlowsDeleted: number;
   /** What is wrong now and could not be put back. */
   readonly problem?: string;
 }
@@ -148,19 +164,22 @@ export class SetupGuard {
   private readonly problems = new Map<string, GatewayError>();
   /** What was last reported through onProblem ('' for nothing wrong); undefined before the first report. */
   private reportedProblem: string | undefined;
-  private lastPackets: number | undefined;
-  /** The fail-safe's counter as this check last read it (after our apply, when there was one). */
-  private readPackets: number | undefined;
-  /** Unexplained fail-safe drops are a problem until this clock time (one full interval after the last). */
+  private lastCounts: FailsafeCounts | undefined;
+  /** The fail-safe's counters as this check last read them (after our apply, when there was one). */
+  private readCounts: FailsafeCounts | undefined;
+  /** Unexplained escaped packets are a problem until this clock time (one full interval after the last). */
   private dropsProblemUntil: number | undefined;
   private readonly driftCounts: Record<string, number> = {};
   private lastDrift: SetupGuardStatus['lastDrift'];
   private lastRulesetCheck: number | undefined;
-  private droppedTotal = 0;
+  private readonly dropped: Record<FailsafeKind, number> = { invalid: 0, stale: 0, escaped: 0 };
+  private staleDeleted = 0;
 
   constructor(private readonly opts: SetupGuardOptions) {
     this.quickIntervalMs = opts.quickIntervalMs ?? DEFAULT_SETUP_QUICK_INTERVAL_MS;
     this.debounceMs = opts.debounceMs ?? 20;
+    // Every kind's series exists from the start, so a rate over it is 0 rather than missing.
+    for (const kind of FAILSAFE_KINDS) opts.metrics?.failsafeDropped.inc({ kind }, 0);
   }
 
   /** The first full check (which applies the ruleset once, see above), then the timers. Never rejects. */
@@ -215,7 +234,9 @@ export class SetupGuard {
       ...(this.lastRulesetCheck !== undefined ? { lastRulesetCheck: this.lastRulesetCheck } : {}),
       drift: { ...this.driftCounts },
       ...(this.lastDrift ? { lastDrift: this.lastDrift } : {}),
-      failsafeDropped: this.droppedTotal,
+      failsafeDropped: FAILSAFE_KINDS.reduce((sum, k) => sum + this.dropped[k], 0),
+      failsafeDroppedByKind: { ...this.dropped },
+      staleFlowsDeleted: this.staleDeleted,
       ...(problem ? { problem: problem.message } : {}),
     };
   }
@@ -241,12 +262,14 @@ export class SetupGuard {
     try {
       await this.checkSysctls();
       if (what.rules !== 'none') {
-        this.readPackets = undefined;
+        this.readCounts = undefined;
         const repaired = await this.checkRules(what.rules);
-        if (what.rules === 'all') {
-          this.checkFailsafeCounter(repaired);
-          this.lastRulesetCheck = this.opts.clock.now();
+        if (what.rules === 'all' || repaired) {
+          const staleDropped = this.checkFailsafeCounters(repaired);
+          // After a repair, connections tracked while the SNAT was missing would keep leaving untranslated.
+          if (repaired || staleDropped) await this.deleteStaleFlows(repaired ? 'the rules were put back' : 'the fail-safe dropped packets of them');
         }
+        if (what.rules === 'all') this.lastRulesetCheck = this.opts.clock.now();
       }
     } catch (err) {
       // A bug here must not take the daemon down; it is a problem readiness reports.
@@ -255,9 +278,19 @@ export class SetupGuard {
     this.report();
   }
 
+  /**
+   * In the plan's order, which puts a key before the keys writing it resets (ip_forward resets every
+   * conf.*.forwarding). One drift per cause: a key found off while an earlier one is off too (it was
+   * changed after this check read it) sends the check back to the start, so the cause is logged and
+   * put back, and this key, which the kernel set back with it, is read again, not logged as its own.
+   */
   private async checkSysctls(): Promise<void> {
     const { sysctl } = this.opts;
-    for (const s of this.opts.plan.sysctls) {
+    const settings = this.opts.plan.sysctls;
+    let restarted = false;
+    for (let i = 0; i < settings.length; i++) {
+      const s = settings[i];
+      if (s === undefined) break;
       const item = `sysctl:${dotted(s.key)}`;
       let value: string;
       try {
@@ -275,6 +308,11 @@ export class SetupGuard {
         this.settled(item);
         continue;
       }
+      if (!restarted && (await this.anyOff(settings.slice(0, i)))) {
+        restarted = true;
+        i = -1;
+        continue;
+      }
       this.drifted(item, `${dotted(s.key)} is ${value}, init set ${s.value}`);
       try {
         await sysctl.set(s.key, s.value);
@@ -284,6 +322,18 @@ export class SetupGuard {
       }
       this.repaired(item, `${dotted(s.key)} set back to ${s.value}`);
     }
+  }
+
+  /** Whether one of these reads other than the plan says now (a read that fails counts as not: its own turn reports it). */
+  private async anyOff(settings: readonly SysctlSetting[]): Promise<boolean> {
+    for (const s of settings) {
+      try {
+        if ((await this.opts.sysctl.get(s.key)) !== s.value) return true;
+      } catch {
+        /* reported when its turn comes */
+      }
+    }
+    return false;
   }
 
   /** True when something had to be put back (so fail-safe drops since the last look are explained). */
@@ -354,10 +404,10 @@ export class SetupGuard {
         repairedAny = true;
       } else this.settled(item);
     }
-    if (repairedAny && scope === 'all') {
+    if (repairedAny) {
       // Drops up to the repair belong to the breakage: count them in this check, not the next.
       try {
-        this.readPackets = (await this.opts.reader.nftTable(OWNED.nftFailsafeTable)).packets;
+        this.readCounts = failsafeCounts(await this.opts.reader.nftTable(OWNED.nftFailsafeTable));
       } catch {
         /* the next check reads it */
       }
@@ -365,29 +415,53 @@ export class SetupGuard {
     return repairedAny;
   }
 
-  /** `explained`: this check put rules back, so drops since the last look happened while they were broken. */
-  private checkFailsafeCounter(explained: boolean): void {
-    const packets = this.readPackets;
-    if (packets === undefined) return; // the read failed: reported as that item's problem
-    const previous = this.lastPackets;
-    this.lastPackets = packets;
+  /**
+   * `explained`: this check put rules back, so escaped packets since the last look left while they
+   * were broken. Returns whether packets of stale connections were dropped since the last look.
+   */
+  private checkFailsafeCounters(explained: boolean): boolean {
+    const counts = this.readCounts;
+    if (counts === undefined) return false; // the read failed: reported as that item's problem
+    const previous = this.lastCounts;
+    this.lastCounts = counts;
     const now = this.opts.clock.now();
     // A smaller count: the table was written again (by us, at start or in a repair), from zero.
-    const added = previous !== undefined && packets > previous ? packets - previous : 0;
-    if (added > 0) {
-      this.droppedTotal += added;
-      this.opts.metrics?.failsafeDropped.inc(added);
-      const fields = { component: 'setup-guard', event: 'failsafe_dropped', packets: added, explained };
+    const added = (k: FailsafeKind): number => (previous !== undefined && counts[k] > previous[k] ? counts[k] - previous[k] : 0);
+    const log = this.opts.logger;
+    const underlay = this.opts.plan.underlay;
+    for (const kind of FAILSAFE_KINDS) {
+      const n = added(kind);
+      if (n === 0) continue;
+      this.dropped[kind] += n;
+      this.opts.metrics?.failsafeDropped.inc({ kind }, n);
+    }
+    const invalid = added('invalid');
+    if (invalid > 0) {
+      log.debug(
+        { component: 'setup-guard', event: 'failsafe_dropped', kind: 'invalid', packets: invalid },
+        `the fail-safe dropped ${invalid} forwarded packets that conntrack marked invalid (it could not place them in a connection, so NAT could not translate them): normal now and then, not a fault of the SNAT`,
+      );
+    }
+    const stale = added('stale');
+    if (stale > 0) {
+      log.info(
+        { component: 'setup-guard', event: 'failsafe_dropped', kind: 'stale', packets: stale },
+        `the fail-safe dropped ${stale} forwarded packets of connections tracked without SNAT (made while the SNAT was missing); deleting those conntrack entries`,
+      );
+    }
+    const escaped = added('escaped');
+    if (escaped > 0) {
+      const fields = { component: 'setup-guard', event: 'failsafe_dropped', kind: 'escaped', packets: escaped, explained };
       if (explained) {
-        this.opts.logger.info(fields, `the fail-safe dropped ${added} forwarded packets while the SNAT rules were broken (none left with a client's address)`);
+        log.info(fields, `the fail-safe dropped ${escaped} forwarded packets while the SNAT rules were broken (none left with a client's address)`);
       } else {
-        this.opts.logger.warn(fields, `the fail-safe dropped ${added} forwarded packets that were about to leave without SNAT although our rules are intact: something else stops the SNAT`);
+        log.warn(fields, `the fail-safe dropped ${escaped} forwarded packets of new connections that were about to leave without SNAT although our rules are intact: something else stops the SNAT`);
         this.dropsProblemUntil = now + this.opts.fullIntervalMs;
         this.problems.set(
           'failsafe',
           new GatewayError(
             ErrorCodes.KERNEL_OP_FAILED,
-            `the fail-safe dropped ${added} forwarded packets that were about to leave ${this.opts.plan.underlay} without SNAT, though the owned rules are intact (a foreign rule ahead of ours?)`,
+            `the fail-safe dropped ${escaped} forwarded packets of new connections that were about to leave ${underlay} without SNAT, though the owned rules are intact (a foreign rule ahead of ours, or a notrack rule?)`,
           ),
         );
       }
@@ -395,14 +469,40 @@ export class SetupGuard {
       this.dropsProblemUntil = undefined;
       this.problems.delete('failsafe');
     }
+    return stale > 0;
   }
 
-  /** What the kernel lists for the payload's slot; remembers the fail-safe's counter on the way. */
+  /** Deletes the conntrack entries of client connections tracked without SNAT (stale-flows.ts). Never throws: the fail-safe keeps dropping what is left. */
+  private async deleteStaleFlows(why: string): Promise<void> {
+    const s = this.opts.staleFlows;
+    if (!s) return;
+    const { plan, logger } = this.opts;
+    try {
+      const entries = await s.conntrack.list();
+      const ownAddresses = [plan.egress.ipv4, plan.egress.ipv6].filter((a) => a !== undefined);
+      const stale = await staleFlows(entries, { tunnel: plan.vxlan.name, underlay: plan.underlay, ownAddresses }, s.deviceOf);
+      if (stale.length === 0) return;
+      const deleted = await s.conntrack.remove(stale);
+      this.staleDeleted += deleted;
+      this.opts.metrics?.staleFlowsDeleted.inc(deleted);
+      logger.info(
+        { component: 'setup-guard', event: 'stale_flows_deleted', why, deleted, flows: stale.slice(0, 5).map((e) => tupleText(e.orig)) },
+        `deleted ${deleted} conntrack entries of client connections tracked without SNAT (${why}): their next packets are translated`,
+      );
+    } catch (err) {
+      logger.warn(
+        { component: 'setup-guard', event: 'stale_flows_failed', why, err },
+        `deleting the conntrack entries of connections tracked without SNAT failed: ${describeCause(err)}; the fail-safe keeps dropping their packets, tried again when it does`,
+      );
+    }
+  }
+
+  /** What the kernel lists for the payload's slot; remembers the fail-safe's counters on the way. */
   private async read(p: RulesetPayload): Promise<string> {
     const r = this.opts.reader;
     if (p.family !== 'inet') return r.iptables(p.family);
     const table = await r.nftTable(p.part === 'failsafe' ? OWNED.nftFailsafeTable : OWNED.nftTable);
-    if (p.part === 'failsafe') this.readPackets = table.packets;
+    if (p.part === 'failsafe') this.readCounts = failsafeCounts(table);
     return table.text;
   }
 
@@ -437,6 +537,18 @@ export class SetupGuard {
     }
     this.opts.onProblem(problem);
   }
+}
+
+type FailsafeCounts = Readonly<Record<FailsafeKind, number>>;
+
+/** The fail-safe's counters by kind, from its table's per-rule counters (a rule that is not ours counts for nothing). */
+function failsafeCounts(table: NftTableRead): FailsafeCounts {
+  const out: Record<FailsafeKind, number> = { invalid: 0, stale: 0, escaped: 0 };
+  for (const [line, packets] of table.counters) {
+    const kind = failsafeKindOf(line);
+    if (kind) out[kind] += packets;
+  }
+  return out;
 }
 
 /** "doing: why", keeping the code of an error that has one (a tool missing stays BACKEND_UNAVAILABLE). */

@@ -15,7 +15,7 @@ export interface OwnedRulesetReader {
   iptables(family: 'ipv4' | 'ipv6'): Promise<string>;
   /**
    * `nft list table inet <name>` without counter values ('' when the table does not exist), and the
-   * packets its `counter` statements have counted, summed (0 then).
+   * packets its `counter` statements have counted, summed (0 then) and per rule.
    */
   nftTable(name: string): Promise<NftTableRead>;
 }
@@ -23,6 +23,8 @@ export interface OwnedRulesetReader {
 export interface NftTableRead {
   readonly text: string;
   readonly packets: number;
+  /** Packets per counted rule, keyed by the rule's line as `text` holds it (packets of equal lines summed). */
+  readonly counters: ReadonlyMap<string, number>;
 }
 
 /**
@@ -103,13 +105,35 @@ export function expectedNftListing(payload: string): string {
   return body < 0 ? '' : normalizeNftListing(lines.slice(body).join('\n'));
 }
 
+/** One line of an nft listing as normalizeNftListing keeps it. */
+function normalizeNftLine(line: string): string {
+  return line.replace(/\s+#\s*handle\s+\d+/, '').replace(/counter packets \d+ bytes \d+/g, 'counter').trim();
+}
+
 /** An nft listing without counter values, handles and blank lines, one statement per line, trimmed. */
 export function normalizeNftListing(listing: string): string {
   const lines = listing
     .split('\n')
-    .map((l) => l.replace(/\s+#\s*handle\s+\d+/, '').replace(/counter packets \d+ bytes \d+/g, 'counter').trim())
+    .map(normalizeNftLine)
     .filter((l) => l !== '');
   return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+}
+
+/** Packets per line that counts (`counter packets N`), keyed by the line normalized as normalizeNftListing does. */
+export function nftLineCounters(listing: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of listing.split('\n')) {
+    let packets = 0;
+    let counted = false;
+    for (const m of line.matchAll(/counter packets (\d+)/g)) {
+      packets += Number(m[1]);
+      counted = true;
+    }
+    if (!counted) continue;
+    const key = normalizeNftLine(line);
+    out.set(key, (out.get(key) ?? 0) + packets);
+  }
+  return out;
 }
 
 /** The sum of `counter packets N` in an nft listing. */
@@ -153,8 +177,8 @@ export class CommandRulesetReader implements OwnedRulesetReader {
 
   async nftTable(name: string): Promise<NftTableRead> {
     const res = await this.exec('nft', ['list', 'table', this.opts.nftFamily, name], `reading nft table ${name}`);
-    if (res.code === 0) return { text: normalizeNftListing(res.stdout), packets: nftCounterPackets(res.stdout) };
-    if (/No such file or directory/i.test(res.stderr)) return { text: '', packets: 0 };
+    if (res.code === 0) return { text: normalizeNftListing(res.stdout), packets: nftCounterPackets(res.stdout), counters: nftLineCounters(res.stdout) };
+    if (/No such file or directory/i.test(res.stderr)) return { text: '', packets: 0, counters: new Map() };
     throw new GatewayError(ErrorCodes.KERNEL_OP_FAILED, `reading nft table ${this.opts.nftFamily} ${name}: exit status ${res.code}: ${res.stderr.trim()}`);
   }
 

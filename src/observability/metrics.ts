@@ -80,8 +80,10 @@ export interface GatewayMetrics {
   // What init set up, held by the daemon (src/init/setup-guard.ts).
   /** Changes to init's setup the daemon noticed, by item (ruleset:ipv4, failsafe:inet, sysctl:net.ipv4.ip_forward, ...). */
   readonly setupDrift: Counter<'item'>;
-  /** Forwarded packets the fail-safe dropped because they were about to leave without SNAT. */
-  readonly failsafeDropped: Counter;
+  /** Forwarded packets the fail-safe dropped because they were about to leave without SNAT, by kind (FailsafeKind: invalid, stale, escaped). */
+  readonly failsafeDropped: Counter<'kind'>;
+  /** Conntrack entries of connections tracked without SNAT that the guard deleted. */
+  readonly staleFlowsDeleted: Counter;
   /** A second node claimed a node address another node holds (the newcomer's blocks are skipped). */
   readonly routeConflicts: Counter;
   /** Health-port connections refused because HEALTH_MAX_CONNECTIONS were open. */
@@ -312,7 +314,14 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     }),
     failsafeDropped: new Counter({
       name: `${p}failsafe_dropped_packets_total`,
-      help: 'Forwarded packets the fail-safe dropped because they were about to leave without SNAT',
+      help:
+        'Forwarded packets the fail-safe dropped because they were about to leave without SNAT, by kind: invalid (conntrack could not place them; normal now and then), stale (of a connection tracked without SNAT before a repair), escaped (of a new connection the SNAT did not translate)',
+      labelNames: ['kind'],
+      registers,
+    }),
+    staleFlowsDeleted: new Counter({
+      name: `${p}failsafe_stale_flows_deleted_total`,
+      help: 'Conntrack entries of client connections tracked without SNAT (while it was missing) that the daemon deleted, so their next packets are translated',
       registers,
     }),
     routeConflicts: new Counter({

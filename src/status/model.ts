@@ -1,5 +1,6 @@
 import type { DaemonConfig } from '../daemon-config';
 import type { AddressConflict } from '../dataplane/desired';
+import type { FailsafeKind } from '../init/ruleset';
 import type { SetupGuardStatus } from '../init/setup-guard';
 import type { EntryCounts, ReconcilerStatus } from '../dataplane/reconciler';
 import type { CarrierState, CarrierStatus } from '../health/carrier';
@@ -116,6 +117,10 @@ export interface SetupSection {
   readonly lastDrift?: { readonly item: string; readonly at: string; readonly detail: string };
   /** Forwarded packets the fail-safe dropped (about to leave without SNAT) since the daemon started. */
   readonly failsafeDropped: number;
+  /** The same by kind: invalid (conntrack could not place them), stale (of connections tracked without SNAT), escaped (the alarm). */
+  readonly failsafeDroppedByKind: Readonly<Record<FailsafeKind, number>>;
+  /** Conntrack entries of connections tracked without SNAT that the daemon deleted. */
+  readonly staleFlowsDeleted: number;
   readonly problem?: string;
 }
 
@@ -126,6 +131,8 @@ function setupOf(g: SetupGuardStatus, iso: (t: number | undefined) => string | u
     drift: { ...g.drift },
     ...(g.lastDrift ? { lastDrift: { item: g.lastDrift.item, at: iso(g.lastDrift.at) ?? '', detail: g.lastDrift.detail } } : {}),
     failsafeDropped: g.failsafeDropped,
+    failsafeDroppedByKind: { ...g.failsafeDroppedByKind },
+    staleFlowsDeleted: g.staleFlowsDeleted,
     ...defined('problem', g.problem),
   };
 }

@@ -113,7 +113,10 @@ export function renderStatusTable(doc: StatusDocument): string {
       ['last ruleset check', when(g.lastRulesetCheck)],
       ['changes put back', drift || 'none'],
       ...(g.lastDrift ? ([['last change', `${g.lastDrift.detail} (${ago(now, g.lastDrift.at)})`]] as [string, string][]) : []),
-      ['fail-safe drops', String(g.failsafeDropped)],
+      [
+        'fail-safe drops',
+        `${g.failsafeDropped} (invalid ${g.failsafeDroppedByKind.invalid}, stale ${g.failsafeDroppedByKind.stale}, escaped ${g.failsafeDroppedByKind.escaped}); stale flows deleted ${g.staleFlowsDeleted}`,
+      ],
       ...(g.problem ? ([['PROBLEM', g.problem]] as [string, string][]) : []),
     ]);
   }

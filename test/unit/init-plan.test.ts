@@ -31,8 +31,13 @@ delete table inet egress_gateway_failsafe
 table inet egress_gateway_failsafe {
 \tchain postrouting {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 counter drop
-\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 counter drop
+\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 jump without_snat
+\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 jump without_snat
+\t}
+\tchain without_snat {
+\t\tct state invalid counter drop comment "invalid: conntrack could not place it, so NAT cannot translate it"
+\t\tct status confirmed counter drop comment "stale: its connection was tracked without SNAT, before a repair"
+\t\tcounter drop comment "escaped: a new connection the SNAT did not translate"
 \t}
 }
 `;
@@ -41,8 +46,13 @@ table inet egress_gateway_failsafe {
 const FAILSAFE_DUMP = `table inet egress_gateway_failsafe {
 \tchain postrouting {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 counter drop
-\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 counter drop
+\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 jump without_snat
+\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 jump without_snat
+\t}
+\tchain without_snat {
+\t\tct state invalid counter drop comment "invalid: conntrack could not place it, so NAT cannot translate it"
+\t\tct status confirmed counter drop comment "stale: its connection was tracked without SNAT, before a repair"
+\t\tcounter drop comment "escaped: a new connection the SNAT did not translate"
 \t}
 }
 `;
@@ -328,7 +338,7 @@ COMMIT
 COMMIT
 `;
 
-  const FAILSAFE_DUAL_GOLDEN = FAILSAFE_GOLDEN.replace('meta nfproto ipv6 counter drop', 'ip6 saddr != 2001:db8:64:2::7 counter drop');
+  const FAILSAFE_DUAL_GOLDEN = FAILSAFE_GOLDEN.replace('meta nfproto ipv6 jump without_snat', 'ip6 saddr != 2001:db8:64:2::7 jump without_snat');
 
   const NFT_DUAL_GOLDEN = `table inet egress_gateway
 delete table inet egress_gateway
@@ -377,7 +387,7 @@ table inet egress_gateway {
     ]);
     assert.equal(rulesetsFor(plan, 1430)[1]?.text, IP6TABLES_GOLDEN(1370));
     // Without an IPv4 address, no IPv4 traffic may be forwarded out at all.
-    assert.match(rulesetsFor(plan, 1430)[0]?.text ?? '', /oifname "eth0" meta nfproto ipv4 counter drop\n.*oifname "eth0" ip6 saddr != 2001:db8:64:2::7 counter drop\n/);
+    assert.match(rulesetsFor(plan, 1430)[0]?.text ?? '', /oifname "eth0" meta nfproto ipv4 jump without_snat\n.*oifname "eth0" ip6 saddr != 2001:db8:64:2::7 jump without_snat\n/);
     const nft = rulesetFor(planInit(v6only, 'nftables'), 1430);
     assert.doesNotMatch(nft.slice(nft.indexOf('table inet egress_gateway\n')), /\bip saddr|nfproto ipv4/, 'no IPv4 SNAT or clamp without an IPv4 address');
     assert.match(nft, /\t\toifname "eth0" meta nfproto ipv6 .* maxseg size set 1370\n/);

@@ -4,15 +4,19 @@ import { parseInitConfig } from '../../src/config/init-config';
 import { ErrorCodes, GatewayError } from '../../src/errors';
 import { applyInit } from '../../src/init/apply';
 import { planInit } from '../../src/init/plan';
-import { OWNED } from '../../src/init/ruleset';
+import { FAILSAFE_RULES, OWNED } from '../../src/init/ruleset';
 import { SetupGuard, describeListingChange } from '../../src/init/setup-guard';
+import { FakeConntrackTable } from '../../src/fakes/conntrack';
 import { FakeLinks } from '../../src/fakes/links';
+import { FakeNeighbourCache } from '../../src/fakes/neighbour-cache';
 import { FakeIptables, FakeNftables } from '../../src/fakes/netfilter';
 import { FakeRulesetReader } from '../../src/fakes/ruleset-reader';
 import { FakeSysctl } from '../../src/fakes/sysctl';
-import { normalizeNftListing, nftCounterPackets, nftTableBlock, ownedIptablesLines } from '../../src/kernel/netfilter-state';
+import { normalizeNftListing, nftCounterPackets, nftLineCounters, nftTableBlock, ownedIptablesLines } from '../../src/kernel/netfilter-state';
+import { IPS_SRC_NAT, type ConntrackEvent } from '../../src/kernel/netlink/conntrack';
 import type { NetfilterBackend } from '../../src/kernel/ports';
 import { FakeClock } from '../../src/model/clock';
+import { parseIp } from '../../src/model/ip';
 import { createLogger, silentLogger } from '../../src/observability/logger';
 import { createMetrics } from '../../src/observability/metrics';
 
@@ -47,6 +51,8 @@ async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysct
   const logger = createLogger('debug', { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
   const metrics = createMetrics({ processMetrics: false });
   const problems: (string | undefined)[] = [];
+  const conntrack = new FakeConntrackTable();
+  const routes = new FakeNeighbourCache();
   const guard = new SetupGuard({
     plan,
     links,
@@ -56,6 +62,7 @@ async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysct
     clock,
     logger,
     metrics,
+    staleFlows: { conntrack, deviceOf: async (ip) => (await routes.nextHop(ip.text))?.dev },
     fullIntervalMs: 30_000,
     pollRules: backend === 'iptables-legacy',
     onProblem: (p) => void problems.push(p?.message),
@@ -70,7 +77,13 @@ async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysct
     const m = (await metrics.setupDrift.get()).values.find((v) => v.labels.item === item);
     return m?.value ?? 0;
   };
-  return { links, sysctl, nft, iptables, reader, clock, logs, guard, problems, state, drifts, advance, driftMetric };
+  const droppedMetric = async (kind: string): Promise<number> => {
+    const m = (await metrics.failsafeDropped.get()).values.find((v) => v.labels.kind === kind);
+    return m?.value ?? 0;
+  };
+  /** The kernel's fail-safe counter of one kind (packets since the table was written). */
+  const dropped = (kind: keyof typeof FAILSAFE_RULES, packets: number): void => reader.count(OWNED.nftFailsafeTable, FAILSAFE_RULES[kind], packets);
+  return { links, sysctl, nft, iptables, reader, clock, logs, guard, problems, state, drifts, advance, driftMetric, droppedMetric, dropped, conntrack, routes, metrics };
 }
 
 describe('setup guard on the fakes', () => {
@@ -168,6 +181,42 @@ describe('setup guard on the fakes', () => {
     await r.guard.stop();
   });
 
+  it('ip_forward=0 written while a check is between reading it and vxlan0.forwarding (which the kernel resets with it): one drift, for the cause', async () => {
+    const r = await rig('iptables-nft');
+    await r.guard.start();
+    const get = r.sysctl.get.bind(r.sysctl);
+    let written = false;
+    r.sysctl.get = async (key: string) => {
+      const value = await get(key);
+      // The operator's write lands just after this check read ip_forward as 1.
+      if (key === 'net/ipv4/ip_forward' && !written) {
+        written = true;
+        await r.sysctl.set('net/ipv4/ip_forward', '0');
+      }
+      return value;
+    };
+    await r.advance(2_000);
+    assert.ok(written);
+    assert.equal(await r.sysctl.get('net/ipv4/ip_forward'), '1');
+    assert.equal(await r.sysctl.get('net/ipv4/conf/vxlan0/forwarding'), '1', 'set back with ip_forward');
+    assert.deepEqual(
+      r.drifts().map((l) => l.item),
+      ['sysctl:net.ipv4.ip_forward'],
+    );
+    await r.advance(2_000);
+    assert.equal(r.drifts().length, 1, 'nothing more at the next check');
+    assert.deepEqual(r.problems, [undefined]);
+
+    // vxlan0's own flag alone is its own drift.
+    await r.sysctl.set('net/ipv4/conf/vxlan0/forwarding', '0');
+    await r.advance(2_000);
+    assert.deepEqual(
+      r.drifts().map((l) => l.item),
+      ['sysctl:net.ipv4.ip_forward', 'sysctl:net.ipv4.conf.vxlan0.forwarding'],
+    );
+    await r.guard.stop();
+  });
+
   it('a sysctl changed: put back at the next quick check; one that cannot be written (read-only /proc/sys) is a problem until fixed from outside', async () => {
     const r = await rig('iptables-nft');
     await r.guard.start();
@@ -213,22 +262,105 @@ describe('setup guard on the fakes', () => {
     await r.guard.stop();
   });
 
-  it("the fail-safe's counter: drops while our rules were broken are expected; drops with our rules intact are a problem for one full interval", async () => {
+  it("the fail-safe's escaped counter: drops while our rules were broken are expected; drops with our rules intact are a problem for one full interval", async () => {
     const r = await rig('iptables-nft');
     await r.guard.start();
     await r.iptables!.apply('*nat\n:EGW-POSTROUTING - [0:0]\nCOMMIT\n');
-    r.reader.packets.set(OWNED.nftFailsafeTable, 3);
+    r.dropped('escaped', 3);
     r.guard.requestCheck('nf_tables changed');
     await r.advance(20);
     assert.deepEqual(r.problems, [undefined], 'explained by the repair');
     assert.equal(r.guard.status().failsafeDropped, 3);
+    assert.deepEqual(r.guard.status().failsafeDroppedByKind, { invalid: 0, stale: 0, escaped: 3 });
 
-    r.reader.packets.set(OWNED.nftFailsafeTable, 5);
+    r.dropped('escaped', 5);
     await r.advance(30_000);
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an earlier deepEqual narrowed the type; the guard has pushed more since
-    assert.match(r.problems[r.problems.length - 1] ?? '', /^the fail-safe dropped 2 forwarded packets that were about to leave eth0 without SNAT, though the owned rules are intact/);
+    assert.match(r.problems[r.problems.length - 1] ?? '', /^the fail-safe dropped 2 forwarded packets of new connections that were about to leave eth0 without SNAT, though the owned rules are intact/);
+    assert.equal(await r.droppedMetric('escaped'), 5);
     await r.advance(30_000);
     assert.equal(r.problems[r.problems.length - 1], undefined, 'a full interval without new drops clears it');
+    await r.guard.stop();
+  });
+
+  it('invalid packets (conntrack could not place them) are counted apart and are never a problem', async () => {
+    const r = await rig('nftables');
+    await r.guard.start();
+    for (let i = 1; i <= 4; i++) {
+      r.dropped('invalid', i * 7);
+      await r.advance(30_000);
+    }
+    assert.deepEqual(r.problems, [undefined], 'readiness was never told of a problem');
+    assert.deepEqual(r.guard.status().failsafeDroppedByKind, { invalid: 28, stale: 0, escaped: 0 });
+    assert.equal(await r.droppedMetric('invalid'), 28);
+    assert.ok(r.logs.some((l) => l.event === 'failsafe_dropped' && l.kind === 'invalid' && l.level === 'debug'));
+    assert.equal(r.logs.filter((l) => l.level === 'warn').length, 0, 'nothing logged as a warning');
+    await r.guard.stop();
+  });
+
+  it('a repair deletes the conntrack entries of client connections tracked without SNAT, and only those; their later drops delete again, never a problem', async () => {
+    const r = await rig('iptables-nft');
+    r.routes.routeVia('100.64.1.5', 'vxlan0', '198.51.100.11');
+    r.routes.routeVia('198.51.100.13', 'eth0');
+    r.routes.routeVia('198.51.100.11', 'eth0');
+    r.routes.routeVia('100.64.2.7', 'lo');
+    const entry = (id: number, src: string, dst: string, sport: number, status: number): ConntrackEvent => ({
+      kind: 'update',
+      family: 2,
+      id,
+      status,
+      orig: { src: parseIp(src)!, dst: parseIp(dst)!, protocol: 6, srcPort: sport, dstPort: 7777 },
+      reply: { src: parseIp(dst)!, dst: parseIp(status & IPS_SRC_NAT ? '100.64.2.7' : src)!, protocol: 6, srcPort: 7777, dstPort: sport },
+    });
+    const CONFIRMED = 1 << 3;
+    r.conntrack.table = [
+      entry(1, '100.64.1.5', '198.51.100.13', 40001, CONFIRMED), // tracked while the SNAT was missing
+      entry(2, '100.64.1.5', '198.51.100.13', 40002, CONFIRMED | IPS_SRC_NAT), // translated: left alone
+      entry(3, '198.51.100.11', '100.64.2.7', 40003, CONFIRMED), // a health check to the gateway itself
+      entry(4, '100.64.1.5', '100.64.1.9', 40004, CONFIRMED), // client to client, not out of the underlay
+    ];
+    r.routes.routeVia('100.64.1.9', 'vxlan0', '198.51.100.11');
+    await r.guard.start();
+    assert.deepEqual(r.conntrack.deleted, [], 'nothing repaired at start: nothing deleted');
+
+    await r.iptables!.apply('*nat\n:EGW-POSTROUTING - [0:0]\nCOMMIT\n');
+    r.guard.requestCheck('nf_tables changed');
+    await r.advance(20);
+    assert.equal(
+      r.conntrack.dump(),
+      'table:\ntcp 100.64.1.5:40002 > 198.51.100.13:7777\ntcp 198.51.100.11:40003 > 100.64.2.7:7777\ntcp 100.64.1.5:40004 > 100.64.1.9:7777\ndeleted:\ntcp 100.64.1.5:40001 > 198.51.100.13:7777\n',
+    );
+    assert.equal(r.guard.status().staleFlowsDeleted, 1);
+    assert.equal((await r.metrics.staleFlowsDeleted.get()).values[0]?.value, 1);
+    assert.ok(r.logs.some((l) => l.event === 'stale_flows_deleted' && l.deleted === 1));
+
+    // Later: packets of another such connection are dropped (its entry was made some other way): deleted too.
+    r.conntrack.table.push(entry(5, '100.64.1.5', '198.51.100.13', 40005, CONFIRMED));
+    r.dropped('stale', 4);
+    await r.advance(30_000);
+    assert.match(r.conntrack.dump(), /deleted:\n.*40001.*\n.*40005/);
+    assert.equal(await r.droppedMetric('stale'), 4);
+    assert.equal(r.problems[r.problems.length - 1], undefined, 'never a readiness problem');
+
+    // Deleting fails: logged, not thrown, not a problem; tried again at the next drops.
+    r.conntrack.failWith = new Error('EPERM');
+    r.dropped('stale', 6);
+    await r.advance(30_000);
+    assert.ok(r.logs.some((l) => l.event === 'stale_flows_failed'));
+    assert.equal(r.problems[r.problems.length - 1], undefined);
+    await r.guard.stop();
+  });
+
+  it('iptables-legacy: a repair by the quick check reads the counters, so the drops up to it are explained, not an alarm at the next full check', async () => {
+    const r = await rig('iptables-legacy');
+    await r.guard.start();
+    await r.iptables!.apply('*nat\n:EGW-POSTROUTING - [0:0]\nCOMMIT\n');
+    r.dropped('escaped', 9);
+    await r.advance(2_000);
+    assert.equal(r.drifts().length, 1);
+    assert.equal(r.guard.status().failsafeDroppedByKind.escaped, 9);
+    await r.advance(30_000);
+    assert.deepEqual(r.problems, [undefined]);
     await r.guard.stop();
   });
 
@@ -278,16 +410,30 @@ COMMIT
     assert.equal(ownedIptablesLines('*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', ['EGW-POSTROUTING']), '');
   });
 
-  it('nft: counters out of the text, summed apart; a table cut out of a whole ruleset', () => {
+  it('nft: counters out of the text, summed apart and per rule; a table cut out of a whole ruleset', () => {
     const listing = `table inet egress_gateway_failsafe {
 \tchain postrouting {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 counter packets 7 bytes 420 drop
-\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 counter packets 2 bytes 160 drop
+\t\tiifname "vxlan0" oifname "eth0" ip saddr != 100.64.2.7 jump without_snat
+\t\tiifname "vxlan0" oifname "eth0" meta nfproto ipv6 jump without_snat
+\t}
+
+\tchain without_snat {
+\t\tct state invalid counter packets 7 bytes 420 drop comment "invalid: conntrack could not place it, so NAT cannot translate it"
+\t\tct status confirmed counter packets 0 bytes 0 drop comment "stale: its connection was tracked without SNAT, before a repair"
+\t\tcounter packets 2 bytes 160 drop comment "escaped: a new connection the SNAT did not translate" # handle 7
 \t}
 }
 `;
     assert.equal(nftCounterPackets(listing), 9);
+    assert.deepEqual(
+      [...nftLineCounters(listing)],
+      [
+        [FAILSAFE_RULES.invalid, 7],
+        [FAILSAFE_RULES.stale, 0],
+        [FAILSAFE_RULES.escaped, 2],
+      ],
+    );
     assert.doesNotMatch(normalizeNftListing(listing), /packets/);
     assert.equal(normalizeNftListing(listing), normalizeNftListing(listing.replace('packets 7 bytes 420', 'packets 0 bytes 0')));
     assert.equal(nftTableBlock(`table ip other {\n}\n${listing}table inet x {\n}\n`, 'inet', 'egress_gateway_failsafe'), listing);

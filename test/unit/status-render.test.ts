@@ -256,6 +256,8 @@ describe('status table: what init set up, and conflicting node addresses', () =>
       drift: { 'sysctl net.ipv4.ip_forward': 1, 'ruleset ipv4': 2 },
       lastDrift: { item: 'ruleset ipv4', at: NOW - 4_000, detail: 'ruleset ipv4: rule 3 of EGRESS-GW-POSTROUTING deleted' },
       failsafeDropped: 7,
+      failsafeDroppedByKind: { invalid: 5, stale: 2, escaped: 0 },
+      staleFlowsDeleted: 1,
       problem: 'net.ipv4.conf.vxlan0.rp_filter is 1, not 2, and the daemon cannot set it back (/proc/sys is read-only)',
     },
   };
@@ -277,7 +279,7 @@ describe('status table: what init set up, and conflicting node addresses', () =>
         '  last ruleset check  4s ago (2024-05-01T11:59:56.000Z)',
         '  changes put back    sysctl net.ipv4.ip_forward 1, ruleset ipv4 2',
         '  last change         ruleset ipv4: rule 3 of EGRESS-GW-POSTROUTING deleted (4s ago)',
-        '  fail-safe drops     7',
+        '  fail-safe drops     7 (invalid 5, stale 2, escaped 0); stale flows deleted 1',
         '  PROBLEM             net.ipv4.conf.vxlan0.rp_filter is 1, not 2, and the daemon cannot set it back (/proc/sys is read-only)',
       ].join('\n'),
     );

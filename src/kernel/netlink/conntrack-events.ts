@@ -84,37 +84,41 @@ export class NetlinkConntrackEvents implements ConntrackEvents {
     this.session = session;
   }
 
-  async list(): Promise<ConntrackEvent[]> {
-    // Its own socket: dump replies do not mix with the event stream, and a big table cannot overflow it.
-    let session: NetlinkSession;
-    try {
-      session = new NetlinkSession({ protocol: NETLINK_NETFILTER, recvBufferSize: 4 << 20, timeoutMs: this.opts.dumpTimeoutMs ?? 30_000 });
-    } catch (err) {
-      throw kernelError('opening a NETLINK_NETFILTER socket to dump conntrack', err);
-    }
-    let replies: NetlinkReply[];
-    try {
-      replies = await session.dump(CT_GET_TYPE, dumpRequestPayload(0), 'conntrack dump');
-    } catch (err) {
-      throw kernelError('dumping the conntrack table', err);
-    } finally {
-      session.close();
-    }
-    const entries: ConntrackEvent[] = [];
-    for (const m of replies) {
-      try {
-        const e = decodeConntrack(m.type, m.flags, m.data);
-        if (e) entries.push(e);
-      } catch (err) {
-        if (!(err instanceof ConntrackDecodeError)) throw kernelError('dumping the conntrack table', err);
-        // one bad entry does not spoil the dump
-      }
-    }
-    return entries;
+  list(): Promise<ConntrackEvent[]> {
+    return dumpConntrack(this.opts.dumpTimeoutMs ?? 30_000);
   }
 
   close(): void {
     this.session?.close();
     this.session = undefined;
   }
+}
+
+/** Every conntrack entry of the namespace (both families), on a socket of its own: replies never mix with an event stream, and a big table cannot overflow it. */
+export async function dumpConntrack(timeoutMs: number): Promise<ConntrackEvent[]> {
+  let session: NetlinkSession;
+  try {
+    session = new NetlinkSession({ protocol: NETLINK_NETFILTER, recvBufferSize: 4 << 20, timeoutMs });
+  } catch (err) {
+    throw kernelError('opening a NETLINK_NETFILTER socket to dump conntrack', err);
+  }
+  let replies: NetlinkReply[];
+  try {
+    replies = await session.dump(CT_GET_TYPE, dumpRequestPayload(0), 'conntrack dump');
+  } catch (err) {
+    throw kernelError('dumping the conntrack table', err);
+  } finally {
+    session.close();
+  }
+  const entries: ConntrackEvent[] = [];
+  for (const m of replies) {
+    try {
+      const e = decodeConntrack(m.type, m.flags, m.data);
+      if (e) entries.push(e);
+    } catch (err) {
+      if (!(err instanceof ConntrackDecodeError)) throw kernelError('dumping the conntrack table', err);
+      // one bad entry does not spoil the dump
+    }
+  }
+  return entries;
 }

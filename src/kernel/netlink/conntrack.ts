@@ -1,6 +1,6 @@
 import { ipFromBytes, type IpAddress } from '../../model/ip';
-import { AttributeError, parseAttributes as parseNetlinkAttributes } from './attributes';
-import { NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NLMSG_HDRLEN, NLM_F_CREATE } from './constants';
+import { AttributeError, encodeAttribute, parseAttributes as parseNetlinkAttributes } from './attributes';
+import { NFGENMSG_LEN, NFNL_SUBSYS_CTNETLINK, NLA_F_NESTED, NLMSG_HDRLEN, NLM_F_CREATE } from './constants';
 
 /**
  * A decoder for ctnetlink conntrack event messages (NETLINK_NETFILTER, subsystem CTNETLINK), written
@@ -42,7 +42,7 @@ export const CTA_TUPLE = { IP: 1, PROTO: 2, ZONE: 3 } as const;
 /** enum ctattr_ip */
 export const CTA_IP = { V4_SRC: 1, V4_DST: 2, V6_SRC: 3, V6_DST: 4 } as const;
 /** enum ctattr_l4proto */
-export const CTA_PROTO = { NUM: 1, SRC_PORT: 2, DST_PORT: 3, ICMP_ID: 4, ICMPV6_ID: 7 } as const;
+export const CTA_PROTO = { NUM: 1, SRC_PORT: 2, DST_PORT: 3, ICMP_ID: 4, ICMP_TYPE: 5, ICMP_CODE: 6, ICMPV6_ID: 7, ICMPV6_TYPE: 8, ICMPV6_CODE: 9 } as const;
 /** enum ctattr_counters */
 export const CTA_COUNTERS = { PACKETS: 1, BYTES: 2 } as const;
 /** enum ctattr_tstamp */
@@ -79,6 +79,8 @@ export interface ConntrackTuple {
   readonly protocol: number;
   readonly srcPort?: number;
   readonly dstPort?: number;
+  /** ICMP and ICMPv6 flows: the echo identifier and the message type and code (what names the flow instead of ports). */
+  readonly icmp?: { readonly id: number; readonly type: number; readonly code: number };
 }
 
 export interface ConntrackCounters {
@@ -231,12 +233,19 @@ function decodeTuple(buf: Buffer, what: string): ConntrackTuple {
   if (!num || num.length < 1) throw new ConntrackDecodeError(`${what} lacks CTA_PROTO_NUM`);
   const sp = proto.get(CTA_PROTO.SRC_PORT);
   const dp = proto.get(CTA_PROTO.DST_PORT);
+  const v6 = v6src !== undefined;
+  const icmpId = proto.get(v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID);
+  const icmpType = proto.get(v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE);
+  const icmpCode = proto.get(v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE);
   return {
     src,
     dst,
     protocol: num.readUInt8(0),
     ...(sp ? { srcPort: be16(sp, `${what} source port`) } : {}),
     ...(dp ? { dstPort: be16(dp, `${what} destination port`) } : {}),
+    ...(icmpId && icmpType && icmpCode
+      ? { icmp: { id: be16(icmpId, `${what} ICMP id`), type: u8(icmpType, `${what} ICMP type`), code: u8(icmpCode, `${what} ICMP code`) } }
+      : {}),
   };
 }
 
@@ -251,6 +260,11 @@ function decodeCounters(buf: Buffer, what: string): ConntrackCounters {
 function address(buf: Buffer, size: 4 | 16, what: string): IpAddress {
   if (buf.length !== size) throw new ConntrackDecodeError(`${what} has ${buf.length} bytes, not ${size}`);
   return ipFromBytes(Uint8Array.from(buf));
+}
+
+function u8(buf: Buffer, what: string): number {
+  if (buf.length < 1) throw new ConntrackDecodeError(`${what} is empty`);
+  return buf.readUInt8(0);
 }
 
 function be16(buf: Buffer, what: string): number {
@@ -279,11 +293,60 @@ export function isSourceNatted(e: ConntrackEvent): boolean {
  * the payload after the netlink header.
  */
 export function dumpRequestPayload(family: number): Buffer {
+  return nfgenmsg(family);
+}
+
+/** The nfgenmsg header: family, NFNETLINK_V0, res_id 0 (big-endian). */
+function nfgenmsg(family: number): Buffer {
   const b = Buffer.alloc(NFGENMSG_LEN);
   b.writeUInt8(family, 0);
-  b.writeUInt8(0, 1); // NFNETLINK_V0
-  b.writeUInt16BE(0, 2);
   return b;
+}
+
+function be16Bytes(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v, 0);
+  return b;
+}
+
+function be32Bytes(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0, 0);
+  return b;
+}
+
+/** CTA_TUPLE_* nested: the addresses and what names the flow in its protocol (ports, or the ICMP id, type and code). */
+function encodeTuple(t: ConntrackTuple): Buffer {
+  const v6 = t.src.family === 6;
+  const ip = Buffer.concat([
+    encodeAttribute(v6 ? CTA_IP.V6_SRC : CTA_IP.V4_SRC, t.src.bytes),
+    encodeAttribute(v6 ? CTA_IP.V6_DST : CTA_IP.V4_DST, t.dst.bytes),
+  ]);
+  const proto: Buffer[] = [encodeAttribute(CTA_PROTO.NUM, Buffer.from([t.protocol]))];
+  if (t.srcPort !== undefined) proto.push(encodeAttribute(CTA_PROTO.SRC_PORT, be16Bytes(t.srcPort)));
+  if (t.dstPort !== undefined) proto.push(encodeAttribute(CTA_PROTO.DST_PORT, be16Bytes(t.dstPort)));
+  if (t.icmp) {
+    proto.push(
+      encodeAttribute(v6 ? CTA_PROTO.ICMPV6_ID : CTA_PROTO.ICMP_ID, be16Bytes(t.icmp.id)),
+      encodeAttribute(v6 ? CTA_PROTO.ICMPV6_TYPE : CTA_PROTO.ICMP_TYPE, Buffer.from([t.icmp.type])),
+      encodeAttribute(v6 ? CTA_PROTO.ICMPV6_CODE : CTA_PROTO.ICMP_CODE, Buffer.from([t.icmp.code])),
+    );
+  }
+  return Buffer.concat([encodeAttribute(CTA_TUPLE.IP | NLA_F_NESTED, ip), encodeAttribute(CTA_TUPLE.PROTO | NLA_F_NESTED, Buffer.concat(proto))]);
+}
+
+/**
+ * The payload of an IPCTNL_MSG_CT_DELETE for one entry as a dump listed it: its original tuple, its
+ * zone, and its id, so that a connection that ended meanwhile and was replaced by another with the
+ * same tuple is not deleted (the kernel answers ENOENT then).
+ */
+export function deleteRequestPayload(e: Pick<ConntrackEvent, 'family' | 'orig' | 'id' | 'zone'>): Buffer {
+  return Buffer.concat([
+    nfgenmsg(e.family),
+    encodeAttribute(CTA.TUPLE_ORIG | NLA_F_NESTED, encodeTuple(e.orig)),
+    ...(e.zone !== undefined ? [encodeAttribute(CTA.ZONE, be16Bytes(e.zone))] : []),
+    ...(e.id !== undefined ? [encodeAttribute(CTA.ID, be32Bytes(e.id))] : []),
+  ]);
 }
 
 function align4(n: number): number {
