@@ -12,10 +12,10 @@ import { clientVtepMac } from '../model/mac';
 import type { NexthopEntry, NexthopGroupEntry, RuleEntry, TableRouteEntry } from '../model/policy-routing';
 import { steeringSpecText, type SteeringSpec } from '../model/steering';
 import type { Logger } from '../observability/logger';
-import { DEFAULT_STEERING_OPTIONS, desiredSteering, type DesiredSteering, type SteeringOptions, type SteeringTable } from './desired';
+import { DEFAULT_STEERING_OPTIONS, desiredSteering, type DesiredSteering, type SteeringOptions, type SteeringSpecView, type SteeringTable } from './desired';
 import { groupKind, nexthopKind, ruleKind, tableRouteKind } from './kinds';
 import { NAT_EXEMPTION_TABLE, natExemptionPresent, renderNatExemption } from './nat-exemption';
-import { PINS_TABLE, pinsPresent, renderPins, type Pin } from './pins';
+import { LEGACY_PINS_TABLE, PINS_TABLE, pinsPresent, renderPins, type Pin } from './pins';
 
 /**
  * Keeps a client node's kernel equal to the SteeringSpec the agent's control plane computes
@@ -47,6 +47,8 @@ export interface SteeringKernel {
   readonly nat: OwnedNftTable;
   /** The flow pins' nftables table (./pins.ts); needed only with the `flowMark` option. */
   readonly pins?: OwnedNftTable;
+  /** The IPv4-only pins table of earlier versions, which only teardown reads (every pins write deletes it). */
+  readonly legacyPins?: OwnedNftTable;
   readonly watch?: PolicyRoutingWatch;
 }
 
@@ -199,6 +201,7 @@ export class SteeringReconciler {
     const errors: GatewayError[] = result.error ? [...result.error.errors] : [];
     const owned: Array<[OwnedNftTable | undefined, { family: string; name: string }, string]> = [
       [this.kernel.pins, PINS_TABLE, 'deleting the flow pins'],
+      [this.kernel.legacyPins, LEGACY_PINS_TABLE, "deleting an earlier version's flow pins"],
       [this.kernel.nat, NAT_EXEMPTION_TABLE, 'deleting the NAT exemption'],
     ];
     for (const [nft, t, doing] of owned) {
@@ -256,7 +259,7 @@ export class SteeringReconciler {
 
   /** One pass; `teardown`: as for a spec without clients, leaving the device and the nftables tables alone. */
   private async pass(reason: string, teardown = false): Promise<SteeringResult> {
-    const spec: Pick<SteeringSpec, 'clients' | 'bypass' | 'keepFlows'> = teardown ? { clients: [] } : (this.spec as SteeringSpec);
+    const spec: SteeringSpecView = teardown ? { clients: [] } : (this.spec as SteeringSpec);
     const startedAt = this.clock.now();
     const writes: string[] = [];
     const errors: GatewayError[] = [];
@@ -311,20 +314,22 @@ export class SteeringReconciler {
     const routeResults = await this.upsertsWithResults(plan.routes, (i) => this.kernel.policy.upsertTableRoutes(i), (e) => `route ${tableRouteKind.format(e)}`, writes, fail);
     attempted += plan.routes.upserts.length;
 
-    // Tables whose backstop the kernel holds now: the only ones a rule may point at.
-    const guarded = new Set<number>();
+    // Tables whose backstop of the rule's family the kernel holds now: the only ones a rule may
+    // point at (the IPv4 and IPv6 tables of one number are two tables to the kernel).
+    const guarded = new Set<string>();
+    const tableOf = (family: number, table: number): string => `${family} ${table}`;
     const isBackstop = (r: TableRouteEntry): boolean => r.type === 'unreachable' && r.dst.prefixLength === 0 && !r.unexpected;
-    for (const r of plan.routes.same) if (isBackstop(r)) guarded.add(r.table);
+    for (const r of plan.routes.same) if (isBackstop(r)) guarded.add(tableOf(r.dst.family, r.table));
     plan.routes.upserts.forEach((u, k) => {
-      if (isBackstop(u.entry) && !routeResults[k]) guarded.add(u.entry.table);
+      if (isBackstop(u.entry) && !routeResults[k]) guarded.add(tableOf(u.entry.dst.family, u.entry.table));
     });
     // A rule is "replaced" by adding the new one and deleting the old one afterwards.
     const ruleAdds: RuleEntry[] = [];
     const ruleDels: RuleEntry[] = [...plan.rules.removals];
     for (const u of plan.rules.upserts) {
       // A pin's table has no backstop on purpose: its flows fall through to their pod's own table.
-      if (!guarded.has(u.entry.table) && !u.entry.fwmark) {
-        fail(`adding rule ${ruleKind.format(u.entry)}`, new Error(`table ${u.entry.table} has no backstop route: not steering into it`));
+      if (!guarded.has(tableOf(u.entry.family, u.entry.table)) && !u.entry.fwmark) {
+        fail(`adding rule ${ruleKind.format(u.entry)}`, new Error(`table ${u.entry.table} has no IPv${u.entry.family} backstop route: not steering into it`));
         continue;
       }
       ruleAdds.push(u.entry);
@@ -359,9 +364,9 @@ export class SteeringReconciler {
         writes.push(`del rule ${ruleKind.format(r)}`);
       }
     });
-    const pointedAt = new Set<number>([...[...remainingRules].map((r) => r.table), ...[...added].map((r) => r.table)]);
+    const pointedAt = new Set<string>([...remainingRules, ...added].map((r) => tableOf(r.family, r.table)));
     const routeDels = plan.routes.removals.filter((r) => {
-      if (!isBackstop(r) || !pointedAt.has(r.table)) return true;
+      if (!isBackstop(r) || !pointedAt.has(tableOf(r.dst.family, r.table))) return true;
       fail(`deleting route ${tableRouteKind.format(r)}`, new Error(`a rule still points at table ${r.table}: keeping its backstop`));
       return false;
     });
