@@ -96,6 +96,12 @@ export interface SteeringStatus {
   readonly lastReconcile?: { readonly ok: boolean; readonly at: number; readonly durationMs: number; readonly operations: number; readonly error?: string };
 }
 
+/** The errno under a coded error (kernelError keeps it as the cause). */
+function causeCode(err: unknown): string | undefined {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  return (cause as NodeJS.ErrnoException | undefined)?.code;
+}
+
 /** What one pass found in the kernel. */
 interface KernelRead {
   readonly rules: RuleEntry[];
@@ -458,16 +464,16 @@ export class SteeringReconciler {
     }
     // Replies come back decapsulated from outside addresses whose route points elsewhere: strict
     // reverse-path filtering would drop them. Loose (2) holds whatever conf/all says (the kernel
-    // takes the larger of the two values).
-    const key = `net/ipv4/conf/${this.options.device}/rp_filter`;
+    // takes the larger of the two values). Over rtnetlink, not /proc/sys: CAP_NET_ADMIN is enough,
+    // and an unprivileged container's /proc/sys is read-only. (IPv6 has no rp_filter.)
     try {
-      if ((await this.kernel.sysctl.get(key)) !== '2') {
+      if ((await this.kernel.links.ipv4Conf(this.options.device, 'rp_filter')) !== 2) {
         attempted++;
-        await this.kernel.sysctl.set(key, '2');
-        writes.push(`set ${key} = 2`);
+        await this.kernel.links.setIpv4Conf(this.options.device, 'rp_filter', 2);
+        writes.push(`set net.ipv4.conf.${this.options.device}.rp_filter = 2`);
       }
     } catch (err) {
-      fail(`setting ${key} to 2 (loose)`, err);
+      fail(`setting net.ipv4.conf.${this.options.device}.rp_filter to 2 (loose)`, err);
     }
     // 'l4' is policy 3 (the fields below), not policy 1: policy 1 takes a forwarded packet's own
     // L4 hash when it has one, and a pod's packets carry their socket's random txhash across the
@@ -477,6 +483,10 @@ export class SteeringReconciler {
     // The hashing decides how flows spread over a pod's gateways, not where they may go (a flow
     // stays on its gateway either way): a node whose /proc/sys the agent may not write (an
     // unprivileged container) is reported, not failed, and steered all the same.
+    // IPv6: policy 0 hashes the flow label too, which the pod's TCP stack draws afresh after a
+    // retransmission timeout (auto_flowlabels): the same trap as policy 1. So IPv6 takes policy 3
+    // in both cases, with the addresses alone for 'l3' (fields 0x03) and the 5-tuple for 'l4'.
+    // A node without IPv6 (no net/ipv6 in /proc/sys) is not asked.
     this.nodeProblems = [];
     const hash = this.options.multipathHash;
     if (hash) {
@@ -485,11 +495,24 @@ export class SteeringReconciler {
           ? [
               ['net/ipv4/fib_multipath_hash_fields', String(0x37)],
               ['net/ipv4/fib_multipath_hash_policy', '3'],
+              ['net/ipv6/fib_multipath_hash_fields', String(0x37)],
+              ['net/ipv6/fib_multipath_hash_policy', '3'],
             ]
-          : [['net/ipv4/fib_multipath_hash_policy', '0']];
+          : [
+              ['net/ipv4/fib_multipath_hash_policy', '0'],
+              ['net/ipv6/fib_multipath_hash_fields', String(0x03)],
+              ['net/ipv6/fib_multipath_hash_policy', '3'],
+            ];
       for (const [key, value] of wanted) {
         try {
-          if ((await this.kernel.sysctl.get(key)) !== value) {
+          let now: string;
+          try {
+            now = await this.kernel.sysctl.get(key);
+          } catch (err) {
+            if (key.startsWith('net/ipv6/') && causeCode(err) === 'ENOENT') continue;
+            throw err;
+          }
+          if (now !== value) {
             attempted++;
             await this.kernel.sysctl.set(key, value);
             writes.push(`set ${key} = ${value}`);

@@ -60,8 +60,9 @@ export class FakeNatTable {
 /**
  * A client node's kernel, all fakes: eth0 holds the node IP; egress.calico appears in every fake
  * (policy routing, neighbours/FDB, sysctls) once the links fake creates it, as in the kernel.
+ * `ipv6: false`: a kernel without IPv6 (no net/ipv6 sysctls).
  */
-export function fakeNode(): { kernel: SteeringKernel; policy: FakePolicyRouting; links: FakeLinks; neigh: FakeReturnPathKernel; sysctl: FakeSysctl; nat: FakeNatTable; loseDevice(): Promise<void> } {
+export function fakeNode(o: { ipv6?: boolean } = {}): { kernel: SteeringKernel; policy: FakePolicyRouting; links: FakeLinks; neigh: FakeReturnPathKernel; sysctl: FakeSysctl; nat: FakeNatTable; loseDevice(): Promise<void> } {
   const links = new FakeLinks();
   links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '02:00:00:00:00:01' });
   const policy = new FakePolicyRouting();
@@ -70,7 +71,8 @@ export function fakeNode(): { kernel: SteeringKernel; policy: FakePolicyRouting;
   neigh.devices.clear();
   neigh.devices.add('eth0');
   // A host's namespace: also the multipath hashing, at the kernel's defaults (addresses only).
-  const sysctl = new FakeSysctl((name) => links.has(name), { ...FakeSysctl.freshNamespace, 'net/ipv4/fib_multipath_hash_policy': '0', 'net/ipv4/fib_multipath_hash_fields': '7' });
+  const ipv6: Record<string, string> = o.ipv6 === false ? {} : { 'net/ipv6/fib_multipath_hash_policy': '0', 'net/ipv6/fib_multipath_hash_fields': '7' };
+  const sysctl = new FakeSysctl((name) => links.has(name), { ...FakeSysctl.freshNamespace, 'net/ipv4/fib_multipath_hash_policy': '0', 'net/ipv4/fib_multipath_hash_fields': '7', ...ipv6 });
   const nat = new FakeNatTable();
   const ensureVxlan = links.ensureVxlan.bind(links);
   links.ensureVxlan = async (s: VxlanSpec) => {

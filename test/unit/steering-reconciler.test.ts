@@ -25,7 +25,7 @@ describe('steering reconciler (fake kernel)', () => {
     assert.ok(first.ok, first.error?.message);
     assert.deepEqual(first.writes, [
       'ensure device egress.calico (vxlan 4097 port 4790 dev eth0 local 198.51.100.11 mac 66:f9:37:c3:7e:94)',
-      'set net/ipv4/conf/egress.calico/rp_filter = 2',
+      'set net.ipv4.conf.egress.calico.rp_filter = 2',
       'write nftables table inet egress_gateway_agent (no NAT-outgoing through egress.calico)',
       'add fdb entry a2:2a:64:40:02:07 dst 100.64.2.7 dev egress.calico',
       'add fdb entry a2:2a:64:40:02:08 dst 100.64.2.8 dev egress.calico',
@@ -333,6 +333,8 @@ describe('steering reconciler (fake kernel)', () => {
     const r = new SteeringReconciler({ kernel: node.kernel, clock: new FakeClock(), steering: { multipathHash: 'l4' } });
     await r.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
     assert.match(node.sysctl.dump(), /^net\/ipv4\/fib_multipath_hash_fields = 55\nnet\/ipv4\/fib_multipath_hash_policy = 3\n/m);
+    // IPv6 too, never its policy 0 (which hashes the flow label, drawn anew after a retransmission timeout).
+    assert.match(node.sysctl.dump(), /^net\/ipv6\/fib_multipath_hash_fields = 55\nnet\/ipv6\/fib_multipath_hash_policy = 3\n/m);
     assert.deepEqual(r.status().problems, []);
     const again = await pass(r);
     assert.deepEqual(again.writes, [], 'already set: nothing written');
@@ -348,11 +350,26 @@ describe('steering reconciler (fake kernel)', () => {
     await r2.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
     assert.match(ro.policy.dump(), /from 100\.64\.1\.5\/32 lookup 1000/, 'the pod is steered');
     const problems = r2.status().problems;
-    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.equal(problems.length, 4, problems.join('\n'));
     assert.match(problems[0] ?? '', /^setting net\/ipv4\/fib_multipath_hash_fields to 55 \(l4 hashing\) failed: EROFS/);
     assert.equal(r2.status().lastReconcile?.ok, true);
+    // egress.calico's rp_filter goes over rtnetlink, which the read-only /proc/sys does not stop.
+    assert.equal(await ro.links.ipv4Conf('egress.calico', 'rp_filter'), 2);
     await r.stop();
     await r2.stop();
+
+    // l3 on a node without IPv6 (no net/ipv6 in /proc/sys): IPv4's policy 0, and nothing asked of IPv6.
+    const v4only = fakeNode({ ipv6: false });
+    const r3 = new SteeringReconciler({ kernel: v4only.kernel, clock: new FakeClock(), steering: { multipathHash: 'l3' } });
+    await r3.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    assert.deepEqual(r3.status().problems, []);
+    assert.doesNotMatch(v4only.sysctl.dump(), /ipv6\/fib_multipath/);
+    const l3 = fakeNode();
+    const r4 = new SteeringReconciler({ kernel: l3.kernel, clock: new FakeClock(), steering: { multipathHash: 'l3' } });
+    await r4.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    assert.match(l3.sysctl.dump(), /^net\/ipv4\/fib_multipath_hash_policy = 0\n[\s\S]*^net\/ipv6\/fib_multipath_hash_fields = 3\nnet\/ipv6\/fib_multipath_hash_policy = 3\n/m);
+    await r3.stop();
+    await r4.stop();
   });
 
   it('teardown keeps egress.calico while a rule of ours could not be removed, and says so', async () => {
