@@ -132,6 +132,8 @@ describe('OSS dual-stack: a steered pod\'s IPv6 through the agent and the unchan
     step(t, async () => {
       const { addrs: a, addrs6: a6, names: n } = lab;
       await recreateGateway(false);
+      const report = (await cluster.agentStatus('node1')).clients.find((c) => c.pod === 'shop/client');
+      assert.match(report?.problem ?? '', /its gateways have no IPv6 address: its IPv6 traffic fails closed/, JSON.stringify(report));
       assert.match((await lab.exec(n.node1, ['ip', '-6', 'route', 'show', 'table', '1000'])).stdout, /^unreachable default/m);
       const leavingNode = await lab.capture(n.node1, 'eth0', ['ip6', 'and', 'tcp', 'port', PORT6]);
       const atExt = await lab.capture(n.ext, 'eth0', ['ip6', 'and', 'tcp', 'port', PORT6]);
