@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { eventually } from '../lab/gateway';
 import { createLab, waitForOutput, type Lab } from '../lab/lab';
-import { createOssCluster, QUICK_START_ANNOTATIONS, SELECTOR, untilAgent, type OssCluster } from '../lab/oss-cluster';
+import { closeOssLab, createOssCluster, QUICK_START_ANNOTATIONS, SELECTOR, untilAgent, sourceSeenBy, withDiagnostics, type GatewayProc, type OssCluster } from '../lab/oss-cluster';
 
 /**
  * Issue #15's dual-stack steering end to end: a dual-stack OSS cluster (lab.ts `felix` with `ipv6:
@@ -24,6 +24,7 @@ describe('OSS dual-stack: a steered pod\'s IPv6 through the agent and the unchan
   let cluster: OssCluster;
   let server4: ChildProcess;
   let server6: ChildProcess;
+  const gateways: GatewayProc[] = [];
 
   before(async () => {
     lab = await createLab({ felix: 'nft', ipv6: 'dual', gateways: 2 });
@@ -35,7 +36,7 @@ describe('OSS dual-stack: a steered pod\'s IPv6 through the agent and the unchan
       await waitForOutput(server6, /listening/);
       cluster.startAgent('node1');
       cluster.startAgent('node2');
-      cluster.startGateway('gw-1');
+      gateways.push(cluster.startGateway('gw-1'));
     } catch (err) {
       await closeAll();
       throw err;
@@ -45,38 +46,19 @@ describe('OSS dual-stack: a steered pod\'s IPv6 through the agent and the unchan
   after(closeAll);
 
   async function closeAll(): Promise<void> {
-    const made = { cluster: cluster as OssCluster | undefined, lab: lab as Lab | undefined };
-    await made.cluster?.close();
-    await made.lab?.teardown();
+    await closeOssLab(cluster, lab);
   }
 
-  async function step(t: TestContext, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      for (const [node, a] of cluster.agents) t.diagnostic(`${node} agent:\n${a.logs.slice(-40).join('\n')}`);
-      for (const ns of [lab.names.node1, lab.names.gwpod]) t.diagnostic(`${ns}:\n${await lab.kernelState(ns).catch((e: unknown) => String(e))}`);
-      throw err;
-    }
-  }
+  const step = (t: TestContext, fn: () => Promise<void>): Promise<void> => withDiagnostics(t, cluster, gateways, fn);
 
   let lastFailure = '';
 
   /** The source the external server of that family sees for a new connection from `ns`; undefined when it fails. */
   async function sourceSeen(ns: string, family: 4 | 6): Promise<string | undefined> {
     const [server, host, port] = family === 4 ? [server4, lab.addrs.ext, PORT] : [server6, lab.addrs6.ext, PORT6];
-    const peer = waitForOutput(server, /peer \S+ \d+\n/, 3000).catch(() => undefined);
-    const text = `hello over IPv${family} from ${ns}`;
-    const echo = await lab.exec(ns, lab.tcpTool('connect', host, port, text, '1500'), { allowFail: true, timeoutMs: 10_000 });
-    if (echo.code !== 0) {
-      lastFailure = `connect: exit ${echo.code} ${echo.stderr.trim()}`;
-      return undefined;
-    }
-    // The echo is the reply: it came back to the pod.
-    assert.equal(echo.stdout, `${text}\n`);
-    const seen = /peer (\S+) \d+\n/.exec((await peer) ?? '')?.[1];
-    if (!seen) lastFailure = 'the echo came back but the server printed no peer';
-    return seen;
+    const r = await sourceSeenBy(lab, ns, server, host, port, `hello over IPv${family} from ${ns}`);
+    lastFailure = r.failure ?? '';
+    return r.seen;
   }
 
   /** New connections of that family from the client pod leave with `want`, once the agents have caught up. */

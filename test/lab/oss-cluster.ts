@@ -19,10 +19,12 @@
  * 2001:db8:64:1::/122 (node1) and 2001:db8:64:2::/122 (node2) of pool 2001:db8:64::/48, and the
  * gateways run with EGRESS_POD_IPS (both addresses).
  */
+import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { eventually, httpTool } from './gateway';
 import { ipamBlockObject, ipPoolObject, namespaceObject, nodeObject, podObject } from './kube-api/objects';
 import { collectLines, LAB_POOLS6, waitForOutput, type CommandResult, type Lab } from './lab';
@@ -255,6 +257,44 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
   } catch (err) {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * One connection from `ns` to the echo server `server` listens as at `host:port`: the source address
+ * the server saw (the echo must have come back to the pod: the reply's path works), or why there is none.
+ */
+export async function sourceSeenBy(lab: Lab, ns: string, server: ChildProcess, host: string, port: string, text: string): Promise<{ readonly seen?: string; readonly failure?: string }> {
+  const peer = waitForOutput(server, /peer \S+ \d+\n/, 3000).catch(() => undefined);
+  const echo = await lab.exec(ns, lab.tcpTool('connect', host, port, text, '1500'), { allowFail: true, timeoutMs: 10_000 });
+  if (echo.code !== 0) return { failure: `connect: exit ${echo.code} ${echo.stderr.trim()}` };
+  assert.equal(echo.stdout, `${text}\n`);
+  const seen = /peer (\S+) \d+\n/.exec((await peer) ?? '')?.[1];
+  return seen ? { seen } : { failure: 'the echo came back but the server printed no peer' };
+}
+
+/** Ends what a test file made: the cluster's processes, then the lab (either may be missing after a failed `before`). */
+export async function closeOssLab(cluster: OssCluster | undefined, lab: Lab | undefined): Promise<void> {
+  await cluster?.close();
+  await lab?.teardown();
+}
+
+/**
+ * Runs a test's body; on failure, adds to the test's output what the agents and `gateways` said and
+ * the client node's and gateway pod's kernels and conntrack, then fails as the body did.
+ */
+export async function withDiagnostics(t: TestContext, cluster: OssCluster, gateways: readonly GatewayProc[], fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const lab = cluster.lab;
+    for (const [node, a] of cluster.agents) t.diagnostic(`${node} agent:\n${a.logs.slice(-40).join('\n')}`);
+    for (const g of gateways) t.diagnostic(`${g.pod} gateway:\n${g.logs.slice(-25).join('\n')}`);
+    for (const ns of [lab.names.node1, lab.names.gwpod]) {
+      t.diagnostic(`${ns}:\n${await lab.kernelState(ns).catch((e: unknown) => String(e))}`);
+      t.diagnostic(`${ns} conntrack:\n${(await lab.exec(ns, ['conntrack', '-L'], { allowFail: true })).stdout}`);
+    }
     throw err;
   }
 }
