@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cidr, IpAddress } from '../model/ip';
-import type { SteeredClient, SteeringSpec } from '../model/steering';
+import { steeringGateway, type SteeredClient, type SteeringGateway, type SteeringSpec } from '../model/steering';
 import { matches, printSelector, type Selector } from '../selector/ast';
 import { tryParseSelector } from '../selector/parse';
 import { LABEL_NAMESPACE_NAME, LABEL_ORCHESTRATOR, LABEL_POD_NAMESPACE, type EgressAnnotations, type NamespaceInfo, type PodInfo } from './cluster';
@@ -17,7 +17,9 @@ import { LABEL_NAMESPACE_NAME, LABEL_ORCHESTRATOR, LABEL_POD_NAMESPACE, type Egr
  * two has the selector: a pod's own win over its namespace's.
  *
  * Fail closed: a client whose namespace the agent has not seen yet, or that no usable gateway
- * matches, gets an empty gateway list: `unreachable default`, never the node's own path.
+ * matches, gets an empty gateway list: `unreachable default`, never the node's own path. Per family
+ * too: a dual-stack pod whose gateways have no IPv6 address gets its gateways (for IPv4) and its
+ * IPv6 traffic fails closed (the dataplane writes the IPv6 backstop alone); its report says so.
  *
  * Left unsteered (issue #15's choice, docs/agent.md "Annotations that do not parse"): a client whose
  * `selector` or `namespaceSelector` does not parse gets no rule at all, so its traffic takes the
@@ -139,6 +141,31 @@ function compareIps(a: IpAddress, b: IpAddress): number {
   return 0;
 }
 
+/**
+ * Whether this node's egress.calico can reach the gateway: its vxlan0 runs over its IPv4 address
+ * (its IPv6 address when it has no IPv4 one, docs/dual-stack.md), and a VXLAN device has a single
+ * underlay family: the node's address's.
+ */
+function reachable(g: PodInfo, inputs: Pick<SteeringInputs, 'nodeIp'>): boolean {
+  const tunnel = g.ips.find((ip) => ip.family === 4) ?? g.ips.find((ip) => ip.family === 6);
+  return tunnel !== undefined && tunnel.family === (inputs.nodeIp?.family ?? 4);
+}
+
+/** The address a gateway is known by: IPv4, else IPv6 (steeringGateway never returns one with neither). */
+function primaryIp(g: SteeringGateway): IpAddress {
+  return (g.ipv4 ?? g.ipv6) as IpAddress;
+}
+
+/**
+ * The families of the pod's addresses that none of its gateways has an address of: that traffic
+ * fails closed (the dataplane's unreachable backstop), which status should say.
+ */
+function uncoveredFamilies(podIps: readonly IpAddress[], gateways: readonly SteeringGateway[]): string | undefined {
+  const missing = [...new Set(podIps.map((ip) => ip.family))].filter((f) => !gateways.some((g) => (f === 4 ? g.ipv4 : g.ipv6) !== undefined));
+  if (missing.length === 0) return undefined;
+  return missing.map((f) => `its gateways have no IPv${f} address: its IPv${f} traffic fails closed`).join('; ');
+}
+
 function uniqueCidrs(list: readonly Cidr[]): Cidr[] {
   const seen = new Map<string, Cidr>();
   for (const c of list) seen.set(c.text, c);
@@ -197,21 +224,24 @@ export function planSteering(inputs: SteeringInputs, previous: ReadonlyMap<strin
   const assignments = new Map<string, readonly string[]>();
   for (const w of wanted) {
     const keys = chosen.get(w.pod.key) ?? [];
-    const families = new Set(w.pod.ips.map((ip) => ip.family));
-    const ips = keys
-      .flatMap((k) => byKey.get(k)?.ips ?? [])
-      .filter((ip) => families.has(ip.family))
-      .sort(compareIps);
-    const ordered = [...keys].sort((a, b) => {
-      const ia = byKey.get(a)?.ips[0];
-      const ib = byKey.get(b)?.ips[0];
-      return ia && ib ? compareIps(ia, ib) : 0;
+    // Each gateway whole (a dual-stack one's MAC comes from its IPv4 address, even for the pod's IPv6).
+    const chosenGateways = keys.flatMap((k) => {
+      const g = steeringGateway(byKey.get(k)?.ips ?? []);
+      return g ? [{ key: k, g }] : [];
     });
+    chosenGateways.sort((a, b) => compareIps(primaryIp(a.g), primaryIp(b.g)));
+    const ordered = chosenGateways.map((c) => c.key);
     if (!w.unsteered) {
       assignments.set(w.pod.key, ordered);
-      clients.push({ pod: w.pod.key, ips: w.pod.ips, gateways: ips });
+      clients.push({ pod: w.pod.key, ips: w.pod.ips, gateways: chosenGateways.map((c) => c.g) });
     }
-    const problem = w.problem ?? (keys.length === 0 ? (w.matched === 0 ? 'no gateway matches the selectors: failed closed' : 'no matching gateway is usable: failed closed') : undefined);
+    const problem =
+      w.problem ??
+      (keys.length === 0
+        ? w.matched === 0
+          ? 'no gateway matches the selectors: failed closed'
+          : 'no matching gateway is usable: failed closed'
+        : uncoveredFamilies(w.pod.ips, chosenGateways.map((c) => c.g)));
     reports.push({
       pod: w.pod.key,
       steered: !w.unsteered,
@@ -233,9 +263,12 @@ export function planSteering(inputs: SteeringInputs, previous: ReadonlyMap<strin
   const keep = inputs.keepFlows ?? inputs.usable;
   const chosenKeys = new Set([...assignments.values()].flat());
   const keepFlows = gateways
-    .filter((g) => relevantGateways.has(g.key) && !chosenKeys.has(g.key) && keep(g))
-    .flatMap((g) => g.ips.filter((a) => a.family === 4).slice(0, 1))
-    .sort(compareIps);
+    .filter((g) => relevantGateways.has(g.key) && !chosenKeys.has(g.key) && reachable(g, inputs) && keep(g))
+    .flatMap((g) => {
+      const sg = steeringGateway(g.ips);
+      return sg ? [sg] : [];
+    })
+    .sort((a, b) => compareIps(primaryIp(a), primaryIp(b)));
   const spec: SteeringSpec | undefined = inputs.nodeIp
     ? {
         device: { nodeName: inputs.nodeName, vni: inputs.vni, port: inputs.port, localIp: inputs.nodeIp },
@@ -288,9 +321,10 @@ function want(pod: PodInfo, inputs: SteeringInputs, gateways: readonly PodInfo[]
     return matches(sel.selector, { labels: podSubjectLabels(g), namespaced: true });
   });
   const families = new Set(pod.ips.map((ip) => ip.family));
-  // The pod's first family (IPv4 on a dual-stack pod) decides: a gateway must carry that one.
+  // The pod's first family (IPv4 on a dual-stack pod) decides: a gateway must carry that one. And
+  // this node's tunnel must reach it (an IPv6-only gateway's vxlan0 runs over IPv6).
   const primary = pod.ips[0]?.family;
-  const candidates = matchedGateways.filter((g) => usable.has(g.key) && g.ips.some((ip) => ip.family === primary && families.has(ip.family)));
+  const candidates = matchedGateways.filter((g) => usable.has(g.key) && reachable(g, inputs) && g.ips.some((ip) => ip.family === primary && families.has(ip.family)));
   return {
     pod,
     source,

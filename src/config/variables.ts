@@ -247,7 +247,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     commands: ['agent'],
     default: undefined,
     flag: '--multipath-hash',
-    meaning: "How the node spreads steered flows over a pod's gateways (a node-wide setting): l4 hashes addresses, protocol and ports, so one pod's connections spread (net.ipv4.fib_multipath_hash_policy=3, _fields=0x37); l3 hashes addresses only (policy 0). Unset: the node's setting is left alone. Each flow stays on its gateway either way.",
+    meaning: "How the node spreads steered flows over a pod's gateways (a node-wide setting): l4 hashes addresses, protocol and ports, so one pod's connections spread (net.ipv4.fib_multipath_hash_policy=3, _fields=0x37; IPv6 the same); l3 hashes addresses only (IPv4 policy 0; IPv6 policy 3, fields 0x03, never the flow label). Unset: the node's setting is left alone. Each flow stays on its gateway either way.",
   },
   {
     name: 'AGENT_GATEWAY_POLL_INTERVAL',

@@ -1,6 +1,6 @@
 import { ErrorCodes, kernelError } from '../errors';
 import { parseMac, formatMac } from '../model/mac';
-import type { LinkState, Links, VxlanSpec } from '../kernel/ports';
+import type { Ipv4ConfKey, LinkState, Links, VxlanSpec } from '../kernel/ports';
 
 /**
  * The kernel's default: a VXLAN device gets its parent's MTU minus the encapsulation overhead,
@@ -8,6 +8,8 @@ import type { LinkState, Links, VxlanSpec } from '../kernel/ports';
  */
 const VXLAN_OVERHEAD = 50;
 const VXLAN6_OVERHEAD = 70;
+/** What a new device of a fresh namespace reads (net.ipv4.conf.default.*). */
+const DEFAULT_IPV4_CONF: Readonly<Record<Ipv4ConfKey, number>> = { forwarding: 0, proxy_arp: 0, rp_filter: 0, accept_local: 0, src_valid_mark: 0 };
 
 /**
  * A stateful stand-in for the kernel's link table with the same ensureVxlan contract as the
@@ -16,6 +18,8 @@ const VXLAN6_OVERHEAD = 70;
 export class FakeLinks implements Links {
   readonly log: string[] = [];
   private readonly links = new Map<string, LinkState>();
+  /** Per-device IPv4 settings set so far (the rest read as DEFAULT_IPV4_CONF). */
+  private readonly conf = new Map<string, Map<Ipv4ConfKey, number>>();
   private nextIndex = 1;
   private failure: { op: 'create' | 'delete' | 'set'; errno: string } | undefined;
 
@@ -33,6 +37,7 @@ export class FakeLinks implements Links {
 
   /** Deletes a device as someone else would (`ip link del`); true when it existed. */
   removeLink(name: string): boolean {
+    this.conf.delete(name);
     return this.links.delete(name);
   }
 
@@ -87,10 +92,26 @@ export class FakeLinks implements Links {
     return wanted;
   }
 
+  async ipv4Conf(name: string, key: Ipv4ConfKey): Promise<number | undefined> {
+    if (!this.links.has(name)) throw kernelError(`reading net.ipv4.conf.${name}.${key} (RTM_GETLINK)`, Object.assign(new Error('rejected by the kernel: ENODEV'), { code: 'ENODEV' }));
+    return this.conf.get(name)?.get(key) ?? DEFAULT_IPV4_CONF[key];
+  }
+
+  async setIpv4Conf(name: string, key: Ipv4ConfKey, value: number): Promise<void> {
+    const doing = `setting net.ipv4.conf.${name}.${key} to ${value} (RTM_SETLINK)`;
+    if (!this.links.has(name)) throw kernelError(doing, new Error(`no device named ${name}`));
+    this.fail('set', doing);
+    const conf = this.conf.get(name) ?? new Map<Ipv4ConfKey, number>();
+    conf.set(key, value);
+    this.conf.set(name, conf);
+    this.log.push(`set ${name} ipv4 ${key} ${value}`);
+  }
+
   async remove(name: string): Promise<boolean> {
     if (!this.links.has(name)) return false;
     this.fail('delete', `deleting link ${name}`);
     this.links.delete(name);
+    this.conf.delete(name);
     this.log.push(`delete ${name}`);
     return true;
   }
@@ -105,7 +126,8 @@ export class FakeLinks implements Links {
         const vx = v
           ? ` vxlan id ${v.vni} dstport ${v.port} dev ${v.parentIndex !== undefined ? (byIndex.get(v.parentIndex) ?? `#${v.parentIndex}`) : '-'} local ${v.local ?? '-'}`
           : '';
-        return `${l.index}: ${l.name} ${l.kind || 'device'} ${l.up ? 'up' : 'down'} mtu ${l.mtu} address ${l.mac}${vx}\n`;
+        const conf = [...(this.conf.get(l.name) ?? [])].map(([k, v]) => ` ${k} ${v}`).join('');
+        return `${l.index}: ${l.name} ${l.kind || 'device'} ${l.up ? 'up' : 'down'} mtu ${l.mtu} address ${l.mac}${vx}${conf}\n`;
       })
       .join('');
   }

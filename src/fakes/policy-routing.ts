@@ -14,7 +14,7 @@ import type { BatchErrors, Upsert } from '../kernel/return-path';
 
 /**
  * A stateful in-memory kernel for the steering's policy routing, with the kernel's rules that
- * matter to fail-closed: a route must name an existing nexthop; a nexthop must be on an existing
+ * matter to fail-closed: a route must name an existing nexthop (an IPv6 route, one of IPv6 nexthops); a nexthop must be on an existing
  * device; deleting a nexthop takes it out of its groups, a group left empty is deleted, and a route
  * whose nexthop is deleted goes with it; deleting a device deletes its nexthops (and so on). It
  * keeps foreign entries too (seed*), prints itself like iproute2 (`dump()`), logs every write, and
@@ -131,6 +131,10 @@ export class FakePolicyRouting implements PolicyRouting {
           throw errnoError('EINVAL', `nexthop id ${entry.nexthopId ?? '?'} does not exist`);
         }
         if (entry.type === 'device' && !this.devices.has(entry.dev ?? '')) throw errnoError('ENODEV', `no device named ${entry.dev ?? '?'}`);
+        // The kernel's rule (measured on 6.18): an IPv4 route may use IPv6 nexthops, not the reverse.
+        if (entry.type === 'nexthop' && entry.dst.family === 6 && this.hasIpv4Nexthop(entry.nexthopId ?? -1)) {
+          throw errnoError('EINVAL', 'IPv6 routes can not use an IPv4 nexthop');
+        }
         const key = routeKey(entry);
         const i = this.routes.findIndex((h) => routeKey(h.entry) === key);
         const held = this.routes[i];
@@ -200,6 +204,11 @@ export class FakePolicyRouting implements PolicyRouting {
   async deviceWithAddress(ip: IpAddress): Promise<string | undefined> {
     for (const [name, addrs] of this.devices) if (addrs.includes(ip.text)) return name;
     return undefined;
+  }
+
+  private hasIpv4Nexthop(id: number): boolean {
+    const ids = this.groups.get(id)?.entry.members ?? [id];
+    return ids.some((m) => this.nexthops.get(m)?.entry.gateway.family === 4);
   }
 
   /** The kernel's cascade: routes using the id go; a single leaves its groups; an emptied group goes too. */

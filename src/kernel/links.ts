@@ -3,9 +3,9 @@ import { parseIp } from '../model/ip';
 import type { LinkState, VxlanSpec } from '../model/link';
 import { parseMac } from '../model/mac';
 import { decodeLink, linkPayload, vxlanInfoData, type LinkMessage } from './netlink/codec';
-import { IFF_UP, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from './netlink/constants';
+import { IFF_UP, IPV4_DEVCONF, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK } from './netlink/constants';
 import { NetlinkError, NetlinkSession } from './netlink/session';
-import type { Links } from './ports';
+import type { Ipv4ConfKey, Links } from './ports';
 
 /**
  * Links through rtnetlink (the project's session and codec, ./netlink/), in the network namespace
@@ -69,6 +69,28 @@ export class NetlinkLinks implements Links {
     const final = await this.get(spec.name);
     if (!final) throw kernelError(doing, new Error('the device disappeared while it was being set up'));
     return final;
+  }
+
+  async ipv4Conf(name: string, key: Ipv4ConfKey): Promise<number | undefined> {
+    const doing = `reading net.ipv4.conf.${name}.${key} (RTM_GETLINK)`;
+    let replies;
+    try {
+      replies = await this.rt().query(RTM_GETLINK, 0, linkPayload({ name }), doing);
+    } catch (err) {
+      throw kernelError(doing, rejected(err));
+    }
+    for (const r of replies) {
+      const m = r.type === RTM_NEWLINK ? decodeLink(r.data) : undefined;
+      if (m) return m.ipv4Conf?.[IPV4_DEVCONF[key] - 1];
+    }
+    throw kernelError(doing, new Error('the kernel answered without the link'));
+  }
+
+  async setIpv4Conf(name: string, key: Ipv4ConfKey, value: number): Promise<void> {
+    const doing = `setting net.ipv4.conf.${name}.${key} to ${value} (RTM_SETLINK)`;
+    const current = await this.get(name);
+    if (!current) throw kernelError(doing, new Error(`no device named ${name}`));
+    await this.call(doing, RTM_SETLINK, 0, linkPayload({ index: current.index, ipv4Conf: [[IPV4_DEVCONF[key], value]] }));
   }
 
   async remove(name: string): Promise<boolean> {

@@ -17,7 +17,20 @@ export interface Links {
   ensureVxlan(spec: VxlanSpec): Promise<LinkState>;
   /** Deletes the device of that name; false when there was none (not an error). */
   remove(name: string): Promise<boolean>;
+  /**
+   * A device's IPv4 setting (net.ipv4.conf.<name>.<key>) as rtnetlink reports it; undefined when
+   * the device has no IPv4 settings. Throws when the device does not exist.
+   */
+  ipv4Conf(name: string, key: Ipv4ConfKey): Promise<number | undefined>;
+  /**
+   * Sets it over rtnetlink (RTM_SETLINK, IFLA_AF_SPEC): CAP_NET_ADMIN is enough, where /proc/sys is
+   * read-only in an unprivileged container.
+   */
+  setIpv4Conf(name: string, key: Ipv4ConfKey, value: number): Promise<void>;
 }
+
+/** The per-device IPv4 settings the project reads or writes over rtnetlink. */
+export type Ipv4ConfKey = 'forwarding' | 'proxy_arp' | 'rp_filter' | 'accept_local' | 'src_valid_mark';
 
 export interface Sysctl {
   /** Key in dotted or slashed form below /proc/sys, e.g. "net/ipv4/ip_forward". */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IpAddress } from './ip';
+import { ipFromBytes, type IpAddress } from './ip';
 
 /** Formats 6 bytes as "aa:bb:cc:dd:ee:ff". */
 export function formatMac(bytes: Uint8Array): string {
@@ -32,4 +32,19 @@ export function gatewayVxlanMac(egressIp: IpAddress): string {
   // One read: `bytes` parses the text afresh each time.
   const bytes = egressIp.bytes;
   return formatMac(Uint8Array.from([0xa2, 0x2a, ...bytes.subarray(bytes.length - 4)]));
+}
+
+/**
+ * The IPv6 link-local address of a MAC by modified EUI-64 (RFC 4291 appendix A: ff:fe in the middle,
+ * the universal/local bit flipped), the address a device with that MAC gives itself. The agent's
+ * IPv6 next hop for a gateway: the gateway's vxlan0 address on the VXLAN link, resolved by a
+ * permanent neighbour to that MAC (see src/steering/desired.ts for why not its global address).
+ */
+export function linkLocalOfMac(mac: string): IpAddress {
+  const m = parseMac(mac);
+  if (!m) throw new RangeError(`${mac} is not a MAC address`);
+  const bytes = new Uint8Array(16);
+  bytes.set([0xfe, 0x80]);
+  bytes.set([(m[0] ?? 0) ^ 0x02, m[1] ?? 0, m[2] ?? 0, 0xff, 0xfe, m[3] ?? 0, m[4] ?? 0, m[5] ?? 0], 8);
+  return ipFromBytes(bytes);
 }

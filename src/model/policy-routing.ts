@@ -73,11 +73,13 @@ export interface NexthopGroupEntry {
   readonly unbalancedTimerS: number;
 }
 
-/** "from 100.64.1.5 lookup 1000 priority 100" (as `ip rule` words it; family from the address). */
+/** "from 100.64.1.5 lookup 1000 priority 100" (as `ip rule` words it; family from the address, or "(IPv6)" after "all"). */
 export function formatRule(r: RuleEntry): string {
   const src = r.fwmark && r.src.prefixLength === 0 ? 'all' : r.src.text;
   const mark = r.fwmark ? ` fwmark 0x${r.fwmark.value.toString(16)}/0x${r.fwmark.mask.toString(16)}` : '';
-  return `from ${src}${mark} lookup ${r.table} priority ${r.priority}${r.unexpected ? ` (unexpected: ${r.unexpected})` : ''}`;
+  // "all" says no family: an IPv6 rule says so (`ip -6 rule` lists it apart).
+  const family = src === 'all' && r.family === 6 ? ' (IPv6)' : '';
+  return `from ${src}${mark} lookup ${r.table} priority ${r.priority}${family}${r.unexpected ? ` (unexpected: ${r.unexpected})` : ''}`;
 }
 
 /** "table 1000 default nhid 7 metric 10", "table 1000 unreachable default metric 4294967295". */

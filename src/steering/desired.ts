@@ -1,8 +1,8 @@
 import type { FdbEntry, NeighbourEntry } from '../model/entries';
-import { cidrOf, parseCidr, type Cidr, type IpAddress } from '../model/ip';
-import { gatewayVxlanMac } from '../model/mac';
+import { cidrOf, parseCidr, parseIp, type Cidr, type Family, type IpAddress } from '../model/ip';
+import { gatewayVxlanMac, linkLocalOfMac } from '../model/mac';
 import type { NexthopEntry, NexthopGroupEntry, RuleEntry, TableRouteEntry } from '../model/policy-routing';
-import type { SteeringSpec } from '../model/steering';
+import { gatewayKey, gatewayText, type SteeringGateway, type SteeringSpec } from '../model/steering';
 import { markOf, maxSlot, pinsInKernel, type FlowMark, type Pin } from './pins';
 
 /**
@@ -26,6 +26,29 @@ import { markOf, maxSlot, pinsInKernel, type FlowMark, type Pin } from './pins';
  * its number and its nexthop group when that set changes (the group's members are replaced in
  * place, so a resilient group keeps the buckets of the gateways that stay). Which table is which
  * is read back from the kernel's rules, so the assignment survives an agent restart.
+ *
+ * IPv6 (dual-stack pods): each table has an IPv6 twin under the same number, written when one of
+ * its pods has an IPv6 address (`ip -6 rule from <pod IPv6>/128`, its own backstop, throws and
+ * resilient group: a group holds nexthops of one family). The IPv6 half needs no 169.254.1.1 route:
+ * a Calico pod's IPv6 gateway is the link-local address of the node's side of its veth, which the
+ * node answers as its own. A gateway with no IPv6 address has no IPv6 nexthop; a table whose
+ * gateways have none keeps the IPv6 backstop alone, so the pods' IPv6 traffic fails closed like
+ * their IPv4 traffic with no gateway (never the node's path: see docs/agent.md for why).
+ *
+ *   nexthop N6: via fe80::<EUI-64 of the gateway's MAC> dev egress.calico onlink
+ *   neigh fe80::<…> lladdr <the gateway's MAC> permanent   (the FDB entry is the IPv4 one, shared)
+ *
+ * The IPv6 next hop is the link-local address the gateway's vxlan0 derives from its MAC, not its
+ * global address: the next hop only names a MAC (the permanent neighbour), and the kernel checks
+ * an IPv6 nexthop with a global address against the main table, where a Calico node always routes
+ * the gateway's pod network out of another device: `onlink` is refused ("device mismatch"), and
+ * without it the lookup must find a route to it out of egress.calico (measured on Linux 6.18, and
+ * what the kernel's ip6_validate_gw says). A link-local next hop is checked against neither.
+ *
+ * The tunnel (egress.calico's `local`, the FDB entries' destinations) has the family of the node's
+ * address: IPv4 on a dual-stack node, where gateways are reached at their IPv4 address and their
+ * MAC comes from it. A gateway without an address of that family (an IPv6-only gateway seen from
+ * an IPv4 node) cannot be reached through the tunnel and is left out, reported as a problem.
  */
 
 export interface SteeringOptions {
@@ -100,9 +123,11 @@ export interface SteeringKernelView {
 
 export interface SteeringTable {
   readonly table: number;
-  /** Gateways of the table's group, in address order; empty: only the backstop (fail closed). */
+  /** The table's gateways (as gatewayText prints them), in address order; empty: only the backstops (fail closed). */
   readonly gateways: readonly string[];
+  /** Its IPv4 group; and its IPv6 group, when its pods have IPv6 addresses and a gateway has one. */
   readonly groupId?: number;
+  readonly groupId6?: number;
   /** "namespace/name" of the pods whose rules point here. */
   readonly pods: readonly string[];
 }
@@ -121,52 +146,83 @@ export interface DesiredSteering {
   readonly problems: readonly string[];
 }
 
-const DEFAULT_V4 = parseCidr('0.0.0.0/0') as Cidr;
 
-/** A gateway list's identity: its IPv4 addresses, deduplicated, in numeric order. */
-function gatewayKey(gateways: readonly IpAddress[]): string[] {
-  const v4 = new Map<string, IpAddress>();
-  for (const g of gateways) if (g.family === 4) v4.set(g.text, g);
-  return [...v4.keys()].sort(compareIpv4Text);
+const FAMILIES: readonly Family[] = [4, 6];
+const DEFAULT_ROUTE: Readonly<Record<Family, Cidr>> = { 4: parseCidr('0.0.0.0/0') as Cidr, 6: parseCidr('::/0') as Cidr };
+const HOST_LENGTH: Readonly<Record<Family, number>> = { 4: 32, 6: 128 };
+
+/** A gateway as the client node reaches it. */
+interface Gateway {
+  /** gatewayKey: its IPv4 address, else its IPv6 address. */
+  readonly key: string;
+  /** gatewayText: every address it has. */
+  readonly text: string;
+  /** Its vxlan0 MAC and the outer destination of the VXLAN packets to it (the address its MAC comes from). */
+  readonly mac: string;
+  readonly tunnel: IpAddress;
+  /** The next hop per family it has an address of: its IPv4 address; the link-local address of its MAC. */
+  readonly via: Readonly<Partial<Record<Family, IpAddress>>>;
 }
 
-function compareIpv4Text(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < 4; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+function gatewayOf(g: SteeringGateway): Gateway | undefined {
+  const tunnel = g.ipv4 ?? g.ipv6;
+  if (!tunnel) return undefined;
+  const mac = gatewayVxlanMac(tunnel);
+  return { key: gatewayKey(g), text: gatewayText(g), mac, tunnel, via: { ...(g.ipv4 ? { 4: g.ipv4 } : {}), ...(g.ipv6 ? { 6: linkLocalOfMac(mac) } : {}) } };
+}
+
+/** Addresses in numeric order, IPv4 before IPv6. */
+function compareIps(a: IpAddress, b: IpAddress): number {
+  if (a.family !== b.family) return a.family - b.family;
+  const x = a.bytes;
+  const y = b.bytes;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
   return 0;
 }
 
+const compareGateways = (a: Gateway, b: Gateway): number => compareIps(a.tunnel, b.tunnel);
+
 interface ClientGroup {
-  /** Joined gateway key; '' for the fail-closed group. */
+  /** Joined gateway keys; '' for the fail-closed group. */
   readonly key: string;
-  readonly gateways: string[];
-  /** Pod IPv4 addresses by text, with the pod's name. */
+  readonly gateways: Gateway[];
+  /** Pod addresses (both families) by text, with the pod's name. */
   readonly members: Map<string, { readonly ip: IpAddress; readonly pod: string }>;
 }
 
-export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass' | 'keepFlows'>, options: SteeringOptions, kernel: SteeringKernelView): DesiredSteering {
-  const problems: string[] = [];
-  const gatewayIps = new Map<string, IpAddress>();
+/** The spec as desiredSteering reads it; `device` only for its address's family (the tunnel's; IPv4 without it). */
+export type SteeringSpecView = Pick<SteeringSpec, 'clients' | 'bypass' | 'keepFlows'> & { readonly device?: Pick<SteeringSpec['device'], 'localIp'> };
 
-  // 1. Clients grouped by gateway set. Only IPv4 is steered (see docs/agent.md): an IPv6 pod
-  //    address keeps the node's path, as with Enterprise's Felix; an IPv6 gateway address is unused.
+export function desiredSteering(spec: SteeringSpecView, options: SteeringOptions, kernel: SteeringKernelView): DesiredSteering {
+  const problems: string[] = [];
+  const underlay: Family = spec.device?.localIp.family ?? 4;
+
+  // 1. The gateways the tunnel can reach, and the clients grouped by gateway set.
+  const gateways = new Map<string, Gateway>();
+  const unreachable = new Set<string>();
+  const known = (g: SteeringGateway): Gateway | undefined => {
+    const gw = gatewayOf(g);
+    if (!gw) return undefined;
+    if (gw.tunnel.family !== underlay) {
+      unreachable.add(gw.text);
+      return undefined;
+    }
+    const had = gateways.get(gw.key);
+    if (had) return had;
+    gateways.set(gw.key, gw);
+    return gw;
+  };
   const groups = new Map<string, ClientGroup>();
   const seenIps = new Map<string, string>();
-  const ipv6Pods = new Set<string>();
-  const ipv6Gateways = new Set<string>();
   for (const c of [...spec.clients].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0))) {
+    const gws = new Map<string, Gateway>();
     for (const g of c.gateways) {
-      if (g.family === 4) gatewayIps.set(g.text, g);
-      else ipv6Gateways.add(g.text);
+      const gw = known(g);
+      if (gw) gws.set(gw.key, gw);
     }
-    const gws = gatewayKey(c.gateways);
-    const key = gws.join(',');
+    const sorted = [...gws.values()].sort(compareGateways);
+    const key = sorted.map((g) => g.key).join(',');
     for (const ip of c.ips) {
-      if (ip.family !== 4) {
-        ipv6Pods.add(c.pod);
-        continue;
-      }
       const other = seenIps.get(ip.text);
       if (other !== undefined) {
         problems.push(`pod ${c.pod}: address ${ip.text} is also ${other}'s; steered as ${other}'s`);
@@ -175,21 +231,37 @@ export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass' | 
       seenIps.set(ip.text, c.pod);
       let g = groups.get(key);
       if (!g) {
-        g = { key, gateways: gws, members: new Map() };
+        g = { key, gateways: sorted, members: new Map() };
         groups.set(key, g);
       }
       g.members.set(ip.text, { ip, pod: c.pod });
     }
   }
-  for (const pod of ipv6Pods) problems.push(`pod ${pod}: IPv6 addresses are not steered (IPv4 only): its IPv6 traffic takes the node's path`);
-  if (ipv6Gateways.size) problems.push(`IPv6 gateway addresses ${[...ipv6Gateways].sort().join(', ')} are not used (IPv4 only)`);
+  for (const g of spec.keepFlows ?? []) known(g);
+  for (const text of [...unreachable].sort()) {
+    problems.push(`gateway ${text} has no IPv${underlay} address: ${options.device} (IPv${underlay}) cannot reach it; not used`);
+  }
 
   // 2. Pins keep their slots and tables (a flow's mark must keep meaning its gateway); then each
   //    client group keeps the table most of its pods' rules point at now.
   const nexthopOf = new Map<string, number>();
-  for (const n of kernel.nexthops) if (n.dev === options.device && n.gateway.family === 4 && !nexthopOf.has(n.gateway.text)) nexthopOf.set(n.gateway.text, n.id);
-  const pinning = options.flowMark ? planPins(spec, options, options.flowMark, kernel, nexthopOf, gatewayIps) : undefined;
-  const assignment = assignTables([...groups.values()], kernel, options, problems, pinning?.tables ?? new Set());
+  for (const n of kernel.nexthops) if (n.dev === options.device && !nexthopOf.has(n.gateway.text)) nexthopOf.set(n.gateway.text, n.id);
+  const keyOfVia = new Map<string, string>();
+  for (const g of gateways.values()) {
+    for (const f of FAMILIES) {
+      const via = g.via[f];
+      if (via) keyOfVia.set(via.text, g.key);
+    }
+  }
+  // An IPv4 nexthop names its gateway's key even when the spec no longer does.
+  for (const n of kernel.nexthops) if (n.gateway.family === 4 && !keyOfVia.has(n.gateway.text)) keyOfVia.set(n.gateway.text, n.gateway.text);
+  const keyOfNexthop = new Map<number, string>();
+  for (const [via, id] of nexthopOf) {
+    const key = keyOfVia.get(via);
+    if (key !== undefined) keyOfNexthop.set(id, key);
+  }
+  const pinning = options.flowMark ? planPins(gateways, options, options.flowMark, kernel, keyOfNexthop) : undefined;
+  const assignment = assignTables([...groups.values()], kernel, options, problems, pinning?.tables ?? new Set(), keyOfNexthop);
 
   // 3. Nexthop ids: an existing one for each gateway and each kept group, fresh ones otherwise.
   const ids = new IdAllocator(options.nexthopIds, kernel);
@@ -197,46 +269,48 @@ export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass' | 
 
   const rules: RuleEntry[] = [];
   const routes: TableRouteEntry[] = [];
-  const nexthops = new Map<string, NexthopEntry>();
+  const nexthops = new Map<string, { readonly entry: NexthopEntry; readonly gateway: Gateway }>();
   const nhGroups: NexthopGroupEntry[] = [];
   const tables: SteeringTable[] = [];
   const bypass = bypassCidrs(spec, problems);
   const usedGroupIds = new Set<number>();
+  const nexthopFor = (g: Gateway, family: Family): number | undefined => {
+    const via = g.via[family];
+    if (!via) return undefined;
+    let id = nexthopOf.get(via.text);
+    if (id === undefined) {
+      id = ids.next();
+      nexthopOf.set(via.text, id);
+    }
+    if (!nexthops.has(via.text)) nexthops.set(via.text, { entry: { id, gateway: via, dev: options.device }, gateway: g });
+    return id;
+  };
 
   for (const { group, table } of assignment) {
-    routes.push({ table, dst: DEFAULT_V4, type: 'unreachable', metric: BACKSTOP_METRIC });
-    routes.push({ table, dst: CALICO_POD_GATEWAY, type: 'device', dev: options.device, metric: ROUTE_METRIC });
-    for (const dst of bypass) routes.push({ table, dst, type: 'throw', metric: ROUTE_METRIC });
-    let groupId: number | undefined;
-    if (group.gateways.length > 0) {
-      const members: number[] = [];
-      for (const gw of group.gateways) {
-        let id = nexthopOf.get(gw);
-        if (id === undefined) {
-          id = ids.next();
-          nexthopOf.set(gw, id);
-        }
-        if (!nexthops.has(gw)) nexthops.set(gw, { id, gateway: gatewayIps.get(gw) as IpAddress, dev: options.device });
-        members.push(id);
+    const families = new Set([...group.members.values()].map((m) => m.ip.family));
+    const groupIds: { groupId?: number; groupId6?: number } = {};
+    for (const family of FAMILIES) {
+      if (!families.has(family)) continue;
+      routes.push({ table, dst: DEFAULT_ROUTE[family], type: 'unreachable', metric: BACKSTOP_METRIC });
+      if (family === 4) routes.push({ table, dst: CALICO_POD_GATEWAY, type: 'device', dev: options.device, metric: ROUTE_METRIC });
+      for (const dst of bypass[family]) routes.push({ table, dst, type: 'throw', metric: ROUTE_METRIC });
+      const members = group.gateways.flatMap((g) => nexthopFor(g, family) ?? []);
+      if (members.length > 0) {
+        const groupId = keptGroupId(table, family, kernel, groupById, options, usedGroupIds) ?? ids.next();
+        usedGroupIds.add(groupId);
+        nhGroups.push({ id: groupId, members: members.sort((a, b) => a - b), ...options.group });
+        routes.push({ table, dst: DEFAULT_ROUTE[family], type: 'nexthop', nexthopId: groupId, metric: ROUTE_METRIC });
+        if (family === 4) groupIds.groupId = groupId;
+        else groupIds.groupId6 = groupId;
       }
-      groupId = keptGroupId(table, kernel, groupById, options, usedGroupIds) ?? ids.next();
-      usedGroupIds.add(groupId);
-      nhGroups.push({ id: groupId, members: members.sort((a, b) => a - b), ...options.group });
-      routes.push({ table, dst: DEFAULT_V4, type: 'nexthop', nexthopId: groupId, metric: ROUTE_METRIC });
+      const own = [...group.members.values()].filter((m) => m.ip.family === family).sort((a, b) => compareIps(a.ip, b.ip));
+      for (const { ip } of own) rules.push({ family, src: cidrOf(ip, HOST_LENGTH[family]), priority: options.rulePriority, table });
     }
-    for (const key of [...group.members.keys()].sort(compareIpv4Text)) {
-      const { ip } = group.members.get(key) as { ip: IpAddress };
-      rules.push({ family: 4, src: cidrOf(ip, 32), priority: options.rulePriority, table });
-    }
-    tables.push({
-      table,
-      gateways: group.gateways,
-      ...(groupId !== undefined ? { groupId } : {}),
-      pods: podsOf(group),
-    });
+    tables.push({ table, gateways: group.gateways.map((g) => g.text), ...groupIds, pods: podsOf(group) });
   }
 
-  // 4. Pins: new ones take free tables after the client groups; each gets its gateway's nexthop.
+  // 4. Pins: new ones take free tables after the client groups; each gets its gateway's nexthops,
+  //    a mark rule and a default route per family the gateway has.
   const pins: Pin[] = [];
   if (pinning && options.flowMark) {
     const taken = new Set<number>([...assignment.map((a) => a.table), ...pinning.tables]);
@@ -247,45 +321,52 @@ export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass' | 
       return undefined;
     };
     for (const want of pinning.wanted) {
+      const gw = gateways.get(want.gateway) as Gateway;
       const table = want.table ?? freeTable();
       if (table === undefined) {
-        problems.push(`no free route table in ${options.tables.first}-${options.tables.last} to pin the flows of gateway ${want.gateway}: a drain of it moves them`);
+        problems.push(`no free route table in ${options.tables.first}-${options.tables.last} to pin the flows of gateway ${gw.text}: a drain of it moves them`);
         continue;
       }
       taken.add(table);
-      let id = nexthopOf.get(want.gateway);
-      if (id === undefined) {
-        id = ids.next();
-        nexthopOf.set(want.gateway, id);
+      const mark = markOf(want.slot, options.flowMark.mask);
+      for (const family of FAMILIES) {
+        const id = nexthopFor(gw, family);
+        if (id === undefined) continue;
+        rules.push({ family, src: DEFAULT_ROUTE[family], priority: options.rulePriority - 1, table, fwmark: { value: mark, mask: options.flowMark.mask } });
+        routes.push({ table, dst: DEFAULT_ROUTE[family], type: 'nexthop', nexthopId: id, metric: ROUTE_METRIC });
+        // The encapsulated packet keeps the mark: its own lookup for the gateway must not come back here.
+        const throws = new Map<string, Cidr>();
+        if (gw.tunnel.family === family) throws.set(gw.tunnel.text, cidrOf(gw.tunnel, HOST_LENGTH[family]));
+        for (const dst of bypass[family]) throws.set(dst.text, dst);
+        for (const dst of throws.values()) routes.push({ table, dst, type: 'throw', metric: ROUTE_METRIC });
       }
-      if (!nexthops.has(want.gateway)) nexthops.set(want.gateway, { id, gateway: gatewayIps.get(want.gateway) as IpAddress, dev: options.device });
-      const pin: Pin = { gateway: want.gateway, slot: want.slot, mark: markOf(want.slot, options.flowMark.mask), table };
-      pins.push(pin);
-      rules.push({ family: 4, src: DEFAULT_V4, priority: options.rulePriority - 1, table, fwmark: { value: pin.mark, mask: options.flowMark.mask } });
-      routes.push({ table, dst: DEFAULT_V4, type: 'nexthop', nexthopId: id, metric: ROUTE_METRIC });
-      // The encapsulated packet keeps the mark: its own lookup for the gateway must not come back here.
-      const throws = new Map<string, Cidr>([[`${want.gateway}/32`, cidrOf(gatewayIps.get(want.gateway) as IpAddress, 32)]]);
-      for (const dst of bypass) throws.set(dst.text, dst);
-      for (const dst of throws.values()) routes.push({ table, dst, type: 'throw', metric: ROUTE_METRIC });
+      pins.push({
+        gateway: gw.key,
+        slot: want.slot,
+        mark,
+        table,
+        ...(gw.via[4] ? { ipv4Nexthop: gw.via[4].text } : {}),
+        ...(gw.via[6] ? { ipv6Nexthop: gw.via[6].text } : {}),
+      });
     }
     problems.push(...pinning.problems);
   }
 
   const neighbours: NeighbourEntry[] = [];
-  const fdb: FdbEntry[] = [];
-  for (const n of nexthops.values()) {
-    const mac = gatewayVxlanMac(n.gateway);
-    neighbours.push({ ip: n.gateway, mac, dev: options.device });
-    fdb.push({ mac, dst: n.gateway, dev: options.device });
+  const fdb = new Map<string, FdbEntry>();
+  for (const { entry, gateway } of nexthops.values()) {
+    neighbours.push({ ip: entry.gateway, mac: gateway.mac, dev: options.device });
+    // One forwarding entry per gateway, whichever families' nexthops asked for it.
+    if (!fdb.has(gateway.mac)) fdb.set(gateway.mac, { mac: gateway.mac, dst: gateway.tunnel, dev: options.device });
   }
 
   return {
     rules,
     routes,
-    nexthops: [...nexthops.values()].sort((a, b) => a.id - b.id),
+    nexthops: [...nexthops.values()].map((n) => n.entry).sort((a, b) => a.id - b.id),
     groups: nhGroups.sort((a, b) => a.id - b.id),
     neighbours,
-    fdb,
+    fdb: [...fdb.values()],
     tables: tables.sort((a, b) => a.table - b.table),
     pins: pins.sort((a, b) => a.slot - b.slot),
     problems,
@@ -294,34 +375,31 @@ export function desiredSteering(spec: Pick<SteeringSpec, 'clients' | 'bypass' | 
 
 /**
  * Which gateways get a pin, with which slot, and which keep their table: the clients' gateways and
- * the spec's keepFlows (IPv4). A gateway pinned now keeps its slot and table; a new one takes the
- * lowest slot nobody holds (preferring one no rule in the kernel names, so that a slot just given
- * up does not carry old flows to a new gateway at once). Without a slot left, a gateway is not
- * pinned and the problem is reported.
+ * the spec's keepFlows. A gateway pinned now keeps its slot and table; a new one takes the lowest
+ * slot nobody holds (preferring one no rule in the kernel names, so that a slot just given up does
+ * not carry old flows to a new gateway at once). Without a slot left, a gateway is not pinned and
+ * the problem is reported.
  */
 function planPins(
-  spec: Pick<SteeringSpec, 'clients' | 'keepFlows'>,
+  gateways: ReadonlyMap<string, Gateway>,
   options: SteeringOptions,
   flowMark: FlowMark,
   kernel: SteeringKernelView,
-  nexthopOf: ReadonlyMap<string, number>,
-  gatewayIps: Map<string, IpAddress>,
+  keyOfNexthop: ReadonlyMap<number, string>,
 ): { wanted: Array<{ gateway: string; slot: number; table?: number }>; tables: Set<number>; problems: string[] } {
   const problems: string[] = [];
-  for (const g of spec.keepFlows ?? []) if (g.family === 4) gatewayIps.set(g.text, g);
-  const pinned = [...gatewayIps.keys()].sort(compareIpv4Text);
-  const gatewayOf = new Map<number, string>([...nexthopOf].map(([gw, id]) => [id, gw]));
-  const have = new Map(pinsInKernel(kernel.rules, kernel.routes, gatewayOf, flowMark, options.rulePriority - 1).map((p) => [p.gateway, p]));
+  const pinned = [...gateways.values()].sort(compareGateways);
+  const have = new Map(pinsInKernel(kernel.rules, kernel.routes, keyOfNexthop, flowMark, options.rulePriority - 1).map((p) => [p.gateway, p]));
   const inRange = (t: number): boolean => t >= options.tables.first && t <= options.tables.last;
   const wanted: Array<{ gateway: string; slot: number; table?: number }> = [];
   const slots = new Set<number>();
   const tables = new Set<number>();
   for (const gw of pinned) {
-    const p = have.get(gw);
+    const p = have.get(gw.key);
     if (p && !slots.has(p.slot) && !tables.has(p.table) && inRange(p.table)) {
       slots.add(p.slot);
       tables.add(p.table);
-      wanted.push({ gateway: gw, slot: p.slot, table: p.table });
+      wanted.push({ gateway: gw.key, slot: p.slot, table: p.table });
     }
   }
   const named = new Set(kernel.rules.flatMap((r) => (r.fwmark && r.fwmark.mask === flowMark.mask ? [r.fwmark.value >>> 0] : [])));
@@ -332,47 +410,49 @@ function planPins(
     return undefined;
   };
   for (const gw of pinned) {
-    if (wanted.some((w) => w.gateway === gw)) continue;
+    if (wanted.some((w) => w.gateway === gw.key)) continue;
     const slot = freeSlot();
     if (slot === undefined) {
-      problems.push(`no flow mark left in ${flowMark.mask.toString(16)} (${max} gateways) to pin gateway ${gw}: a drain of it moves its flows`);
+      problems.push(`no flow mark left in ${flowMark.mask.toString(16)} (${max} gateways) to pin gateway ${gw.text}: a drain of it moves its flows`);
       continue;
     }
     slots.add(slot);
-    wanted.push({ gateway: gw, slot });
+    wanted.push({ gateway: gw.key, slot });
   }
-  return { wanted: wanted.sort((a, b) => compareIpv4Text(a.gateway, b.gateway)), tables, problems };
+  const order = new Map(pinned.map((g, i) => [g.key, i]));
+  return { wanted: wanted.sort((a, b) => (order.get(a.gateway) ?? 0) - (order.get(b.gateway) ?? 0)), tables, problems };
 }
 
 function podsOf(group: ClientGroup): string[] {
   return [...new Set([...group.members.values()].map((m) => m.pod))].sort();
 }
 
-/** The spec's cluster destinations for the throw routes: IPv4, not the default route itself. */
-function bypassCidrs(spec: Pick<SteeringSpec, 'bypass'>, problems: string[]): Cidr[] {
-  const out = new Map<string, Cidr>();
+/** The spec's cluster destinations for the throw routes, per family; never a default route. */
+function bypassCidrs(spec: Pick<SteeringSpec, 'bypass'>, problems: string[]): Record<Family, Cidr[]> {
+  const out: Record<Family, Map<string, Cidr>> = { 4: new Map(), 6: new Map() };
   for (const c of spec.bypass ?? []) {
-    if (c.family !== 4) continue;
     if (c.text === CALICO_POD_GATEWAY.text) continue;
     if (c.prefixLength === 0) {
       problems.push(`bypass ${c.text} ignored: it would take every destination off the gateways`);
       continue;
     }
-    out.set(c.text, c);
+    out[c.family].set(c.text, c);
   }
-  return [...out.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  const sorted = (m: Map<string, Cidr>): Cidr[] => [...m.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+  return { 4: sorted(out[4]), 6: sorted(out[6]) };
 }
 
-/** The group a table's default route uses now, when it is ours and can be replaced in place. */
+/** The group a table's default route of `family` uses now, when it is ours and can be replaced in place. */
 function keptGroupId(
   table: number,
+  family: Family,
   kernel: SteeringKernelView,
   groupById: ReadonlyMap<number, NexthopGroupEntry>,
   options: SteeringOptions,
   used: ReadonlySet<number>,
 ): number | undefined {
   for (const r of kernel.routes) {
-    if (r.table !== table || r.type !== 'nexthop' || r.nexthopId === undefined || r.dst.family !== 4 || r.dst.prefixLength !== 0) continue;
+    if (r.table !== table || r.type !== 'nexthop' || r.nexthopId === undefined || r.dst.family !== family || r.dst.prefixLength !== 0) continue;
     const g = groupById.get(r.nexthopId);
     // The bucket count of a resilient group cannot change in place: a new one is made instead.
     if (g && g.buckets === options.group.buckets && !used.has(g.id)) return g.id;
@@ -416,13 +496,14 @@ function assignTables(
   options: SteeringOptions,
   problems: string[],
   reserved: ReadonlySet<number>,
+  keyOfNexthop: ReadonlyMap<number, string>,
 ): Array<{ group: ClientGroup; table: number }> {
   const { first, last } = options.tables;
   // The pins' tables are never a client group's.
   const inRange = (t: number): boolean => t >= first && t <= last && !reserved.has(t);
   const ruleTable = new Map<string, number>();
   for (const r of kernel.rules) {
-    if (r.family === 4 && r.src.prefixLength === 32 && r.priority === options.rulePriority && !r.unexpected && inRange(r.table)) {
+    if (!r.fwmark && r.src.prefixLength === HOST_LENGTH[r.family] && r.priority === options.rulePriority && !r.unexpected && inRange(r.table)) {
       ruleTable.set(r.src.address.text, r.table);
     }
   }
@@ -447,7 +528,7 @@ function assignTables(
   // A group none of whose pods has a rule yet (all its rules were deleted, or it is new) takes a
   // table that already routes to exactly its gateways, if one is left over: repairing a deleted
   // rule puts it back where it was.
-  const gatewaysOfTable = currentGatewaySets(kernel, options);
+  const gatewaysOfTable = currentGatewaySets(kernel, keyOfNexthop);
   for (const g of groups) {
     if (tableOf.has(g)) continue;
     for (const [table, key] of gatewaysOfTable) {
@@ -494,29 +575,37 @@ function assignTables(
     }
     for (const g of overflow) {
       for (const [key, m] of g.members) closed.members.set(key, m);
-      problems.push(`no free route table in ${first}-${last} for gateways ${g.gateways.join(',')}: pods ${podsOf(g).join(', ')} fail closed`);
+      problems.push(`no free route table in ${first}-${last} for gateways ${g.gateways.map((x) => x.text).join(',')}: pods ${podsOf(g).join(', ')} fail closed`);
     }
   }
   return [...tableOf].map(([group, table]) => ({ group, table })).sort((a, b) => a.table - b.table);
 }
 
 /**
- * Each of our tables with its backstop, by the gateway set its default route spreads over now
- * (the same key as a client group's: '' for a table with no gateway route), in table order.
+ * Each of our tables with a backstop, by the gateway set its default routes spread over now (the
+ * same key as a client group's: '' for a table with no gateway route), in table order. The IPv4
+ * group names the set when there is one (a gateway without an IPv6 address is in it, not in the
+ * IPv6 group); a table of IPv6-only pods has only the IPv6 group.
  */
-function currentGatewaySets(kernel: SteeringKernelView, options: SteeringOptions): Map<number, string> {
-  const gatewayOf = new Map<number, string>();
-  for (const n of kernel.nexthops) if (n.dev === options.device && n.gateway.family === 4) gatewayOf.set(n.id, n.gateway.text);
+function currentGatewaySets(kernel: SteeringKernelView, keyOfNexthop: ReadonlyMap<number, string>): Map<number, string> {
   const membersOf = new Map(kernel.groups.map((g) => [g.id, g.members]));
   const out = new Map<number, string>();
-  const v4Defaults = kernel.routes.filter((r) => r.dst.family === 4 && r.dst.prefixLength === 0 && !r.unexpected).sort((a, b) => a.table - b.table);
-  for (const r of v4Defaults) if (r.type === 'unreachable' && !out.has(r.table)) out.set(r.table, '');
-  for (const r of v4Defaults) {
+  const defaults = kernel.routes.filter((r) => r.dst.prefixLength === 0 && !r.unexpected).sort((a, b) => a.table - b.table || b.dst.family - a.dst.family);
+  for (const r of defaults) if (r.type === 'unreachable' && !out.has(r.table)) out.set(r.table, '');
+  // IPv6 first, so that the IPv4 group has the last word.
+  for (const r of defaults) {
     if (r.type !== 'nexthop' || r.nexthopId === undefined) continue;
     const members = membersOf.get(r.nexthopId);
-    const gws = members?.map((id) => gatewayOf.get(id));
-    if (!gws || gws.some((g) => g === undefined)) continue;
-    out.set(r.table, (gws as string[]).sort(compareIpv4Text).join(','));
+    const keys = members?.map((id) => keyOfNexthop.get(id));
+    if (!keys || keys.some((k) => k === undefined)) continue;
+    out.set(r.table, (keys as string[]).sort(compareKeys).join(','));
   }
   return out;
+}
+
+/** Gateway keys (addresses as text) in the order compareGateways gives. */
+function compareKeys(a: string, b: string): number {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  return x && y ? compareIps(x, y) : a < b ? -1 : a > b ? 1 : 0;
 }

@@ -6,7 +6,7 @@ import { LinkIndex, NetlinkFdb, NetlinkNeighbours } from '../kernel/netlink/retu
 import { NetlinkSession } from '../kernel/netlink/session';
 import { ProcSysctl } from '../kernel/sysctl';
 import { NAT_EXEMPTION_TABLE } from './nat-exemption';
-import { PINS_TABLE } from './pins';
+import { LEGACY_PINS_TABLE, PINS_TABLE } from './pins';
 import type { Logger } from '../observability/logger';
 import type { SteeringOptions } from './desired';
 import { SteeringReconciler, type SteeringKernel, type SteeringResult, type SteeringStatus } from './reconciler';
@@ -26,6 +26,7 @@ export function createSteeringKernel(): SteeringKernel & { close(): void } {
     sysctl: new ProcSysctl(),
     nat: new NftTable(NAT_EXEMPTION_TABLE.family, NAT_EXEMPTION_TABLE.name),
     pins: new NftTable(PINS_TABLE.family, PINS_TABLE.name),
+    legacyPins: new NftTable(LEGACY_PINS_TABLE.family, LEGACY_PINS_TABLE.name),
     watch,
     close: () => {
       watch.close();

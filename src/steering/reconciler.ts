@@ -12,10 +12,10 @@ import { clientVtepMac } from '../model/mac';
 import type { NexthopEntry, NexthopGroupEntry, RuleEntry, TableRouteEntry } from '../model/policy-routing';
 import { steeringSpecText, type SteeringSpec } from '../model/steering';
 import type { Logger } from '../observability/logger';
-import { DEFAULT_STEERING_OPTIONS, desiredSteering, type DesiredSteering, type SteeringOptions, type SteeringTable } from './desired';
+import { DEFAULT_STEERING_OPTIONS, desiredSteering, type DesiredSteering, type SteeringOptions, type SteeringSpecView, type SteeringTable } from './desired';
 import { groupKind, nexthopKind, ruleKind, tableRouteKind } from './kinds';
 import { NAT_EXEMPTION_TABLE, natExemptionPresent, renderNatExemption } from './nat-exemption';
-import { PINS_TABLE, pinsPresent, renderPins, type Pin } from './pins';
+import { LEGACY_PINS_TABLE, PINS_TABLE, pinsPresent, renderPins, type Pin } from './pins';
 
 /**
  * Keeps a client node's kernel equal to the SteeringSpec the agent's control plane computes
@@ -47,6 +47,8 @@ export interface SteeringKernel {
   readonly nat: OwnedNftTable;
   /** The flow pins' nftables table (./pins.ts); needed only with the `flowMark` option. */
   readonly pins?: OwnedNftTable;
+  /** The IPv4-only pins table of earlier versions, which only teardown reads (every pins write deletes it). */
+  readonly legacyPins?: OwnedNftTable;
   readonly watch?: PolicyRoutingWatch;
 }
 
@@ -92,6 +94,12 @@ export interface SteeringStatus {
   readonly pins: readonly Pin[];
   readonly problems: readonly string[];
   readonly lastReconcile?: { readonly ok: boolean; readonly at: number; readonly durationMs: number; readonly operations: number; readonly error?: string };
+}
+
+/** The errno under a coded error (kernelError keeps it as the cause). */
+function causeCode(err: unknown): string | undefined {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  return (cause as NodeJS.ErrnoException | undefined)?.code;
 }
 
 /** What one pass found in the kernel. */
@@ -199,6 +207,7 @@ export class SteeringReconciler {
     const errors: GatewayError[] = result.error ? [...result.error.errors] : [];
     const owned: Array<[OwnedNftTable | undefined, { family: string; name: string }, string]> = [
       [this.kernel.pins, PINS_TABLE, 'deleting the flow pins'],
+      [this.kernel.legacyPins, LEGACY_PINS_TABLE, "deleting an earlier version's flow pins"],
       [this.kernel.nat, NAT_EXEMPTION_TABLE, 'deleting the NAT exemption'],
     ];
     for (const [nft, t, doing] of owned) {
@@ -256,7 +265,7 @@ export class SteeringReconciler {
 
   /** One pass; `teardown`: as for a spec without clients, leaving the device and the nftables tables alone. */
   private async pass(reason: string, teardown = false): Promise<SteeringResult> {
-    const spec: Pick<SteeringSpec, 'clients' | 'bypass' | 'keepFlows'> = teardown ? { clients: [] } : (this.spec as SteeringSpec);
+    const spec: SteeringSpecView = teardown ? { clients: [] } : (this.spec as SteeringSpec);
     const startedAt = this.clock.now();
     const writes: string[] = [];
     const errors: GatewayError[] = [];
@@ -311,20 +320,22 @@ export class SteeringReconciler {
     const routeResults = await this.upsertsWithResults(plan.routes, (i) => this.kernel.policy.upsertTableRoutes(i), (e) => `route ${tableRouteKind.format(e)}`, writes, fail);
     attempted += plan.routes.upserts.length;
 
-    // Tables whose backstop the kernel holds now: the only ones a rule may point at.
-    const guarded = new Set<number>();
+    // Tables whose backstop of the rule's family the kernel holds now: the only ones a rule may
+    // point at (the IPv4 and IPv6 tables of one number are two tables to the kernel).
+    const guarded = new Set<string>();
+    const tableOf = (family: number, table: number): string => `${family} ${table}`;
     const isBackstop = (r: TableRouteEntry): boolean => r.type === 'unreachable' && r.dst.prefixLength === 0 && !r.unexpected;
-    for (const r of plan.routes.same) if (isBackstop(r)) guarded.add(r.table);
+    for (const r of plan.routes.same) if (isBackstop(r)) guarded.add(tableOf(r.dst.family, r.table));
     plan.routes.upserts.forEach((u, k) => {
-      if (isBackstop(u.entry) && !routeResults[k]) guarded.add(u.entry.table);
+      if (isBackstop(u.entry) && !routeResults[k]) guarded.add(tableOf(u.entry.dst.family, u.entry.table));
     });
     // A rule is "replaced" by adding the new one and deleting the old one afterwards.
     const ruleAdds: RuleEntry[] = [];
     const ruleDels: RuleEntry[] = [...plan.rules.removals];
     for (const u of plan.rules.upserts) {
       // A pin's table has no backstop on purpose: its flows fall through to their pod's own table.
-      if (!guarded.has(u.entry.table) && !u.entry.fwmark) {
-        fail(`adding rule ${ruleKind.format(u.entry)}`, new Error(`table ${u.entry.table} has no backstop route: not steering into it`));
+      if (!guarded.has(tableOf(u.entry.family, u.entry.table)) && !u.entry.fwmark) {
+        fail(`adding rule ${ruleKind.format(u.entry)}`, new Error(`table ${u.entry.table} has no IPv${u.entry.family} backstop route: not steering into it`));
         continue;
       }
       ruleAdds.push(u.entry);
@@ -359,9 +370,9 @@ export class SteeringReconciler {
         writes.push(`del rule ${ruleKind.format(r)}`);
       }
     });
-    const pointedAt = new Set<number>([...[...remainingRules].map((r) => r.table), ...[...added].map((r) => r.table)]);
+    const pointedAt = new Set<string>([...remainingRules, ...added].map((r) => tableOf(r.family, r.table)));
     const routeDels = plan.routes.removals.filter((r) => {
-      if (!isBackstop(r) || !pointedAt.has(r.table)) return true;
+      if (!isBackstop(r) || !pointedAt.has(tableOf(r.dst.family, r.table))) return true;
       fail(`deleting route ${tableRouteKind.format(r)}`, new Error(`a rule still points at table ${r.table}: keeping its backstop`));
       return false;
     });
@@ -453,16 +464,16 @@ export class SteeringReconciler {
     }
     // Replies come back decapsulated from outside addresses whose route points elsewhere: strict
     // reverse-path filtering would drop them. Loose (2) holds whatever conf/all says (the kernel
-    // takes the larger of the two values).
-    const key = `net/ipv4/conf/${this.options.device}/rp_filter`;
+    // takes the larger of the two values). Over rtnetlink, not /proc/sys: CAP_NET_ADMIN is enough,
+    // and an unprivileged container's /proc/sys is read-only. (IPv6 has no rp_filter.)
     try {
-      if ((await this.kernel.sysctl.get(key)) !== '2') {
+      if ((await this.kernel.links.ipv4Conf(this.options.device, 'rp_filter')) !== 2) {
         attempted++;
-        await this.kernel.sysctl.set(key, '2');
-        writes.push(`set ${key} = 2`);
+        await this.kernel.links.setIpv4Conf(this.options.device, 'rp_filter', 2);
+        writes.push(`set net.ipv4.conf.${this.options.device}.rp_filter = 2`);
       }
     } catch (err) {
-      fail(`setting ${key} to 2 (loose)`, err);
+      fail(`setting net.ipv4.conf.${this.options.device}.rp_filter to 2 (loose)`, err);
     }
     // 'l4' is policy 3 (the fields below), not policy 1: policy 1 takes a forwarded packet's own
     // L4 hash when it has one, and a pod's packets carry their socket's random txhash across the
@@ -472,6 +483,10 @@ export class SteeringReconciler {
     // The hashing decides how flows spread over a pod's gateways, not where they may go (a flow
     // stays on its gateway either way): a node whose /proc/sys the agent may not write (an
     // unprivileged container) is reported, not failed, and steered all the same.
+    // IPv6: policy 0 hashes the flow label too, which the pod's TCP stack draws afresh after a
+    // retransmission timeout (auto_flowlabels): the same trap as policy 1. So IPv6 takes policy 3
+    // in both cases, with the addresses alone for 'l3' (fields 0x03) and the 5-tuple for 'l4'.
+    // A node without IPv6 (no net/ipv6 in /proc/sys) is not asked.
     this.nodeProblems = [];
     const hash = this.options.multipathHash;
     if (hash) {
@@ -480,11 +495,24 @@ export class SteeringReconciler {
           ? [
               ['net/ipv4/fib_multipath_hash_fields', String(0x37)],
               ['net/ipv4/fib_multipath_hash_policy', '3'],
+              ['net/ipv6/fib_multipath_hash_fields', String(0x37)],
+              ['net/ipv6/fib_multipath_hash_policy', '3'],
             ]
-          : [['net/ipv4/fib_multipath_hash_policy', '0']];
+          : [
+              ['net/ipv4/fib_multipath_hash_policy', '0'],
+              ['net/ipv6/fib_multipath_hash_fields', String(0x03)],
+              ['net/ipv6/fib_multipath_hash_policy', '3'],
+            ];
       for (const [key, value] of wanted) {
         try {
-          if ((await this.kernel.sysctl.get(key)) !== value) {
+          let now: string;
+          try {
+            now = await this.kernel.sysctl.get(key);
+          } catch (err) {
+            if (key.startsWith('net/ipv6/') && causeCode(err) === 'ENOENT') continue;
+            throw err;
+          }
+          if (now !== value) {
             attempted++;
             await this.kernel.sysctl.set(key, value);
             writes.push(`set ${key} = ${value}`);

@@ -51,6 +51,13 @@ const AGENT_CONTRACT_ENV: Record<string, string | undefined> = {
   AGENT_GATEWAY_POLL_INTERVAL: '10s',
   AGENT_GATEWAY_POLL_TIMEOUT: '5s',
   AGENT_GATEWAY_POLL_FAILURES: '3',
+  // Issue #16's failover settings.
+  AGENT_GATEWAY_STREAM: 'true',
+  AGENT_GATEWAY_STREAM_HEARTBEAT: '1s',
+  AGENT_GATEWAY_ECHO_INTERVAL: '100ms',
+  AGENT_GATEWAY_ECHO_MISSES: '3',
+  AGENT_FLOW_GRACE: '5s',
+  AGENT_FLOW_MARK_MASK: '0x3f00',
   LOG_SEVERITY: 'info',
 };
 /** Read by iptables in the image, not by our CLI. */
@@ -482,6 +489,10 @@ describe('the rendered objects', () => {
         logSeverity: 'warning',
         bypassCIDRs: ['198.51.100.0/24', '203.0.113.0/24'],
         gatewayPoll: { interval: '5s', timeout: '2s', failures: 2 },
+        gatewayStream: { enabled: false, heartbeat: '250ms' },
+        gatewayEcho: { interval: '0', misses: 5 },
+        flowGrace: '30s',
+        flowMarkMask: '0',
         privileged: true,
         extraEnv: [{ name: 'KUBECONFIG', value: '/etc/kube/config' }],
       },
@@ -501,6 +512,12 @@ describe('the rendered objects', () => {
     assert.equal(env.get('AGENT_GATEWAY_POLL_INTERVAL')?.['value'], '5s');
     assert.equal(env.get('AGENT_GATEWAY_POLL_TIMEOUT')?.['value'], '2s');
     assert.equal(env.get('AGENT_GATEWAY_POLL_FAILURES')?.['value'], '2');
+    assert.equal(env.get('AGENT_GATEWAY_STREAM')?.['value'], 'false');
+    assert.equal(env.get('AGENT_GATEWAY_STREAM_HEARTBEAT')?.['value'], '250ms');
+    assert.equal(env.get('AGENT_GATEWAY_ECHO_INTERVAL')?.['value'], '0');
+    assert.equal(env.get('AGENT_GATEWAY_ECHO_MISSES')?.['value'], '5');
+    assert.equal(env.get('AGENT_FLOW_GRACE')?.['value'], '30s');
+    assert.equal(env.get('AGENT_FLOW_MARK_MASK')?.['value'], '0');
     assert.equal(envOf(gateway['spec']['template']['spec']['containers'][0]).get('EGRESS_VXLAN_VNI')?.['value'], '4200', 'gateway and agent share the VXLAN');
   });
 

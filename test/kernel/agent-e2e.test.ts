@@ -6,7 +6,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../lab/gateway';
 import { createLab, waitForOutput, type Lab } from '../lab/lab';
-import { createOssCluster, QUICK_START_ANNOTATIONS, SELECTOR, untilAgent, type GatewayProc, type OssCluster } from '../lab/oss-cluster';
+import { closeOssLab, createOssCluster, QUICK_START_ANNOTATIONS, SELECTOR, untilAgent, sourceSeenBy, withDiagnostics, type GatewayProc, type OssCluster } from '../lab/oss-cluster';
 import { startFlows, startFlowServer } from '../lab/steering';
 
 /**
@@ -59,42 +59,18 @@ describe('OSS: the agent and the gateway end to end, against the stand-in API', 
 
   /** Everything the tests started; what could not be made (a failed `before`) is skipped. */
   async function closeAll(): Promise<void> {
-    const made = { cluster: cluster as OssCluster | undefined, lab: lab as Lab | undefined };
-    await made.cluster?.close();
-    await made.lab?.teardown();
+    await closeOssLab(cluster, lab);
   }
 
-  /** On failure: what the agents and gateways said, and the client node's and gateway's kernels. */
-  async function step(t: TestContext, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      for (const [node, a] of cluster.agents) t.diagnostic(`${node} agent:\n${a.logs.slice(-40).join('\n')}`);
-      for (const g of gateways) t.diagnostic(`${g.pod} gateway:\n${g.logs.slice(-25).join('\n')}`);
-      for (const ns of [lab.names.node1, lab.names.gwpod]) {
-        t.diagnostic(`${ns}:\n${await lab.kernelState(ns).catch((e: unknown) => String(e))}`);
-        t.diagnostic(`${ns} conntrack:\n${(await lab.exec(ns, ['conntrack', '-L'], { allowFail: true })).stdout}`);
-      }
-      throw err;
-    }
-  }
+  const step = (t: TestContext, fn: () => Promise<void>): Promise<void> => withDiagnostics(t, cluster, gateways, fn);
 
   let lastFailure = '';
 
   /** The source the server at `host:port` sees for a new connection from `ns`; undefined when the connection fails. */
   async function sourceSeen(ns: string, at: ChildProcess = server, host = lab.addrs.ext, port = PORT): Promise<string | undefined> {
-    const peer = waitForOutput(at, /peer \S+ \d+\n/, 3000).catch(() => undefined);
-    const text = `hello from ${ns}`;
-    const echo = await lab.exec(ns, lab.tcpTool('connect', host, port, text, '1500'), { allowFail: true, timeoutMs: 10_000 });
-    if (echo.code !== 0) {
-      lastFailure = `connect: exit ${echo.code} ${echo.stderr.trim()}`;
-      return undefined;
-    }
-    // The echo is the reply: it came back to the pod.
-    assert.equal(echo.stdout, `${text}\n`);
-    const seen = /peer (\S+) \d+\n/.exec((await peer) ?? '')?.[1];
-    if (!seen) lastFailure = 'the echo came back but the server printed no peer';
-    return seen;
+    const r = await sourceSeenBy(lab, ns, at, host, port, `hello from ${ns}`);
+    lastFailure = r.failure ?? '';
+    return r.seen;
   }
 
   /** New connections from the client pod leave with `want` (undefined: they fail), once the agents have caught up. */

@@ -79,6 +79,9 @@ async function steeredAndUnsteered(lab: Lab, variant: FelixVariant): Promise<voi
     const link = (await lab.exec(lab.names.node1, ['ip', '-d', 'link', 'show', 'egress.calico'])).stdout;
     assert.match(link, new RegExp(`link/ether ${lab.vxlan.clientVtepMac} `), link);
     assert.match(link, /vxlan id 4097 local 198\.51\.100\.11 dev eth0 .*dstport 4790 nolearning/, link);
+    // Loose reverse-path filtering, set over rtnetlink (IFLA_INET_CONF), as /proc/sys reads it.
+    const rpFilter = (): Promise<string> => lab.exec(lab.names.node1, ['sysctl', '-n', 'net.ipv4.conf.egress/calico.rp_filter']).then((r) => r.stdout.trim());
+    assert.equal(await rpFilter(), '2');
 
     assert.equal(await sourceSeen(lab, server, lab.names.cpod, 'steered'), lab.addrs.gwpod, 'steered: the egress IP');
     assert.equal(await sourceSeen(lab, server, lab.names.cpod2!, 'unsteered'), lab.addrs.node1, 'the unsteered pod: the node IP');
@@ -95,10 +98,13 @@ async function steeredAndUnsteered(lab: Lab, variant: FelixVariant): Promise<voi
     // The control: without the agent's NAT exemption, Felix's masquerade takes the steered
     // connection (egress.calico has no address to masquerade to: the packet is dropped). The agent's
     // next pass (its resync, 10 s later; here asked for at once) puts the exemption back.
+    // Its rp_filter made strict behind its back: read back over rtnetlink, set loose again.
     await lab.exec(lab.names.node1, ['nft', 'delete', 'table', 'inet', 'egress_gateway_agent']);
+    await lab.exec(lab.names.node1, ['sysctl', '-qw', 'net.ipv4.conf.egress/calico.rp_filter=1']);
     await connectFails(lab, lab.names.cpod);
     const again = await s.set(labSpec(lab, [client(lab, [lab.addrs.gwpod])]));
-    assert.deepEqual(again.writes, ['write nftables table inet egress_gateway_agent (no NAT-outgoing through egress.calico)']);
+    assert.deepEqual(again.writes, ['set net.ipv4.conf.egress.calico.rp_filter = 2', 'write nftables table inet egress_gateway_agent (no NAT-outgoing through egress.calico)']);
+    assert.equal(await rpFilter(), '2');
     assert.equal(await sourceSeen(lab, server, lab.names.cpod, 'exempt again'), lab.addrs.gwpod, 'the egress IP once the exemption is back');
 
     // Steering removed: the node's IP again.

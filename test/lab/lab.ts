@@ -65,7 +65,11 @@ export type FelixVariant = 'legacy' | 'nft' | 'nftables';
 export interface LabOptions {
   /** true (or 'dual'): dual-stack pods; 'only': IPv6-only pods. Default: IPv4 only, as LAB.md. */
   readonly ipv6?: boolean | 'dual' | 'only';
-  /** node1 as an OSS Calico node whose Felix uses this iptables variant (see the header). IPv4 only. */
+  /**
+   * node1 as an OSS Calico node whose Felix uses this iptables variant (see the header). With ipv6
+   * 'dual', Felix's IPv6 rules too (ip6tables, or its `ip6 calico` table) and every pod dual-stack;
+   * node1 then has no hand-made IPv6 steering (the agent's is tested). Not with ipv6 'only'.
+   */
   readonly felix?: FelixVariant;
   /** Gateway pods on node2: 1 (gwpod, the default) or 2 (gwpod and gwpod2). */
   readonly gateways?: 1 | 2;
@@ -207,7 +211,7 @@ async function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Com
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const ipv6: LabIpv6 = options.ipv6 === true ? 'dual' : options.ipv6 === undefined ? false : options.ipv6;
   const felix = options.felix;
-  if (felix && ipv6) throw new Error('lab: the Felix-like client node is IPv4 only');
+  if (felix && ipv6 === 'only') throw new Error('lab: the Felix-like client node has IPv4 (ipv6: dual, not only)');
   const prefix = `egw-${process.pid}-${++labCounter}-`;
   const names: LabNames = {
     fabric: `${prefix}fabric`,
@@ -286,12 +290,15 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     reinsertFelixJumps: async () => {
       if (!felix) throw new Error('lab: reinsertFelixJumps needs a Felix-like lab');
       if (felix === 'nftables') {
-        await exec(names.node1, ['nft', '-f', '-'], { input: `table ip calico\ndelete table ip calico\n${FELIX_NFT}` });
+        await exec(names.node1, ['nft', '-f', '-'], { input: `table ip calico\ndelete table ip calico\n${felixNft(4, LAB_POOLS)}` });
+        if (ipv6) await exec(names.node1, ['nft', '-f', '-'], { input: `table ip6 calico\ndelete table ip6 calico\n${felixNft(6, LAB_POOLS6)}` });
         return;
       }
-      for (const [table, chain, target] of FELIX_JUMPS) {
-        await exec(names.node1, [`iptables-${felix}`, '-w', '-t', table, '-D', chain, '-j', target], { allowFail: true });
-        await exec(names.node1, [`iptables-${felix}`, '-w', '-t', table, '-I', chain, '1', '-j', target]);
+      for (const tool of ipv6 ? ['iptables', 'ip6tables'] : ['iptables']) {
+        for (const [table, chain, target] of FELIX_JUMPS) {
+          await exec(names.node1, [`${tool}-${felix}`, '-w', '-t', table, '-D', chain, '-j', target], { allowFail: true });
+          await exec(names.node1, [`${tool}-${felix}`, '-w', '-t', table, '-I', chain, '1', '-j', target]);
+        }
       }
     },
     spawnGateway: (args, env) => spawnIn(names.gwpod, [process.execPath, script, ...args], { env }),
@@ -448,8 +455,9 @@ async function build(
   await lab.exec(n.node1, ['bridge', 'fdb', 'add', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'dst', a.gwpod, 'self', 'permanent']);
 }
 
-/** The pools of the lab's cluster (natOutgoing: true): what Felix's ipsets hold. */
+/** The pools of the lab's cluster (natOutgoing: true): what Felix's ipsets hold, per family. */
 const LAB_POOLS = ['100.64.0.0/16'];
+export const LAB_POOLS6 = ['2001:db8:64::/48'];
 /** Felix's jumps from the built-in chains, which it keeps first: [table, chain, target]. */
 const FELIX_JUMPS: ReadonlyArray<readonly [string, string, string]> = [
   ['raw', 'PREROUTING', 'cali-PREROUTING'],
@@ -469,15 +477,24 @@ async function buildFelix(lab: Lab, variant: FelixVariant, sysctl: (ns: string, 
   const node = lab.names.node1;
   await sysctl(node, 'net.ipv4.conf.all.rp_filter', '1');
   for (const veth of ['cali-c', 'cali-c2']) await sysctl(node, `net.ipv4.conf.${veth}.rp_filter`, '1');
-  if (variant === 'nftables') {
-    await lab.exec(node, ['nft', '-f', '-'], { input: FELIX_NFT });
-    return;
+  // Felix writes the same rules for IPv6 (its cali60 sets, ip6tables or an `ip6 calico` table).
+  const families: Array<4 | 6> = lab.ipv6 === 'dual' ? [4, 6] : [4];
+  for (const family of families) {
+    const pools = family === 4 ? LAB_POOLS : LAB_POOLS6;
+    if (variant === 'nftables') {
+      await lab.exec(node, ['nft', '-f', '-'], { input: felixNft(family, pools) });
+      continue;
+    }
+    for (const set of [`cali${family}0masq-ipam-pools`, `cali${family}0all-ipam-pools`]) {
+      await lab.exec(node, ['ipset', 'create', set, 'hash:net', 'family', family === 4 ? 'inet' : 'inet6']);
+      for (const pool of pools) await lab.exec(node, ['ipset', 'add', set, pool]);
+    }
+    await lab.exec(node, [`${family === 4 ? 'iptables' : 'ip6tables'}-${variant}-restore`, '-w', '--noflush'], { input: felixIptables(family) });
   }
-  for (const set of ['cali40masq-ipam-pools', 'cali40all-ipam-pools']) {
-    await lab.exec(node, ['ipset', 'create', set, 'hash:net', 'family', 'inet']);
-    for (const pool of LAB_POOLS) await lab.exec(node, ['ipset', 'add', set, pool]);
-  }
-  const rules = [
+}
+
+function felixIptables(family: 4 | 6): string {
+  return [
     '*raw',
     ':cali-PREROUTING - [0:0]',
     '-A PREROUTING -j cali-PREROUTING',
@@ -489,7 +506,7 @@ async function buildFelix(lab: Lab, variant: FelixVariant, sysctl: (ns: string, 
     ':cali-nat-outgoing - [0:0]',
     '-A POSTROUTING -j cali-POSTROUTING',
     '-A cali-POSTROUTING -j cali-nat-outgoing',
-    '-A cali-nat-outgoing -m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE --random-fully',
+    `-A cali-nat-outgoing -m set --match-set cali${family}0masq-ipam-pools src -m set ! --match-set cali${family}0all-ipam-pools dst -j MASQUERADE --random-fully`,
     'COMMIT',
     '*filter',
     ':FORWARD DROP [0:0]',
@@ -501,32 +518,34 @@ async function buildFelix(lab: Lab, variant: FelixVariant, sysctl: (ns: string, 
     'COMMIT',
     '',
   ].join('\n');
-  await lab.exec(node, [`iptables-${variant}-restore`, '-w', '--noflush'], { input: rules });
 }
 
-/** The same rules as Felix's nftables mode keeps them: one `ip calico` table, sets for the pools, base chains of its own. */
-const FELIX_NFT = [
-  'table ip calico {',
-  `\tset cali40masq-ipam-pools { type ipv4_addr; flags interval; elements = { ${LAB_POOLS.join(', ')} } }`,
-  `\tset cali40all-ipam-pools { type ipv4_addr; flags interval; elements = { ${LAB_POOLS.join(', ')} } }`,
-  '\tchain raw-PREROUTING {',
-  '\t\ttype filter hook prerouting priority raw; policy accept;',
-  '\t\tiifname "cali*" meta mark set mark or 0x40000',
-  '\t\tmeta mark & 0x40000 == 0x40000 fib saddr . mark . iif oif 0 drop',
-  '\t}',
-  '\tchain nat-POSTROUTING {',
-  '\t\ttype nat hook postrouting priority srcnat; policy accept;',
-  '\t\tip saddr @cali40masq-ipam-pools ip daddr != @cali40all-ipam-pools counter masquerade fully-random',
-  '\t}',
-  '\tchain filter-FORWARD {',
-  '\t\ttype filter hook forward priority filter; policy drop;',
-  '\t\tct state established,related accept',
-  '\t\tiifname "cali*" accept',
-  '\t\toifname "cali*" accept',
-  '\t}',
-  '}',
-  '',
-].join('\n');
+/** The same rules as Felix's nftables mode keeps them: one `ip calico` (`ip6 calico`) table, sets for the pools, base chains of its own. */
+function felixNft(family: 4 | 6, pools: readonly string[]): string {
+  const [table, type, addr] = family === 4 ? ['ip', 'ipv4_addr', 'ip'] : ['ip6', 'ipv6_addr', 'ip6'];
+  return [
+    `table ${table} calico {`,
+    `\tset cali${family}0masq-ipam-pools { type ${type}; flags interval; elements = { ${pools.join(', ')} } }`,
+    `\tset cali${family}0all-ipam-pools { type ${type}; flags interval; elements = { ${pools.join(', ')} } }`,
+    '\tchain raw-PREROUTING {',
+    '\t\ttype filter hook prerouting priority raw; policy accept;',
+    '\t\tiifname "cali*" meta mark set mark or 0x40000',
+    '\t\tmeta mark & 0x40000 == 0x40000 fib saddr . mark . iif oif 0 drop',
+    '\t}',
+    '\tchain nat-POSTROUTING {',
+    '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+    `\t\t${addr} saddr @cali${family}0masq-ipam-pools ${addr} daddr != @cali${family}0all-ipam-pools counter masquerade fully-random`,
+    '\t}',
+    '\tchain filter-FORWARD {',
+    '\t\ttype filter hook forward priority filter; policy drop;',
+    '\t\tct state established,related accept',
+    '\t\tiifname "cali*" accept',
+    '\t\toifname "cali*" accept',
+    '\t}',
+    '}',
+    '',
+  ].join('\n');
+}
 
 /**
  * The IPv6 half of the lab (see the header): addresses, forwarding and routes like the IPv4 ones,
@@ -554,10 +573,13 @@ async function buildIpv6(
   await ip(n.node1, '-6', 'route', 'add', '2001:db8:64:2::/64', 'via', a.node2);
   await ip(n.ext, '-6', 'route', 'add', '2001:db8:64:2::/64', 'via', a.node2);
 
-  for (const [node, veth, pod, addr] of [
+  const pods: Array<[string, string, string, string]> = [
     [n.node1, 'cali-c', n.cpod, a.cpod],
     [n.node2, 'cali-g', n.gwpod, a.gwpod],
-  ] as const) {
+  ];
+  if (n.cpod2) pods.push([n.node1, 'cali-c2', n.cpod2, a.cpod2]);
+  if (n.gwpod2) pods.push([n.node2, 'cali-g2', n.gwpod2, a.gwpod2]);
+  for (const [node, veth, pod, addr] of pods) {
     await ip(node, '-6', 'addr', 'add', `${POD_GATEWAY6}/64`, 'dev', veth, 'nodad');
     await ip(pod, '-6', 'addr', 'add', `${addr}/128`, 'dev', 'eth0', 'nodad');
     await ip(pod, '-6', 'route', 'add', 'default', 'via', POD_GATEWAY6, 'dev', 'eth0');
@@ -572,6 +594,8 @@ async function buildIpv6(
     await ip(n.node1, 'link', 'set', 'egress.calico', 'up');
     await lab.exec(n.node1, ['bridge', 'fdb', 'add', lab.vxlan.gatewayMac, 'dev', 'egress.calico', 'dst', a.gwpod, 'self', 'permanent']);
   }
+  // On an OSS node the agent steers IPv6 too.
+  if (lab.felix) return;
   // IPv6 has no rp_filter: replies decapsulated on egress.calico need no sysctl to get in.
   await ip(n.node1, '-6', 'rule', 'add', 'from', a.cpod, 'iif', 'cali-c', 'lookup', POLICY_TABLE);
   // Not `onlink` as in IPv4: the kernel checks an IPv6 onlink next hop against the main table, where

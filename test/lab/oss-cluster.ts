@@ -13,14 +13,21 @@
  *   ext          the API server (:6443), the external servers the tests connect to
  *
  * IPAM: block 100.64.1.0/26 on node1, 100.64.2.0/26 on node2, pool 100.64.0.0/16 (natOutgoing).
+ *
+ * On a dual-stack lab (`createLab({ felix, ipv6: 'dual' })`) every node and pod has its IPv6 address
+ * too (the nodes' projectcalico.org/IPv6Address, the pods' status.podIPs), with blocks
+ * 2001:db8:64:1::/122 (node1) and 2001:db8:64:2::/122 (node2) of pool 2001:db8:64::/48, and the
+ * gateways run with EGRESS_POD_IPS (both addresses).
  */
+import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { eventually, httpTool } from './gateway';
 import { ipamBlockObject, ipPoolObject, namespaceObject, nodeObject, podObject } from './kube-api/objects';
-import { collectLines, waitForOutput, type CommandResult, type Lab } from './lab';
+import { collectLines, LAB_POOLS6, waitForOutput, type CommandResult, type Lab } from './lab';
 
 export const SELECTOR = 'egress.projectcalico.org/selector';
 export const NAMESPACE_SELECTOR = 'egress.projectcalico.org/namespaceSelector';
@@ -69,8 +76,11 @@ export interface OssCluster {
   startGateway(pod: GatewayPod): GatewayProc;
   /** The gateway's /readiness status code (undefined: no answer). */
   gatewayReadiness(pod: GatewayPod): Promise<number | undefined>;
-  /** Creates the gateway's pod object (Ready, on node2, with its health port). */
-  addGatewayPod(pod: GatewayPod, ready?: boolean): Promise<void>;
+  /**
+   * Creates the gateway's pod object (Ready, on node2, with its health port), listing its IPv6
+   * address too on a dual-stack lab unless `ipv6: false` (a gateway without IPv6, as the agent sees it).
+   */
+  addGatewayPod(pod: GatewayPod, ready?: boolean, o?: { readonly ipv6?: boolean }): Promise<void>;
   /** Stops / starts the gateways' HTTP probe target on ext: the gateways turn unready / ready for real. */
   stopProbeTarget(): Promise<void>;
   startProbeTarget(): Promise<void>;
@@ -87,10 +97,16 @@ export interface AgentStatus {
   readonly steering: { readonly applied: boolean; readonly ok?: boolean; readonly spec?: string };
 }
 
-const GATEWAYS: Record<GatewayPod, { readonly ns: (lab: Lab) => string; readonly ip: (lab: Lab) => string }> = {
-  'gw-1': { ns: (lab) => lab.names.gwpod, ip: (lab) => lab.addrs.gwpod },
-  'gw-2': { ns: (lab) => lab.names.gwpod2 ?? '', ip: (lab) => lab.addrs.gwpod2 },
+const GATEWAYS: Record<GatewayPod, { readonly ns: (lab: Lab) => string; readonly ip: (lab: Lab) => string; readonly ip6: (lab: Lab) => string }> = {
+  'gw-1': { ns: (lab) => lab.names.gwpod, ip: (lab) => lab.addrs.gwpod, ip6: (lab) => lab.addrs6.gwpod },
+  'gw-2': { ns: (lab) => lab.names.gwpod2 ?? '', ip: (lab) => lab.addrs.gwpod2, ip6: (lab) => lab.addrs6.gwpod2 },
 };
+
+/** The gateway's address variables: both addresses on a dual-stack lab. */
+function podIpEnv(lab: Lab, pod: GatewayPod): Record<string, string> {
+  const g = GATEWAYS[pod];
+  return lab.ipv6 === 'dual' ? { EGRESS_POD_IPS: `${g.ip(lab)},${g.ip6(lab)}` } : { EGRESS_POD_IP: g.ip(lab) };
+}
 
 /**
  * Builds the cluster on a lab made with `{ felix: ..., gateways: 2 }`: the API server and its
@@ -104,6 +120,8 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
   const kubeconfig = join(dir, 'kubeconfig');
   const children: ChildProcess[] = [];
   const agents = new Map<NodeName, AgentRun>();
+  const dual = lab.ipv6 === 'dual';
+  const a6 = lab.addrs6;
   try {
     const api = lab.spawn(lab.names.ext, [process.execPath, join(__dirname, 'kube-api', 'main.js'), '--host', lab.addrs.ext, '--port', String(API_PORT), '--kubeconfig', kubeconfig, '--bookmark-ms', '2000']);
     children.push(api);
@@ -167,7 +185,7 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
       startGateway(pod) {
         const g = GATEWAYS[pod];
         const env = {
-          EGRESS_POD_IP: g.ip(lab),
+          ...podIpEnv(lab, pod),
           // The chart mounts the agent's host folder at /var/run/nodeagent: the same socket file.
           DAEMON_SOCKET_PATH: join(dir, 'node2', 'socket'),
           HEALTH_PORT: String(GATEWAY_HEALTH_PORT),
@@ -189,8 +207,9 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
         const r = await lab.exec(g.ns(lab), httpTool('get', `http://${g.ip(lab)}:${GATEWAY_HEALTH_PORT}/readiness`, '1000'), { allowFail: true });
         return r.code === 0 ? Number(r.stdout.slice(0, r.stdout.indexOf('\n'))) : undefined;
       },
-      async addGatewayPod(pod, ready = true) {
-        await kube('POST', '/api/v1/namespaces/egress/pods', podObject({ namespace: 'egress', name: pod, node: 'node2', ips: [GATEWAYS[pod].ip(lab)], labels: { ...GATEWAY_LABELS }, healthPort: GATEWAY_HEALTH_PORT, ready }));
+      async addGatewayPod(pod, ready = true, o = {}) {
+        const ips = [GATEWAYS[pod].ip(lab), ...(dual && o.ipv6 !== false ? [GATEWAYS[pod].ip6(lab)] : [])];
+        await kube('POST', '/api/v1/namespaces/egress/pods', podObject({ namespace: 'egress', name: pod, node: 'node2', ips, labels: { ...GATEWAY_LABELS }, healthPort: GATEWAY_HEALTH_PORT, ready }));
       },
       async stopProbeTarget() {
         const c = probeTarget;
@@ -212,18 +231,25 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
 
     // The cluster as kubelet, Calico's CNI plugin and calico-node would have written it.
     for (const ns of ['shop', 'default', 'egress']) await kube('POST', '/api/v1/namespaces', namespaceObject(ns));
-    await kube('POST', '/api/v1/nodes', nodeObject('node1', lab.addrs.node1));
-    await kube('POST', '/api/v1/nodes', nodeObject('node2', lab.addrs.node2));
+    const ipv6Address = (ip: string): Record<string, string> => (dual ? { 'projectcalico.org/IPv6Address': `${ip}/64` } : {});
+    await kube('POST', '/api/v1/nodes', nodeObject('node1', lab.addrs.node1, ipv6Address(a6.node1)));
+    await kube('POST', '/api/v1/nodes', nodeObject('node2', lab.addrs.node2, ipv6Address(a6.node2)));
     await kube('POST', '/apis/crd.projectcalico.org/v1/ippools', ipPoolObject('default-ipv4-ippool', '100.64.0.0/16', { natOutgoing: true }));
     await kube('POST', '/apis/crd.projectcalico.org/v1/ipamblocks', ipamBlockObject('100.64.1.0/26', 'node1', { 5: 'node1', 6: 'node1' }));
     await kube('POST', '/apis/crd.projectcalico.org/v1/ipamblocks', ipamBlockObject('100.64.2.0/26', 'node2', { 7: 'node2', 8: 'node2' }));
-    await kube('POST', '/api/v1/namespaces/shop/pods', podObject({ namespace: 'shop', name: 'client', node: 'node1', ips: [lab.addrs.cpod] }));
-    await kube('POST', '/api/v1/namespaces/default/pods', podObject({ namespace: 'default', name: 'other', node: 'node1', ips: [lab.addrs.cpod2] }));
+    if (dual) {
+      for (const pool of LAB_POOLS6) await kube('POST', '/apis/crd.projectcalico.org/v1/ippools', ipPoolObject('default-ipv6-ippool', pool, { natOutgoing: true }));
+      await kube('POST', '/apis/crd.projectcalico.org/v1/ipamblocks', ipamBlockObject(lab.clientBlock6, 'node1', { 5: 'node1', 6: 'node1' }));
+      await kube('POST', '/apis/crd.projectcalico.org/v1/ipamblocks', ipamBlockObject(lab.gatewayBlock6, 'node2', { 7: 'node2', 8: 'node2' }));
+    }
+    const v6 = (ip: string): string[] => (dual ? [ip] : []);
+    await kube('POST', '/api/v1/namespaces/shop/pods', podObject({ namespace: 'shop', name: 'client', node: 'node1', ips: [lab.addrs.cpod, ...v6(a6.cpod)] }));
+    await kube('POST', '/api/v1/namespaces/default/pods', podObject({ namespace: 'default', name: 'other', node: 'node1', ips: [lab.addrs.cpod2, ...v6(a6.cpod2)] }));
     await cluster.addGatewayPod('gw-1');
 
     // The gateway pods' init containers (the daemon's return path comes from the route feed, not by hand).
     for (const pod of ['gw-1', 'gw-2'] as const) {
-      const init = await lab.gateway(['init'], { EGRESS_POD_IP: GATEWAYS[pod].ip(lab), ...(options.dataplane ? { DATAPLANE: options.dataplane } : {}) }, GATEWAYS[pod].ns(lab));
+      const init = await lab.gateway(['init'], { ...podIpEnv(lab, pod), ...(options.dataplane ? { DATAPLANE: options.dataplane } : {}) }, GATEWAYS[pod].ns(lab));
       if (init.code !== 0) throw new Error(`init in ${pod} failed: ${init.stderr}${init.stdout}`);
     }
     await cluster.startProbeTarget();
@@ -231,6 +257,44 @@ export async function createOssCluster(lab: Lab, options: { readonly dataplane?:
   } catch (err) {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * One connection from `ns` to the echo server `server` listens as at `host:port`: the source address
+ * the server saw (the echo must have come back to the pod: the reply's path works), or why there is none.
+ */
+export async function sourceSeenBy(lab: Lab, ns: string, server: ChildProcess, host: string, port: string, text: string): Promise<{ readonly seen?: string; readonly failure?: string }> {
+  const peer = waitForOutput(server, /peer \S+ \d+\n/, 3000).catch(() => undefined);
+  const echo = await lab.exec(ns, lab.tcpTool('connect', host, port, text, '1500'), { allowFail: true, timeoutMs: 10_000 });
+  if (echo.code !== 0) return { failure: `connect: exit ${echo.code} ${echo.stderr.trim()}` };
+  assert.equal(echo.stdout, `${text}\n`);
+  const seen = /peer (\S+) \d+\n/.exec((await peer) ?? '')?.[1];
+  return seen ? { seen } : { failure: 'the echo came back but the server printed no peer' };
+}
+
+/** Ends what a test file made: the cluster's processes, then the lab (either may be missing after a failed `before`). */
+export async function closeOssLab(cluster: OssCluster | undefined, lab: Lab | undefined): Promise<void> {
+  await cluster?.close();
+  await lab?.teardown();
+}
+
+/**
+ * Runs a test's body; on failure, adds to the test's output what the agents and `gateways` said and
+ * the client node's and gateway pod's kernels and conntrack, then fails as the body did.
+ */
+export async function withDiagnostics(t: TestContext, cluster: OssCluster, gateways: readonly GatewayProc[], fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const lab = cluster.lab;
+    for (const [node, a] of cluster.agents) t.diagnostic(`${node} agent:\n${a.logs.slice(-40).join('\n')}`);
+    for (const g of gateways) t.diagnostic(`${g.pod} gateway:\n${g.logs.slice(-25).join('\n')}`);
+    for (const ns of [lab.names.node1, lab.names.gwpod]) {
+      t.diagnostic(`${ns}:\n${await lab.kernelState(ns).catch((e: unknown) => String(e))}`);
+      t.diagnostic(`${ns} conntrack:\n${(await lab.exec(ns, ['conntrack', '-L'], { allowFail: true })).stdout}`);
+    }
     throw err;
   }
 }

@@ -12,13 +12,14 @@
  */
 import { createInterface } from 'node:readline';
 import { parseCidr, parseIp, type Cidr, type IpAddress } from '../../src/model/ip';
-import type { SteeringSpec } from '../../src/model/steering';
+import { steeringGateway, type SteeringGateway, type SteeringSpec } from '../../src/model/steering';
 import { createSteeringKernel } from '../../src/steering/kernel';
 import { SteeringReconciler, type SteeringResult } from '../../src/steering/reconciler';
 import type { SteeringOptions } from '../../src/steering/desired';
 
 export interface SpecJson {
   readonly device: { readonly nodeName: string; readonly vni: number; readonly port: number; readonly localIp: string };
+  /** Gateways as specs print them (gatewayFromText). */
   readonly clients: ReadonlyArray<{ readonly pod: string; readonly ips: readonly string[]; readonly gateways: readonly string[] }>;
   readonly bypass?: readonly string[];
 }
@@ -40,10 +41,17 @@ function cidr(text: string): Cidr {
   return c;
 }
 
+/** A gateway as specs print it: "100.64.2.7", or "100.64.2.7+2001:db8:64:2::7" with its IPv6 address. */
+export function gatewayFromText(text: string): SteeringGateway {
+  const g = steeringGateway(text.split('+').map(ip));
+  if (!g) throw new Error(`not a gateway: ${text}`);
+  return g;
+}
+
 export function specFromJson(j: SpecJson): SteeringSpec {
   return {
     device: { nodeName: j.device.nodeName, vni: j.device.vni, port: j.device.port, localIp: ip(j.device.localIp) },
-    clients: j.clients.map((c) => ({ pod: c.pod, ips: c.ips.map(ip), gateways: c.gateways.map(ip) })),
+    clients: j.clients.map((c) => ({ pod: c.pod, ips: c.ips.map(ip), gateways: c.gateways.map(gatewayFromText) })),
     ...(j.bypass ? { bypass: j.bypass.map(cidr) } : {}),
   };
 }

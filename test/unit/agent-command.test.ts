@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import { realOutputs, runAgentCommand, runAgentTeardown } from '../../src/agent/command';
 import type { AgentStatusDocument } from '../../src/agent/status';
+import { gatewayText } from '../../src/model/steering';
 import { parseAgentConfig } from '../../src/config/agent-config';
 import { ErrorCodes, isGatewayError, kernelError } from '../../src/errors';
 import { systemClock } from '../../src/model/clock';
@@ -121,7 +122,7 @@ describe('agent command: one lifecycle, health port, status socket, signals', ()
         outputs: () => ({
           dataplane: {
             apply: (spec) => {
-              specs.push(spec.clients.map((c) => `${c.pod}->${c.gateways.map((g) => g.text).join(',')}`).join(';'));
+              specs.push(spec.clients.map((c) => `${c.pod}->${c.gateways.map(gatewayText).join(',')}`).join(';'));
               return Promise.resolve();
             },
           },

@@ -125,12 +125,12 @@ describe('steering: who is steered, to which gateways', () => {
     {
       name: 'dual-stack: the IPv6 address of a dual-stack gateway too',
       in: { pods: [pod('default/c', { egress: red(), ips: ['100.64.1.5', '2001:db8:1::5'] })], gateways: [gateway('default/gw-a', '100.64.2.7', { ips: ['100.64.2.7', '2001:db8:2::7'] })] },
-      want: ['client default/c ips 100.64.1.5,2001:db8:1::5 gateways 100.64.2.7,2001:db8:2::7'],
+      want: ['client default/c ips 100.64.1.5,2001:db8:1::5 gateways 100.64.2.7+2001:db8:2::7'],
     },
     {
-      name: 'an IPv4-only client gets no IPv6 gateway address',
+      name: 'an IPv4-only client: the gateway whole (the dataplane programs the families the pod has)',
       in: { pods: [pod('default/c', { egress: red() })], gateways: [gateway('default/gw-a', '100.64.2.7', { ips: ['100.64.2.7', '2001:db8:2::7'] })] },
-      want: ['client default/c ips 100.64.1.5 gateways 100.64.2.7'],
+      want: ['client default/c ips 100.64.1.5 gateways 100.64.2.7+2001:db8:2::7'],
     },
     {
       name: 'an IPv4 client cannot use an IPv6-only gateway',

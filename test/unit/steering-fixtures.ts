@@ -3,7 +3,7 @@ import { FakeLinks } from '../../src/fakes/links';
 import { FakeSysctl } from '../../src/fakes/sysctl';
 import { FakePolicyRouting } from '../../src/fakes/policy-routing';
 import { parseCidr, parseIp, type Cidr, type IpAddress } from '../../src/model/ip';
-import type { SteeringSpec } from '../../src/model/steering';
+import { steeringGateway, type SteeringGateway, type SteeringSpec } from '../../src/model/steering';
 import type { SteeringKernel } from '../../src/steering/reconciler';
 import type { VxlanSpec } from '../../src/kernel/ports';
 
@@ -19,11 +19,18 @@ export const GW1 = '100.64.2.7';
 export const GW2 = '100.64.2.8';
 export const GW3 = '100.64.2.9';
 
-/** A spec for node1 with `clients` as [pod, ip, gateways]. */
+/** A gateway as specs print it: "100.64.2.7" or "100.64.2.7+2001:db8:64:2::7". */
+export function gw(text: string): SteeringGateway {
+  const g = steeringGateway(text.split('+').map(ip));
+  if (!g) throw new Error(`bad gateway ${text}`);
+  return g;
+}
+
+/** A spec for node1 with `clients` as [pod, its addresses (comma separated), gateways]. */
 export function spec(clients: Array<[string, string, string[]]>, bypass: string[] = ['100.64.0.0/16']): SteeringSpec {
   return {
     device: { nodeName: 'node1', vni: 4097, port: 4790, localIp: ip(NODE_IP) },
-    clients: clients.map(([pod, podIp, gws]) => ({ pod, ips: [ip(podIp)], gateways: gws.map(ip) })),
+    clients: clients.map(([pod, podIp, gws]) => ({ pod, ips: podIp.split(',').map(ip), gateways: gws.map(gw) })),
     bypass: bypass.map(cidr),
   };
 }
@@ -42,8 +49,9 @@ export class FakeNatTable {
       this.text = undefined; // `table X` + `delete table X`: gone
       return;
     }
+    // What follows the table's own `table X` / `delete table X` (and the legacy pins table's) preamble.
     this.text = lines
-      .slice(2)
+      .slice(lines.findIndex((l) => l.includes('{')))
       .map((l) => l.replace(/ meta nfproto ipv[46]/, ''))
       .join('\n');
   }
@@ -52,8 +60,9 @@ export class FakeNatTable {
 /**
  * A client node's kernel, all fakes: eth0 holds the node IP; egress.calico appears in every fake
  * (policy routing, neighbours/FDB, sysctls) once the links fake creates it, as in the kernel.
+ * `ipv6: false`: a kernel without IPv6 (no net/ipv6 sysctls).
  */
-export function fakeNode(): { kernel: SteeringKernel; policy: FakePolicyRouting; links: FakeLinks; neigh: FakeReturnPathKernel; sysctl: FakeSysctl; nat: FakeNatTable; loseDevice(): Promise<void> } {
+export function fakeNode(o: { ipv6?: boolean } = {}): { kernel: SteeringKernel; policy: FakePolicyRouting; links: FakeLinks; neigh: FakeReturnPathKernel; sysctl: FakeSysctl; nat: FakeNatTable; loseDevice(): Promise<void> } {
   const links = new FakeLinks();
   links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '02:00:00:00:00:01' });
   const policy = new FakePolicyRouting();
@@ -62,7 +71,8 @@ export function fakeNode(): { kernel: SteeringKernel; policy: FakePolicyRouting;
   neigh.devices.clear();
   neigh.devices.add('eth0');
   // A host's namespace: also the multipath hashing, at the kernel's defaults (addresses only).
-  const sysctl = new FakeSysctl((name) => links.has(name), { ...FakeSysctl.freshNamespace, 'net/ipv4/fib_multipath_hash_policy': '0', 'net/ipv4/fib_multipath_hash_fields': '7' });
+  const ipv6: Record<string, string> = o.ipv6 === false ? {} : { 'net/ipv6/fib_multipath_hash_policy': '0', 'net/ipv6/fib_multipath_hash_fields': '7' };
+  const sysctl = new FakeSysctl((name) => links.has(name), { ...FakeSysctl.freshNamespace, 'net/ipv4/fib_multipath_hash_policy': '0', 'net/ipv4/fib_multipath_hash_fields': '7', ...ipv6 });
   const nat = new FakeNatTable();
   const ensureVxlan = links.ensureVxlan.bind(links);
   links.ensureVxlan = async (s: VxlanSpec) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../../src/model/clock';
 import { SteeringReconciler, type SteeringResult } from '../../src/steering/reconciler';
-import { fakeNode, FakeNatTable, GW1, GW2, ip, spec } from './steering-fixtures';
+import { fakeNode, FakeNatTable, gw, GW1, GW2, spec } from './steering-fixtures';
 
 const ID = 0x45000000;
 
@@ -25,7 +25,7 @@ describe('steering reconciler (fake kernel)', () => {
     assert.ok(first.ok, first.error?.message);
     assert.deepEqual(first.writes, [
       'ensure device egress.calico (vxlan 4097 port 4790 dev eth0 local 198.51.100.11 mac 66:f9:37:c3:7e:94)',
-      'set net/ipv4/conf/egress.calico/rp_filter = 2',
+      'set net.ipv4.conf.egress.calico.rp_filter = 2',
       'write nftables table inet egress_gateway_agent (no NAT-outgoing through egress.calico)',
       'add fdb entry a2:2a:64:40:02:07 dst 100.64.2.7 dev egress.calico',
       'add fdb entry a2:2a:64:40:02:08 dst 100.64.2.8 dev egress.calico',
@@ -115,13 +115,67 @@ describe('steering reconciler (fake kernel)', () => {
     r.set(spec([['default/a', '100.64.1.5', [GW1]]]));
     const res = await pass(r);
     assert.equal(res.ok, false);
-    assert.match(res.error?.errors.map((e) => e.message).join('\n') ?? '', /table 1000 has no backstop route: not steering into it/);
+    assert.match(res.error?.errors.map((e) => e.message).join('\n') ?? '', /table 1000 has no IPv4 backstop route: not steering into it/);
     assert.ok(!res.writes.some((w) => w.includes('rule')), res.writes.join('\n'));
     assert.doesNotMatch(node.policy.dump(), /^rule /m, 'no rule while the table could fall through');
     const retry = await pass(r);
     assert.ok(retry.ok, retry.error?.message);
     assert.ok(retry.writes.includes('add route table 1000 unreachable default metric 4294967295'));
     assert.equal(retry.writes.at(-1), 'add rule from 100.64.1.5/32 lookup 1000 priority 100');
+  });
+
+  it('dual-stack: each family\'s rule waits for its own backstop; the IPv6 half is programmed the same way and a restart writes nothing', async () => {
+    const node = fakeNode();
+    const r = reconciler(node);
+    const dual = spec([['default/a', '100.64.1.5,2001:db8:64:1::5', [`${GW1}+2001:db8:64:2::7`]]], ['100.64.0.0/16', '2001:db8:64::/48']);
+    node.policy.failNext('upsertRoute', 'ENOBUFS', 'unreachable default (IPv6)');
+    r.set(dual);
+    const res = await pass(r);
+    assert.equal(res.ok, false);
+    assert.match(res.error?.errors.map((e) => e.message).join('\n') ?? '', /table 1000 has no IPv6 backstop route: not steering into it/);
+    assert.ok(res.writes.includes('add rule from 100.64.1.5/32 lookup 1000 priority 100'), 'the IPv4 rule has its backstop');
+    assert.ok(!res.writes.some((w) => w.includes('2001:db8:64:1::5')), res.writes.join('\n'));
+    const retry = await pass(r);
+    assert.ok(retry.ok, retry.error?.message);
+    assert.deepEqual(retry.writes, ['add route table 1000 unreachable default (IPv6) metric 4294967295', 'add rule from 2001:db8:64:1::5/128 lookup 1000 priority 100']);
+    assert.equal(
+      node.policy.dump(),
+      [
+        'rule from 100.64.1.5/32 lookup 1000 priority 100 proto 69',
+        'rule from 2001:db8:64:1::5/128 lookup 1000 priority 100 proto 69',
+        `route table 1000 default nhid ${ID + 1} metric 10 proto 69`,
+        'route table 1000 unreachable default metric 4294967295 proto 69',
+        'route table 1000 throw 100.64.0.0/16 metric 10 proto 69',
+        'route table 1000 169.254.1.1/32 dev egress.calico metric 10 proto 69',
+        'route table 1000 throw 2001:db8:64::/48 metric 10 proto 69',
+        `route table 1000 default (IPv6) nhid ${ID + 3} metric 10 proto 69`,
+        'route table 1000 unreachable default (IPv6) metric 4294967295 proto 69',
+        `nexthop id ${ID} via 100.64.2.7 dev egress.calico onlink proto 69`,
+        `nexthop id ${ID + 2} via fe80::a02a:64ff:fe40:207 dev egress.calico onlink proto 69`,
+        `nexthop id ${ID + 1} group ${ID} type resilient buckets 64 idle_timer 120 unbalanced_timer 0 proto 69`,
+        `nexthop id ${ID + 3} group ${ID + 2} type resilient buckets 64 idle_timer 120 unbalanced_timer 0 proto 69`,
+        '',
+      ].join('\n'),
+    );
+    assert.equal(node.neigh.dump().match(/a2:2a:64:40:02:07/g)?.length, 3, `two neighbours and one FDB entry with the gateway's MAC:\n${node.neigh.dump()}`);
+    assert.deepEqual((await pass(r)).writes, []);
+    const restarted = reconciler(node);
+    restarted.set(dual);
+    assert.deepEqual((await pass(restarted)).writes, [], 'a restarted agent adopts both halves');
+
+    // The gateway loses its IPv6 address: the IPv6 half falls back to its backstop, the rule stays.
+    r.set(spec([['default/a', '100.64.1.5,2001:db8:64:1::5', [GW1]]], ['100.64.0.0/16', '2001:db8:64::/48']));
+    const lost = await pass(r);
+    assert.ok(lost.ok, lost.error?.message);
+    assert.deepEqual(lost.writes.filter((w) => /^del /.test(w)), [
+      `del route table 1000 default (IPv6) nhid ${ID + 3} metric 10`,
+      `del nexthop group id ${ID + 3}`,
+      `del nexthop id ${ID + 2}`,
+      'del neighbour fe80::a02a:64ff:fe40:207 lladdr a2:2a:64:40:02:07 dev egress.calico',
+    ]);
+    assert.match(node.policy.dump(), /rule from 2001:db8:64:1::5\/128 lookup 1000[\s\S]*route table 1000 unreachable default \(IPv6\)/);
+    await restarted.stop();
+    await r.stop();
   });
 
   it('keeps a backstop while a rule still points at its table', async () => {
@@ -279,6 +333,8 @@ describe('steering reconciler (fake kernel)', () => {
     const r = new SteeringReconciler({ kernel: node.kernel, clock: new FakeClock(), steering: { multipathHash: 'l4' } });
     await r.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
     assert.match(node.sysctl.dump(), /^net\/ipv4\/fib_multipath_hash_fields = 55\nnet\/ipv4\/fib_multipath_hash_policy = 3\n/m);
+    // IPv6 too, never its policy 0 (which hashes the flow label, drawn anew after a retransmission timeout).
+    assert.match(node.sysctl.dump(), /^net\/ipv6\/fib_multipath_hash_fields = 55\nnet\/ipv6\/fib_multipath_hash_policy = 3\n/m);
     assert.deepEqual(r.status().problems, []);
     const again = await pass(r);
     assert.deepEqual(again.writes, [], 'already set: nothing written');
@@ -294,11 +350,26 @@ describe('steering reconciler (fake kernel)', () => {
     await r2.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
     assert.match(ro.policy.dump(), /from 100\.64\.1\.5\/32 lookup 1000/, 'the pod is steered');
     const problems = r2.status().problems;
-    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.equal(problems.length, 4, problems.join('\n'));
     assert.match(problems[0] ?? '', /^setting net\/ipv4\/fib_multipath_hash_fields to 55 \(l4 hashing\) failed: EROFS/);
     assert.equal(r2.status().lastReconcile?.ok, true);
+    // egress.calico's rp_filter goes over rtnetlink, which the read-only /proc/sys does not stop.
+    assert.equal(await ro.links.ipv4Conf('egress.calico', 'rp_filter'), 2);
     await r.stop();
     await r2.stop();
+
+    // l3 on a node without IPv6 (no net/ipv6 in /proc/sys): IPv4's policy 0, and nothing asked of IPv6.
+    const v4only = fakeNode({ ipv6: false });
+    const r3 = new SteeringReconciler({ kernel: v4only.kernel, clock: new FakeClock(), steering: { multipathHash: 'l3' } });
+    await r3.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    assert.deepEqual(r3.status().problems, []);
+    assert.doesNotMatch(v4only.sysctl.dump(), /ipv6\/fib_multipath/);
+    const l3 = fakeNode();
+    const r4 = new SteeringReconciler({ kernel: l3.kernel, clock: new FakeClock(), steering: { multipathHash: 'l3' } });
+    await r4.apply(spec([['default/a', '100.64.1.5', [GW1]]]));
+    assert.match(l3.sysctl.dump(), /^net\/ipv4\/fib_multipath_hash_policy = 0\n[\s\S]*^net\/ipv6\/fib_multipath_hash_fields = 3\nnet\/ipv6\/fib_multipath_hash_policy = 3\n/m);
+    await r3.stop();
+    await r4.stop();
   });
 
   it('teardown keeps egress.calico while a rule of ours could not be removed, and says so', async () => {
@@ -355,7 +426,7 @@ describe('steering reconciler: flow pins (fake kernel)', () => {
     assert.ok(first.ok, first.error?.message);
     assert.ok(first.writes.includes('add rule from all fwmark 0x100/0x3f00 lookup 1001 priority 99'), first.writes.join('\n'));
     assert.ok(first.writes.includes('add rule from all fwmark 0x200/0x3f00 lookup 1002 priority 99'), first.writes.join('\n'));
-    assert.equal(first.writes.at(-1), 'write nftables table ip egress_gateway_agent_pins (2 pinned gateway(s))');
+    assert.equal(first.writes.at(-1), 'write nftables table inet egress_gateway_agent_pins (2 pinned gateway(s))');
     assert.match(pins.text ?? '', /ct state established ct direction original ct mark & 0x00003f00 == 0x00000100 meta mark set meta mark & 0xffffc0ff \| 0x00000100/);
     assert.match(pins.text ?? '', /oifname "egress.calico" ct state new rt ip nexthop 100\.64\.2\.8 ct mark set ct mark & 0xffffc0ff \| 0x00000200/);
     assert.deepEqual((await pass(r)).writes, [], 'the second pass writes nothing');
@@ -366,7 +437,7 @@ describe('steering reconciler: flow pins (fake kernel)', () => {
     await again.stop();
 
     // GW1 drains: out of the group, its pin stays.
-    r.set({ ...spec([['default/a', '100.64.1.5', [GW2]]]), keepFlows: [ip(GW1), ip(GW2)] });
+    r.set({ ...spec([['default/a', '100.64.1.5', [GW2]]]), keepFlows: [gw(GW1), gw(GW2)] });
     const drain = await pass(r);
     assert.ok(drain.ok, drain.error?.message);
     assert.ok(drain.writes.some((w) => w.startsWith(`replace nexthop group id ${ID + 2} group ${ID + 1} `)), drain.writes.join('\n'));
@@ -378,11 +449,11 @@ describe('steering reconciler: flow pins (fake kernel)', () => {
     const gone = await pass(r);
     assert.ok(gone.writes.includes('del rule from all fwmark 0x100/0x3f00 lookup 1001 priority 99'), gone.writes.join('\n'));
     assert.ok(gone.writes.includes(`del nexthop id ${ID}`), gone.writes.join('\n'));
-    assert.equal(gone.writes.at(-1), 'write nftables table ip egress_gateway_agent_pins (1 pinned gateway(s))');
+    assert.equal(gone.writes.at(-1), 'write nftables table inet egress_gateway_agent_pins (1 pinned gateway(s))');
 
     const down = await r.teardown();
     assert.ok(down.ok, down.error?.message);
-    assert.deepEqual(down.writes.slice(-3), ['delete nftables table ip egress_gateway_agent_pins', 'delete nftables table inet egress_gateway_agent', 'delete device egress.calico']);
+    assert.deepEqual(down.writes.slice(-3), ['delete nftables table inet egress_gateway_agent_pins', 'delete nftables table inet egress_gateway_agent', 'delete device egress.calico']);
     assert.equal(node.policy.dump().includes('fwmark'), false);
   });
 });

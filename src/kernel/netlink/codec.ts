@@ -6,7 +6,9 @@ import {
   AF_INET6,
   IFINFOMSG_LEN,
   IFLA_ADDRESS,
+  IFLA_AF_SPEC,
   IFLA_IFNAME,
+  IFLA_INET_CONF,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
   IFLA_LINKINFO,
@@ -351,6 +353,8 @@ export interface LinkMessage {
   /** IFLA_INFO_KIND ('' when none). */
   readonly kind: string;
   readonly vxlan?: VxlanInfo;
+  /** net.ipv4.conf.<dev>.* from IFLA_AF_SPEC: the value of devconf id n at index n - 1 (absent: no IPv4 on the link). */
+  readonly ipv4Conf?: readonly number[];
 }
 
 export function decodeLink(data: Buffer): LinkMessage | undefined {
@@ -365,6 +369,10 @@ export function decodeLink(data: Buffer): LinkMessage | undefined {
   const kind = kindBytes ? stringAttribute(kindBytes) : '';
   const infoData = info?.get(IFLA_INFO_DATA);
   const vxlan = kind === 'vxlan' && infoData ? decodeVxlanInfo(infoData) : undefined;
+  const afSpec = attrs.get(IFLA_AF_SPEC);
+  const inet = afSpec ? parseAttributes(afSpec, 'lenient').get(AF_INET) : undefined;
+  const conf = inet ? parseAttributes(inet, 'lenient').get(IFLA_INET_CONF) : undefined;
+  const ipv4Conf = conf ? Array.from({ length: Math.floor(conf.length / 4) }, (_, i) => conf.readUInt32LE(i * 4)) : undefined;
   return {
     index: data.readInt32LE(4),
     flags: data.readUInt32LE(8),
@@ -373,6 +381,7 @@ export function decodeLink(data: Buffer): LinkMessage | undefined {
     ...(address && address.length === 6 ? { address: formatMac(address) } : {}),
     kind,
     ...(vxlan ? { vxlan } : {}),
+    ...(ipv4Conf ? { ipv4Conf } : {}),
   };
 }
 
@@ -402,6 +411,8 @@ export function linkPayload(m: {
   mtu?: number;
   /** IFLA_LINKINFO: kind and its nested data attributes. */
   info?: { kind: string; data: Buffer };
+  /** net.ipv4.conf.<dev>.* to set, as [devconf id, value] (IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF). */
+  ipv4Conf?: ReadonlyArray<readonly [number, number]>;
 }): Buffer {
   const head = Buffer.alloc(IFINFOMSG_LEN);
   head.writeInt32LE(m.index ?? 0, 4);
@@ -413,6 +424,11 @@ export function linkPayload(m: {
   if (m.mtu !== undefined) parts.push(encodeAttribute(IFLA_MTU, u32(m.mtu)));
   if (m.info) {
     parts.push(encodeAttribute(IFLA_LINKINFO, Buffer.concat([encodeAttribute(IFLA_INFO_KIND, Buffer.from(m.info.kind)), encodeAttribute(IFLA_INFO_DATA, m.info.data)])));
+  }
+  if (m.ipv4Conf?.length) {
+    const conf = Buffer.concat(m.ipv4Conf.map(([id, value]) => encodeAttribute(id, u32(value))));
+    const inet = encodeAttribute(IFLA_INET_CONF | NLA_F_NESTED, conf);
+    parts.push(encodeAttribute(IFLA_AF_SPEC | NLA_F_NESTED, encodeAttribute(AF_INET | NLA_F_NESTED, inet)));
   }
   return Buffer.concat(parts);
 }

@@ -88,6 +88,15 @@ export const IFLA_VXLAN_LEARNING = 7;
 export const IFLA_VXLAN_PORT = 15;
 /** An IPv6 local address makes the device send and receive VXLAN over IPv6. */
 export const IFLA_VXLAN_LOCAL6 = 17;
+/**
+ * Per-family settings of a link: IFLA_AF_SPEC nests one attribute per address family; AF_INET's
+ * nests IFLA_INET_CONF, whose attributes are net.ipv4.conf.<dev>.* by id (u32 values). Read back,
+ * IFLA_INET_CONF is one array of u32, the value of id n at index n - 1.
+ */
+export const IFLA_AF_SPEC = 26;
+export const IFLA_INET_CONF = 1;
+/** enum ipv4_devconf ids (linux/ip.h) of the settings the project sets or reads. */
+export const IPV4_DEVCONF = { forwarding: 1, proxy_arp: 3, rp_filter: 8, accept_local: 23, src_valid_mark: 24 } as const;
 
 // struct rtmsg (12 bytes): family, dst_len, src_len, tos, table, protocol, scope, type u8; flags u32.
 export const RTMSG_LEN = 12;
