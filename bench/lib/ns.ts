@@ -7,7 +7,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
-import { packageRoot } from '../../src/package-root';
 
 const liveNamespaces = new Set<string>();
 const liveChildren = new Set<ChildProcess>();
@@ -111,13 +110,8 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
  */
 export const CLI = join(process.env.BENCH_DAEMON_DIST ?? join(__dirname, '..', '..'), 'test', 'lab', 'run-cli.js');
 
-/**
- * The Node flags bin/egress-gateway starts the daemon with (from its `#!/usr/bin/env -S node …`
- * line): the benchmarks run CLI with process.execPath, and must measure the daemon as it runs.
- */
-export const DAEMON_NODE_FLAGS: readonly string[] = (readFileSync(join(packageRoot(), 'bin', 'egress-gateway'), 'utf8').split('\n')[0] ?? '')
-  .split(' ')
-  .filter((w) => w.startsWith('--'));
+/** The Node flags bin/egress-gateway starts the daemon with: the benchmarks measure the daemon as it runs. */
+export { DAEMON_NODE_FLAGS } from '../../test/lab/cli-script';
 
 /** One JSON log line of the daemon, as pino writes it. */
 export interface LogLine {

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
 import { clientVtepMac } from '../../src/model/mac';
-import { cliScript } from './cli-script';
+import { cliCommandFor, cliScript } from './cli-script';
 
 export type { CommandResult } from '../../src/kernel/exec';
 
@@ -105,7 +105,7 @@ export interface Lab {
   readonly vxlan: { readonly vni: number; readonly port: number; readonly clientVtepMac: string; readonly gatewayMac: string };
   /** The client pods' block that the return path routes over vxlan0. */
   readonly clientBlock: string;
-  /** How the gateway is started: [node, script]; bin/egress-gateway when running from dist/. */
+  /** How the gateway is started: [node, the launcher's Node flags, script]; bin/egress-gateway when running from dist/. */
   readonly gatewayCommand: readonly string[];
   exec(ns: string, argv: readonly string[], opts?: ExecOptions): Promise<CommandResult>;
   /** A long-running process in `ns`, stdout/stderr piped (stdin too with `stdin: true`); killed at teardown. */
@@ -265,7 +265,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   };
 
   let extraPods = 0;
-  const script = cliScript();
+  const gatewayCommand = cliCommandFor(cliScript());
   const lab: Lab = {
     names,
     addrs: ADDRS,
@@ -275,10 +275,10 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     gatewayBlock6: '2001:db8:64:2::/122',
     vxlan: { vni: VNI, port: VXLAN_PORT, clientVtepMac: CLIENT_VTEP_MAC, gatewayMac: ipv6 === 'only' ? GATEWAY_MAC_IPV6_ONLY : GATEWAY_MAC },
     clientBlock: '100.64.1.0/26',
-    gatewayCommand: [process.execPath, script],
+    gatewayCommand,
     exec,
     spawn: spawnIn,
-    gateway: (args, env, ns = names.gwpod) => exec(ns, [process.execPath, script, ...args], { env, allowFail: true, timeoutMs: 60_000 }),
+    gateway: (args, env, ns = names.gwpod) => exec(ns, [...gatewayCommand, ...args], { env, allowFail: true, timeoutMs: 60_000 }),
     felix,
     felixRules: async () => {
       if (!felix) return '';
@@ -301,7 +301,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
         }
       }
     },
-    spawnGateway: (args, env) => spawnIn(names.gwpod, [process.execPath, script, ...args], { env }),
+    spawnGateway: (args, env) => spawnIn(names.gwpod, [...gatewayCommand, ...args], { env }),
     capture: (ns, iface, filter) => startCapture(spawnIn(ns, ['tcpdump', '-l', '-n', '--immediate-mode', '-i', iface, ...filter])),
     tcpTool: (...args) => [process.execPath, join(__dirname, 'tcp-tool.js'), ...args],
     async addPod(node, addr) {
