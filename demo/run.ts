@@ -510,7 +510,10 @@ async function runOss(report: Report, held: Held, dataplane: Dataplane): Promise
   report.block(`${annotate}   (a merge PATCH to the stand-in)`, undefined);
   await cluster.kube('PATCH', '/api/v1/namespaces/shop', { metadata: { annotations: QUICK_START_ANNOTATIONS } });
   const steered = await untilAgent(cluster, 'node1', 'the pod steered', (st) => st.clients.some((c) => c.pod === 'shop/client' && c.gateways.length === 1)).catch(() => undefined);
-  report.check(steered !== undefined, 'the node1 agent saw the annotation, matched gw-1 and programmed node1');
+  // The agent's status shows its plan at once; the kernel holds it once the pass has applied it.
+  const podRule = new RegExp(`from ${escapeRe(a.cpod)} lookup \\d+ proto 69`);
+  const programmed = await untilRule(lab, n.node1, podRule, true);
+  report.check(steered !== undefined && programmed, 'the node1 agent saw the annotation, matched gw-1 and programmed node1');
   report.say('  What the node1 agent wrote, all with protocol 69 (docs/agent.md):');
   report.block('ip -n node1 rule show', (await lab.exec(n.node1, ['ip', 'rule', 'show'])).stdout);
   report.block('ip -n node1 route show table 1000', (await lab.exec(n.node1, ['ip', 'route', 'show', 'table', '1000'])).stdout);
@@ -527,10 +530,16 @@ async function runOss(report: Report, held: Held, dataplane: Dataplane): Promise
   report.block(`kubectl annotate namespace shop ${SELECTOR}- ${NAMESPACE_SELECTOR}-`, undefined);
   await cluster.kube('PATCH', '/api/v1/namespaces/shop', { metadata: { annotations: { [SELECTOR]: null, [NAMESPACE_SELECTOR]: null } } });
   const gone = await untilAgent(cluster, 'node1', 'the pod unsteered', (st) => st.clients.length === 0).catch(() => undefined);
-  report.check(gone !== undefined, 'the node1 agent removed the pod\'s steering');
+  const unprogrammed = await untilRule(lab, n.node1, podRule, false);
+  report.check(gone !== undefined && unprogrammed, 'the node1 agent removed the pod\'s steering');
   report.block('ip -n node1 rule show', (await lab.exec(n.node1, ['ip', 'rule', 'show'])).stdout);
   const last = await attempt('hello again, not annotated');
   report.check(last.ok && last.src === a.node1, `the external host sees node1's address ${a.node1} again`, last.lines.join('\n'));
+}
+
+/** Whether node1's `ip rule show` came to hold (or no longer hold) a rule like `pattern` within 10 s. */
+async function untilRule(lab: Lab, ns: string, pattern: RegExp, present: boolean): Promise<boolean> {
+  return eventually('node1\'s rules', async () => (pattern.test((await lab.exec(ns, ['ip', 'rule', 'show'])).stdout) === present ? true : undefined)).catch(() => false);
 }
 
 function failingSummary(body: string): string {
