@@ -32,7 +32,7 @@ unit: build ## run only the unit tests (no root needed)
 bench: build ## benchmarks in network namespaces, table + bench/results.json (root; BENCH=routes,updates,… picks some)
 	BENCH="$(BENCH)" node dist/bench/run.js
 
-demo: ## the whole gateway in network namespaces: init, start, traffic, tcpdump, readiness (needs root)
+demo: ## the gateway in network namespaces, Enterprise then OSS (agents, API stand-in): init, start, traffic, tcpdump, readiness (needs root)
 	bash scripts/demo.sh
 
 image: ## build the container image: Docker if a daemon runs, else buildah (IMAGE=name:tag; STAND_IN=1: bases built here)
@@ -42,7 +42,7 @@ fuzz: build ## long PolicySync fuzz run: FUZZ_COUNT messages (100000) from FUZZ_
 	seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz seed $$seed (replay: make fuzz FUZZ_SEED=$$seed)"; \
 	FUZZ_SEED=$$seed FUZZ_COUNT=$${FUZZ_COUNT:-100000} node --test --test-reporter=tap dist/test/unit/fuzz-policysync.test.js
 
-soak: build ## SOAK_SECONDS (600) of route churn at 1000/s with traffic, RSS and fds sampled (needs root)
+soak: build ## SOAK_SECONDS (600) of route churn at 1000/s with traffic: live heap after a full GC, RSS and fds (needs root)
 	SOAK_SECONDS=$${SOAK_SECONDS:-600} node --test --test-reporter=tap dist/test/kernel/soak.test.js
 
 clean: ## remove build output

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: set up what a fresh clone needs (Debian and npm packages, the build), then run the
-# narrated demo: a cluster in network namespaces, the gateway started as a pod would start it, and
-# the blog's tcpdump lines before and after the client pod is steered (demo/run.ts). Needs root.
+# narrated demo (demo/run.ts) in network namespaces, Enterprise then OSS: a cluster, the gateway
+# started as a pod would start it, and the blog's tcpdump lines before and after the client pod is
+# steered; then a second cluster with OSS Felix's rules, the Kubernetes API stand-in and the node
+# agents steering the same way. Needs root.
 # DEMO_DATAPLANE=nftables shows the nftables variant. Exits non-zero when any step did not show
 # what it should; everything it created is removed, also on Ctrl-C.
 set -euo pipefail

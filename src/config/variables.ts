@@ -253,7 +253,7 @@ export const VARIABLES: readonly VariableSpec[] = [
     name: 'AGENT_GATEWAY_POLL_INTERVAL',
     commands: ['agent'],
     default: '10s',
-    meaning: "How often the agent polls each gateway its pods may use (GET /readiness on the pod's port named health), as Felix does (Go duration).",
+    meaning: "How often the agent polls a gateway it keeps no readiness stream to (AGENT_GATEWAY_STREAM off, or a gateway without the stream): GET /readiness on the pod's port named health, as Felix does (Go duration).",
   },
   {
     name: 'AGENT_GATEWAY_POLL_TIMEOUT',
