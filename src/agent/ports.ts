@@ -18,7 +18,7 @@ export interface SteeringDataplane {
 
 /**
  * The route feed the gateways on this node subscribe to (felix.PolicySync/Sync, l3-routes): the
- * shape of the libs engineer's PolicySyncServer (CONTRACT.md). Until `inSync()` is first called a new
+ * shape of src/policysync/server.ts's PolicySyncServer. Until `inSync()` is first called a new
  * stream gets nothing; after, a snapshot, in_sync, then the differences each `replace()` makes.
  */
 export interface RouteFeedServer {

@@ -19,7 +19,7 @@ export interface VariableSpec {
 
 export const DEFAULT_SOCKET_PATH = '/var/run/nodeagent/socket';
 export const DEFAULT_HEALTH_PORT = 8080;
-/** The OSS node agent's settings (CONTRACT: names fixed). */
+/** The OSS node agent's settings (names fixed: the chart and docs/agent.md use them). */
 export const DEFAULT_AGENT_POLICYSYNC_SOCKET = '/var/run/egress-gateway/policysync/socket';
 export const DEFAULT_AGENT_GATEWAY_SELECTOR = 'egress-gateway.io/gateway=true';
 export const DEFAULT_AGENT_HEALTH_PORT = 9570;

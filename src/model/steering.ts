@@ -3,7 +3,7 @@ import type { Cidr, IpAddress } from './ip';
 /**
  * The one value the OSS agent's two halves meet at: the control plane (Kubernetes watches,
  * selectors, gateway health) computes it, the dataplane (egress.calico, ip rules, route tables,
- * nexthop groups on the client node) programs it. See /work/coord/CONTRACT.md.
+ * nexthop groups on the client node) programs it (docs/agent.md).
  *
  * Dual-stack: each gateway is one entry holding its addresses, at most one per family, because the
  * dataplane needs to know which IPv6 address goes with which VXLAN MAC and outer destination (a

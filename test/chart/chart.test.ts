@@ -37,8 +37,8 @@ const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as Obj;
 
 type Obj = Record<string, any>; // rendered manifests: shapes are asserted, not typed
 
-/** What the OSS agent is given by default: CONTRACT.md's names and defaults, and the agent's poll settings. */
-const AGENT_CONTRACT_ENV: Record<string, string | undefined> = {
+/** What the OSS agent is given by default: the names and defaults docs/agent.md lists, and the agent's poll settings. */
+const AGENT_DEFAULT_ENV: Record<string, string | undefined> = {
   NODE_NAME: undefined, // downward API
   EGRESS_VXLAN_VNI: '4097',
   EGRESS_VXLAN_PORT: '4790',
@@ -163,7 +163,7 @@ function checkGateway(workload: Obj, mode: 'enterprise' | 'oss'): { init: Obj; m
   const init = spec['initContainers'][0] as Obj;
   const main = spec['containers'][0] as Obj;
 
-  // The selector must pick the template's own pods; the agent finds every gateway by the CONTRACT's label.
+  // The selector must pick the template's own pods; the agent finds every gateway by the documented label.
   assert.ok(selects(workload['spec']['selector'], pod['metadata']['labels']), 'selector matches the pod template');
   assert.equal(pod['metadata']['labels'][GATEWAY_LABEL[0]], GATEWAY_LABEL[1]);
 
@@ -236,7 +236,7 @@ function checkGateway(workload: Obj, mode: 'enterprise' | 'oss'): { init: Obj; m
   return { init, main, pod };
 }
 
-/** The OSS agent DaemonSet and its RBAC, as CONTRACT.md describes them. */
+/** The OSS agent DaemonSet and its RBAC, as docs/helm-chart.md describes them. */
 function checkAgent(objs: Obj[], gateway: Obj, privileged = false): Obj {
   const ds = only(objs, 'DaemonSet', 'egw-egress-gateway-agent');
   const spec = ds['spec']['template']['spec'];
@@ -261,12 +261,12 @@ function checkAgent(objs: Obj[], gateway: Obj, privileged = false): Obj {
   assert.ok(c['resources']['requests']['memory']);
 
   // The environment: only what `egress-gateway agent` reads (src/config/variables.ts), and every setting of
-  // CONTRACT.md; the values the agent's own defaults would give unless overridden.
+  // docs/agent.md's names; the values the agent's own defaults would give unless overridden.
   const env = envOf(c);
   const agentVariables = variablesFor('agent');
   const known = new Set(agentVariables.map((v) => v.name));
   for (const name of env.keys()) assert.ok(known.has(name) || TOOL_ENV.has(name), `the agent is given ${name}, which it does not read`);
-  for (const name of Object.keys(AGENT_CONTRACT_ENV)) assert.ok(env.has(name), `the agent is given ${name}`);
+  for (const name of Object.keys(AGENT_DEFAULT_ENV)) assert.ok(env.has(name), `the agent is given ${name}`);
   assert.deepEqual(env.get('NODE_NAME')?.['valueFrom'], { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.equal(env.get('XTABLES_LOCKFILE')?.['value'], '/run/xtables.lock', "the node's xtables lock, shared with Felix");
 
@@ -288,7 +288,7 @@ function checkAgent(objs: Obj[], gateway: Obj, privileged = false): Obj {
   const [key, value] = String(env.get('AGENT_GATEWAY_SELECTOR')?.['value']).split('=');
   assert.equal(gateway['spec']['template']['metadata']['labels'][key as string], value);
 
-  // RBAC: its own service account, read-only on exactly what CONTRACT.md lists.
+  // RBAC: its own service account, read-only on exactly what the agent reads.
   const sa = only(objs, 'ServiceAccount');
   assert.equal(spec['serviceAccountName'], sa['metadata']['name']);
   const role = only(objs, 'ClusterRole');
@@ -453,7 +453,7 @@ describe('the rendered objects', () => {
     assert.deepEqual(workload['spec']['updateStrategy'], { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
   });
 
-  test('mode oss: the agent DaemonSet with CONTRACT.md defaults, gateways on its host socket folder', () => {
+  test('mode oss: the agent DaemonSet with its documented defaults, gateways on its host socket folder', () => {
     const objs = render({ mode: 'oss' });
     assert.deepEqual(kinds(objs), ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'Deployment', 'PodDisruptionBudget', 'ServiceAccount']);
     const gateway = only(objs, 'Deployment');
@@ -461,7 +461,7 @@ describe('the rendered objects', () => {
     const agent = checkAgent(objs, gateway);
     assert.equal(gateway['spec']['template']['spec']['volumes'][0]['hostPath']['path'], '/var/run/egress-gateway/policysync');
     const env = envOf(agent);
-    for (const [name, value] of Object.entries(AGENT_CONTRACT_ENV)) {
+    for (const [name, value] of Object.entries(AGENT_DEFAULT_ENV)) {
       if (value === undefined) continue;
       assert.equal(env.get(name)?.['value'], value, `${name} default`);
       const own = variablesFor('agent').find((v) => v.name === name)?.default;

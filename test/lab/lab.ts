@@ -1,5 +1,5 @@
 /**
- * The cluster of /work/shared/LAB.md in network namespaces, for kernel tests and the demo:
+ * The lab cluster (a fabric, nodes, pods and an external host) in network namespaces, for kernel tests and the demo:
  *
  *           fabric (bridge br0, 198.51.100.0/24)
  *    ┌───────────────┬──────────────────┬────────────┐
@@ -467,7 +467,7 @@ const FELIX_JUMPS: ReadonlyArray<readonly [string, string, string]> = [
 
 /**
  * What OSS Felix (iptables dataplane) has on a client node, as far as egress steering meets it
- * (/work/shared/CALICO-OSS.md): ipsets of the pools; in raw, packets from workloads marked and
+ * (Calico OSS Felix's, as published): ipsets of the pools; in raw, packets from workloads marked and
  * dropped when they fail the reverse-path check; in nat, pool → non-pool traffic masqueraded with
  * fully random ports; in filter, FORWARD dropping what neither comes from nor goes to a workload
  * nor belongs to an established connection; strict rp_filter. Felix's own chain and set names, our

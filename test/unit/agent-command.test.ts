@@ -23,7 +23,7 @@ import { until } from './wait';
 
 describe('agent config', () => {
   const base = { NODE_NAME: 'node1' };
-  it('defaults (CONTRACT)', () => {
+  it('defaults (as docs/agent.md and the chart give them)', () => {
     const c = parseAgentConfig(base);
     assert.deepEqual(
       { ...c, logLevel: c.logLevel },

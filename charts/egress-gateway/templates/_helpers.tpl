@@ -94,7 +94,7 @@ OSS: the agent's host folder at /var/run/nodeagent, so the daemon's default sock
 {{- end -}}
 
 {{/*
-The label every gateway pod carries in both modes (CONTRACT: AGENT_GATEWAY_SELECTOR). The OSS agent finds
+The label every gateway pod carries in both modes (the agent's AGENT_GATEWAY_SELECTOR default). The OSS agent finds
 gateways by it; it is not a value, so the agent and the gateways cannot disagree.
 */}}
 {{- define "egress-gateway.gatewayLabelKey" -}}egress-gateway.io/gateway{{- end -}}
