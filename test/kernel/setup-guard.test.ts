@@ -123,8 +123,8 @@ async function driftRun(t: TestContext, backend: 'nft' | 'legacy' | 'nftables'):
     let server: ChildProcess | undefined;
     let readiness: ReturnType<typeof pollReadiness> | undefined;
     try {
-      // The daemon is given no DATAPLANE: it finds where init wrote the rules.
-      gw.startDaemon({ LOG_SEVERITY: 'info' });
+      // The daemon is given no DATAPLANE: it finds where init wrote the rules. Debug: the guard says why it looks.
+      gw.startDaemon({ LOG_SEVERITY: 'debug' });
       await untilReady(gw);
       const before = await ownedRules(lab, backend);
       server = lab.spawn(lab.names.ext, lab.tcpTool('serve', PORT));
@@ -156,6 +156,11 @@ async function driftRun(t: TestContext, backend: 'nft' | 'legacy' | 'nftables'):
           [fault.item],
           `${fault.name}: one drift logged: ${drift.slice(drifts).map((l) => JSON.stringify(l)).join('\n')}`,
         );
+        if (fault.item.startsWith('sysctl:')) {
+          // Not found by a timer: the kernel's netconf notice of the write asked for the check.
+          const asked = logLines(gw).find((l) => l.event === 'setup_check_requested' && Date.parse(l.time) >= at && Date.parse(l.time) <= back);
+          assert.match(String(asked?.['reason']), /^net\.ipv4\.conf\..+: forwarding=0/, `${fault.name}: the check was asked for by a netconf notice`);
+        }
         windows.push(`${fault.name}: put back ${back - at} ms after the change`);
       }
       const samples = readiness.samples;

@@ -62,6 +62,12 @@ import {
   NHA_RES_GROUP_UNBALANCED_TIMER,
   NHMSG_LEN,
   NLA_F_NESTED,
+  NETCONFA_FORWARDING,
+  NETCONFA_IFINDEX,
+  NETCONFA_IFINDEX_ALL,
+  NETCONFA_IFINDEX_DEFAULT,
+  NETCONFA_RP_FILTER,
+  NETCONFMSG_LEN,
 } from './constants';
 import { RequestWriter } from './writer';
 
@@ -660,4 +666,33 @@ export function decodeAddress(data: Buffer): AddressMessage | undefined {
 /** A dump of every address of every family. */
 export function addressDumpPayload(): Buffer {
   return Buffer.alloc(IFADDRMSG_LEN);
+}
+
+/**
+ * RTM_NEWNETCONF (linux/netconf.h): the kernel's notice that a device's or the namespace's IPv4/IPv6
+ * settings changed, with the current values of those it reports (a change notice carries the one
+ * setting that changed; a new device's carries them all). `device` is the ifindex, or 'all' /
+ * 'default' for net.ipv4.conf.all and .default (ip_forward is "all"'s forwarding).
+ */
+export interface NetconfMessage {
+  readonly family: number;
+  readonly device?: number | 'all' | 'default';
+  readonly forwarding?: number;
+  readonly rpFilter?: number;
+}
+
+export function decodeNetconf(data: Buffer): NetconfMessage | undefined {
+  if (data.length < 1) return undefined;
+  const attrs = parseAttributes(data.subarray(Math.min(NETCONFMSG_LEN, data.length)), 'lenient');
+  const index = attrs.get(NETCONFA_IFINDEX);
+  const ifindex = index && index.length >= 4 ? index.readInt32LE(0) : undefined;
+  const device = ifindex === NETCONFA_IFINDEX_ALL ? 'all' : ifindex === NETCONFA_IFINDEX_DEFAULT ? 'default' : ifindex;
+  const forwarding = u32Of(attrs.get(NETCONFA_FORWARDING));
+  const rpFilter = u32Of(attrs.get(NETCONFA_RP_FILTER));
+  return {
+    family: data.readUInt8(0),
+    ...(device !== undefined ? { device } : {}),
+    ...(forwarding !== undefined ? { forwarding } : {}),
+    ...(rpFilter !== undefined ? { rpFilter } : {}),
+  };
 }
