@@ -1,5 +1,5 @@
 import type { FelixRoute, FelixVtep } from '../model/felix';
-import { cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
+import { cidrHolds, cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
 import { fdbKind, neighbourKind, routeKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../model/entries';
 
@@ -90,18 +90,6 @@ export type IncumbentLookup = (address: IpAddress) => string | undefined;
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** cidrContains without allocating: it runs once per route, and there may be 10k of them. */
-function holds(c: Cidr, a: IpAddress): boolean {
-  if (c.family !== a.family) return false;
-  const net = c.address.bytes;
-  let bits = c.prefixLength;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((net[i] ?? 0) & mask) !== ((a.bytes[i] ?? 0) & mask)) return false;
-  }
-  return true;
-}
-
 function isEncapsulated(r: FelixRoute): boolean {
   return r.ipPoolType === 'vxlan' || r.ipPoolType === 'ipip' || r.tunnel.vxlan || r.tunnel.ipip;
 }
@@ -175,7 +163,7 @@ export function clientSkipReason(r: FelixRoute, families: ReadonlySet<Family>, g
   if (r.dstNodeName === '') return 'remote workload route names no node';
   if (nodeIp.family !== r.dst.family) return `mixed families: dst is IPv${r.dst.family}, node address ${nodeIp.text} is IPv${nodeIp.family}`;
   if (!families.has(r.dst.family)) return `IPv${r.dst.family} return routes are not enabled`;
-  const own = gatewayIps.find((g) => holds(r.dst, g));
+  const own = gatewayIps.find((g) => cidrHolds(r.dst, g));
   if (own) return `dst holds the gateway's own address ${own.text}`;
   return undefined;
 }
@@ -202,7 +190,7 @@ export function desiredReturnPath(
 
   let self: DesiredState['self'];
   for (const r of routes) {
-    if (!r.kinds.has('local_workload') || !gatewayIps.some((g) => holds(r.dst, g))) continue;
+    if (!r.kinds.has('local_workload') || !gatewayIps.some((g) => cidrHolds(r.dst, g))) continue;
     // The most specific route naming the gateway describes it best (a /32 over its block).
     // Dual-stack: the block of vxlan0's address wins over the other family's.
     const better =

@@ -224,11 +224,11 @@ class RouteShape {
   constructor(
     readonly key: string,
     w: RequestWriter,
-    type: number,
-    flags: number,
-    f: RouteFields,
-    withOif: boolean,
-    gateway: Family | 0,
+    readonly type: number,
+    readonly flags: number,
+    readonly f: RouteFields,
+    readonly withOif: boolean,
+    readonly gateway: Family | 0,
   ) {
     const at = w.begin(type, flags, RTMSG_LEN);
     w.u8(at, familyCode(f.family));
@@ -257,6 +257,19 @@ class RouteShape {
     w.finish();
     this.bytes = Buffer.from(w.done().bytes);
   }
+
+  /** Whether a request of these values has this shape: the usual case, the batch's previous route's shape. */
+  fits(type: number, flags: number, f: RouteFields, withOif: boolean, gateway: Family | 0): boolean {
+    const g = this.f;
+    return (
+      this.type === type &&
+      this.flags === flags &&
+      this.withOif === withOif &&
+      this.gateway === gateway &&
+      (g === f ||
+        (g.family === f.family && g.table === f.table && g.protocol === f.protocol && g.scope === f.scope && g.type === f.type && g.flags === f.flags))
+    );
+  }
 }
 
 /**
@@ -269,11 +282,17 @@ export class RouteEncoder {
   private last: RouteShape | undefined;
 
   write(w: RequestWriter, type: number, flags: number, f: RouteFields, dst: Cidr, oif: number | undefined, gateway: IpAddress | undefined): void {
-    const key = `${type} ${flags} ${f.family} ${f.table} ${f.protocol} ${f.scope} ${f.type} ${f.flags} ${oif !== undefined} ${gateway?.family ?? 0}`;
-    let shape = this.last?.key === key ? this.last : this.shapes.get(key);
+    const withOif = oif !== undefined;
+    const gatewayFamily = gateway?.family ?? 0;
+    // No key string per route: most routes of a batch have the previous one's shape.
+    let shape = this.last?.fits(type, flags, f, withOif, gatewayFamily) ? this.last : undefined;
     if (!shape) {
-      shape = new RouteShape(key, new RequestWriter(1), type, flags, f, oif !== undefined, gateway?.family ?? 0);
-      this.shapes.set(key, shape);
+      const key = `${type} ${flags} ${f.family} ${f.table} ${f.protocol} ${f.scope} ${f.type} ${f.flags} ${withOif} ${gatewayFamily}`;
+      shape = this.shapes.get(key);
+      if (!shape) {
+        shape = new RouteShape(key, new RequestWriter(1), type, flags, f, withOif, gatewayFamily);
+        this.shapes.set(key, shape);
+      }
     }
     this.last = shape;
     const at = w.beginFrom(shape.bytes);
