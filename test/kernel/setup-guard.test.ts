@@ -263,6 +263,43 @@ describe('setup guard: the window that remains (fail-safe and SNAT gone at once)
   }
 });
 
+describe('setup guard: a namespace init never set up is put right once, then left alone (no repair loop)', () => {
+  for (const backend of ['nft', 'legacy', 'nftables'] as const) {
+    it(`${backend === 'nftables' ? 'DATAPLANE=nftables' : `iptables-${backend}`}: drift logged at start-up only, over several full checks`, (t) =>
+      withLab(t, async (lab) => {
+        const initEnv: Record<string, string> = backend === 'nftables' ? { DATAPLANE: 'nftables' } : { IPTABLES_BACKEND: backend };
+        const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] }, { initEnv });
+        try {
+          // Undo init's rules and forwarding in the pod's namespace (vxlan0 stays): as if only the daemon ran there.
+          const pod = lab.names.gwpod;
+          if (backend !== 'nftables') {
+            for (const table of ['nat', 'mangle']) {
+              await lab.exec(pod, [`iptables-${backend}`, '-t', table, '-F']);
+              await lab.exec(pod, [`iptables-${backend}`, '-t', table, '-X']);
+            }
+          }
+          await lab.exec(pod, ['nft', 'flush', 'ruleset']);
+          await lab.exec(pod, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+          // A full check every second: five of them in the window below.
+          gw.startDaemon({ LOG_SEVERITY: 'info', RESYNC_INTERVAL: '1s', ...(backend === 'nftables' ? { DATAPLANE: 'nftables' } : { IPTABLES_BACKEND: backend }) });
+          await untilReady(gw);
+          const atStart = logLines(gw).filter((l) => l.event === 'setup_drift');
+          assert.deepEqual(atStart.map((l) => l.item).sort(), ['failsafe:inet', backend === 'nftables' ? 'ruleset:inet' : 'ruleset:ipv4', 'sysctl:net.ipv4.ip_forward'].sort());
+          await new Promise((r) => setTimeout(r, 5_000));
+          const checks = (await gw.health('/metrics'))?.body ?? '';
+          const later = logLines(gw).filter((l) => l.event === 'setup_drift').slice(atStart.length);
+          assert.deepEqual(later, [], `drift after start-up: ${JSON.stringify(later)}`);
+          for (const item of ['failsafe:inet', 'sysctl:net.ipv4.ip_forward']) assert.equal(metricValue(checks, 'egress_gateway_setup_drift_total', { item }), 1, item);
+          const st = await lab.gateway(['status', '--json'], { STATUS_SOCKET: gw.statusSocket });
+          const setup = (JSON.parse(st.stdout) as { setup?: { lastRulesetCheck?: string } }).setup;
+          assert.ok(setup?.lastRulesetCheck !== undefined && Date.parse(setup.lastRulesetCheck) > Date.now() - 2_500, `full checks kept running: ${JSON.stringify(setup)}`);
+        } finally {
+          await gw.close();
+        }
+      }));
+  }
+});
+
 describe("setup guard: vxlan0's MTU changes, the MSS clamp follows", () => {
   for (const dataplane of ['iptables', 'nftables'] as const) {
     it(`${dataplane}: ip link set vxlan0 mtu 1400 → SYNs reach the outside with MSS 1360`, (t) =>

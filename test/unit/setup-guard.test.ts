@@ -401,6 +401,23 @@ describe('setup guard on the fakes', () => {
     await r.guard.stop();
   });
 
+  for (const backend of ['iptables-nft', 'iptables-legacy', 'nftables'] as const) {
+    it(`${backend}: what the start-up put back reads back equal at every later check (no repair loop)`, async () => {
+      const r = await rig(backend, { applyInit: false });
+      await r.guard.start();
+      const repaired = r.drifts().length;
+      const state = r.state();
+      for (let i = 0; i < 3; i++) {
+        r.guard.requestCheck('nf_tables changed');
+        r.guard.requestSysctlCheck('net.ipv4.conf.all: forwarding=1');
+        await r.advance(30_000);
+      }
+      assert.equal(r.drifts().length, repaired, JSON.stringify(r.drifts().slice(repaired)));
+      assert.equal(r.state(), state, 'nothing written after the start-up');
+      await r.guard.stop();
+    });
+  }
+
   it('a read that fails (a tool missing) is reported, not thrown', async () => {
     const r = await rig('iptables-nft');
     r.reader.failWith = new GatewayError(ErrorCodes.BACKEND_UNAVAILABLE, 'iptables-nft-save cannot be started: ENOENT');
