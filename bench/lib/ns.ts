@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
+import { DAEMON_NODE_FLAGS as OWN_DAEMON_NODE_FLAGS, launcherNodeFlags } from '../../test/lab/cli-script';
 
 const liveNamespaces = new Set<string>();
 const liveChildren = new Set<ChildProcess>();
@@ -137,8 +138,13 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
  */
 export const CLI = join(process.env.BENCH_DAEMON_DIST ?? join(__dirname, '..', '..'), 'test', 'lab', 'run-cli.js');
 
-/** The Node flags bin/egress-gateway starts the daemon with: the benchmarks measure the daemon as it runs. */
-export { DAEMON_NODE_FLAGS } from '../../test/lab/cli-script';
+/**
+ * The Node flags bin/egress-gateway starts the daemon with: the benchmarks measure the daemon as it
+ * runs. For BENCH_DAEMON_DIST, that tree's launcher (next to its dist/), so each tree runs with its own flags.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = process.env.BENCH_DAEMON_DIST
+  ? launcherNodeFlags(readFileSync(join(process.env.BENCH_DAEMON_DIST, '..', 'bin', 'egress-gateway'), 'utf8'))
+  : OWN_DAEMON_NODE_FLAGS;
 
 /** One JSON log line of the daemon, as pino writes it. */
 export interface LogLine {
