@@ -127,7 +127,7 @@ type DefaultMetric = (registry: Registry, config: { prefix: string; eventLoopMon
  * prom-client's default metrics without `nodejs_gc_duration_seconds`. That one subscribes a
  * PerformanceObserver to every GC, and Node then builds a performance entry (on Node 20 with
  * deprecated accessors made per entry) and runs a callback per scavenge: with the daemon's small
- * young generation (--max-semi-space-size=4) a 10k-route snapshot takes over a hundred scavenges and
+ * young generation (--max-semi-space-size=2) a 10k-route snapshot takes hundreds of scavenges and
  * the observer cost ~9 ms of it in CPU profiles. No Node API reads GC totals at scrape time instead
  * (v8.GCProfiler, tried, costs about as much per GC), so the figure is not exported; heap sizes per
  * space still are. collectDefaultMetrics has no option to leave one out, so each of its metrics
