@@ -98,6 +98,8 @@ export async function gatewayNamespace(setup: NamespaceSetup = {}): Promise<{ ns
     await sh(['ip', '-n', ns, 'addr', 'add', `${GATEWAY_IP}/32`, 'dev', 'eth0']);
     await sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
     await sh(['ip', '-n', peer, 'link', 'set', 'eth0', 'up']);
+    // init SNATs what leaves eth0 to the pod address, as in a pod, whose network routes it back; here the peer must.
+    await sh(['ip', '-n', peer, 'route', 'add', `${GATEWAY_IP}/32`, 'dev', 'eth0']);
     if (setup.init) {
       await sh(['ip', 'netns', 'exec', ns, 'env', `EGRESS_POD_IP=${GATEWAY_IP}`, ...Object.entries(setup.init).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'init']);
     } else {
