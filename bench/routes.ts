@@ -18,7 +18,7 @@ import { encodeSet } from '../src/policysync/server';
 import { FelixGo } from '../test/lab/felix-go';
 import { BenchFelix, nowMs } from './lib/felix';
 import { spawnDaemon } from './lib/gateway';
-import { DAEMON_NODE_FLAGS, gatewayNamespace, memoryOf, sh, stopChild } from './lib/ns';
+import { benchInitEnv, DAEMON_NODE_FLAGS, gatewayNamespace, memoryOf, sh, stopChild } from './lib/ns';
 import type { Row } from './lib/report';
 import { interleave, summarize } from './lib/stats';
 
@@ -116,7 +116,8 @@ async function startStandIn(w: Workload, snapshot: EncodedSet, dir: string): Pro
 
 /** One run of the gateway: fresh namespace, the daemon, the snapshot; milliseconds to converge. */
 export async function gatewayRun(w: Workload, snapshot: EncodedSet): Promise<GatewayRun> {
-  const { ns, close } = await gatewayNamespace();
+  // As in a pod: init has run, so the daemon's setup guard finds its state in place and writes nothing.
+  const { ns, close } = await gatewayNamespace({ init: benchInitEnv() });
   const dir = mkdtempSync(join(tmpdir(), 'egwb-'));
   const felix = await startStandIn(w, snapshot, dir);
   const { child, log } = spawnDaemon(ns, felix.socketPath);

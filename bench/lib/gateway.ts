@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EncodedSet } from '../../src/policysync/server';
 import { BenchFelix } from './felix';
-import { CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
+import { benchInitEnv, CLI, DAEMON_NODE_FLAGS, gatewayNamespace, GATEWAY_IP, LogWatch, spawnIn, stopChild } from './ns';
 
 /**
  * `egress-gateway start` in a gateway namespace, reaching Felix at socketPath, with the extra Node flags
@@ -34,12 +34,14 @@ export interface GatewayUnderTest {
   close(): Promise<void>;
 }
 
+/** In a namespace `init` readied as a pod's init container does (`initEnv`: BENCH_BACKEND's by default). */
 export async function startGateway(
   snapshot: EncodedSet,
   env: Record<string, string> = {},
   prepare?: (ns: string) => Promise<void>,
+  initEnv: Record<string, string> = benchInitEnv(),
 ): Promise<GatewayUnderTest> {
-  const { ns, close: closeNs } = await gatewayNamespace();
+  const { ns, close: closeNs } = await gatewayNamespace({ init: initEnv });
   const dir = mkdtempSync(join(tmpdir(), 'egwb-'));
   let felix: BenchFelix | undefined;
   let daemon: ChildProcess | undefined;

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type CommandResult } from '../../src/kernel/exec';
+import { DAEMON_NODE_FLAGS as OWN_DAEMON_NODE_FLAGS, launcherNodeFlags } from '../../test/lab/cli-script';
 
 const liveNamespaces = new Set<string>();
 const liveChildren = new Set<ChildProcess>();
@@ -54,11 +55,34 @@ export async function delNamespace(name: string): Promise<void> {
 export const GATEWAY_IP = '100.64.2.7';
 
 /**
- * A namespace shaped like the gateway pod for the return path: `eth0` (a veth whose peer lives in
- * a second namespace) with 198.51.100.12/24 and the pod address, and `vxlan0` up. IPv6 is off so
- * its automatic entries stay out of the monitors.
+ * How a daemon's namespace is readied. A pod's init container has run before its daemon starts:
+ * `egress-gateway init` of the tree under test (vxlan0, the sysctls, the ruleset and fail-safe), with
+ * these extra settings (IPTABLES_BACKEND, DATAPLANE). Without it (the baselines' namespaces), vxlan0
+ * alone, made by hand as init makes it.
  */
-export async function gatewayNamespace(): Promise<{ ns: string; close(): Promise<void> }> {
+export interface NamespaceSetup {
+  readonly init?: Record<string, string>;
+}
+
+/** The backend init writes with in the daemons' namespaces: BENCH_BACKEND = nft (default), legacy, nftables. */
+export function benchInitEnv(backend = process.env.BENCH_BACKEND ?? 'nft'): Record<string, string> {
+  switch (backend) {
+    case 'nft':
+    case 'legacy':
+      return { IPTABLES_BACKEND: backend };
+    case 'nftables':
+      return { DATAPLANE: 'nftables' };
+    default:
+      throw new Error(`BENCH_BACKEND must be nft, legacy or nftables, not ${JSON.stringify(backend)}`);
+  }
+}
+
+/**
+ * A namespace shaped like the gateway pod for the return path: `eth0` (a veth whose peer lives in
+ * a second namespace) with 198.51.100.12/24 and the pod address, and `vxlan0` up (made by init when
+ * `setup.init` is given). IPv6 is off so its automatic entries stay out of the monitors.
+ */
+export async function gatewayNamespace(setup: NamespaceSetup = {}): Promise<{ ns: string; close(): Promise<void> }> {
   const ns = uniqueName('gw');
   const peer = `${ns}p`;
   await addNamespace(ns);
@@ -74,9 +98,15 @@ export async function gatewayNamespace(): Promise<{ ns: string; close(): Promise
     await sh(['ip', '-n', ns, 'addr', 'add', `${GATEWAY_IP}/32`, 'dev', 'eth0']);
     await sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
     await sh(['ip', '-n', peer, 'link', 'set', 'eth0', 'up']);
-    // Exactly as init makes it, so the daemon's vxlan0 guard finds nothing to repair at start-up.
-    await sh(['ip', '-n', ns, 'link', 'add', 'vxlan0', 'address', 'a2:2a:64:40:02:07', 'type', 'vxlan', 'id', '4097', 'dstport', '4790', 'dev', 'eth0', 'local', '100.64.2.7', 'nolearning']);
-    await sh(['ip', '-n', ns, 'link', 'set', 'vxlan0', 'up']);
+    // init SNATs what leaves eth0 to the pod address, as in a pod, whose network routes it back; here the peer must.
+    await sh(['ip', '-n', peer, 'route', 'add', `${GATEWAY_IP}/32`, 'dev', 'eth0']);
+    if (setup.init) {
+      await sh(['ip', 'netns', 'exec', ns, 'env', `EGRESS_POD_IP=${GATEWAY_IP}`, ...Object.entries(setup.init).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'init']);
+    } else {
+      // Exactly as init makes it, so the daemon's vxlan0 guard finds nothing to repair at start-up.
+      await sh(['ip', '-n', ns, 'link', 'add', 'vxlan0', 'address', 'a2:2a:64:40:02:07', 'type', 'vxlan', 'id', '4097', 'dstport', '4790', 'dev', 'eth0', 'local', '100.64.2.7', 'nolearning']);
+      await sh(['ip', '-n', ns, 'link', 'set', 'vxlan0', 'up']);
+    }
   } catch (err) {
     await close();
     throw err;
@@ -110,8 +140,13 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
  */
 export const CLI = join(process.env.BENCH_DAEMON_DIST ?? join(__dirname, '..', '..'), 'test', 'lab', 'run-cli.js');
 
-/** The Node flags bin/egress-gateway starts the daemon with: the benchmarks measure the daemon as it runs. */
-export { DAEMON_NODE_FLAGS } from '../../test/lab/cli-script';
+/**
+ * The Node flags bin/egress-gateway starts the daemon with: the benchmarks measure the daemon as it
+ * runs. For BENCH_DAEMON_DIST, that tree's launcher (next to its dist/), so each tree runs with its own flags.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = process.env.BENCH_DAEMON_DIST
+  ? launcherNodeFlags(readFileSync(join(process.env.BENCH_DAEMON_DIST, '..', 'bin', 'egress-gateway'), 'utf8'))
+  : OWN_DAEMON_NODE_FLAGS;
 
 /** One JSON log line of the daemon, as pino writes it. */
 export interface LogLine {
@@ -181,12 +216,16 @@ export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
 }
 
-/** CPU time (user + system) of a process in milliseconds, from /proc/PID/stat. */
-export function cpuMsOf(pid: number): number {
+/**
+ * CPU time (user + system) of a process in milliseconds, from /proc/PID/stat; with `children`, that
+ * of the children it has waited for too (the iptables-save and nft runs of the daemon's setup guard).
+ */
+export function cpuMsOf(pid: number, opts: { children?: boolean } = {}): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14 and 15)
+  let ticks = Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14 and 15)
+  if (opts.children) ticks += Number(rest[13]) + Number(rest[14]); // cutime, cstime (16 and 17)
   const hz = 100; // USER_HZ is 100 on every Linux that Node supports
   return (ticks * 1000) / hz;
 }

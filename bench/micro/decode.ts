@@ -11,7 +11,7 @@
  * the event loop every few messages, as the daemon does, so that work deferred to it (GC observers)
  * runs inside the timed pass.
  */
-import type { NodeIpCache } from '../../src/policysync/decode';
+import { DecodeCache } from '../../src/policysync/decode';
 import { decodeReceived } from '../../src/policysync/decode';
 import { decodeToDataplaneBytes } from '../../src/policysync/proto';
 import { createMetrics } from '../../src/observability/metrics';
@@ -22,7 +22,7 @@ const PASSES = Number(process.env.MICRO_PASSES ?? 10);
 const stage = process.env.MICRO_STAGE === 'wire' ? 'wire' : 'full';
 const keep: unknown[] = [];
 /** As the client keeps one: node addresses parsed once per node. */
-const nodeIps: NodeIpCache = new Map();
+const nodeIps = new DecodeCache();
 
 /** Messages decoded per event-loop turn when MICRO_ASYNC=1 (the daemon gets them a few per read). */
 const perTurn = process.env.MICRO_ASYNC === '1' ? 8 : Infinity;

@@ -17,7 +17,7 @@ import type { BatchErrors, ReturnPathKernel } from '../../src/kernel/return-path
 import { NetlinkReturnPath } from '../../src/kernel/netlink/return-path';
 import { NetlinkSession } from '../../src/kernel/netlink/session';
 import { parseIp, type Family } from '../../src/model/ip';
-import type { NodeIpCache } from '../../src/policysync/decode';
+import { DecodeCache } from '../../src/policysync/decode';
 import { decodeReceived } from '../../src/policysync/decode';
 import { decodeToDataplaneBytes } from '../../src/policysync/proto';
 import { snapshotMessages, workload } from '../routes';
@@ -62,7 +62,7 @@ async function child(): Promise<void> {
     reconciler.start();
     reconciler.streamStarted();
     const messages = snapshotMessages(workload(N, 100));
-    const nodeIps: NodeIpCache = new Map();
+    const nodeIps = new DecodeCache();
     // As the daemon gets them: a few messages per event-loop turn, the in_sync last.
     let i = 0;
     const feed = (): void => {

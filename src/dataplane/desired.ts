@@ -1,5 +1,5 @@
 import type { FelixRoute, FelixVtep } from '../model/felix';
-import { cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
+import { cidrHolds, cidrOf, type Cidr, type Family, type IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
 import { fdbKind, neighbourKind, routeKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../model/entries';
 
@@ -90,16 +90,20 @@ export type IncumbentLookup = (address: IpAddress) => string | undefined;
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** cidrContains without allocating: it runs once per route, and there may be 10k of them. */
-function holds(c: Cidr, a: IpAddress): boolean {
-  if (c.family !== a.family) return false;
-  const net = c.address.bytes;
-  let bits = c.prefixLength;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((net[i] ?? 0) & mask) !== ((a.bytes[i] ?? 0) & mask)) return false;
-  }
-  return true;
+/**
+ * The gateway's own addresses, with every prefix that holds one as text: a block holds an own
+ * address exactly when its (canonical) text is one of these, so the per-route test is one set
+ * lookup instead of reading addresses out of text (the desired state asks it of every block).
+ */
+export interface OwnAddresses {
+  readonly ips: readonly IpAddress[];
+  readonly prefixes: ReadonlySet<string>;
+}
+
+export function ownAddresses(ips: readonly IpAddress[]): OwnAddresses {
+  const prefixes = new Set<string>();
+  for (const ip of ips) for (let len = 0; len <= (ip.family === 4 ? 32 : 128); len++) prefixes.add(cidrOf(ip, len).text);
+  return { ips, prefixes };
 }
 
 function isEncapsulated(r: FelixRoute): boolean {
@@ -169,15 +173,15 @@ export function nodeContext(clients: readonly FelixRoute[], routes: Iterable<Fel
  * undefined when it is a client block (then dstNodeIp is set). Shared with the per-route update
  * of node-parts.ts, which must agree with this function exactly.
  */
-export function clientSkipReason(r: FelixRoute, families: ReadonlySet<Family>, gatewayIps: readonly IpAddress[]): string | undefined {
+export function clientSkipReason(r: FelixRoute, families: ReadonlySet<Family>, own: OwnAddresses): string | undefined {
   const nodeIp = r.dstNodeIp;
   if (!nodeIp) return 'remote workload route names no node address';
   if (r.dstNodeName === '') return 'remote workload route names no node';
   if (nodeIp.family !== r.dst.family) return `mixed families: dst is IPv${r.dst.family}, node address ${nodeIp.text} is IPv${nodeIp.family}`;
   if (!families.has(r.dst.family)) return `IPv${r.dst.family} return routes are not enabled`;
-  const own = gatewayIps.find((g) => holds(r.dst, g));
-  if (own) return `dst holds the gateway's own address ${own.text}`;
-  return undefined;
+  if (!own.prefixes.has(r.dst.text)) return undefined;
+  const held = own.ips.find((g) => cidrHolds(r.dst, g));
+  return `dst holds the gateway's own address ${held?.text ?? '?'}`;
 }
 
 /**
@@ -192,17 +196,18 @@ export function desiredReturnPath(
   vtepsIn: Iterable<FelixVtep>,
   opts: ReturnPathOptions,
   incumbent?: IncumbentLookup,
+  /** ownAddresses(opts' gateway addresses), when the caller keeps it (one call per node). */
+  own: OwnAddresses = ownAddresses(opts.gatewayIps ?? [opts.gatewayIp]),
 ): DesiredState {
   const families = opts.families ?? new Set<Family>([4]);
   const underlay = opts.gatewayIp.family;
-  const gatewayIps = opts.gatewayIps ?? [opts.gatewayIp];
   const routes = [...routesIn].sort((a, b) => byText(a.dst.text, b.dst.text));
   const vteps = [...vtepsIn].sort((a, b) => byText(a.node, b.node));
   const skipped: { dst: string; reason: string }[] = [];
 
   let self: DesiredState['self'];
   for (const r of routes) {
-    if (!r.kinds.has('local_workload') || !gatewayIps.some((g) => holds(r.dst, g))) continue;
+    if (!r.kinds.has('local_workload') || !own.prefixes.has(r.dst.text)) continue;
     // The most specific route naming the gateway describes it best (a /32 over its block).
     // Dual-stack: the block of vxlan0's address wins over the other family's.
     const better =
@@ -222,7 +227,7 @@ export function desiredReturnPath(
       else tunnelRoutesByNode.set(r.dstNodeName, [r]);
     }
     if (!r.kinds.has('remote_workload')) continue;
-    const reason = clientSkipReason(r, families, gatewayIps);
+    const reason = clientSkipReason(r, families, own);
     if (reason !== undefined) {
       skipped.push({ dst: r.dst.text, reason });
       continue;

@@ -30,8 +30,14 @@ export class HeldTable<T> {
    * resync compares the read with this, position by position, without a lookup.
    */
   private order: readonly T[] | undefined;
+  /** Bumped by every change of what is held (adopting equal entries is none). */
+  private changes = 0;
 
   constructor(readonly kind: EntryKind<T>) {}
+
+  get version(): number {
+    return this.changes;
+  }
 
   get count(): number {
     return this.n;
@@ -42,6 +48,7 @@ export class HeldTable<T> {
     holdEntry(this.map, this.kind, x);
     this.n++;
     this.order = undefined;
+    this.changes++;
   }
 
   /** The kernel now holds `x` under its key, in place of what it held there. */
@@ -50,6 +57,7 @@ export class HeldTable<T> {
     this.n += 1 - heldList(this.map.get(k)).length;
     this.map.set(k, x);
     this.order = undefined;
+    this.changes++;
   }
 
   /** The kernel no longer holds `x` (entries under its key that differ from it stay). */
@@ -62,6 +70,7 @@ export class HeldTable<T> {
     else if (rest.length === 1) this.map.set(k, rest[0] as T);
     else this.map.delete(k);
     this.order = undefined;
+    this.changes++;
   }
 
   /** Wanted entries the kernel holds exactly, alone under their key: keep them, not the copies read. */
@@ -119,6 +128,11 @@ export class HeldState {
     for (const x of e.neighbours) p.neighbours.hold(x);
     for (const x of e.fdb) p.fdb.hold(x);
     return p;
+  }
+
+  /** Changes with every change of what is held: a value computed from the held maps stays valid while it does not. */
+  get version(): number {
+    return this.routes.version + this.neighbours.version + this.fdb.version;
   }
 
   holdsExactly(read: ReturnPathEntries): boolean {

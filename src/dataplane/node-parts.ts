@@ -1,7 +1,7 @@
 import type { FelixRoute, FelixVtep } from '../model/felix';
 import type { Family, IpAddress } from '../model/ip';
 import { clientVtepMac } from '../model/mac';
-import { clientSkipReason, desiredReturnPath, nodeContext, type ReturnPathOptions } from './desired';
+import { clientSkipReason, desiredReturnPath, nodeContext, ownAddresses, type OwnAddresses, type ReturnPathOptions } from './desired';
 import type { ReturnPathEntries } from './diff';
 import { fdbKind, neighbourKind, routeKind, type EntryKind, type FdbEntry, type NeighbourEntry, type RouteEntry } from '../model/entries';
 import type { RouteStore } from './route-store';
@@ -44,12 +44,12 @@ interface Context {
  * route changes only its own route entry and the neighbour of its node address; when they change,
  * the whole part is recomputed.
  */
-function contextOf(routes: Iterable<FelixRoute>, vtep: FelixVtep | undefined, opts: ReturnPathOptions, families: ReadonlySet<Family>, gatewayIps: readonly IpAddress[]): Context {
+function contextOf(routes: Iterable<FelixRoute>, vtep: FelixVtep | undefined, opts: ReturnPathOptions, families: ReadonlySet<Family>, own: OwnAddresses): Context {
   const clients: FelixRoute[] = [];
   const tunnels: FelixRoute[] = [];
   for (const r of routes) {
     if (r.kinds.has('remote_tunnel')) tunnels.push(r);
-    if (r.kinds.has('remote_workload') && clientSkipReason(r, families, gatewayIps) === undefined) clients.push(r);
+    if (r.kinds.has('remote_workload') && clientSkipReason(r, families, own) === undefined) clients.push(r);
   }
   if (clients.length === 0) return { text: '' };
   const ctx = nodeContext(clients, tunnels, vtep, opts);
@@ -78,15 +78,15 @@ function nodeRoute(store: RouteStore, node: string, dst: string): FelixRoute | u
 }
 
 /** `context`: the node's, when the caller has just computed it (update() does, to compare). */
-function partOf(store: RouteStore, node: string, opts: ReturnPathOptions, families: ReadonlySet<Family>, gatewayIps: readonly IpAddress[], context?: Context): Part {
+function partOf(store: RouteStore, node: string, opts: ReturnPathOptions, families: ReadonlySet<Family>, own: OwnAddresses, context?: Context): Part {
   const vtep = store.vtepOf(node);
-  const d = desiredReturnPath(store.routesOf(node), vtep ? [vtep] : [], opts);
+  const d = desiredReturnPath(store.routesOf(node), vtep ? [vtep] : [], opts, undefined, own);
   const byKey = <T>(kind: EntryKind<T>, xs: readonly T[]): Map<string, T> => new Map(xs.map((x) => [kind.key(x), x]));
   return {
     routes: byKey(routeKind, d.routes),
     neighbours: byKey(neighbourKind, d.neighbours),
     fdb: byKey(fdbKind, d.fdb),
-    context: context ?? contextOf(store.routesOf(node), vtep, opts, families, gatewayIps),
+    context: context ?? contextOf(store.routesOf(node), vtep, opts, families, own),
   };
 }
 
@@ -101,14 +101,14 @@ export class NodeParts {
   private clashCount = 0;
 
   private readonly families: ReadonlySet<Family>;
-  private readonly gatewayIps: readonly IpAddress[];
+  private readonly ownAddresses: OwnAddresses;
 
   constructor(
     private readonly store: RouteStore,
     private readonly opts: ReturnPathOptions,
   ) {
     this.families = opts.families ?? new Set<Family>([4]);
-    this.gatewayIps = opts.gatewayIps ?? [opts.gatewayIp];
+    this.ownAddresses = ownAddresses(opts.gatewayIps ?? [opts.gatewayIp]);
     for (const node of [...store.nodes()]) this.recompute(node);
   }
 
@@ -128,7 +128,7 @@ export class NodeParts {
       const old = this.parts.get(node);
       let ctx: Context | undefined;
       if (old && dsts) {
-        ctx = contextOf(this.store.routesOf(node), this.store.vtepOf(node), this.opts, this.families, this.gatewayIps);
+        ctx = contextOf(this.store.routesOf(node), this.store.vtepOf(node), this.opts, this.families, this.ownAddresses);
         if (ctx.text === old.context.text && ctx.tunnelKey === old.context.tunnelKey) {
           for (const dst of dsts) this.updateRoute(node, old, dst, touched);
           continue;
@@ -168,7 +168,7 @@ export class NodeParts {
     }
     const r = nodeRoute(this.store, node, dst);
     if (!r || part.context.text === 'none' || !r.kinds.has('remote_workload')) return;
-    if (clientSkipReason(r, this.families, this.gatewayIps) !== undefined) return;
+    if (clientSkipReason(r, this.families, this.ownAddresses) !== undefined) return;
     const nodeIp = r.dstNodeIp as IpAddress;
     const route: RouteEntry = { dst: r.dst, gateway: nodeIp, dev, onlink: true };
     part.routes.set(dst, route);
@@ -224,7 +224,7 @@ export class NodeParts {
   private recompute(node: string, context?: Context): Part | undefined {
     const old = this.parts.get(node);
     if (old) for (const cls of CLASSES) for (const k of old[cls].keys()) this.disown(cls, k, node);
-    const now = partOf(this.store, node, this.opts, this.families, this.gatewayIps, context);
+    const now = partOf(this.store, node, this.opts, this.families, this.ownAddresses, context);
     if (now.routes.size + now.neighbours.size + now.fdb.size === 0) {
       this.parts.delete(node);
       return undefined;

@@ -51,6 +51,8 @@ export class ReturnPathPass {
   private parts: NodeParts | undefined;
   /** What is held equals the union of the parts (the last pass used them, without clash, and succeeded). */
   private partsExact = false;
+  /** The digest of the held maps as they were at `version`: a resync after no write needs no new one. */
+  private heldDigest: { readonly held: HeldState; readonly version: number; readonly print: string } | undefined;
 
   constructor(private readonly opts: PassOptions) {}
 
@@ -132,7 +134,12 @@ export class ReturnPathPass {
     const { kernel, returnPath } = this.opts;
     const dev = returnPath.vxlanDevice;
     const print = await kernel.fingerprint(dev);
-    return print === (await kernel.digest(held.entries(), dev));
+    const version = held.version;
+    const cached = this.heldDigest;
+    if (cached?.held === held && cached.version === version) return print === cached.print;
+    const digest = await kernel.digest(held.entries(), dev);
+    this.heldDigest = { held, version, print: digest };
+    return print === digest;
   }
 
   private async readKernel(): Promise<ReturnPathEntries> {

@@ -14,23 +14,40 @@ export type StoreChange = 'changed' | 'unchanged' | 'buffered' | 'in_sync';
 interface Tables {
   readonly routes: Map<string, FelixRoute>;
   readonly vteps: Map<string, FelixVtep>;
-  /** The same routes by node name, then dst: an incremental pass recomputes one node at a time. */
-  readonly byNode: Map<string, Map<string, FelixRoute>>;
+  /**
+   * The same routes by node name, then dst: an incremental pass recomputes one node at a time.
+   * Built when first asked for (byNodeOf), not while a snapshot arrives: the in_sync pass does not
+   * read it, so the snapshot's receive and its pass do not pay for it; it is kept up to date from then on.
+   */
+  byNode: Map<string, Map<string, FelixRoute>> | undefined;
 }
 
-const emptyTables = (): Tables => ({ routes: new Map<string, FelixRoute>(), vteps: new Map<string, FelixVtep>(), byNode: new Map<string, Map<string, FelixRoute>>() });
+const emptyTables = (): Tables => ({ routes: new Map<string, FelixRoute>(), vteps: new Map<string, FelixVtep>(), byNode: undefined });
 
-function indexRoute(t: Tables, r: FelixRoute): void {
-  let m = t.byNode.get(r.dstNodeName);
-  if (!m) t.byNode.set(r.dstNodeName, (m = new Map<string, FelixRoute>()));
+function addTo(byNode: Map<string, Map<string, FelixRoute>>, r: FelixRoute): void {
+  let m = byNode.get(r.dstNodeName);
+  if (!m) byNode.set(r.dstNodeName, (m = new Map<string, FelixRoute>()));
   m.set(r.dst.text, r);
 }
 
+function byNodeOf(t: Tables): Map<string, Map<string, FelixRoute>> {
+  if (!t.byNode) {
+    const byNode = new Map<string, Map<string, FelixRoute>>();
+    for (const r of t.routes.values()) addTo(byNode, r);
+    t.byNode = byNode;
+  }
+  return t.byNode;
+}
+
+function indexRoute(t: Tables, r: FelixRoute): void {
+  if (t.byNode) addTo(t.byNode, r);
+}
+
 function unindexRoute(t: Tables, r: FelixRoute): void {
-  const m = t.byNode.get(r.dstNodeName);
+  const m = t.byNode?.get(r.dstNodeName);
   if (!m) return;
   m.delete(r.dst.text);
-  if (m.size === 0) t.byNode.delete(r.dstNodeName);
+  if (m.size === 0) t.byNode?.delete(r.dstNodeName);
 }
 
 /**
@@ -44,6 +61,8 @@ class Interner {
   private readonly ips = new Map<string, IpAddress>();
   private readonly kinds = new Map<string, ReadonlySet<RouteKind>>();
   private readonly tunnels = new Map<number, FelixRoute['tunnel']>();
+  /** The last kinds set seen and its shared copy: the decoder hands out shared sets, mostly the same one. */
+  private lastKinds: { readonly seen: ReadonlySet<RouteKind>; readonly shared: ReadonlySet<RouteKind> } | undefined;
 
   route(r: FelixRoute): FelixRoute {
     // Names and addresses come and go with nodes: start afresh now and then so that the tables stay
@@ -60,13 +79,20 @@ class Interner {
       if (shared) ip = shared;
       else this.ips.set(ip.text, ip);
     }
-    const kindsKey = [...r.kinds].join(' ');
-    let kinds = this.kinds.get(kindsKey);
-    if (!kinds) this.kinds.set(kindsKey, (kinds = r.kinds));
+    let kinds = this.lastKinds?.seen === r.kinds ? this.lastKinds.shared : undefined;
+    if (!kinds) {
+      const kindsKey = [...r.kinds].join(' ');
+      kinds = this.kinds.get(kindsKey);
+      if (!kinds) this.kinds.set(kindsKey, (kinds = r.kinds));
+      this.lastKinds = { seen: r.kinds, shared: kinds };
+    }
     const t = r.tunnel;
     const tunnelKey = (t.ipip ? 1 : 0) | (t.vxlan ? 2 : 0) | (t.wireguard ? 4 : 0);
     let tunnel = this.tunnels.get(tunnelKey);
-    if (!tunnel) this.tunnels.set(tunnelKey, (tunnel = { ipip: t.ipip, vxlan: t.vxlan, wireguard: t.wireguard }));
+    if (!tunnel) this.tunnels.set(tunnelKey, (tunnel = t));
+    // Every part already the shared one (the decoder shares them): the route as it is, no copy. Its
+    // name string is equal to the interned one; the decoder shares that too (decode.ts DecodeCache).
+    if (ip === r.dstNodeIp && kinds === r.kinds && tunnel === r.tunnel) return r;
     // Two plain literals rather than a spread: a spread builds the object field by field and leaves
     // it with an out-of-object property store, ~100 bytes more per route.
     const { dst, ipPoolType, sameSubnet, natOutgoing, localWorkload, borrowed } = r;
@@ -188,12 +214,12 @@ export class RouteStore {
 
   /** Names of every node some route in use names ('' for routes naming none). */
   nodes(): Iterable<string> {
-    return this.current.byNode.keys();
+    return byNodeOf(this.current).keys();
   }
 
   /** The routes in use that name `node`. */
   routesOf(node: string): Iterable<FelixRoute> {
-    return this.current.byNode.get(node)?.values() ?? [];
+    return byNodeOf(this.current).get(node)?.values() ?? [];
   }
 
   vtepOf(node: string): FelixVtep | undefined {

@@ -58,6 +58,8 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
   calls = 0;
   /** Fingerprints taken. */
   fingerprints = 0;
+  /** Digests of held maps asked for (each a pass over every held entry). */
+  digests = 0;
 
   readonly routes: Routes = {
     list: async () => {
@@ -145,17 +147,12 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
   async fingerprint(dev: string): Promise<string> {
     this.fingerprints++;
     const owned = <T>(table: readonly Held<T>[]): T[] => table.filter((h) => h.owned).map((h) => h.entry);
-    return this.digest({ routes: owned(this.routeTable), neighbours: owned(this.neighTable), fdb: owned(this.fdbTable) }, dev);
+    return sortedText({ routes: owned(this.routeTable), neighbours: owned(this.neighTable), fdb: owned(this.fdbTable) }, dev);
   }
 
   async digest(e: ReturnPathEntries, dev: string): Promise<string> {
-    return [
-      ...e.routes.map(formatRoute),
-      ...e.neighbours.filter((n) => n.dev === dev).map(formatNeighbour),
-      ...e.fdb.filter((f) => f.dev === dev).map(formatFdb),
-    ]
-      .sort()
-      .join('\n');
+    this.digests++;
+    return sortedText(e, dev);
   }
 
   /** Makes the next `times` matching calls fail with `errno` (Infinity: until cleared). */
@@ -206,4 +203,15 @@ export class FakeReturnPathKernel implements ReturnPathKernel {
   private needDevice(dev: string, text: string): void {
     if (!this.devices.has(dev)) throw errnoError('ENODEV', text);
   }
+}
+
+/** Entries as sorted text: equal when the entries are. */
+function sortedText(e: ReturnPathEntries, dev: string): string {
+  return [
+    ...e.routes.map(formatRoute),
+    ...e.neighbours.filter((n) => n.dev === dev).map(formatNeighbour),
+    ...e.fdb.filter((f) => f.dev === dev).map(formatFdb),
+  ]
+    .sort()
+    .join('\n');
 }

@@ -5,8 +5,9 @@ import { CommandRulesetReader, type OwnedRulesetReader } from '../kernel/netfilt
 import { NetlinkConntrackTable, type ConntrackTable } from '../kernel/netlink/conntrack-table';
 import { NetlinkLinkWatch } from '../kernel/netlink/link-watch';
 import { NetlinkNeighbourCache } from '../kernel/netlink/neighbour-cache';
+import { NetlinkNetconfWatch } from '../kernel/netlink/netconf-watch';
 import { NetlinkNftablesWatch, type RulesetWatch } from '../kernel/netlink/nftables-watch';
-import type { LinkWatch, Links, NeighbourCache, Netfilter, NetfilterBackend, Sysctl } from '../kernel/ports';
+import type { LinkWatch, Links, NeighbourCache, Netfilter, NetfilterBackend, Sysctl, SysctlWatch } from '../kernel/ports';
 import { ProcSysctl } from '../kernel/sysctl';
 import type { Clock } from '../model/clock';
 import type { Logger } from '../observability/logger';
@@ -20,7 +21,7 @@ import type { DeviceLookup } from './stale-flows';
 /**
  * The setup guard as a lifecycle component of the daemon, with the real kernel by default: which
  * backend holds init's rules (src/init/backend.ts), init's plan for it, the guard, and the kernel's
- * events that make it look at once (nf_tables changes, vxlan0's MTU).
+ * events that make it look at once (nf_tables changes, vxlan0's MTU, forwarding and rp_filter changes).
  */
 export interface SetupDeps {
   readonly sysctl: Sysctl;
@@ -35,6 +36,8 @@ export interface SetupDeps {
   readonly conntrack?: ConntrackTable;
   /** Route lookups that tell a client connection (from the tunnel, out of the underlay); needed with `conntrack`. */
   readonly routeLookup?: Pick<NeighbourCache, 'nextHop'> & { close?(): void };
+  /** Netconf events (forwarding, rp_filter); absent or refused: the sysctls are read every quick interval. */
+  readonly sysctlWatch?: SysctlWatch;
   readonly quickIntervalMs?: number;
 }
 
@@ -55,6 +58,7 @@ export function realSetupDeps(): SetupDeps {
     conntrack: new NetlinkConntrackTable(),
     // Its socket is opened on the first lookup: only when stale connections are looked for.
     routeLookup: new NetlinkNeighbourCache(),
+    sysctlWatch: new NetlinkNetconfWatch(),
   };
 }
 
@@ -99,6 +103,18 @@ export function setupGuardComponent(w: SetupWiring): Component & { status(): Set
       const { backend, why } = await w.deps.resolveBackend(w.config);
       w.logger.info({ component: 'setup-guard', event: 'setup_backend', backend, why }, `holding init's ruleset with ${backend} (${why})`);
       const netfilter = w.deps.netfilterFor(backend);
+      const watchFailed = (what: string) => (err: Error) =>
+        w.logger.warn({ component: 'setup-guard', event: 'setup_watch_failed', what, err }, `${what}: ${err.message}; the timers still check`);
+      // Subscribed before the guard's first check, so that no change falls between its read and the subscription.
+      let sysctlsWatched = false;
+      if (w.deps.sysctlWatch) {
+        try {
+          w.deps.sysctlWatch.watch({ onChange: (what) => guard?.requestSysctlCheck(what), onError: watchFailed('netconf events') });
+          sysctlsWatched = true;
+        } catch (err) {
+          watchFailed('netconf events (reading the sysctls every 2 s instead)')(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
       guard = new SetupGuard({
         plan: planForDaemon(w.config, backend),
         links: w.links,
@@ -113,13 +129,12 @@ export function setupGuardComponent(w: SetupWiring): Component & { status(): Set
         ...(w.deps.quickIntervalMs !== undefined ? { quickIntervalMs: w.deps.quickIntervalMs } : {}),
         // x_tables sends no change events: poll its rules.
         pollRules: backend === 'iptables-legacy',
+        pollSysctls: !sysctlsWatched,
         // The message alone: readiness shows it as the reason, without the code in front.
         onProblem: (problem) => w.onProblem(problem?.message),
       });
       w.onAttached();
       const g = guard;
-      const watchFailed = (what: string) => (err: Error) =>
-        w.logger.warn({ component: 'setup-guard', event: 'setup_watch_failed', what, err }, `${what}: ${err.message}; the timers still check`);
       try {
         w.deps.rulesetWatch?.watch({ onChange: () => g.requestCheck('nf_tables changed'), onError: watchFailed('nf_tables events') });
       } catch (err) {
@@ -143,6 +158,7 @@ export function setupGuardComponent(w: SetupWiring): Component & { status(): Set
     stop: async () => {
       w.deps.rulesetWatch?.close();
       w.deps.linkWatch?.close();
+      w.deps.sysctlWatch?.close();
       await guard?.stop();
       w.deps.routeLookup?.close?.();
     },

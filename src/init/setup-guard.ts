@@ -24,8 +24,12 @@ import { staleFlows, type DeviceLookup } from './stale-flows';
  *     the kernel says something changed: nf_tables events for nftables and iptables-nft, and link
  *     events for vxlan0's MTU (the daemon wires them to `requestCheck`). iptables-legacy sends no
  *     events, so with it the rules are also read at every quick check;
- *   - the sysctls: at every quick check (`quickIntervalMs`, 2 s: a few reads of /proc/sys), and with
- *     every ruleset check.
+ *   - the sysctls: at once (debounced) when the kernel says one changed (rtnetlink netconf
+ *     notifications: every forwarding and rp_filter write with a new value; the daemon wires them to
+ *     `requestSysctlCheck`), and with every ruleset check. Only when those notifications cannot be
+ *     had (`pollSysctls`) are they read at every quick check (`quickIntervalMs`, 2 s).
+ * With an nf_tables backend and the notifications, nothing runs on a short timer: an idle daemon
+ * reads init's setup only at the full check.
  *
  * What it does on a change: logs it once (`setup_drift`, with what changed), counts it
  * (egress_gateway_setup_drift_total{item}), and puts init's setting back. A setting it cannot put
@@ -69,10 +73,12 @@ export interface SetupGuardOptions {
   readonly staleFlows?: { readonly conntrack: ConntrackTable; readonly deviceOf: DeviceLookup };
   /** Period of the full check (the ruleset and the fail-safe's counter); RESYNC_INTERVAL. */
   readonly fullIntervalMs: number;
-  /** Period of the quick check (sysctls; the rules too when `pollRules`); default 2 s. */
+  /** Period of the quick check (what has no notification: `pollSysctls`, `pollRules`); default 2 s. */
   readonly quickIntervalMs?: number;
   /** No event tells of rule changes (iptables-legacy): read the iptables rules at every quick check. */
   readonly pollRules: boolean;
+  /** No netconf notification tells of sysctl changes (the subscription failed): read them at every quick check. */
+  readonly pollSysctls: boolean;
   /** Quiet time after an event before the check runs, so a burst of changes costs one check (one `nft -f` transaction sends several events at once); default 20 ms. */
   readonly debounceMs?: number;
   /** What is wrong and cannot be put back now (an error), or nothing any more (undefined). Called on changes only. */
@@ -114,6 +120,13 @@ type RulesScope = 'none' | 'iptables' | 'all';
 
 interface Check {
   readonly rules: RulesScope;
+  readonly sysctls: boolean;
+}
+
+const FULL_CHECK: Check = { rules: 'all', sysctls: true };
+
+function union(a: Check | undefined, b: Check): Check {
+  return a ? { rules: wider(a.rules, b.rules), sysctls: a.sysctls || b.sysctls } : b;
 }
 
 const SCOPE_RANK: Readonly<Record<RulesScope, number>> = { none: 0, iptables: 1, all: 2 };
@@ -156,6 +169,8 @@ export class SetupGuard {
   private quickTimer: TimerHandle | undefined;
   private fullTimer: TimerHandle | undefined;
   private debounceTimer: TimerHandle | undefined;
+  /** What the debounced check will look at: the union of what was asked for meanwhile. */
+  private requested: Check | undefined;
   private readonly learned = new Map<string, Learned>();
   private lastMtu: number | undefined;
   /** Items found changed and not yet right again: logged and counted once per episode. */
@@ -185,7 +200,7 @@ export class SetupGuard {
   /** The first full check (which applies the ruleset once, see above), then the timers. Never rejects. */
   async start(): Promise<void> {
     this.started = true;
-    await this.check({ rules: 'all' });
+    await this.check(FULL_CHECK);
     this.scheduleQuick();
     this.scheduleFull();
   }
@@ -199,18 +214,31 @@ export class SetupGuard {
 
   /** Something the kernel reported may have changed the ruleset (an nf_tables event, vxlan0's MTU): look soon. */
   requestCheck(reason: string): void {
-    if (!this.started || this.debounceTimer) return;
+    this.request(FULL_CHECK, reason);
+  }
+
+  /** The kernel reported a forwarding or rp_filter change (netconf): read the sysctls soon. */
+  requestSysctlCheck(reason: string): void {
+    this.request({ rules: 'none', sysctls: true }, reason);
+  }
+
+  private request(what: Check, reason: string): void {
+    if (!this.started) return;
+    this.requested = union(this.requested, what);
+    if (this.debounceTimer) return;
     this.opts.logger.debug({ component: 'setup-guard', event: 'setup_check_requested', reason }, `checking init's setup: ${reason}`);
     this.debounceTimer = this.opts.clock.setTimeout(() => {
       this.debounceTimer = undefined;
-      void this.check({ rules: 'all' });
+      const requested = this.requested ?? FULL_CHECK;
+      this.requested = undefined;
+      void this.check(requested);
     }, this.debounceMs);
   }
 
   /** One check now (after any running one); resolves when done. Never rejects. */
   check(what: Check): Promise<void> {
     if (this.running) {
-      this.again = { rules: wider(this.again?.rules ?? 'none', what.rules) };
+      this.again = union(this.again, what);
       return this.running.then(() => this.running);
     }
     this.running = this.checkOnce(what).finally(() => {
@@ -241,11 +269,13 @@ export class SetupGuard {
     };
   }
 
+  /** Only for what the kernel does not notify: with nothing to poll, no timer at all. */
   private scheduleQuick(): void {
-    if (!this.started) return;
+    const { pollRules, pollSysctls } = this.opts;
+    if (!this.started || (!pollRules && !pollSysctls)) return;
     this.quickTimer = this.opts.clock.setTimeout(() => {
       this.quickTimer = undefined;
-      void this.check({ rules: this.opts.pollRules ? 'iptables' : 'none' }).then(() => this.scheduleQuick());
+      void this.check({ rules: pollRules ? 'iptables' : 'none', sysctls: pollSysctls }).then(() => this.scheduleQuick());
     }, this.quickIntervalMs);
   }
 
@@ -253,14 +283,14 @@ export class SetupGuard {
     if (!this.started) return;
     this.fullTimer = this.opts.clock.setTimeout(() => {
       this.fullTimer = undefined;
-      void this.check({ rules: 'all' }).then(() => this.scheduleFull());
+      void this.check(FULL_CHECK).then(() => this.scheduleFull());
     }, this.opts.fullIntervalMs);
   }
 
   private async checkOnce(what: Check): Promise<void> {
     this.problems.delete('guard');
     try {
-      await this.checkSysctls();
+      if (what.sysctls) await this.checkSysctls();
       if (what.rules !== 'none') {
         this.readCounts = undefined;
         const repaired = await this.checkRules(what.rules);

@@ -75,6 +75,17 @@ export interface LinkWatch {
   close(): void;
 }
 
+/**
+ * Notice that the namespace's forwarding or rp_filter settings changed, pushed by the kernel
+ * (rtnetlink netconf notifications), so that what init set is checked when it changes instead of
+ * being read on a timer. `what` names the change for the log; the caller reads the settings itself.
+ */
+export interface SysctlWatch {
+  /** Subscribes; throws a coded error when the kernel refuses. Lost notices are reported as a change. */
+  watch(handlers: { onChange(what: string): void; onError(err: Error): void }): void;
+  close(): void;
+}
+
 /** NUD_* states by name; an entry has exactly one. */
 export type NeighbourState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'noarp' | 'permanent' | 'none';
 

@@ -125,8 +125,8 @@ export function cidrHolds(cidr: Cidr, addr: IpAddress): boolean {
   return true;
 }
 
-/** The 32-bit value of a canonical dotted quad (already validated). */
-function ipv4Value(text: string): number {
+/** The 32-bit value of a canonical dotted quad (already validated), e.g. an IPv4 IpAddress's text. */
+export function ipv4Value(text: string): number {
   let value = 0;
   let part = 0;
   for (let k = 0; k < text.length; k++) {

@@ -6,7 +6,7 @@ import { silentLogger } from '../observability/logger';
 import { ErrorCodes, GatewayError, describeCause } from '../errors';
 import type { BackoffPolicy } from './backoff';
 import { Backoff, DEFAULT_BACKOFF } from './backoff';
-import type { NodeIpCache } from './decode';
+import { DecodeCache } from './decode';
 import { decodeReceived } from './decode';
 import type { CloseInfo, KeepaliveOptions, SyncCall } from './sync-call';
 import { DEFAULT_KEEPALIVE, openSyncCall } from './sync-call';
@@ -106,8 +106,8 @@ export class PolicySyncClient {
   private readonly backoff: Backoff;
   private readonly log: Logger;
   private readonly counts = zeroCounts();
-  /** Parsed node addresses, shared between the routes of a node (decode.ts). */
-  private readonly nodeIps: NodeIpCache = new Map();
+  /** Node addresses and names, shared between the routes of a node (decode.ts DecodeCache). */
+  private readonly decodeCache = new DecodeCache();
   private state: SyncConnectionState = 'disconnected';
   private inSync = false;
   private attempts = 0;
@@ -213,7 +213,7 @@ export class PolicySyncClient {
   private onMessage(attempt: Attempt, bytes: Buffer): void {
     if (attempt !== this.current || this.stopped) return;
     this.onStarted(attempt);
-    const event = decodeReceived(decodeToDataplaneBytes(bytes), this.nodeIps);
+    const event = decodeReceived(decodeToDataplaneBytes(bytes), this.decodeCache);
     this.counts[event.kind]++;
     if (event.kind === 'in_sync') {
       this.inSync = true;

@@ -39,15 +39,15 @@ const KINDS_NEEDING_NODE: ReadonlySet<RouteKind> = new Set(['remote_workload', '
 class Malformed extends Error {}
 
 /** Decodes what proto.ts decodeToDataplaneBytes produced. */
-export function decodeReceived(received: ReceivedMessage, nodeIps?: NodeIpCache): SyncEvent {
+export function decodeReceived(received: ReceivedMessage, cache?: DecodeCache): SyncEvent {
   if (!received.ok) return { kind: 'malformed', seq: '0', payload: 'unknown', reason: received.reason };
-  return decodeToDataplane(received.message, received.unknownFields, nodeIps);
+  return decodeToDataplane(received.message, received.unknownFields, cache);
 }
 
 /**
  * @param unknownFields top-level field numbers protobufjs skipped, used only to name an ignored payload.
  */
-export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly number[] = [], nodeIps?: NodeIpCache): SyncEvent {
+export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly number[] = [], cache?: DecodeCache): SyncEvent {
   // uint64: a Long (unsigned, so its text is exact) or a number; Felix leaves it 0.
   const seq = msg.sequence_number ? String(msg.sequence_number) : '0';
   const payload = msg.payload;
@@ -56,7 +56,7 @@ export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly 
       case 'in_sync':
         return { kind: 'in_sync', seq };
       case 'route_update':
-        return { kind: 'route_update', seq, route: decodeRouteUpdate(msg.route_update ?? {}, nodeIps) };
+        return { kind: 'route_update', seq, route: decodeRouteUpdate(msg.route_update ?? {}, cache) };
       case 'route_remove':
         return { kind: 'route_remove', seq, dst: requireCidr('dst', msg.route_remove?.dst) };
       case 'vtep_update':
@@ -79,17 +79,18 @@ export function decodeToDataplane(msg: ToDataplaneWire, unknownFields: readonly 
   }
 }
 
-export function decodeRouteUpdate(r: RouteUpdateWire, nodeIps?: NodeIpCache): FelixRoute {
+export function decodeRouteUpdate(r: RouteUpdateWire, cache?: DecodeCache): FelixRoute {
   const dst = requireCidr('dst', r.dst);
   const kinds = routeKinds(r.type ?? 0, r.types ?? 0);
   const ipPoolType = IP_POOL_TYPES[r.ip_pool_type ?? 0];
   if (ipPoolType === undefined) throw new Malformed(`unknown ip_pool_type ${String(r.ip_pool_type)}`);
-  const dstNodeName = boundedName('dst_node_name', r.dst_node_name ?? '');
+  const bounded = boundedName('dst_node_name', r.dst_node_name ?? '');
+  const dstNodeName = cache ? cache.name(bounded) : bounded;
   if (dstNodeName.trim() === '') {
     const needsNode = [...kinds].filter((k) => KINDS_NEEDING_NODE.has(k));
     if (needsNode.length > 0) throw new Malformed(`${needsNode.join('+')} route for ${dst.text} has an empty dst_node_name`);
   }
-  const dstNodeIp = nodeIp(r.dst_node_ip, dst, nodeIps);
+  const dstNodeIp = nodeIp(r.dst_node_ip, dst, cache);
   const t = r.tunnel_type;
   // Shared, never mutated (FelixRoute is read-only): one object per combination, not per route.
   const tunnel = t ? (TUNNELS[(t.ipip === true ? 1 : 0) | (t.vxlan === true ? 2 : 0) | (t.wireguard === true ? 4 : 0)] ?? NO_TUNNEL) : NO_TUNNEL;
@@ -112,21 +113,34 @@ const TUNNELS: readonly FelixRoute['tunnel'][] = Array.from({ length: 8 }, (_, i
 const SINGLE_KINDS: ReadonlyMap<RouteKind, ReadonlySet<RouteKind>> = new Map(OSS_ROUTE_TYPES.map((k) => [k, new Set([k])]));
 
 /**
- * Node addresses repeat across every route of a node (10k routes, ~100 nodes): a client keeps one of
- * these (its own, not the module's) to parse each text once and share the result (IpAddress is
- * read-only). Bounded, so a stream of ever new addresses cannot grow it without end.
+ * What repeats across every route of a node (10k routes, ~100 nodes): its address, parsed once and
+ * shared (IpAddress is read-only), and its name, one string for all its routes (the route store then
+ * keeps the decoded route as it is, without a copy that shares them). A client keeps one of these
+ * (its own, not the module's). Bounded, so a stream of ever new nodes cannot grow it without end.
  */
-export type NodeIpCache = Map<string, IpAddress>;
-const NODE_IP_CACHE_MAX = 4096;
+export class DecodeCache {
+  readonly ips = new Map<string, IpAddress>();
+  private readonly names = new Map<string, string>();
 
-function nodeIp(text: string | null | undefined, dst: Cidr, nodeIps: NodeIpCache | undefined): IpAddress | undefined {
+  /** The one string for this node name. */
+  name(text: string): string {
+    const shared = this.names.get(text);
+    if (shared !== undefined) return shared;
+    if (this.names.size >= DECODE_CACHE_MAX) this.names.clear();
+    this.names.set(text, text);
+    return text;
+  }
+}
+const DECODE_CACHE_MAX = 4096;
+
+function nodeIp(text: string | null | undefined, dst: Cidr, cache: DecodeCache | undefined): IpAddress | undefined {
   if (!text) return undefined;
-  const cached = nodeIps?.get(text);
+  const cached = cache?.ips.get(text);
   if (cached && cached.family === dst.family) return cached;
   const ip = optionalIp('dst_node_ip', text, dst.family, `dst ${dst.text}`);
-  if (ip && nodeIps) {
-    if (nodeIps.size >= NODE_IP_CACHE_MAX) nodeIps.clear();
-    nodeIps.set(text, ip);
+  if (ip && cache) {
+    if (cache.ips.size >= DECODE_CACHE_MAX) cache.ips.clear();
+    cache.ips.set(text, ip);
   }
   return ip;
 }

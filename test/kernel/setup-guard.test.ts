@@ -123,8 +123,8 @@ async function driftRun(t: TestContext, backend: 'nft' | 'legacy' | 'nftables'):
     let server: ChildProcess | undefined;
     let readiness: ReturnType<typeof pollReadiness> | undefined;
     try {
-      // The daemon is given no DATAPLANE: it finds where init wrote the rules.
-      gw.startDaemon({ LOG_SEVERITY: 'info' });
+      // The daemon is given no DATAPLANE: it finds where init wrote the rules. Debug: the guard says why it looks.
+      gw.startDaemon({ LOG_SEVERITY: 'debug' });
       await untilReady(gw);
       const before = await ownedRules(lab, backend);
       server = lab.spawn(lab.names.ext, lab.tcpTool('serve', PORT));
@@ -156,6 +156,11 @@ async function driftRun(t: TestContext, backend: 'nft' | 'legacy' | 'nftables'):
           [fault.item],
           `${fault.name}: one drift logged: ${drift.slice(drifts).map((l) => JSON.stringify(l)).join('\n')}`,
         );
+        if (fault.item.startsWith('sysctl:')) {
+          // Not found by a timer: the kernel's netconf notice of the write asked for the check.
+          const asked = logLines(gw).find((l) => l.event === 'setup_check_requested' && Date.parse(l.time) >= at && Date.parse(l.time) <= back);
+          assert.match(String(asked?.['reason']), /^net\.ipv4\.conf\..+: forwarding=0/, `${fault.name}: the check was asked for by a netconf notice`);
+        }
         windows.push(`${fault.name}: put back ${back - at} ms after the change`);
       }
       const samples = readiness.samples;
@@ -252,6 +257,43 @@ describe('setup guard: the window that remains (fail-safe and SNAT gone at once)
         } finally {
           storm?.stop();
           server.kill('SIGTERM');
+          await gw.close();
+        }
+      }));
+  }
+});
+
+describe('setup guard: a namespace init never set up is put right once, then left alone (no repair loop)', () => {
+  for (const backend of ['nft', 'legacy', 'nftables'] as const) {
+    it(`${backend === 'nftables' ? 'DATAPLANE=nftables' : `iptables-${backend}`}: drift logged at start-up only, over several full checks`, (t) =>
+      withLab(t, async (lab) => {
+        const initEnv: Record<string, string> = backend === 'nftables' ? { DATAPLANE: 'nftables' } : { IPTABLES_BACKEND: backend };
+        const gw = await prepareGateway(lab, { routes: [clientBlockRoute(lab)] }, { initEnv });
+        try {
+          // Undo init's rules and forwarding in the pod's namespace (vxlan0 stays): as if only the daemon ran there.
+          const pod = lab.names.gwpod;
+          if (backend !== 'nftables') {
+            for (const table of ['nat', 'mangle']) {
+              await lab.exec(pod, [`iptables-${backend}`, '-t', table, '-F']);
+              await lab.exec(pod, [`iptables-${backend}`, '-t', table, '-X']);
+            }
+          }
+          await lab.exec(pod, ['nft', 'flush', 'ruleset']);
+          await lab.exec(pod, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+          // A full check every second: five of them in the window below.
+          gw.startDaemon({ LOG_SEVERITY: 'info', RESYNC_INTERVAL: '1s', ...(backend === 'nftables' ? { DATAPLANE: 'nftables' } : { IPTABLES_BACKEND: backend }) });
+          await untilReady(gw);
+          const atStart = logLines(gw).filter((l) => l.event === 'setup_drift');
+          assert.deepEqual(atStart.map((l) => l.item).sort(), ['failsafe:inet', backend === 'nftables' ? 'ruleset:inet' : 'ruleset:ipv4', 'sysctl:net.ipv4.ip_forward'].sort());
+          await new Promise((r) => setTimeout(r, 5_000));
+          const checks = (await gw.health('/metrics'))?.body ?? '';
+          const later = logLines(gw).filter((l) => l.event === 'setup_drift').slice(atStart.length);
+          assert.deepEqual(later, [], `drift after start-up: ${JSON.stringify(later)}`);
+          for (const item of ['failsafe:inet', 'sysctl:net.ipv4.ip_forward']) assert.equal(metricValue(checks, 'egress_gateway_setup_drift_total', { item }), 1, item);
+          const st = await lab.gateway(['status', '--json'], { STATUS_SOCKET: gw.statusSocket });
+          const setup = (JSON.parse(st.stdout) as { setup?: { lastRulesetCheck?: string } }).setup;
+          assert.ok(setup?.lastRulesetCheck !== undefined && Date.parse(setup.lastRulesetCheck) > Date.now() - 2_500, `full checks kept running: ${JSON.stringify(setup)}`);
+        } finally {
           await gw.close();
         }
       }));

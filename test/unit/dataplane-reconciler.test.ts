@@ -325,11 +325,14 @@ test('an idle resync takes the kernel\'s fingerprint and reads nothing more; upd
   await advance(30_000);
   assert.equal(kernel.calls - calls, 0, 'each resync finds the kernel\'s fingerprint equal to what it holds and lists nothing');
   assert.equal(kernel.fingerprints, 2);
+  assert.equal(kernel.digests, 1, 'the held maps did not change between the two resyncs: their digest is computed once');
 
   // A live update, then a resync: the update's pass writes its block; the resync checks and finds nothing.
   r.apply(ev.update(route('100.64.4.0/26', 'remote_workload', 'node3', '198.51.100.13')));
   await advance(2);
   await advance(30_000);
+  assert.equal(kernel.digests, 2, 'the update changed what is held: the next resync digests it afresh');
+  assert.equal(kernel.calls - calls, 1, 'and finds it equal to the kernel: only the update\'s write, no read');
 
   // Drift made by others: the resync finds the kernel unlike what it programmed and diffs all of it.
   await kernel.routes.remove({ dst: cidr('100.64.3.0/26'), gateway: ip('198.51.100.13'), dev: 'vxlan0', onlink: true });

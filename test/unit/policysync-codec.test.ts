@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCidr } from '../../src/model/ip';
 import { packageRoot } from '../../src/package-root';
-import type { NodeIpCache } from '../../src/policysync/decode';
+import { DecodeCache } from '../../src/policysync/decode';
 import { decodeRouteUpdate } from '../../src/policysync/decode';
 import type { ToDataplaneWire } from '../../src/policysync/proto';
 import { decodeToDataplaneBytes, encodeToDataplane } from '../../src/policysync/proto';
@@ -190,7 +190,7 @@ test('decode: the IPv4 CIDR fast path gives what parseCidr gives, and leaves the
 });
 
 test('decode: node addresses are shared between routes, still checked against the dst family', () => {
-  const cache: NodeIpCache = new Map();
+  const cache = new DecodeCache();
   const a = decodeRouteUpdate({ type: 1, dst: '100.64.1.0/26', dst_node_name: 'n1', dst_node_ip: '198.51.100.11' }, cache);
   const b = decodeRouteUpdate({ type: 1, dst: '100.64.2.0/26', dst_node_name: 'n1', dst_node_ip: '198.51.100.11' }, cache);
   assert.equal(a.dstNodeIp, b.dstNodeIp);

@@ -35,7 +35,8 @@ interface LogLine {
   readonly [k: string]: unknown;
 }
 
-async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysctl?: FakeSysctl } = {}) {
+/** `sysctlEvents: false`: no netconf notices (the subscription failed), so the guard polls the sysctls. */
+async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysctl?: FakeSysctl; sysctlEvents?: boolean } = {}) {
   const links = new FakeLinks();
   links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '0e:00:00:00:00:01' });
   const sysctl = opts.sysctl ?? new FakeSysctl((dev) => links.has(dev));
@@ -53,7 +54,8 @@ async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysct
   const problems: (string | undefined)[] = [];
   const conntrack = new FakeConntrackTable();
   const routes = new FakeNeighbourCache();
-  const guard = new SetupGuard({
+  const sysctlEvents = opts.sysctlEvents ?? true;
+  const guard: SetupGuard = new SetupGuard({
     plan,
     links,
     sysctl,
@@ -65,8 +67,10 @@ async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysct
     staleFlows: { conntrack, deviceOf: async (ip) => (await routes.nextHop(ip.text))?.dev },
     fullIntervalMs: 30_000,
     pollRules: backend === 'iptables-legacy',
+    pollSysctls: !sysctlEvents,
     onProblem: (p) => void problems.push(p?.message),
   });
+  if (sysctlEvents) sysctl.watcher().watch({ onChange: (what) => guard.requestSysctlCheck(what), onError: (err) => assert.fail(err) });
   const state = (): string => `${iptables?.dump() ?? ''}## nft\n${nft.dump()}## sysctl\n${sysctl.dump()}`;
   const drifts = (): LogLine[] => logs.filter((l) => l.event === 'setup_drift');
   const advance = async (ms: number): Promise<void> => {
@@ -148,7 +152,7 @@ describe('setup guard on the fakes', () => {
     await nft.guard.start();
     await nft.iptables!.apply('*nat\n:EGW-POSTROUTING - [0:0]\nCOMMIT\n');
     await nft.advance(2_000);
-    assert.equal(nft.drifts().length, 0, 'iptables-nft: events tell; the quick check reads sysctls only');
+    assert.equal(nft.drifts().length, 0, 'iptables-nft: events tell; nothing is read on a short timer');
     await nft.advance(28_000);
     assert.equal(nft.drifts().length, 1, 'the full check finds it');
     await nft.guard.stop();
@@ -182,7 +186,8 @@ describe('setup guard on the fakes', () => {
   });
 
   it('ip_forward=0 written while a check is between reading it and vxlan0.forwarding (which the kernel resets with it): one drift, for the cause', async () => {
-    const r = await rig('iptables-nft');
+    // The race is a poll's: without netconf notices, as when the subscription fails.
+    const r = await rig('iptables-nft', { sysctlEvents: false });
     await r.guard.start();
     const get = r.sysctl.get.bind(r.sysctl);
     let written = false;
@@ -217,8 +222,31 @@ describe('setup guard on the fakes', () => {
     await r.guard.stop();
   });
 
-  it('a sysctl changed: put back at the next quick check; one that cannot be written (read-only /proc/sys) is a problem until fixed from outside', async () => {
+  it('a sysctl changed: the netconf notice has it put back at once; with nothing else to poll, no timer but the full check runs', async () => {
     const r = await rig('iptables-nft');
+    const reads: string[] = [];
+    const get = r.sysctl.get.bind(r.sysctl);
+    r.sysctl.get = (key) => (reads.push(key), get(key));
+    await r.guard.start();
+    assert.equal(r.clock.pendingTimers(), 1, 'the full check only');
+    reads.length = 0;
+    await r.advance(20_000);
+    assert.deepEqual(reads, [], 'no sysctl is read while nothing changes');
+    await r.sysctl.set('net/ipv4/conf/vxlan0/forwarding', '0');
+    await r.advance(20);
+    assert.equal(await r.sysctl.get('net/ipv4/conf/vxlan0/forwarding'), '1');
+    assert.equal(r.drifts().at(-1)?.item, 'sysctl:net.ipv4.conf.vxlan0.forwarding');
+    await r.sysctl.set('net/ipv4/conf/all/rp_filter', '2');
+    await r.advance(20);
+    assert.equal(await r.sysctl.get('net/ipv4/conf/all/rp_filter'), '0');
+    assert.equal(r.drifts().at(-1)?.item, 'sysctl:net.ipv4.conf.all.rp_filter');
+    assert.equal(r.drifts().length, 2);
+    assert.deepEqual(r.problems, [undefined]);
+    await r.guard.stop();
+  });
+
+  it('without netconf notices: a sysctl changed is put back at the next quick check; one that cannot be written (read-only /proc/sys) is a problem until fixed from outside', async () => {
+    const r = await rig('iptables-nft', { sysctlEvents: false });
     await r.guard.start();
     await r.sysctl.set('net/ipv4/ip_forward', '0');
     await r.advance(2_000);
@@ -372,6 +400,23 @@ describe('setup guard on the fakes', () => {
     assert.match(r.nft.dump(), /table inet egress_gateway_failsafe \{/);
     await r.guard.stop();
   });
+
+  for (const backend of ['iptables-nft', 'iptables-legacy', 'nftables'] as const) {
+    it(`${backend}: what the start-up put back reads back equal at every later check (no repair loop)`, async () => {
+      const r = await rig(backend, { applyInit: false });
+      await r.guard.start();
+      const repaired = r.drifts().length;
+      const state = r.state();
+      for (let i = 0; i < 3; i++) {
+        r.guard.requestCheck('nf_tables changed');
+        r.guard.requestSysctlCheck('net.ipv4.conf.all: forwarding=1');
+        await r.advance(30_000);
+      }
+      assert.equal(r.drifts().length, repaired, JSON.stringify(r.drifts().slice(repaired)));
+      assert.equal(r.state(), state, 'nothing written after the start-up');
+      await r.guard.stop();
+    });
+  }
 
   it('a read that fails (a tool missing) is reported, not thrown', async () => {
     const r = await rig('iptables-nft');

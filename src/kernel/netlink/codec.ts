@@ -62,6 +62,12 @@ import {
   NHA_RES_GROUP_UNBALANCED_TIMER,
   NHMSG_LEN,
   NLA_F_NESTED,
+  NETCONFA_FORWARDING,
+  NETCONFA_IFINDEX,
+  NETCONFA_IFINDEX_ALL,
+  NETCONFA_IFINDEX_DEFAULT,
+  NETCONFA_RP_FILTER,
+  NETCONFMSG_LEN,
 } from './constants';
 import { RequestWriter } from './writer';
 
@@ -218,11 +224,11 @@ class RouteShape {
   constructor(
     readonly key: string,
     w: RequestWriter,
-    type: number,
-    flags: number,
-    f: RouteFields,
-    withOif: boolean,
-    gateway: Family | 0,
+    readonly type: number,
+    readonly flags: number,
+    readonly f: RouteFields,
+    readonly withOif: boolean,
+    readonly gateway: Family | 0,
   ) {
     const at = w.begin(type, flags, RTMSG_LEN);
     w.u8(at, familyCode(f.family));
@@ -251,6 +257,19 @@ class RouteShape {
     w.finish();
     this.bytes = Buffer.from(w.done().bytes);
   }
+
+  /** Whether a request of these values has this shape: the usual case, the batch's previous route's shape. */
+  fits(type: number, flags: number, f: RouteFields, withOif: boolean, gateway: Family | 0): boolean {
+    const g = this.f;
+    return (
+      this.type === type &&
+      this.flags === flags &&
+      this.withOif === withOif &&
+      this.gateway === gateway &&
+      (g === f ||
+        (g.family === f.family && g.table === f.table && g.protocol === f.protocol && g.scope === f.scope && g.type === f.type && g.flags === f.flags))
+    );
+  }
 }
 
 /**
@@ -263,11 +282,17 @@ export class RouteEncoder {
   private last: RouteShape | undefined;
 
   write(w: RequestWriter, type: number, flags: number, f: RouteFields, dst: Cidr, oif: number | undefined, gateway: IpAddress | undefined): void {
-    const key = `${type} ${flags} ${f.family} ${f.table} ${f.protocol} ${f.scope} ${f.type} ${f.flags} ${oif !== undefined} ${gateway?.family ?? 0}`;
-    let shape = this.last?.key === key ? this.last : this.shapes.get(key);
+    const withOif = oif !== undefined;
+    const gatewayFamily = gateway?.family ?? 0;
+    // No key string per route: most routes of a batch have the previous one's shape.
+    let shape = this.last?.fits(type, flags, f, withOif, gatewayFamily) ? this.last : undefined;
     if (!shape) {
-      shape = new RouteShape(key, new RequestWriter(1), type, flags, f, oif !== undefined, gateway?.family ?? 0);
-      this.shapes.set(key, shape);
+      const key = `${type} ${flags} ${f.family} ${f.table} ${f.protocol} ${f.scope} ${f.type} ${f.flags} ${withOif} ${gatewayFamily}`;
+      shape = this.shapes.get(key);
+      if (!shape) {
+        shape = new RouteShape(key, new RequestWriter(1), type, flags, f, withOif, gatewayFamily);
+        this.shapes.set(key, shape);
+      }
     }
     this.last = shape;
     const at = w.beginFrom(shape.bytes);
@@ -660,4 +685,33 @@ export function decodeAddress(data: Buffer): AddressMessage | undefined {
 /** A dump of every address of every family. */
 export function addressDumpPayload(): Buffer {
   return Buffer.alloc(IFADDRMSG_LEN);
+}
+
+/**
+ * RTM_NEWNETCONF (linux/netconf.h): the kernel's notice that a device's or the namespace's IPv4/IPv6
+ * settings changed, with the current values of those it reports (a change notice carries the one
+ * setting that changed; a new device's carries them all). `device` is the ifindex, or 'all' /
+ * 'default' for net.ipv4.conf.all and .default (ip_forward is "all"'s forwarding).
+ */
+export interface NetconfMessage {
+  readonly family: number;
+  readonly device?: number | 'all' | 'default';
+  readonly forwarding?: number;
+  readonly rpFilter?: number;
+}
+
+export function decodeNetconf(data: Buffer): NetconfMessage | undefined {
+  if (data.length < 1) return undefined;
+  const attrs = parseAttributes(data.subarray(Math.min(NETCONFMSG_LEN, data.length)), 'lenient');
+  const index = attrs.get(NETCONFA_IFINDEX);
+  const ifindex = index && index.length >= 4 ? index.readInt32LE(0) : undefined;
+  const device = ifindex === NETCONFA_IFINDEX_ALL ? 'all' : ifindex === NETCONFA_IFINDEX_DEFAULT ? 'default' : ifindex;
+  const forwarding = u32Of(attrs.get(NETCONFA_FORWARDING));
+  const rpFilter = u32Of(attrs.get(NETCONFA_RP_FILTER));
+  return {
+    family: data.readUInt8(0),
+    ...(device !== undefined ? { device } : {}),
+    ...(forwarding !== undefined ? { forwarding } : {}),
+    ...(rpFilter !== undefined ? { rpFilter } : {}),
+  };
 }

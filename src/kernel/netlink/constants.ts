@@ -59,6 +59,8 @@ export const RTM_GETRULE = 34;
 export const RTM_NEWNEXTHOP = 104;
 export const RTM_DELNEXTHOP = 105;
 export const RTM_GETNEXTHOP = 106;
+export const RTM_NEWNETCONF = 80;
+export const RTM_DELNETCONF = 81;
 
 // rtnetlink multicast groups (enum rtnetlink_groups): numbers for NETLINK_ADD_MEMBERSHIP.
 export const RTNLGRP_LINK = 1;
@@ -68,6 +70,9 @@ export const RTNLGRP_IPV6_ROUTE = 11;
 export const RTNLGRP_IPV4_RULE = 8;
 export const RTNLGRP_IPV6_RULE = 19;
 export const RTNLGRP_NEXTHOP = 32;
+/** Per-device and namespace-wide settings (forwarding, rp_filter): RTM_NEWNETCONF when one changes. */
+export const RTNLGRP_IPV4_NETCONF = 24;
+export const RTNLGRP_IPV6_NETCONF = 25;
 
 // struct ifinfomsg (16 bytes): family u8, pad u8, type u16, index i32, flags u32, change u32.
 export const IFINFOMSG_LEN = 16;
@@ -161,6 +166,15 @@ export const NHA_RES_GROUP_IDLE_TIMER = 2;
 export const NHA_RES_GROUP_UNBALANCED_TIMER = 3;
 export const NEXTHOP_GRP_TYPE_RES = 1;
 export const USER_HZ = 100;
+
+// linux/netconf.h: struct netconfmsg { u8 ncm_family } (attributes start at the next 4-byte boundary).
+export const NETCONFMSG_LEN = 4;
+export const NETCONFA_IFINDEX = 1;
+export const NETCONFA_FORWARDING = 2;
+export const NETCONFA_RP_FILTER = 3;
+/** NETCONFA_IFINDEX of the namespace-wide "all" and "default" settings (net.ipv4.conf.all / .default). */
+export const NETCONFA_IFINDEX_ALL = -1;
+export const NETCONFA_IFINDEX_DEFAULT = -2;
 
 // linux/if_addr.h: struct ifaddrmsg (8 bytes): family, prefixlen, flags, scope u8; index u32.
 export const IFADDRMSG_LEN = 8;
