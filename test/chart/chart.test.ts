@@ -763,10 +763,45 @@ describe('alerts and the dashboard use metrics the gateway exports', () => {
     }
     return names;
   }
-  /** An alert's annotations as Prometheus fills them in for one pod and value. */
-  function expandedAnnotations(rules: Obj[], alert: string, pod: string, value: string): Obj {
-    const a = rules.find((r) => r['alert'] === alert)?.['annotations'] as Obj;
-    return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v).replaceAll('{{ $labels.pod }}', pod).replaceAll('{{ $value }}', value)]));
+  /**
+   * Series of one container as a PodMonitor labels them (namespace egress unless given), and an alert's
+   * expected firing: none at 4 minutes, at 6 (the default `for` is 5m), with its labels and annotations
+   * as Prometheus fills them in.
+   */
+  function alertCase(container: string, rules: Obj[]): {
+    series: (name: string, pod: string, values: string, extra?: string, ns?: string) => Obj;
+    fires: (alert: string, pod: string, value: string, extra?: Obj) => Obj[];
+  } {
+    const annotationsOf = (alert: string, pod: string, value: string): Obj => {
+      const a = rules.find((r) => r['alert'] === alert)?.['annotations'] as Obj;
+      return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, String(v).replaceAll('{{ $labels.pod }}', pod).replaceAll('{{ $value }}', value)]));
+    };
+    return {
+      series: (name, pod, values, extra = '', ns = 'egress') => ({ series: `${name}{namespace="${ns}", container="${container}", pod="${pod}"${extra}}`, values }),
+      fires: (alert, pod, value, extra = {}) => [
+        { eval_time: '4m', alertname: alert, exp_alerts: [] },
+        {
+          eval_time: '6m',
+          alertname: alert,
+          exp_alerts: [{ exp_labels: { severity: 'warning', namespace: 'egress', container, pod, ...extra }, exp_annotations: annotationsOf(alert, pod, value) }],
+        },
+      ],
+    };
+  }
+  /** `promtool check rules` and `promtool test rules` on rule groups, with one test of these series; both must pass. */
+  function promtoolTest(name: string, groups: Obj[], inputSeries: Obj[], alertTests: Obj[]): { check: string } {
+    const promtool = promtoolBinary();
+    const rulesFile = join(work, `${name}.yaml`);
+    writeFileSync(rulesFile, stringify({ groups }));
+    const check = spawnSync(promtool, ['check', 'rules', rulesFile], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool check rules: ${check.stdout}${check.stderr}`);
+    const testsFile = join(work, `${name}.test.yaml`);
+    const tests = { rule_files: [rulesFile], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: inputSeries, alert_rule_test: alertTests }] };
+    writeFileSync(testsFile, stringify(tests));
+    const run = spawnSync(promtool, ['test', 'rules', testsFile], { encoding: 'utf8' });
+    assert.equal(run.status, 0, `promtool test rules:\n${run.stdout}${run.stderr}`);
+    assert.match(run.stdout, /SUCCESS/);
+    return { check: check.stdout };
   }
   function metricNames(expr: string): string[] {
     return [...expr.matchAll(/\b(egress_gateway_[a-z0-9_]+|up(?=\{))/g)].map((m) => m[1] as string);
@@ -796,61 +831,31 @@ describe('alerts and the dashboard use metrics the gateway exports', () => {
   });
 
   test('promtool: the rules load, and each alert fires on its condition for this release only', () => {
-    const promtool = promtoolBinary();
     const rule = only(render({ metrics: { prometheusRule: { enabled: true, snatPortPressure: 40000 } } }), 'PrometheusRule');
-    const rulesFile = join(work, 'rules.yaml');
-    writeFileSync(rulesFile, stringify({ groups: rule['spec']['groups'] }));
-    const check = spawnSync(promtool, ['check', 'rules', rulesFile], { encoding: 'utf8' });
-    assert.equal(check.status, 0, `promtool check rules: ${check.stdout}${check.stderr}`);
-    assert.match(check.stdout, /SUCCESS: 5 rules found/);
-
     // Series as a PodMonitor labels them: gw-a is this release's and failing, gw-b is healthy, and
     // gw-x (another namespace) fails too but is not this release's business.
-    const s = (name: string, pod: string, values: string, extra = '', ns = 'egress'): Obj => ({
-      series: `${name}{namespace="${ns}", container="egress-gateway", pod="${pod}"${extra}}`,
-      values,
-    });
-    const labels = (pod: string, extra: Obj = {}): Obj => ({ severity: 'warning', namespace: 'egress', container: 'egress-gateway', pod, ...extra });
-    const annotationsOf = (alert: string, pod: string, value: string): Obj => expandedAnnotations(rule['spec']['groups'][0]['rules'] as Obj[], alert, pod, value);
-    const fires = (alert: string, pod: string, value: string, extra: Obj = {}): Obj[] => [
-      { eval_time: '4m', alertname: alert, exp_alerts: [] },
-      { eval_time: '6m', alertname: alert, exp_alerts: [{ exp_labels: labels(pod, extra), exp_annotations: annotationsOf(alert, pod, value) }] },
-    ];
-    const tests = {
-      rule_files: [rulesFile],
-      evaluation_interval: '1m',
-      tests: [
-        {
-          interval: '1m',
-          input_series: [
-            s('egress_gateway_ready', 'gw-a', '0x10'),
-            s('egress_gateway_ready', 'gw-b', '1x10'),
-            s('egress_gateway_ready', 'gw-x', '0x10', '', 'other'),
-            s('up', 'gw-a', '0x10'),
-            s('up', 'gw-b', '1x10'),
-            s('egress_gateway_policysync_state', 'gw-a', '0x10', ', state="in_sync"'),
-            s('egress_gateway_policysync_state', 'gw-a', '1x10', ', state="disconnected"'),
-            s('egress_gateway_policysync_state', 'gw-b', '1x10', ', state="in_sync"'),
-            s('egress_gateway_reconcile_errors_total', 'gw-a', '0+1x10'),
-            s('egress_gateway_reconcile_errors_total', 'gw-b', '3x10'),
-            s('egress_gateway_snat_source_ports_in_use_max', 'gw-a', '45000x10'),
-            s('egress_gateway_snat_source_ports_in_use_max', 'gw-b', '39000x10'),
-          ],
-          alert_rule_test: [
-            ...fires('EgressGatewayNotReady', 'gw-a', '0'),
-            ...fires('EgressGatewayDown', 'gw-a', '0'),
-            ...fires('EgressGatewayPolicySyncOutOfSync', 'gw-a', '0', { state: 'in_sync' }),
-            ...fires('EgressGatewayReconcileErrors', 'gw-a', '10'),
-            ...fires('EgressGatewaySNATPortPressure', 'gw-a', '45000'),
-          ],
-        },
-      ],
-    };
-    const testsFile = join(work, 'rules.test.yaml');
-    writeFileSync(testsFile, stringify(tests));
-    const run = spawnSync(promtool, ['test', 'rules', testsFile], { encoding: 'utf8' });
-    assert.equal(run.status, 0, `promtool test rules:\n${run.stdout}${run.stderr}`);
-    assert.match(run.stdout, /SUCCESS/);
+    const { series: s, fires } = alertCase('egress-gateway', rule['spec']['groups'][0]['rules'] as Obj[]);
+    const out = promtoolTest('rules', rule['spec']['groups'] as Obj[], [
+      s('egress_gateway_ready', 'gw-a', '0x10'),
+      s('egress_gateway_ready', 'gw-b', '1x10'),
+      s('egress_gateway_ready', 'gw-x', '0x10', '', 'other'),
+      s('up', 'gw-a', '0x10'),
+      s('up', 'gw-b', '1x10'),
+      s('egress_gateway_policysync_state', 'gw-a', '0x10', ', state="in_sync"'),
+      s('egress_gateway_policysync_state', 'gw-a', '1x10', ', state="disconnected"'),
+      s('egress_gateway_policysync_state', 'gw-b', '1x10', ', state="in_sync"'),
+      s('egress_gateway_reconcile_errors_total', 'gw-a', '0+1x10'),
+      s('egress_gateway_reconcile_errors_total', 'gw-b', '3x10'),
+      s('egress_gateway_snat_source_ports_in_use_max', 'gw-a', '45000x10'),
+      s('egress_gateway_snat_source_ports_in_use_max', 'gw-b', '39000x10'),
+    ], [
+      ...fires('EgressGatewayNotReady', 'gw-a', '0'),
+      ...fires('EgressGatewayDown', 'gw-a', '0'),
+      ...fires('EgressGatewayPolicySyncOutOfSync', 'gw-a', '0', { state: 'in_sync' }),
+      ...fires('EgressGatewayReconcileErrors', 'gw-a', '10'),
+      ...fires('EgressGatewaySNATPortPressure', 'gw-a', '45000'),
+    ]);
+    assert.match(out.check, /SUCCESS: 5 rules found/);
   });
 
   test('mode oss: the agent\'s alerts, on metrics the agent exports, fire for this release\'s agents only', async () => {
@@ -873,56 +878,25 @@ describe('alerts and the dashboard use metrics the gateway exports', () => {
     }
     assert.equal(only(render({ metrics: { prometheusRule: { enabled: true } } }), 'PrometheusRule')['spec']['groups'].length, 1, 'mode enterprise: no agent rules');
 
-    const rulesFile = join(work, 'agent-rules.yaml');
-    writeFileSync(rulesFile, stringify({ groups: [agents] }));
-    const promtool = promtoolBinary();
-    const check = spawnSync(promtool, ['check', 'rules', rulesFile], { encoding: 'utf8' });
-    assert.equal(check.status, 0, `promtool check rules: ${check.stdout}${check.stderr}`);
-    const s = (name: string, pod: string, values: string, extra = '', ns = 'egress'): Obj => ({
-      series: `${name}{namespace="${ns}", container="egress-gateway-agent", pod="${pod}"${extra}}`,
-      values,
-    });
-    const annotationsOf = (alert: string, pod: string, value: string): Obj => expandedAnnotations(rules, alert, pod, value);
-    const firesFor = (alert: string, pod: string, value: string, extra: Obj = {}): Obj[] => [
-      { eval_time: '4m', alertname: alert, exp_alerts: [] },
-      {
-        eval_time: '6m',
-        alertname: alert,
-        exp_alerts: [{ exp_labels: { severity: 'warning', namespace: 'egress', container: 'egress-gateway-agent', pod, ...extra }, exp_annotations: annotationsOf(alert, pod, value) }],
-      },
-    ];
-    const tests = {
-      rule_files: [rulesFile],
-      evaluation_interval: '1m',
-      tests: [
-        {
-          interval: '1m',
-          // agent-a (this release's) is in trouble in every way; agent-b is fine; agent-x is another release's.
-          input_series: [
-            s('egress_gateway_agent_ready', 'agent-a', '0x10'),
-            s('egress_gateway_agent_ready', 'agent-b', '1x10'),
-            s('egress_gateway_agent_ready', 'agent-x', '0x10', '', 'other'),
-            s('egress_gateway_agent_failed_closed_pods', 'agent-a', '3x10'),
-            s('egress_gateway_agent_failed_closed_pods', 'agent-b', '0x10'),
-            s('egress_gateway_agent_steering_applies_total', 'agent-a', '0+1x10', ', result="error"'),
-            s('egress_gateway_agent_steering_applies_total', 'agent-b', '0+5x10', ', result="ok"'),
-            s('egress_gateway_agent_steering_applies_total', 'agent-b', '2x10', ', result="error"'),
-            s('egress_gateway_agent_invalid_annotation_pods', 'agent-a', '1x10'),
-            s('egress_gateway_agent_invalid_annotation_pods', 'agent-b', '0x10'),
-          ],
-          alert_rule_test: [
-            ...firesFor('EgressGatewayAgentNotReady', 'agent-a', '0'),
-            ...firesFor('EgressGatewayAgentPodsFailedClosed', 'agent-a', '3'),
-            ...firesFor('EgressGatewayAgentSteeringErrors', 'agent-a', '10', { result: 'error' }),
-            ...firesFor('EgressGatewayAgentInvalidAnnotations', 'agent-a', '1'),
-          ],
-        },
-      ],
-    };
-    const testsFile = join(work, 'agent-rules.test.yaml');
-    writeFileSync(testsFile, stringify(tests));
-    const run = spawnSync(promtool, ['test', 'rules', testsFile], { encoding: 'utf8' });
-    assert.equal(run.status, 0, `promtool test rules:\n${run.stdout}${run.stderr}`);
+    // agent-a (this release's) is in trouble in every way; agent-b is fine; agent-x is another release's.
+    const { series: s, fires } = alertCase('egress-gateway-agent', rules);
+    promtoolTest('agent-rules', [agents as Obj], [
+      s('egress_gateway_agent_ready', 'agent-a', '0x10'),
+      s('egress_gateway_agent_ready', 'agent-b', '1x10'),
+      s('egress_gateway_agent_ready', 'agent-x', '0x10', '', 'other'),
+      s('egress_gateway_agent_failed_closed_pods', 'agent-a', '3x10'),
+      s('egress_gateway_agent_failed_closed_pods', 'agent-b', '0x10'),
+      s('egress_gateway_agent_steering_applies_total', 'agent-a', '0+1x10', ', result="error"'),
+      s('egress_gateway_agent_steering_applies_total', 'agent-b', '0+5x10', ', result="ok"'),
+      s('egress_gateway_agent_steering_applies_total', 'agent-b', '2x10', ', result="error"'),
+      s('egress_gateway_agent_invalid_annotation_pods', 'agent-a', '1x10'),
+      s('egress_gateway_agent_invalid_annotation_pods', 'agent-b', '0x10'),
+    ], [
+      ...fires('EgressGatewayAgentNotReady', 'agent-a', '0'),
+      ...fires('EgressGatewayAgentPodsFailedClosed', 'agent-a', '3'),
+      ...fires('EgressGatewayAgentSteeringErrors', 'agent-a', '10', { result: 'error' }),
+      ...fires('EgressGatewayAgentInvalidAnnotations', 'agent-a', '1'),
+    ]);
   });
 
   test('the Grafana dashboard: valid JSON, every query on an exported metric, shipped as a ConfigMap', async () => {
