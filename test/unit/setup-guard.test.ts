@@ -27,6 +27,7 @@ import { createMetrics } from '../../src/observability/metrics';
  */
 
 const config = parseInitConfig({ EGRESS_POD_IP: '100.64.2.7' });
+const dualStackConfig = parseInitConfig({ EGRESS_POD_IPS: '100.64.2.7,2001:db8:2::7' });
 
 interface LogLine {
   readonly event?: string;
@@ -36,14 +37,14 @@ interface LogLine {
 }
 
 /** `sysctlEvents: false`: no netconf notices (the subscription failed), so the guard polls the sysctls. */
-async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysctl?: FakeSysctl; sysctlEvents?: boolean } = {}) {
+async function rig(backend: NetfilterBackend, opts: { applyInit?: boolean; sysctl?: FakeSysctl; sysctlEvents?: boolean; dualStack?: boolean } = {}) {
   const links = new FakeLinks();
   links.addLink({ name: 'eth0', kind: 'veth', up: true, mtu: 1500, mac: '0e:00:00:00:00:01' });
   const sysctl = opts.sysctl ?? new FakeSysctl((dev) => links.has(dev));
   const nft = new FakeNftables();
   const iptables = backend === 'nftables' ? undefined : new FakeIptables(backend);
   const netfilter = { netfilter: iptables ?? nft, ...(iptables ? { failsafe: nft } : {}) };
-  const plan = planInit(config, backend);
+  const plan = planInit(opts.dualStack ? dualStackConfig : config, backend);
   if (opts.applyInit !== false) await applyInit(plan, { links, sysctl, ...netfilter }, silentLogger());
   else await links.ensureVxlan(plan.vxlan);
   const reader = new FakeRulesetReader({ ...(iptables ? { iptables } : {}), nft }, [OWNED.natChain, OWNED.mangleChain]);
@@ -144,6 +145,26 @@ describe('setup guard on the fakes', () => {
     assert.equal(await r.driftMetric('failsafe:inet'), 1);
     assert.deepEqual(r.problems, [undefined], 'readiness was never told of a problem: everything was put back');
     assert.equal(r.logs.filter((l) => l.event === 'setup_restored').length, 5);
+    await r.guard.stop();
+  });
+
+  it('dual-stack: the IPv6 SNAT chain flushed and IPv6 forwarding turned off are logged as IPv6 drift and put back', async () => {
+    const r = await rig('iptables-nft', { dualStack: true });
+    await r.guard.start();
+    const before = r.state();
+    assert.deepEqual(r.drifts(), [], 'an intact dual-stack setup reads back as our own');
+    await r.iptables!.apply('*nat\n:EGW-POSTROUTING - [0:0]\nCOMMIT\n', 'ipv6');
+    r.guard.requestCheck('nf_tables changed');
+    await r.advance(20);
+    assert.deepEqual(r.drifts().map((l) => l.item), ['ruleset:ipv6']);
+    assert.match(String(r.drifts()[0]?.detail), /missing: .*-A EGW-POSTROUTING ! -s 2001:db8:2::7\/128 -o eth0 -j SNAT/);
+    assert.equal(r.state(), before, 'the IPv6 SNAT is back');
+    await r.sysctl.set('net/ipv6/conf/all/forwarding', '0');
+    await r.advance(20);
+    assert.equal(r.drifts().at(-1)?.item, 'sysctl:net.ipv6.conf.all.forwarding');
+    assert.equal(await r.sysctl.get('net/ipv6/conf/all/forwarding'), '1');
+    assert.equal(await r.driftMetric('ruleset:ipv6'), 1);
+    assert.deepEqual(r.problems, [undefined]);
     await r.guard.stop();
   });
 
